@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flex_pipelines.errors import FlexPipelinesError
+
 __all__ = [
     "TimeError",
     "Duration",
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 
-class TimeError(ValueError):
+class TimeError(FlexPipelinesError):
     """A timestamp, duration or window that cannot be used as given."""
 
 

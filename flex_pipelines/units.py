@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 import pint
 
+from flex_pipelines.errors import FlexPipelinesError
+
 __all__ = [
     "UnitError",
     "Quantity",
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 
-class UnitError(ValueError):
+class UnitError(FlexPipelinesError):
     """A unit that cannot be read, or two units that cannot be converted into each other."""
 
 

@@ -1,0 +1,99 @@
+"""Shared CLI plumbing: consoles, the --db / --format options, output in table, CSV, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flex_pipelines.errors import FlexPipelinesError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CLIError(FlexPipelinesError):
+    """An error to print without a traceback (exit code 2)."""
+
+
+DEFAULT_DB = Path(os.environ.get("FLEXPIPE_DATA_DIR", "var")) / "flexpipe.duckdb"
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="FLEXPIPE_DB_URL",
+        help="Belief store: a DuckDB file path, duckdb:///path, or a postgresql:// URL.",
+        show_default=True,
+    ),
+]
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format: table, json or csv."),
+]
+
+
+def default_db() -> str:
+    return str(DEFAULT_DB)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, timedelta):
+        from flex_pipelines.time import format_duration
+
+        return format_duration(v)
+    if isinstance(v, float) and v != v:  # NaN
+        return None
+    return v
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_jsonable, indent=2)
+
+
+def emit_records(records: Sequence[dict[str, Any]], fmt: str, title: str | None = None) -> None:
+    """Print a list of dicts as a rich table, JSON or CSV."""
+    if fmt == "json":
+        typer.echo(dumps(list(records)))
+        return
+    cols: list[str] = []
+    for r in records:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    if fmt == "csv":
+        import csv
+        import sys
+
+        w = csv.DictWriter(sys.stdout, fieldnames=cols)
+        w.writeheader()
+        for r in records:
+            w.writerow({k: _jsonable(r.get(k)) for k in cols})
+        return
+    if fmt != "table":
+        raise CLIError(f"--format {fmt!r} is not one of table, json, csv")
+    table = Table(title=title, show_lines=False)
+    for c in cols:
+        table.add_column(c)
+    for r in records:
+        table.add_row(*[_cell(r.get(c)) for c in cols])
+    console.print(table)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, dict | list):
+        return json.dumps(v, default=_jsonable)
+    return str(_jsonable(v))
