@@ -1,0 +1,134 @@
+"""PostgreSQL backend (psycopg 3): concurrent production use, COPY for bulk loads.
+
+Beliefs have a primary key on (sensor_id, event_start, belief_time, source_id,
+cumulative_probability); its B-tree serves window scans and the idempotency anti-join.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+import psycopg
+
+from flex_pipelines.beliefs.schema import POSTGRES_TYPES, ddl
+from flex_pipelines.beliefs.sql_store import SQLBeliefStore
+from flex_pipelines.errors import FlexPipelinesError
+
+_STAGE_COLS = [
+    "sensor_id",
+    "event_start_us",
+    "belief_time_us",
+    "source_id",
+    "cumulative_probability",
+    "event_value",
+    "belief_horizon_s",
+]
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class PostgresStore(SQLBeliefStore):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, connect_timeout: int = 5):
+        super().__init__()
+        self.url = url
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        try:
+            self._con = psycopg.connect(
+                conninfo,
+                autocommit=True,
+                connect_timeout=connect_timeout,
+                options="-c TimeZone=UTC",
+            )
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FlexPipelinesError(f"cannot reach PostgreSQL at {redact(url)}: {first}") from exc
+        self._depth = 0
+
+    def close(self) -> None:
+        if self._con is not None and not self._con.closed:
+            self._con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            with self._con.transaction():
+                yield
+        finally:
+            self._depth -= 1
+
+    @staticmethod
+    def _pg(sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def _run(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        with self._con.cursor() as cur:
+            cur.execute(self._pg(sql), list(params) if params else None)
+            return cur.fetchall() if cur.description else []
+
+    def _fetch_frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        with self._con.cursor(binary=True) as cur:
+            cur.execute(self._pg(sql), list(params) if params else None)
+            cols = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+        if not rows:
+            from flex_pipelines.beliefs.model import BELIEF_SCHEMA
+
+            if cols == list(BELIEF_SCHEMA):
+                return pl.DataFrame(schema=BELIEF_SCHEMA)
+            return pl.DataFrame(schema=dict.fromkeys(cols, pl.Null))
+        frame = pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
+        return frame.with_columns(
+            pl.col(c).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            for c, t in frame.schema.items()
+            if isinstance(t, pl.Datetime) and t.time_zone is not None
+        )
+
+    def _stage(self, frame: pl.DataFrame) -> None:
+        staged = frame.select(
+            pl.col("sensor_id"),
+            pl.col("event_start").dt.epoch("us").alias("event_start_us"),
+            pl.col("belief_time").dt.epoch("us").alias("belief_time_us"),
+            pl.col("source_id"),
+            pl.col("cumulative_probability"),
+            pl.col("event_value"),
+            pl.col("belief_horizon_s"),
+        )
+        self._run(
+            "CREATE TEMP TABLE _incoming_raw (sensor_id BIGINT, event_start_us BIGINT, "
+            "belief_time_us BIGINT, source_id BIGINT, cumulative_probability DOUBLE PRECISION, "
+            "event_value DOUBLE PRECISION, belief_horizon_s BIGINT) ON COMMIT DROP"
+        )
+        buf = io.BytesIO()
+        staged.write_csv(buf, include_header=False, float_precision=None)
+        with (
+            self._con.cursor() as cur,
+            cur.copy(
+                f"COPY _incoming_raw ({', '.join(_STAGE_COLS)}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy,
+        ):
+            copy.write(buf.getvalue())
+        self._run(
+            "CREATE TEMP VIEW _incoming AS SELECT sensor_id, "
+            "timestamptz 'epoch' + event_start_us * INTERVAL '1 microsecond' AS event_start, "
+            "timestamptz 'epoch' + belief_time_us * INTERVAL '1 microsecond' AS belief_time, "
+            "source_id, cumulative_probability, event_value, belief_horizon_s FROM _incoming_raw"
+        )
+        self._run("ANALYZE _incoming_raw")
+
+    def _unstage(self) -> None:
+        self._run("DROP VIEW IF EXISTS _incoming")
+        self._run("DROP TABLE IF EXISTS _incoming_raw")
+
+    def _ddl(self) -> list[str]:
+        return ddl(POSTGRES_TYPES)
