@@ -35,6 +35,7 @@ __all__ = [
     "is_dimensionless_unit",
     "units_compatible",
     "normalize_unit",
+    "validate_unit",
 ]
 
 
@@ -83,6 +84,12 @@ def _unit(unit: str) -> pint.Unit:
 
 _POWER = _ureg.Unit("W").dimensionality
 _ENERGY = _ureg.Unit("Wh").dimensionality
+
+
+def validate_unit(unit: str) -> str:
+    """Return the unit if it can be read, else raise :class:`UnitError` naming it."""
+    _unit(unit)
+    return unit
 
 
 def is_power_unit(unit: str) -> bool:

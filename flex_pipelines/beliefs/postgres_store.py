@@ -38,10 +38,15 @@ def redact(url: str) -> str:
 class PostgresStore(SQLBeliefStore):
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, connect_timeout: int = 5):
+    def __init__(self, url: str, *, schema: str | None = None, connect_timeout: int = 5):
+        """``schema`` (or ``?schema=name`` in the URL) keeps the tables in their own schema."""
         super().__init__()
         self.url = url
         conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        m = re.search(r"[?&]schema=([A-Za-z_][A-Za-z0-9_]*)", conninfo)
+        if m:
+            schema = schema or m.group(1)
+            conninfo = re.sub(r"[?&]schema=[A-Za-z0-9_]+", "", conninfo)
         try:
             self._con = psycopg.connect(
                 conninfo,
@@ -53,6 +58,10 @@ class PostgresStore(SQLBeliefStore):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise FlexPipelinesError(f"cannot reach PostgreSQL at {redact(url)}: {first}") from exc
         self._depth = 0
+        self.schema = schema
+        if schema:
+            self._run(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self._run(f'SET search_path TO "{schema}"')
 
     def close(self) -> None:
         if self._con is not None and not self._con.closed:

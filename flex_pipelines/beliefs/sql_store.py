@@ -36,6 +36,7 @@ from flex_pipelines.beliefs.validate import (
 )
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
 from flex_pipelines.time import get_zone, to_utc
+from flex_pipelines.units import validate_unit
 
 _BELIEF_COLS = ", ".join(BELIEF_SCHEMA)
 _ASSET_COLS = (
@@ -299,9 +300,7 @@ class SQLBeliefStore(BeliefStore):
         knowledge_horizon: KnowledgeHorizon | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> Sensor:
-        from flex_pipelines.units import normalize_unit, parse_quantity
-
-        parse_quantity(f"1 {unit}") if normalize_unit(unit) not in ("dimensionless",) else None
+        validate_unit(unit)
         get_zone(timezone)
         if event_resolution < timedelta(0):
             raise FlexPipelinesError(f"event_resolution {event_resolution} is negative")
