@@ -1,0 +1,34 @@
+"""Built-in forecasting models; importing this package registers them (see ``base``)."""
+
+from flex_pipelines.forecasting.models.base import (
+    MODEL_REGISTRY,
+    FitContext,
+    ForecastModel,
+    PointModel,
+    get_model,
+    list_models,
+    sort_quantiles,
+)
+from flex_pipelines.forecasting.models.baseline import SeasonalNaiveDay, SeasonalNaiveWeek
+from flex_pipelines.forecasting.models.boosting import HistGradientBoosting
+from flex_pipelines.forecasting.models.linear import Lear, LassoLags, RidgeLags, RidgeProfiles
+from flex_pipelines.forecasting.models.statistical import ExponentialSmoothingModel, Sarimax
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "FitContext",
+    "ForecastModel",
+    "PointModel",
+    "get_model",
+    "list_models",
+    "sort_quantiles",
+    "SeasonalNaiveDay",
+    "SeasonalNaiveWeek",
+    "HistGradientBoosting",
+    "Lear",
+    "LassoLags",
+    "RidgeLags",
+    "RidgeProfiles",
+    "ExponentialSmoothingModel",
+    "Sarimax",
+]
