@@ -7,7 +7,8 @@ import sys
 
 import typer
 
-from flex_pipelines.cli.common import CLIError, console, err_console
+from flex_pipelines.cli.common import console, err_console
+from flex_pipelines.errors import FlexPipelinesError
 
 app = typer.Typer(
     name="flexpipe",
@@ -50,7 +51,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     try:
         app()
-    except CLIError as exc:
+    except FlexPipelinesError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}")
         sys.exit(2)
 

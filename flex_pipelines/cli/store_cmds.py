@@ -1,0 +1,311 @@
+"""``flexpipe db …``, ``flexpipe add account|asset|sensor|source|toy-account|beliefs``,
+``flexpipe show accounts|assets|sensors|sources|beliefs`` and ``flexpipe delete beliefs``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from flex_pipelines.beliefs import BeliefStore, KnowledgeHorizon, open_store
+from flex_pipelines.beliefs.ingest import CSVOptions, read_csv_beliefs
+from flex_pipelines.toy import create_toy_account
+from flex_pipelines.cli.charts import terminal_line_chart
+from flex_pipelines.cli.common import (
+    CLIError,
+    DbOption,
+    FormatOption,
+    console,
+    default_db,
+    dumps,
+    emit_records,
+)
+from flex_pipelines.time import add_duration, parse_datetime, parse_timedelta
+
+DB_DEFAULT = default_db()
+
+
+def _open(db: str) -> BeliefStore:
+    return open_store(db)
+
+
+def _record(obj: Any) -> dict[str, Any]:
+    d = asdict(obj)
+    for k, v in list(d.items()):
+        if isinstance(v, dict) and k == "knowledge_horizon":
+            d[k] = KnowledgeHorizon(**v).to_json()
+    return d
+
+
+def _json_arg(text: str | None, name: str) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{name} is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    if not isinstance(value, dict):
+        raise CLIError(f"{name} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
+    @db_app.command("init")
+    def db_init(db: DbOption = DB_DEFAULT) -> None:
+        """Create the belief store's tables and views (safe to run again)."""
+        with _open(db) as store:
+            console.print(f"[green]Store ready[/] at {store.url} ({store.dialect}); "
+                          f"{store.count_beliefs()} beliefs stored.")  # fmt: skip
+
+    @add_app.command("account")
+    def add_account(name: str = typer.Option(..., "--name"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
+        """Add an account (owner of assets and users)."""
+        with _open(db) as store:
+            emit_records([_record(store.add_account(name))], fmt, "account added")
+
+    @add_app.command("asset")
+    def add_asset(
+        name: str = typer.Option(..., "--name"),
+        asset_type: str = typer.Option(..., "--type", help="battery, building, process, solar…"),
+        account_id: int | None = typer.Option(None, "--account"),
+        parent_id: int | None = typer.Option(None, "--parent"),
+        timezone: str = typer.Option("UTC", "--timezone"),
+        latitude: float | None = typer.Option(None, "--latitude"),
+        longitude: float | None = typer.Option(None, "--longitude"),
+        flex_model: str | None = typer.Option(None, "--flex-model", help="JSON object"),
+        flex_context: str | None = typer.Option(None, "--flex-context", help="JSON object"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
+        """Add an asset (optionally below a parent, with a stored flex-model/flex-context)."""
+        with _open(db) as store:
+            a = store.add_asset(
+                name, asset_type, account_id, parent_id, latitude=latitude, longitude=longitude,
+                timezone=timezone, flex_model=_json_arg(flex_model, "--flex-model"),
+                flex_context=_json_arg(flex_context, "--flex-context"),
+            )  # fmt: skip
+            emit_records([_record(a)], fmt, "asset added")
+
+    @add_app.command("sensor")
+    def add_sensor(
+        name: str = typer.Option(..., "--name"),
+        unit: str = typer.Option(..., "--unit", help="kW, MW, EUR/MWh, %, kWh…"),
+        resolution: str = typer.Option(..., "--event-resolution", help="ISO 8601, e.g. PT15M"),
+        timezone: str = typer.Option("UTC", "--timezone"),
+        asset_id: int | None = typer.Option(None, "--asset"),
+        knowledge: str | None = typer.Option(
+            None,
+            "--knowledge-horizon",
+            help='JSON, e.g. {"kind": "day_ahead", "hour": 12} or {"kind": "ex_post"}',
+        ),  # fmt: skip
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
+        """Add a sensor: a time series with a unit, resolution, timezone and knowledge rule."""
+        kh = KnowledgeHorizon.from_json(_json_arg(knowledge, "--knowledge-horizon"))
+        with _open(db) as store:
+            s = store.add_sensor(
+                name, unit, parse_timedelta(resolution), timezone=timezone, asset_id=asset_id,
+                knowledge_horizon=kh,
+            )  # fmt: skip
+            emit_records([_record(s)], fmt, "sensor added")
+
+    @add_app.command("source")
+    def add_source(
+        name: str = typer.Option(..., "--name"),
+        source_type: str = typer.Option("user", "--type"),
+        model: str | None = typer.Option(None, "--model"),
+        version: str | None = typer.Option(None, "--version"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
+        """Add a data source (user, forecaster, scheduler, reporter, market…)."""
+        with _open(db) as store:
+            emit_records(
+                [_record(store.get_or_create_source(name, source_type, model, version))],
+                fmt,
+                "source",
+            )
+
+    @add_app.command("toy-account")
+    def add_toy_account(
+        kind: str = typer.Option("battery", "--kind", help="battery or process"),
+        name: str = typer.Option("Toy Account", "--name"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
+        """Create FlexMeasures' toy account: a building with a battery (or a process) and prices."""
+        with _open(db) as store:
+            made = create_toy_account(store, kind=kind, name=name)
+        if fmt == "json":
+            typer.echo(dumps(made))
+            return
+        emit_records(
+            [{"what": k, "id": v["id"], "name": v["name"]} for k, v in made.items()], fmt,
+            f"toy account ({kind})",
+        )  # fmt: skip
+
+    @add_app.command("beliefs")
+    def add_beliefs(
+        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file"),
+        sensor_id: int = typer.Option(..., "--sensor"),
+        source: str = typer.Option(
+            ..., "--source", help="existing source id or name, or a new name"
+        ),
+        source_type: str = typer.Option("user", "--source-type"),
+        unit: str | None = typer.Option(None, "--unit", help="unit of the file's values"),
+        timezone: str | None = typer.Option(None, "--timezone", help="localise naive timestamps"),
+        belief_time: str | None = typer.Option(None, "--belief-time"),
+        horizon: str | None = typer.Option(None, "--horizon", help="ISO 8601, e.g. PT36H"),
+        datecol: str = typer.Option("0", "--datecol"),
+        valuecol: str = typer.Option("1", "--valuecol"),
+        skiprows: int = typer.Option(0, "--skiprows", help="rows to skip before the header"),
+        no_header: bool = typer.Option(False, "--no-header"),
+        delimiter: str = typer.Option(",", "--delimiter"),
+        off_tick: str = typer.Option("reject", "--off-tick", help="reject or floor"),
+        overwrite: bool = typer.Option(False, "--overwrite"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
+        """Add beliefs from a CSV file (event start, value)."""
+        with _open(db) as store:
+            sensor = store.get_sensor(sensor_id)
+            try:
+                src = store.get_source(source)
+            except LookupError:
+                if source.isdigit():
+                    raise
+                src = store.get_or_create_source(source, source_type)
+            opts = CSVOptions(
+                datecol=datecol, valuecol=valuecol, skiprows=skiprows, header=not no_header,
+                delimiter=delimiter, timezone=timezone, unit=unit,
+                belief_time=parse_datetime(belief_time) if belief_time else None,
+                horizon=parse_timedelta(horizon) if horizon else None, off_tick=off_tick,
+            )  # fmt: skip
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                frame = read_csv_beliefs(file, sensor, src.id, opts)
+            for w in caught:
+                console.print(f"[yellow]Warning:[/] {w.message}")
+            result = store.save_beliefs(frame, overwrite=overwrite)
+        rec = {"sensor": sensor.id, "source": src.id, "rows": frame.height, "new": result.n_new,
+               "already_stored": result.n_existing, "ingestion_id": result.ingestion_id}  # fmt: skip
+        if fmt == "json":
+            typer.echo(dumps(rec))
+        else:
+            console.print(
+                f"[green]Saved[/] {result.n_new} new beliefs on sensor {sensor.id} ({sensor.name}) "
+                f"from source {src.name!r}; {result.n_existing} were already stored."
+            )
+
+    def _list(kind: str, fmt: str, db: str, **kw: Any) -> None:
+        with _open(db) as store:
+            items = {
+                "accounts": store.list_accounts, "assets": store.list_assets,
+                "sensors": store.list_sensors, "sources": store.list_sources,
+            }[kind](**kw)  # fmt: skip
+        emit_records([_record(x) for x in items], fmt, kind)
+
+    @show_app.command("accounts")
+    def show_accounts(db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:
+        """List accounts."""
+        _list("accounts", fmt, db)
+
+    @show_app.command("assets")
+    def show_assets(account_id: int | None = typer.Option(None, "--account"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
+        """List assets."""
+        _list("assets", fmt, db, account_id=account_id)
+
+    @show_app.command("sensors")
+    def show_sensors(asset_id: int | None = typer.Option(None, "--asset"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
+        """List sensors."""
+        _list("sensors", fmt, db, asset_id=asset_id)
+
+    @show_app.command("sources")
+    def show_sources(db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:
+        """List data sources."""
+        _list("sources", fmt, db)
+
+    @show_app.command("beliefs")
+    def show_beliefs(
+        sensor_ids: list[int] = typer.Option(..., "--sensor"),
+        start: str = typer.Option(..., "--start"),
+        duration: str = typer.Option(..., "--duration", help="ISO 8601, e.g. P1D"),
+        belief_time: str | None = typer.Option(None, "--belief-time", help="as known at this time"),
+        source: str | None = typer.Option(None, "--source", help="source id or name"),
+        resolution: str | None = typer.Option(None, "--resolution"),
+        all_beliefs: bool = typer.Option(False, "--all", help="every belief, not one per event"),
+        db: DbOption = DB_DEFAULT,
+        fmt: Annotated[
+            str, typer.Option("--format", "-f", help="table, csv, json or chart")
+        ] = "table",
+    ) -> None:
+        """Show beliefs about events in a window (one value per event, as of a belief time)."""
+        t0 = parse_datetime(start)
+        t1 = add_duration(t0, duration)
+        with _open(db) as store:
+            sensors = {s: store.get_sensor(s) for s in sensor_ids}
+            src = [store.get_source(source).id] if source else None
+            df = store.search_beliefs(
+                sensor_ids, t0, t1,
+                as_of=parse_datetime(belief_time) if belief_time else None,
+                source_ids=src, one_per_event=not all_beliefs,
+                resolution=parse_timedelta(resolution) if resolution else None,
+            )  # fmt: skip
+        if df.is_empty():
+            console.print(
+                f"No beliefs for sensor(s) {sensor_ids} in {t0.isoformat()}–{t1.isoformat()}."
+            )
+            raise typer.Exit(0)
+        if fmt == "chart":
+            for sid, s in sensors.items():
+                part = df.filter(df["sensor_id"] == sid)
+                tz = s.timezone
+                xs = [t.astimezone(ZoneInfo(tz)) for t in part["event_start"]]
+                terminal_line_chart(
+                    {f"{s.name} ({s.unit})": (xs, part["event_value"].to_list())},
+                    title=f"sensor {sid}: {s.name}, {t0.isoformat()} + {duration}",
+                    ylabel=s.unit,
+                )
+            return
+        recs = df.to_dicts()
+        if fmt == "table":
+            recs = [
+                {
+                    "sensor": r["sensor_id"],
+                    "event_start": r["event_start"].astimezone(
+                        ZoneInfo(sensors[r["sensor_id"]].timezone)
+                    ),
+                    "value": r["event_value"],
+                    "unit": sensors[r["sensor_id"]].unit,
+                    "belief_time": r["belief_time"],
+                    "source": r["source_id"],
+                    **({"p": r["cumulative_probability"]} if all_beliefs else {}),
+                }
+                for r in recs
+            ]
+        emit_records(recs, fmt, f"beliefs ({t0.isoformat()} + {duration})")
+
+    @delete_app.command("beliefs")
+    def delete_beliefs(
+        sensor_ids: list[int] = typer.Option(..., "--sensor"),
+        start: str | None = typer.Option(None, "--start"),
+        end: str | None = typer.Option(None, "--end"),
+        source: str | None = typer.Option(None, "--source"),
+        yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+        db: DbOption = DB_DEFAULT,
+    ) -> None:
+        """Delete beliefs of sensors (optionally in a window, of one source)."""
+        with _open(db) as store:
+            src = [store.get_source(source).id] if source else None
+            t0 = parse_datetime(start) if start else None
+            t1 = parse_datetime(end) if end else None
+            if not yes:
+                typer.confirm(f"Delete beliefs of sensor(s) {sensor_ids}?", abort=True)
+            n = store.delete_beliefs(sensor_ids, t0, t1, source_ids=src)
+        console.print(f"Deleted {n} beliefs.")
