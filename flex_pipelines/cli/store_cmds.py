@@ -14,7 +14,6 @@ import typer
 
 from flex_pipelines.beliefs import BeliefStore, KnowledgeHorizon, open_store
 from flex_pipelines.beliefs.ingest import CSVOptions, read_csv_beliefs
-from flex_pipelines.toy import create_toy_account
 from flex_pipelines.cli.charts import terminal_line_chart
 from flex_pipelines.cli.common import (
     CLIError,
@@ -26,6 +25,7 @@ from flex_pipelines.cli.common import (
     emit_records,
 )
 from flex_pipelines.time import add_duration, parse_datetime, parse_timedelta
+from flex_pipelines.toy import create_toy_account
 
 DB_DEFAULT = default_db()
 
