@@ -110,11 +110,19 @@ def for_process(
     sensor: Annotated[int, typer.Option("--sensor", help="Process power sensor id.")],
     start: Annotated[str, typer.Option("--start", help="Window start, ISO 8601.")],
     process_duration: Annotated[
-        str, typer.Option("--process-duration", help="How long the process runs, e.g. PT4H.")
-    ],
+        str | None,
+        typer.Option(
+            "--process-duration",
+            help="How long the process runs, e.g. PT4H (default: the asset's flex-model).",
+        ),
+    ] = None,
     process_power: Annotated[
-        str, typer.Option("--process-power", help="Power while running, e.g. 200kW.")
-    ],
+        str | None,
+        typer.Option(
+            "--process-power",
+            help="Power while running, e.g. 200kW (default: the asset's flex-model).",
+        ),
+    ] = None,
     consumption_price_sensor: Annotated[
         int | None,
         typer.Option(
@@ -126,9 +134,13 @@ def for_process(
         str, typer.Option("--duration", help="Window length, ISO 8601 (P1D: a local day).")
     ] = "P1D",
     process_type: Annotated[
-        str,
-        typer.Option("--process-type", help="INFLEXIBLE, SHIFTABLE or BREAKABLE."),
-    ] = "INFLEXIBLE",
+        str | None,
+        typer.Option(
+            "--process-type",
+            help="INFLEXIBLE, SHIFTABLE or BREAKABLE (default: the asset's flex-model, "
+            "else INFLEXIBLE).",
+        ),
+    ] = None,
     forbid: Annotated[
         list[str] | None,
         typer.Option(
@@ -139,8 +151,9 @@ def for_process(
         ),
     ] = None,
     optimization_sense: Annotated[
-        str, typer.Option("--optimization-sense", help="MIN (lowest cost) or MAX.")
-    ] = "MIN",
+        str | None,
+        typer.Option("--optimization-sense", help="MIN (lowest cost, default) or MAX."),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Use prices known then; the schedule's belief time."),
@@ -160,13 +173,15 @@ def for_process(
         typer.echo(f"Error: --format {fmt!r} is not one of table, json", err=True)
         raise typer.Exit(2)
     try:
-        flex_model = {
+        given = {
             "duration": process_duration,
             "power": process_power,
             "process-type": process_type,
             "optimization-sense": optimization_sense,
-            "time-restrictions": pair_forbids(forbid, ctx.args),
+            "time-restrictions": pair_forbids(forbid, ctx.args) or None,
         }
+        # options given on the command line override the asset's stored flex-model
+        flex_model = {k: v for k, v in given.items() if v is not None}
         with open_store(db) as store:
             run = schedule_process_for_sensor(
                 store,

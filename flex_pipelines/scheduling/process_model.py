@@ -14,7 +14,8 @@ Field names are FlexMeasures' (``ProcessScheduler``), so its flex-models can be 
   ``"end"`` instead of ``"duration"``) during which the process may not run.
 - ``optimization-sense``: ``MIN`` (default; lowest cost) or ``MAX`` (highest value).
 
-Unknown fields are refused (a typo must not silently drop a restriction).
+Unknown fields are refused (a typo must not silently drop a restriction); ``sensor`` (the
+device's power sensor, as stored on an asset's flex-model) is accepted and left to the caller.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def parse_process_flex_model(
             f"process flex-model {flex_model!r} must be an object with fields "
             f"{', '.join(PROCESS_FLEX_MODEL_FIELDS)}"
         )
-    unknown = [k for k in flex_model if k not in PROCESS_FLEX_MODEL_FIELDS]
+    unknown = [k for k in flex_model if k not in PROCESS_FLEX_MODEL_FIELDS and k != "sensor"]
     if unknown:
         raise _field_error(
             unknown[0],

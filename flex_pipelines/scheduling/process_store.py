@@ -52,6 +52,7 @@ __all__ = [
     "ProcessRun",
     "schedule_process_for_sensor",
     "read_prices_eur_per_mwh",
+    "stored_process_flex_model",
 ]
 
 PROCESS_SCHEDULER_SOURCE = "FlexPipelines process scheduler"
@@ -124,6 +125,22 @@ def _consumption_price_from_context(
     )
 
 
+def stored_process_flex_model(store: BeliefStore, sensor: Sensor) -> dict[str, Any]:
+    """The process flex-model stored on the sensor's asset (``{}`` when there is none).
+
+    An asset's ``flex_model`` describes its device when its ``"sensor"`` is this sensor (or names
+    no sensor); a list of flex-models (one per device) is searched for this sensor.
+    """
+    if sensor.asset_id is None:
+        return {}
+    stored: Any = store.get_asset(sensor.asset_id).flex_model or {}
+    entries = stored if isinstance(stored, list) else [stored]
+    for entry in entries:
+        if isinstance(entry, Mapping) and entry.get("sensor", sensor.id) == sensor.id:
+            return {k: v for k, v in entry.items() if k != "sensor"}
+    return {}
+
+
 def read_prices_eur_per_mwh(
     store: BeliefStore,
     price_sensor: Sensor,
@@ -161,6 +178,7 @@ def read_prices_eur_per_mwh(
         q_start,
         end_utc,
         as_of=as_of,
+        exclude_source_types=["scheduler"],
         one_per_event=True,
         resolution=resolution if own not in (resolution, timedelta(0)) else None,
     )
@@ -211,7 +229,7 @@ def schedule_process_for_sensor(
     sensor_id: int,
     start: datetime | str,
     duration: str | timedelta,
-    flex_model: Mapping[str, Any],
+    flex_model: Mapping[str, Any] | None = None,
     *,
     consumption_price_sensor_id: int | None = None,
     flex_context: Mapping[str, Any] | None = None,
@@ -224,7 +242,8 @@ def schedule_process_for_sensor(
     :param sensor_id: the process power sensor (its resolution is the schedule's resolution).
     :param start: window start (tz-aware, or naive in the sensor's timezone), on the sensor grid.
     :param duration: window length, ISO 8601 (``P1D`` is a local calendar day, DST-safe).
-    :param flex_model: the process flex-model (FlexMeasures field names).
+    :param flex_model: the process flex-model (FlexMeasures field names); its fields override
+        those stored on the sensor's asset (see :func:`stored_process_flex_model`).
     :param consumption_price_sensor_id: the price sensor; else ``flex_context`` /
         the asset's flex-context ``consumption-price``.
     :param as_of: read prices as known then, and believe the schedule at that time
@@ -251,8 +270,9 @@ def schedule_process_for_sensor(
     if as_of_dt is None:
         belief_time = belief_time.replace(microsecond=0)
 
+    merged = {**stored_process_flex_model(store, sensor), **(flex_model or {})}
     fm = parse_process_flex_model(
-        flex_model,
+        merged,
         timezone=sensor.timezone,
         default_power_unit=sensor.unit if is_power_unit(sensor.unit) else None,
     )

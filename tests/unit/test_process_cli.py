@@ -164,3 +164,44 @@ def test_both_schedule_commands_hang_under_one_group() -> None:
 def _add_app() -> typer.Typer:
     # ``flex_pipelines.cli.main`` is also the name of the entry-point function in the package
     return importlib.import_module("flex_pipelines.cli.main").add_app
+
+
+@pytest.mark.parametrize(
+    ("process_type", "cost"), [("INFLEXIBLE", 9.60), ("SHIFTABLE", 5.40), ("BREAKABLE", 4.30)]
+)
+def test_toy_account_process_uses_the_stored_flex_model_and_site_prices(
+    tmp_path, process_type, cost
+) -> None:
+    """FlexMeasures' toy account (kind process): 200 kW × PT4H stored on the process asset, the
+    price sensor in the building's flex-context; only the policy and the restriction are given."""
+    from flex_pipelines.toy import create_toy_account
+
+    db = str(tmp_path / "toy.duckdb")
+    with open_store(db) as store:
+        made = create_toy_account(store, kind="process")
+        price_id, power_id = made["price sensor"]["id"], made["power sensor"]["id"]
+        src = store.get_or_create_source("EPEX", type="market")
+        store.save_beliefs(
+            pl.DataFrame(
+                {
+                    "sensor_id": [price_id] * 24,
+                    "event_start": [DAY_UTC + timedelta(hours=h) for h in range(24)],
+                    "belief_time": [datetime(2026, 11, 25, 12, tzinfo=UTC)] * 24,
+                    "source_id": [src.id] * 24,
+                    "event_value": [float(p) for p in TOY_PRICES],
+                }
+            )
+        )
+    result = runner.invoke(
+        app,
+        [
+            "add", "schedule", "for-process", "--db", db, "--sensor", str(power_id),
+            "--start", "2026-11-26T00:00:00+01:00", "--process-type", process_type,
+            "--forbid", "2026-11-26T15:00:00+01:00", "PT1H", "--format", "json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)["result"]
+    assert out["cost_eur"] == pytest.approx(cost)
+    assert out["consumption_price_sensor_id"] == price_id
+    assert out["energy_mwh"] == pytest.approx(0.8)

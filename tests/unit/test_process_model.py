@@ -146,3 +146,8 @@ def test_missing_required_fields() -> None:
         parse_process_flex_model({"power": "1 MW"})
     with pytest.raises(ProcessFlexModelError, match="'power' = None: is required"):
         parse_process_flex_model({"duration": "PT1H"})
+
+
+def test_a_stored_device_flex_model_may_name_its_sensor() -> None:
+    fm = parse_process_flex_model({"sensor": 4, "duration": "PT4H", "power": "200 kW"})
+    assert fm.power_mw == pytest.approx(0.2)

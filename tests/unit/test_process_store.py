@@ -237,3 +237,51 @@ def test_bare_number_power_is_in_the_sensor_unit_and_saved_in_kwh(toy, tmp_path)
     )
     assert np.allclose(run.values, [100.0, 100.0, 0.0, 0.0])  # 400 kW for 15 min = 100 kWh
     assert run.schedule.cost_eur == pytest.approx(0.4 * 0.5 * 10.0)
+
+
+def test_stored_flex_model_is_the_default_and_request_fields_override_it(toy) -> None:
+    store, _, price, power = toy
+    store.update_asset(
+        power.asset_id,
+        flex_model=[
+            {"sensor": power.id + 100, "duration": "PT8H", "power": "1 MW"},  # another device
+            {
+                "sensor": power.id,
+                "duration": "PT4H",
+                "power": "200 kW",
+                "process-type": "SHIFTABLE",
+            },
+        ],
+    )
+    run = schedule_process_for_sensor(
+        store, power.id, DAY, "P1D", consumption_price_sensor_id=price.id, save=False
+    )
+    assert run.schedule.cost_eur == pytest.approx(0.2 * (5 + 4 + 4 + 5.5))  # 13:00–17:00
+    brk = schedule_process_for_sensor(
+        store,
+        power.id,
+        DAY,
+        "P1D",
+        {"process-type": "BREAKABLE", "duration": "PT2H"},
+        consumption_price_sensor_id=price.id,
+        save=False,
+    )
+    assert brk.schedule.cost_eur == pytest.approx(0.2 * (4 + 4))
+
+
+def test_prices_written_by_schedulers_are_ignored(toy) -> None:
+    store, _, price, power = toy
+    bot = store.get_or_create_source("some scheduler", type="scheduler")
+    store.save_beliefs(
+        price_frame(price.id, bot.id, DAY, [0.0] * 24, belief_time=PUBLISHED + timedelta(hours=2))
+    )
+    run = schedule_process_for_sensor(
+        store,
+        power.id,
+        DAY,
+        "P1D",
+        {"duration": "PT1H", "power": "1 MW"},
+        consumption_price_sensor_id=price.id,
+        save=False,
+    )
+    assert run.schedule.cost_eur == pytest.approx(10.0)
