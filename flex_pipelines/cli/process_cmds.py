@@ -19,7 +19,7 @@ from flex_pipelines.errors import FlexPipelinesError
 
 __all__ = ["register", "schedule_group", "for_process", "schedule_chart", "pair_forbids"]
 
-MAX_TABLE_ROWS = 192  # longer windows list only the steps in which the process runs
+MAX_TABLE_ROWS = 48  # longer windows list only the steps in which the process runs
 
 
 def schedule_group(add_app: typer.Typer) -> typer.Typer:
@@ -201,9 +201,11 @@ def for_process(
     if fmt == "json":
         typer.echo(dumps({"result": run.to_record(), "schedule": rows}))
         return
+    title = f"Process schedule for sensor {run.sensor.id}"
     if len(rows) > MAX_TABLE_ROWS:
         rows = [r for r in rows if r["power_mw"] != 0.0]
-    emit_records(rows, "table", title=f"Process schedule for sensor {run.sensor.id}")
+        title += f" (the {len(rows)} steps it runs; --format json lists all)"
+    emit_records(rows, "table", title=title)
     if chart:
         typer.echo(schedule_chart(run))
     emit_records(_summary(run), "table", title="Result")

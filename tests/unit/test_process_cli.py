@@ -96,6 +96,8 @@ def test_table_output_has_the_schedule_a_chart_and_the_cost(toy_db) -> None:
     assert "SHIFTABLE process from 2026-11-26T00:00:00+01:00: 5.40 EUR" in out  # chart title
     assert "█" in out  # the bars of the chart
     assert "2026-11-26T11:00:00+01:00" in out  # block start in the result table
+    assert "the 16 steps it runs" in out  # a long window lists only the running steps
+    assert "2026-11-26T14:45:00+01:00" in out and "2026-11-26T10:45:00+01:00" not in out
     assert "Saved 96 new belief(s)" in out
     # run again: same as-of, same beliefs, nothing new
     again = invoke(db, price_id, power_id, "SHIFTABLE", "--no-chart")
