@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -46,6 +46,25 @@ class CSVOptions:
 _OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
 
 
+def _to_datetime(s: pl.Series, aware: bool, column: str) -> pl.Series:
+    """Parse ISO strings with polars; fall back to Python per value to name the bad one."""
+    try:
+        out = s.str.to_datetime(time_unit="us", time_zone="UTC" if aware else None, strict=False)
+        if out.null_count() == 0:
+            return out
+    except pl.exceptions.ComputeError:
+        pass
+    values = []
+    for i, text in enumerate(s):
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00") if aware else text)
+        except ValueError:
+            raise CSVError(f"cannot read {column} {text!r} (row {i + 1}) as a timestamp") from None
+        values.append(dt.astimezone(UTC).replace(tzinfo=None) if aware else dt)
+    out = pl.Series(s.name, values, dtype=pl.Datetime("us"))
+    return out.dt.replace_time_zone("UTC") if aware else out
+
+
 def parse_timestamps(
     raw: pl.Series, timezone: str | None, column: str = "event_start"
 ) -> pl.Series:
@@ -56,19 +75,14 @@ def parse_timestamps(
         raise CSVError(f"{column} is empty in row {idx + 1}")
     has_offset = s.str.contains(_OFFSET_RE)
     if has_offset.all():
-        parsed = s.str.replace(r"Z$", "+00:00").str.to_datetime(
-            time_unit="us", time_zone="UTC", strict=False
-        )
+        parsed = _to_datetime(s, True, column)
     elif not has_offset.any():
+        naive = _to_datetime(s, False, column)
         if timezone is None:
             raise CSVError(
                 f"{column} {s[0]!r} has no UTC offset; give --timezone to localise naive times"
             )
         get_zone(timezone)
-        naive = s.str.to_datetime(time_unit="us", strict=False)
-        bad = naive.is_null() & s.is_not_null()
-        if bad.any():
-            raise CSVError(f"cannot read {column} {s.filter(bad)[0]!r} as a timestamp")
         try:
             parsed = naive.dt.replace_time_zone(timezone, ambiguous="raise", non_existent="raise")
         except pl.exceptions.ComputeError as exc:
@@ -80,9 +94,6 @@ def parse_timestamps(
     else:
         first_naive = s.filter(~has_offset)[0]
         raise CSVError(f"{column} mixes times with and without UTC offset, e.g. {first_naive!r}")
-    bad = parsed.is_null()
-    if bad.any():
-        raise CSVError(f"cannot read {column} {s.filter(bad)[0]!r} as a timestamp")
     return parsed.alias(column)
 
 
