@@ -200,6 +200,7 @@ def schedule_process(
     *,
     timezone: str | None = None,
     duration_rounding: str = "up",
+    allow_production: bool = False,
 ) -> ProcessSchedule:
     """Schedule one process against a price series (a pure function).
 
@@ -211,6 +212,8 @@ def schedule_process(
     :param timezone: localises naive timestamps in ``time-restrictions``.
     :param duration_rounding: ``"up"`` (default) or ``"refuse"`` for durations that are not a
         whole number of steps.
+    :param allow_production: accept a negative ``power`` (the process then produces, and MIN
+        picks the highest prices: it minimises the cost, i.e. maximises the revenue).
     :returns: power per step (MW, consumption positive), block start(s), cost (EUR), status.
     :raises ProcessFlexModelError: bad field values, missing prices (naming field, value, time).
     :raises ProcessInfeasibleError: no allowed placement (naming the window and restrictions).
@@ -219,7 +222,7 @@ def schedule_process(
         raise TimeError(f"start {start.isoformat()} has no UTC offset or timezone")
     if resolution <= timedelta(0):
         raise TimeError(f"resolution {resolution} must be positive")
-    fm = parse_process_flex_model(flex_model, timezone=timezone)
+    fm = parse_process_flex_model(flex_model, timezone=timezone, allow_production=allow_production)
     prices = _check_prices(prices_eur_per_mwh, start, resolution)
     n = prices.size
     hours = resolution.total_seconds() / 3600.0

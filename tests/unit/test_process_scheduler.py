@@ -319,3 +319,13 @@ def test_missing_price_names_the_time() -> None:
 def test_naive_start_is_refused() -> None:
     with pytest.raises(FlexPipelinesError, match="no UTC offset"):
         schedule_process([1.0], datetime(2026, 1, 1), HOUR, {"duration": "PT1H", "power": "1 MW"})
+
+
+def test_a_producing_process_minimises_cost_by_selling_at_the_highest_prices() -> None:
+    fm = {"duration": "PT2H", "power": "-1 MW", "process-type": "BREAKABLE"}
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(ProcessFlexModelError, match="negative"):
+        schedule_process([1.0, 9, 3, 8], start, HOUR, fm)
+    s = schedule_process([1.0, 9, 3, 8], start, HOUR, fm, allow_production=True)
+    assert s.power_mw.tolist() == [0.0, -1.0, 0.0, -1.0]
+    assert s.cost_eur == pytest.approx(-17.0)
