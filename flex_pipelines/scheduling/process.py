@@ -299,7 +299,7 @@ def _contiguous_start(
             else "no step is allowed"
         )
         raise ProcessInfeasibleError(
-            f"process flex-model field 'time-restrictions' leave no start for a "
+            f"process flex-model field 'time-restrictions' leaves no start for a "
             f"{format_duration(k * resolution)} {fm.process_type.value} block in the window "
             f"{_window(start, resolution, n)}: {longest} "
             f"(restrictions: {', '.join(str(r) for r in fm.time_restrictions) or 'none'})"
@@ -329,7 +329,7 @@ def _breakable(
     n_free = int(n - blocked.sum())
     if n_free < k:
         raise ProcessInfeasibleError(
-            f"process flex-model field 'time-restrictions' leave {format_duration(n_free * resolution)} "
+            f"process flex-model field 'time-restrictions' leaves {format_duration(n_free * resolution)} "
             f"free in the window {_window(start, resolution, n)}, less than the "
             f"{format_duration(k * resolution)} the BREAKABLE process needs "
             f"(restrictions: {', '.join(str(r) for r in fm.time_restrictions) or 'none'})"
