@@ -103,6 +103,29 @@ class PostgresStore(SQLBeliefStore):
             if isinstance(t, pl.Datetime) and t.time_zone is not None
         )
 
+    def _fetch_beliefs(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Belief rows via COPY … TO STDOUT and polars' CSV reader (no Python row objects)."""
+        from flex_pipelines.beliefs.model import BELIEF_SCHEMA
+
+        buf = io.BytesIO()
+        with (
+            self._con.cursor() as cur,
+            cur.copy(
+                f"COPY ({self._pg(sql)}) TO STDOUT (FORMAT csv, HEADER true)", list(params or [])
+            ) as copy,
+        ):
+            for chunk in copy:
+                buf.write(chunk)
+        schema = {
+            c: (pl.String if isinstance(t, pl.Datetime) else t) for c, t in BELIEF_SCHEMA.items()
+        }
+        frame = pl.read_csv(buf.getvalue(), schema=schema)
+        return frame.with_columns(
+            pl.col(c).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us")
+            for c, t in BELIEF_SCHEMA.items()
+            if isinstance(t, pl.Datetime)
+        )
+
     def _stage(self, frame: pl.DataFrame) -> None:
         staged = frame.select(
             pl.col("sensor_id"),

@@ -77,6 +77,10 @@ class SQLBeliefStore(BeliefStore):
     def _fetch_frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Execute a query and return its result as a polars frame."""
 
+    def _fetch_beliefs(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Fetch a query whose columns are exactly BELIEF_SCHEMA (backends may do it faster)."""
+        return self._fetch_frame(sql, params)
+
     @abstractmethod
     def _stage(self, frame: pl.DataFrame) -> None:
         """Make ``frame`` available as the temporary table ``_incoming`` (inside a transaction)."""
@@ -630,7 +634,7 @@ class SQLBeliefStore(BeliefStore):
                 f"SELECT {_BELIEF_COLS} FROM beliefs WHERE {cond} "
                 f"ORDER BY sensor_id, event_start, source_id, cumulative_probability, belief_time"
             )
-        frame = self._fetch_frame(sql, params)
+        frame = self._fetch_beliefs(sql, params)
         if resolution is not None:
             if not one_per_event:
                 raise FlexPipelinesError(
