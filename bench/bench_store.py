@@ -142,6 +142,11 @@ def run_backend(url: str, n_sensors: int) -> dict:
     return {"load": loaded, "queries": q, "size": size}
 
 
+def _cell(q: dict, k: str) -> str:
+    ours, sql = q[k]["ours_ms"], q[k]["sql_ms"]
+    return f"{ours:.1f} / {sql:.1f} ms ({ours / sql:.2f}×)"
+
+
 def report(results: dict[str, dict], n_sensors: int) -> str:
     lines = [
         "## Belief store (issue 2)",
@@ -157,12 +162,9 @@ def report(results: dict[str, dict], n_sensors: int) -> str:
     ]
     for name, r in results.items():
         ld, q = r["load"], r["queries"]
-        cell = lambda k: (
-            f"{q[k]['ours_ms']:.1f} / {q[k]['sql_ms']:.1f} ms ({q[k]['ours_ms'] / q[k]['sql_ms']:.2f}×)"
-        )  # noqa: E731
         lines.append(
             f"| {name} | {ld['rate'] / 1e6:.2f} M/s | {ld['beliefs'] / 1e6:.1f} M in {ld['load_s']:.1f} s | "
-            f"{ld['resave_s'] * 1000:.0f} ms | {r['size'] / 1e9:.2f} GB | {cell('Q1')} | {cell('Q2')} | {cell('Q3')} |"
+            f"{ld['resave_s'] * 1000:.0f} ms | {r['size'] / 1e9:.2f} GB | {_cell(q, 'Q1')} | {_cell(q, 'Q2')} | {_cell(q, 'Q3')} |"
         )
     lines += [
         "",
