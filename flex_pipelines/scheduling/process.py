@@ -49,6 +49,8 @@ from flex_pipelines.time import TimeError, format_duration
 __all__ = [
     "ProcessSchedule",
     "schedule_process",
+    "place_process",
+    "feasible_block_starts",
     "restriction_mask",
     "n_process_steps",
 ]
@@ -234,31 +236,13 @@ def schedule_process(
             f"{format_duration(resolution)} = {format_duration(k * resolution)}"
         )
     blocked = restriction_mask(fm.time_restrictions, start, resolution, n)
-    # MIN with consumption picks low prices; a producing process (power < 0) the high ones.
-    direction = (1.0 if fm.optimization_sense is OptimizationSense.MIN else -1.0) * (
-        1.0 if fm.power_mw > 0 else -1.0
-    )
 
-    if k >= n:
-        if blocked.any():
-            i = int(np.argmax(blocked))
-            raise ProcessInfeasibleError(
-                f"process flex-model field 'duration' = {format_duration(fm.duration)!r} fills "
-                f"the whole window {_window(start, resolution, n)}, but 'time-restrictions' "
-                f"forbid running at {_t(start, resolution, i)}"
-            )
-        on = np.ones(n, dtype=bool)
-        if k > n:
-            notes.append(
-                f"duration {format_duration(fm.duration)} is longer than the window "
-                f"({format_duration(n * resolution)}): the process runs in every step"
-            )
-    elif fm.process_type is ProcessType.BREAKABLE:
-        on = _breakable(prices, blocked, k, direction, fm, start, resolution)
-    else:
-        s = _contiguous_start(prices, blocked, k, direction, fm, start, resolution)
-        on = np.zeros(n, dtype=bool)
-        on[s : s + k] = True
+    if k > n:
+        notes.append(
+            f"duration {format_duration(fm.duration)} is longer than the window "
+            f"({format_duration(n * resolution)}): the process runs in every step"
+        )
+    on = place_process(prices, blocked, k, fm, start, resolution)
 
     power = np.where(on, fm.power_mw, 0.0)
     n_on = int(on.sum())
@@ -277,6 +261,53 @@ def schedule_process(
     )
 
 
+def _direction(fm: ProcessFlexModel) -> float:
+    """+1 when lower prices are better (MIN and consuming), -1 otherwise."""
+    sense = 1.0 if fm.optimization_sense is OptimizationSense.MIN else -1.0
+    return sense * (1.0 if fm.power_mw > 0 else -1.0)
+
+
+def feasible_block_starts(blocked: np.ndarray, k: int) -> np.ndarray:
+    """Bool per start 0..n-k: whether a block of ``k`` steps from there avoids every blocked step."""
+    n = blocked.size
+    if k > n:
+        return np.zeros(0, dtype=bool)
+    n_blocked = np.concatenate(([0], np.cumsum(blocked, dtype=np.int64)))
+    return (n_blocked[k:] - n_blocked[: n - k + 1]) == 0
+
+
+def place_process(
+    prices: np.ndarray,
+    blocked: np.ndarray,
+    k: int,
+    fm: ProcessFlexModel,
+    start: datetime,
+    resolution: timedelta,
+    why: str = "process flex-model field 'time-restrictions'",
+) -> np.ndarray:
+    """The steps (bool mask) in which the process runs, by its type; the exact search.
+
+    ``blocked`` marks the steps it may not use; ``why`` says in error messages what blocked them.
+    A process of at least the window's length runs everywhere (an error if a step is blocked).
+    """
+    n = prices.size
+    if k >= n:
+        if blocked.any():
+            i = int(np.argmax(blocked))
+            raise ProcessInfeasibleError(
+                f"process flex-model field 'duration' = {format_duration(fm.duration)!r} fills "
+                f"the whole window {_window(start, resolution, n)}, but running at "
+                f"{_t(start, resolution, i)} is forbidden by {why}"
+            )
+        return np.ones(n, dtype=bool)
+    if fm.process_type is ProcessType.BREAKABLE:
+        return _breakable(prices, blocked, k, _direction(fm), fm, start, resolution, why)
+    s = _contiguous_start(prices, blocked, k, _direction(fm), fm, start, resolution, why)
+    on = np.zeros(n, dtype=bool)
+    on[s : s + k] = True
+    return on
+
+
 def _contiguous_start(
     prices: np.ndarray,
     blocked: np.ndarray,
@@ -285,11 +316,11 @@ def _contiguous_start(
     fm: ProcessFlexModel,
     start: datetime,
     resolution: timedelta,
+    why: str,
 ) -> int:
     """Index of the block start for INFLEXIBLE (first allowed) or SHIFTABLE (best, earliest)."""
     n = prices.size
-    n_blocked = np.concatenate(([0], np.cumsum(blocked, dtype=np.int64)))
-    feasible = (n_blocked[k:] - n_blocked[: n - k + 1]) == 0  # starts 0..n-k
+    feasible = feasible_block_starts(blocked, k)
     if not feasible.any():
         run_start, run_len = _longest_free_run(blocked)
         longest = (
@@ -299,7 +330,7 @@ def _contiguous_start(
             else "no step is allowed"
         )
         raise ProcessInfeasibleError(
-            f"process flex-model field 'time-restrictions' leaves no start for a "
+            f"{why}: no start left for a "
             f"{format_duration(k * resolution)} {fm.process_type.value} block in the window "
             f"{_window(start, resolution, n)}: {longest} "
             f"(restrictions: {', '.join(str(r) for r in fm.time_restrictions) or 'none'})"
@@ -323,13 +354,14 @@ def _breakable(
     fm: ProcessFlexModel,
     start: datetime,
     resolution: timedelta,
+    why: str,
 ) -> np.ndarray:
     """The ``k`` best allowed steps (ties → earliest), in O(n) via ``argpartition``."""
     n = prices.size
     n_free = int(n - blocked.sum())
     if n_free < k:
         raise ProcessInfeasibleError(
-            f"process flex-model field 'time-restrictions' leaves {format_duration(n_free * resolution)} "
+            f"{why}: only {format_duration(n_free * resolution)} "
             f"free in the window {_window(start, resolution, n)}, less than the "
             f"{format_duration(k * resolution)} the BREAKABLE process needs "
             f"(restrictions: {', '.join(str(r) for r in fm.time_restrictions) or 'none'})"

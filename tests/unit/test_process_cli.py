@@ -121,7 +121,7 @@ def test_infeasible_request_exits_2_with_the_window(toy_db) -> None:
         db, price_id, power_id, "SHIFTABLE", "--forbid", "2026-11-26T03:00:00+01:00", "PT21H"
     )
     assert result.exit_code == 2
-    assert "Error: process flex-model field 'time-restrictions' leaves no start" in result.stderr
+    assert "Error: process flex-model field 'time-restrictions': no start left" in result.stderr
     assert "2026-11-26T00:00:00+01:00–2026-11-27T00:00:00+01:00" in result.stderr
 
 

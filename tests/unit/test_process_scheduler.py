@@ -133,7 +133,7 @@ def test_breakable_with_the_whole_day_forbidden_is_infeasible() -> None:
     msg = str(exc.value)
     assert "time-restrictions" in msg
     assert "2015-01-02T00:00:00+01:00–2015-01-03T00:00:00+01:00" in msg  # the window
-    assert "PT0S free" in msg
+    assert "'time-restrictions': only PT0S free in the window" in msg
 
 
 @pytest.mark.parametrize("process_type", ["INFLEXIBLE", "SHIFTABLE"])
@@ -141,7 +141,7 @@ def test_block_that_fits_nowhere_is_infeasible(process_type: str) -> None:
     with pytest.raises(ProcessInfeasibleError) as exc:
         schedule_process(RULE_PRICES, RULE_DAY, HOUR, rule_model(process_type, [(3, 21)]))
     msg = str(exc.value)
-    assert f"PT4H {process_type} block" in msg
+    assert f"'time-restrictions': no start left for a PT4H {process_type} block" in msg
     assert "2015-01-02T00:00:00+01:00–2015-01-03T00:00:00+01:00" in msg
     # names the room that is left and the restriction that takes the rest
     assert "longest allowed stretch is PT3H from 2015-01-02T00:00:00+01:00" in msg
@@ -149,7 +149,10 @@ def test_block_that_fits_nowhere_is_infeasible(process_type: str) -> None:
 
 
 def test_duration_filling_the_window_with_a_restriction_is_infeasible() -> None:
-    with pytest.raises(ProcessInfeasibleError, match=r"forbid running at 2015-01-02T05:00"):
+    with pytest.raises(
+        ProcessInfeasibleError,
+        match=r"running at 2015-01-02T05:00:00\+01:00 is forbidden by process flex-model field 'time-restrictions'",
+    ):
         schedule_process(
             RULE_PRICES, RULE_DAY, HOUR, rule_model("SHIFTABLE", [(5, 1)], duration="PT48H")
         )
