@@ -1,0 +1,186 @@
+"""Exact optima without paying for binaries where they are not needed (direct HiGHS backend).
+
+The true problem is a MILP: a device cannot charge and discharge in the same step, a site
+cannot import and export at once, a commitment deviates either up or down, and a device with
+operation modes runs inside one of its power bands. The LP relaxation drops all of that.
+
+Method (lazy binaries):
+
+1. solve the LP relaxation (operation modes relaxed to their hull);
+2. find the steps where the solution is not physical (both sides of a pair non-zero, or power
+   outside every band);
+3. add binaries at exactly those steps and solve the (small) MILP; repeat from 2.
+
+Why this is exact: the model with binaries at a subset of steps is a relaxation of the full
+MILP, so its optimum is a lower bound; when that optimum is physical everywhere, it is feasible
+for the full MILP, so it is the full MILP's optimum. With efficiencies below 1 and prices that
+do not reward consumption, step 2 finds nothing and the LP is the answer (no binaries at all).
+Operation modes with a fixed cost per step get binaries at every step (the LP cannot see the
+fixed cost).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+from flex_pipelines.scheduling.build_highs import Layout
+from flex_pipelines.scheduling.linear_model import LinearModel
+
+__all__ = ["HighsRun", "SolveStats", "run_highs", "solve_exact", "violations"]
+
+TOL = 1e-6
+MIP_REL_GAP = 1e-9
+
+
+@dataclass
+class HighsRun:
+    status: str
+    x: np.ndarray
+    objective: float
+    seconds: float
+    highs: highspy.Highs | None = None
+
+
+@dataclass
+class SolveStats:
+    iterations: int = 0
+    binaries: int = 0
+    lp_seconds: float = 0.0
+    mip_seconds: float = 0.0
+    build_seconds: float = 0.0
+    history: list[int] = field(default_factory=list)
+
+
+def run_highs(
+    model: LinearModel, *, keep: bool = False, time_limit: float | None = None
+) -> HighsRun:
+    """Pass the model to HiGHS as numpy arrays (passModel) and solve it."""
+    a = model.arrays()
+    A = model.to_csc()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    integrality = a["int"]
+    if integrality.any():
+        h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+        h.setOptionValue("mip_abs_gap", 1e-9)
+    st = h.passModel(
+        model.n_cols, model.n_rows, int(A.nnz), 1, 1, float(model.offset),
+        a["cost"], a["lb"], a["ub"], a["rlb"], a["rub"],
+        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+        integrality,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    if st != highspy.HighsStatus.kOk and st != highspy.HighsStatus.kWarning:
+        raise RuntimeError(f"HiGHS refused the model ({st})")
+    h.run()
+    secs = time.perf_counter() - t0
+    status = h.modelStatusToString(h.getModelStatus())
+    ok = status == "Optimal"
+    x = np.asarray(h.getSolution().col_value, dtype=float) if ok else np.zeros(0)
+    obj = float(h.getInfo().objective_function_value) if ok else float("nan")
+    return HighsRun(status, x, obj, secs, h if keep else None)
+
+
+def violations(x: np.ndarray, lay: Layout) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Steps where a pair is non-zero on both sides, and where power is outside all bands."""
+    pairs: dict[int, np.ndarray] = {}
+    for i, pr in enumerate(lay.pairs):
+        bad = (x[pr.a] > TOL) & (x[pr.b] > TOL)
+        if bad.any():
+            pairs[i] = bad
+    modes: dict[int, np.ndarray] = {}
+    for d, bands in lay.modes.items():
+        power = x[lay.charge[d]] - x[lay.discharge[d]]
+        ok = np.zeros(power.size, dtype=bool)
+        for lo, hi, _ in bands:
+            ok |= (power >= lo - TOL) & (power <= hi + TOL)
+        if (~ok).any():
+            modes[d] = ~ok
+    return pairs, modes
+
+
+def add_binaries(
+    base: LinearModel,
+    lay: Layout,
+    pair_steps: dict[int, np.ndarray],
+    mode_steps: dict[int, np.ndarray],
+) -> LinearModel:
+    """A copy of ``base`` with binaries at the given steps (masks per pair / device)."""
+    m = LinearModel(
+        n_cols=base.n_cols, n_rows=base.n_rows, offset=base.offset,
+        _cost=list(base._cost), _lb=list(base._lb), _ub=list(base._ub), _int=list(base._int),
+        _rlb=list(base._rlb), _rub=list(base._rub), _ri=list(base._ri), _ci=list(base._ci),
+        _v=list(base._v), cols=dict(base.cols), row_blocks=list(base.row_blocks),
+    )  # fmt: skip
+    for i, mask in pair_steps.items():
+        pr = lay.pairs[i]
+        k = np.flatnonzero(mask)
+        if not k.size:
+            continue
+        z = m.add_cols(f"{pr.name} side", k.size, 0.0, 1.0, integer=True)
+        r = np.arange(k.size)
+        # a <= A*z ; b <= B*(1-z)
+        m.add_rows(f"{pr.name} exclusive a", k.size, [(r, pr.a[k], 1.0), (r, z, -pr.a_max[k])],
+                   -np.inf, 0.0)  # fmt: skip
+        m.add_rows(f"{pr.name} exclusive b", k.size, [(r, pr.b[k], 1.0), (r, z, pr.b_max[k])],
+                   -np.inf, pr.b_max[k])  # fmt: skip
+    for d, mask in mode_steps.items():
+        k = np.flatnonzero(mask)
+        if not k.size:
+            continue
+        bands = lay.modes[d]
+        r = np.arange(k.size)
+        zs = [m.add_cols(f"mode {j} [{d}]", k.size, 0.0, 1.0, cost=band[2], integer=True)
+              for j, band in enumerate(bands)]  # fmt: skip
+        m.add_rows(f"one mode [{d}]", k.size, [(r, z, 1.0) for z in zs], 1.0, 1.0)
+        pw = [(r, lay.charge[d][k], 1.0), (r, lay.discharge[d][k], -1.0)]
+        m.add_rows(f"mode lower [{d}]", k.size, pw + [(r, z, -b[0]) for z, b in zip(zs, bands,
+                   strict=True)], 0.0, np.inf)  # fmt: skip
+        m.add_rows(f"mode upper [{d}]", k.size, pw + [(r, z, -b[1]) for z, b in zip(zs, bands,
+                   strict=True)], -np.inf, 0.0)  # fmt: skip
+    return m
+
+
+def solve_exact(
+    base: LinearModel, lay: Layout, *, max_iterations: int = 12
+) -> tuple[HighsRun, SolveStats]:
+    """LP first; binaries only at non-physical steps; iterate until physical everywhere."""
+    T = lay.imp.size if lay.imp is not None else 0
+    stats = SolveStats()
+    pair_steps: dict[int, np.ndarray] = {}
+    mode_steps: dict[int, np.ndarray] = {
+        d: np.ones(T, dtype=bool) for d, bands in lay.modes.items() if any(b[2] for b in bands)
+    }
+    model = add_binaries(base, lay, pair_steps, mode_steps) if mode_steps else base
+    for it in range(max_iterations):
+        run = run_highs(model)
+        stats.iterations = it + 1
+        n_bin = int(sum(int(m.sum()) for m in pair_steps.values()) + sum(
+            int(m.sum()) * len(lay.modes[d]) for d, m in mode_steps.items()))  # fmt: skip
+        stats.binaries = n_bin
+        if n_bin:
+            stats.mip_seconds += run.seconds
+        else:
+            stats.lp_seconds += run.seconds
+        if run.status != "Optimal":
+            return run, stats
+        bad_pairs, bad_modes = violations(run.x, lay)
+        stats.history.append(int(sum(int(v.sum()) for v in bad_pairs.values())
+                                 + sum(int(v.sum()) for v in bad_modes.values())))  # fmt: skip
+        if not bad_pairs and not bad_modes:
+            return run, stats
+        last = it == max_iterations - 2
+        for i, mask in bad_pairs.items():
+            prev = pair_steps.get(i, np.zeros(T, dtype=bool))
+            pair_steps[i] = np.ones(T, dtype=bool) if last else prev | mask
+        for d, mask in bad_modes.items():
+            prev = mode_steps.get(d, np.zeros(T, dtype=bool))
+            mode_steps[d] = np.ones(T, dtype=bool) if last else prev | mask
+        model = add_binaries(base, lay, pair_steps, mode_steps)
+    return run, stats  # pragma: no cover - the last round has binaries everywhere needed

@@ -1,0 +1,187 @@
+"""The result record of a schedule, and its costs recomputed from the physical schedule.
+
+Costs are computed from power and SoC (not read from solver internals), so both builds report
+them the same way and the sum doubles as a check on the solver's objective. ``costs["total"]``
+is what the schedule costs (energy, breaches, peaks, commitments, mode costs); the tiny
+``prefer-*`` tie-breakers are listed under their own names but left out of the total (they are
+in ``objective``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flex_pipelines.scheduling.build_highs import _soc_bounds
+from flex_pipelines.scheduling.grid import TimeGrid
+from flex_pipelines.scheduling.problem import SchedulingProblem
+from flex_pipelines.time import format_duration
+
+__all__ = ["DeviceSchedule", "ScheduleResult", "compute_costs", "unmet_soft_constraints"]
+
+PREFERENCE_PREFIX = "prefer "
+
+
+@dataclass
+class DeviceSchedule:
+    """One device's schedule: power per step (MW, consumption positive), SoC per instant (MWh)."""
+
+    name: str
+    power_mw: np.ndarray
+    soc_mwh: np.ndarray | None
+    power_sensor: int | None = None
+    state_of_charge_sensor: int | None = None
+
+
+@dataclass
+class ScheduleResult:
+    """Status, objective, costs per commitment, unmet soft targets, timings and schedules."""
+
+    status: str
+    objective: float
+    costs: dict[str, float]
+    unmet: list[dict[str, Any]]
+    timings: dict[str, float]
+    devices: list[DeviceSchedule]
+    site_power_mw: np.ndarray
+    grid: TimeGrid
+    currency: str = "EUR"
+    backend: str = "highs"
+    binaries: int = 0
+    iterations: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    def device(self, name: str) -> DeviceSchedule:
+        for d in self.devices:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        g = self.grid
+        start = g.start.isoformat()
+        res = format_duration(g.resolution)
+
+        def series(values: np.ndarray, unit: str) -> dict[str, Any]:
+            return {"start": start, "resolution": res, "unit": unit,
+                    "values": [round(float(v), 9) for v in values]}  # fmt: skip
+
+        return {
+            "status": self.status,
+            "objective": self.objective,
+            "currency": self.currency,
+            "costs": {k: round(v, 9) for k, v in self.costs.items()},
+            "unmet": self.unmet,
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "backend": self.backend,
+            "binaries": self.binaries,
+            "iterations": self.iterations,
+            "start": start,
+            "end": g.end.isoformat(),
+            "resolution": res,
+            "devices": [
+                {
+                    "name": d.name,
+                    "power": series(d.power_mw, "MW"),
+                    "soc": series(d.soc_mwh, "MWh") if d.soc_mwh is not None else None,
+                }
+                for d in self.devices
+            ],
+            "site": {"power": series(self.site_power_mw, "MW")},
+        }
+
+
+def _pos(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def compute_costs(
+    p: SchedulingProblem, power: list[np.ndarray], soc: list[np.ndarray | None]
+) -> dict[str, float]:
+    """Cost per commitment from the physical schedule (CUR); ``total`` excludes preferences."""
+    s, dt = p.site, p.dt
+    net = s.inflexible_mw + sum(power, np.zeros(p.n_steps))
+    imp, exp = _pos(net), _pos(-net)
+    costs: dict[str, float] = {
+        "electricity": float(dt * np.sum(s.consumption_price * imp - s.production_price * exp))
+    }
+
+    def breach(label: str, flow: np.ndarray, cap: np.ndarray | None, price: np.ndarray | None):
+        if cap is None or price is None:
+            return
+        over = _pos(flow - cap)
+        costs[f"{label} (worst)"] = float(np.max(price) * np.max(over, initial=0.0))
+        costs[f"{label} (each step)"] = float(dt * np.sum(price * over))
+
+    breach("site consumption breach", imp, s.consumption_soft_mw, s.consumption_breach_price)
+    breach("site production breach", exp, s.production_soft_mw, s.production_breach_price)
+    for label, flow, peak, price in (
+        ("site peak consumption", imp, s.peak_consumption_mw, s.peak_consumption_price),
+        ("site peak production", exp, s.peak_production_mw, s.peak_production_price),
+    ):
+        if price is not None and peak is not None:
+            costs[label] = float(np.max(price) * np.max(_pos(flow - peak), initial=0.0))
+    for c in s.commitments:
+        dev = net - c.baseline_mw
+        costs[c.name] = float(dt * np.sum(c.up_price * _pos(dev) - c.down_price * _pos(-dev)))
+    w = p.tie_break_weights()
+    for d, pw, st in zip(p.devices, power, soc, strict=True):
+        breach(f"consumption breach[{d.name}]", _pos(pw), d.consumption_capacity_mw,
+               d.consumption_breach_price)  # fmt: skip
+        breach(f"production breach[{d.name}]", _pos(-pw), d.production_capacity_mw,
+               d.production_breach_price)  # fmt: skip
+        if d.operation_modes and any(b[2] for b in d.operation_modes):
+            fixed = 0.0
+            for v in pw:
+                fits = [b[2] for b in d.operation_modes if b[0] - 1e-6 <= v <= b[1] + 1e-6]
+                fixed += min(fits) if fits else 0.0
+            costs[f"operation modes[{d.name}]"] = fixed
+        if st is None:
+            if d.prefer_curtailing_later:
+                costs[f"{PREFERENCE_PREFIX}curtailing later[{d.name}]"] = float(
+                    -np.sum(w * _pos(-pw)))  # fmt: skip
+            continue
+        _, _, soft_lo, soft_hi = _soc_bounds(d)
+        stock = st[1:]
+        if soft_lo is not None and s.soc_minima_breach_price and not np.isnan(soft_lo).all():
+            short = _pos(np.nan_to_num(soft_lo - stock, nan=0.0))
+            costs[f"soc minima breach[{d.name}]"] = float(
+                s.soc_minima_breach_price * (short.max(initial=0.0) + dt * short.sum())
+            )
+        if soft_hi is not None and s.soc_maxima_breach_price and not np.isnan(soft_hi).all():
+            sur = _pos(np.nan_to_num(stock - soft_hi, nan=0.0))
+            costs[f"soc maxima breach[{d.name}]"] = float(
+                s.soc_maxima_breach_price * (sur.max(initial=0.0) + dt * sur.sum())
+            )
+        if d.prefer_charging_sooner and np.isfinite(d.soc_max_mwh):
+            costs[f"{PREFERENCE_PREFIX}charging sooner[{d.name}]"] = float(
+                np.sum(w * (d.soc_max_mwh - stock)))  # fmt: skip
+    costs["total"] = float(sum(v for k, v in costs.items() if not k.startswith(PREFERENCE_PREFIX)))
+    return costs
+
+
+def unmet_soft_constraints(
+    p: SchedulingProblem, soc: list[np.ndarray | None], tol: float = 1e-6
+) -> list[dict[str, Any]]:
+    """Soft SoC targets, minima and maxima the schedule does not meet (first 50)."""
+    out: list[dict[str, Any]] = []
+    g = p.grid
+    for d, st in zip(p.devices, soc, strict=True):
+        if st is None:
+            continue
+        for fname, arr, sign, soft in (
+            ("soc-targets", d.soc_targets_mwh, 0, d.soc_targets_soft),
+            ("soc-minima", d.soc_minima_mwh, 1, d.soc_minima_soft),
+            ("soc-maxima", d.soc_maxima_mwh, -1, d.soc_maxima_soft),
+        ):
+            if not soft:
+                continue
+            k = np.flatnonzero(~np.isnan(arr))
+            miss = st[k] - arr[k]
+            bad = (np.abs(miss) > tol) if sign == 0 else (sign * miss < -tol)
+            for i in k[bad][: 50 - len(out)]:
+                out.append({"device": d.name, "field": fname, "time": g.time_at_instant(int(i)).isoformat(),
+                            "required_mwh": float(arr[i]), "scheduled_mwh": float(st[i])})  # fmt: skip
+    return out

@@ -1,0 +1,180 @@
+"""The storage scheduler: flex-models + flex-context → problem → exact optimum → result.
+
+Public entry points:
+
+- :func:`build_problem` — parse flex-models (one per device) and a flex-context on a grid;
+- :func:`solve` — solve a :class:`SchedulingProblem` with the direct HiGHS build (default) or the
+  pyomo build (``extend`` lets you add constraints and objective terms there);
+- :func:`solve_problem_json` — the stateless problem format of ``flexpipe schedule solve``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from flex_pipelines.scheduling.build_highs import formulate
+from flex_pipelines.scheduling.diagnostics import (
+    InfeasibleError,
+    check_feasibility,
+    explain_infeasible,
+)
+from flex_pipelines.scheduling.exact import solve_exact
+from flex_pipelines.scheduling.fields import SensorResolver, UnitContext
+from flex_pipelines.scheduling.flex_context import parse_flex_context
+from flex_pipelines.scheduling.flex_model import parse_storage_flex_model
+from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
+from flex_pipelines.scheduling.problem import SchedulingProblem
+from flex_pipelines.scheduling.result import (
+    DeviceSchedule,
+    ScheduleResult,
+    compute_costs,
+    unmet_soft_constraints,
+)
+
+__all__ = [
+    "build_problem",
+    "solve",
+    "solve_problem_json",
+    "parse_problem_json",
+    "SCHEDULER_VERSION",
+]
+
+SCHEDULER_VERSION = "1"
+TIE_BREAK_FRACTION = 1e-4
+PROBLEM_KEYS = {"start", "end", "duration", "resolution", "flex-model", "flex-context"}
+
+
+def build_problem(
+    grid: TimeGrid,
+    flex_models: Sequence[Mapping[str, Any]],
+    flex_context: Mapping[str, Any],
+    resolver: SensorResolver | None = None,
+) -> SchedulingProblem:
+    """Parse and validate; returns the arrays both builds consume."""
+    if not flex_models:
+        raise SchedulingError("flex-model: give at least one device")
+    ctx = UnitContext(resolver=resolver)
+    site, relax, spc = parse_flex_context(flex_context, grid, ctx)
+    devices = []
+    names: set[str] = set()
+    for i, fm in enumerate(flex_models):
+        dev = parse_storage_flex_model(fm, grid, ctx, relax, site_power_capacity_mw=spc,
+                                       default_name=f"device {i + 1}")  # fmt: skip
+        if dev.name in names:
+            raise SchedulingError(f"flex-model name {dev.name!r} is used twice")
+        names.add(dev.name)
+        devices.append(dev)
+    prices = np.concatenate([site.consumption_price, site.production_price])
+    spread = float(np.max(prices) - np.min(prices)) or max(float(np.max(np.abs(prices))), 1.0)
+    weight = TIE_BREAK_FRACTION * spread / grid.n_steps
+    return SchedulingProblem(grid=grid, devices=devices, site=site, tie_break_weight=weight)
+
+
+def solve(
+    problem: SchedulingProblem,
+    backend: str = "highs",
+    *,
+    extend: Callable[[Any, SchedulingProblem], None] | None = None,
+    check: bool = True,
+) -> ScheduleResult:
+    """Solve to the exact optimum; raise :class:`InfeasibleError` naming field and time.
+
+    ``extend(model, problem)`` (pyomo backend only) may add constraints and cost terms to the
+    pyomo model before it is solved; see docs/extending-the-scheduler.md.
+    """
+    if check:
+        check_feasibility(problem)
+    if backend == "highs":
+        if extend is not None:
+            raise SchedulingError("extend: custom constraints need backend 'pyomo'")
+        t0 = time.perf_counter()
+        base, lay = formulate(problem)
+        t_build = time.perf_counter() - t0
+        run, stats = solve_exact(base, lay)
+        t_solve = time.perf_counter() - t0 - t_build
+        if run.status != "Optimal":
+            if run.status == "Infeasible":
+                raise explain_infeasible(base, problem)
+            raise SchedulingError(f"the solver stopped with status {run.status!r}; no schedule")
+        x = run.x
+        power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
+        soc = [None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
+               for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+        return _result(problem, power, soc, run.objective, "highs",
+                       {"build": t_build, "solve": t_solve}, stats.binaries, stats.iterations)  # fmt: skip
+    if backend == "pyomo":
+        from flex_pipelines.scheduling.build_pyomo import solve_pyomo
+
+        power, soc, obj, timings, n_bin, iters = solve_pyomo(problem, extend=extend)
+        return _result(problem, power, soc, obj, "pyomo", timings, n_bin, iters)
+    raise SchedulingError(f"backend {backend!r} is not one of highs, pyomo")
+
+
+def _result(
+    p: SchedulingProblem,
+    power: list[np.ndarray],
+    soc: list[np.ndarray | None],
+    objective: float,
+    backend: str,
+    timings: dict[str, float],
+    binaries: int,
+    iterations: int,
+) -> ScheduleResult:
+    power = [np.where(np.abs(x) < 1e-9, 0.0, x) for x in power]
+    costs = compute_costs(p, power, soc)
+    site = p.site.inflexible_mw + sum(power, np.zeros(p.n_steps))
+    devices = [
+        DeviceSchedule(d.name, pw, st, d.power_sensor, d.state_of_charge_sensor)
+        for d, pw, st in zip(p.devices, power, soc, strict=True)
+    ]
+    return ScheduleResult(
+        status="optimal", objective=float(objective), costs=costs,
+        unmet=unmet_soft_constraints(p, soc), timings=dict(timings), devices=devices,
+        site_power_mw=site, grid=p.grid, currency=p.site.currency, backend=backend,
+        binaries=binaries, iterations=iterations,
+    )  # fmt: skip
+
+
+def parse_problem_json(
+    data: Mapping[str, Any], resolver: SensorResolver | None = None
+) -> SchedulingProblem:
+    """The stateless problem: start, duration|end, resolution, flex-model list, flex-context."""
+    if not isinstance(data, Mapping):
+        raise SchedulingError("problem: expected a JSON object")
+    unknown = sorted(set(data) - PROBLEM_KEYS)
+    if unknown:
+        raise SchedulingError(f"problem: unknown field {unknown[0]!r}; known: "
+                              f"{', '.join(sorted(PROBLEM_KEYS))}")  # fmt: skip
+    if "start" not in data:
+        raise SchedulingError("problem: 'start' missing (ISO 8601 with offset)")
+    if "duration" in data and "end" in data:
+        raise SchedulingError("problem: give 'duration' or 'end', not both")
+    grid = make_grid(data["start"], data.get("resolution", "PT15M"),
+                     duration=data.get("duration"), end=data.get("end"))  # fmt: skip
+    fms = data.get("flex-model")
+    if isinstance(fms, Mapping):
+        fms = [fms]
+    if not isinstance(fms, list):
+        raise SchedulingError("problem: 'flex-model' must be a list of device flex-models")
+    fc = data.get("flex-context") or {}
+    return build_problem(grid, fms, fc, resolver)
+
+
+def solve_problem_json(
+    data: Mapping[str, Any], backend: str = "highs", resolver: SensorResolver | None = None
+) -> ScheduleResult:
+    """Parse, check, build and solve a stateless problem; timings include parsing."""
+    t0 = time.perf_counter()
+    problem = parse_problem_json(data, resolver)
+    t_parse = time.perf_counter() - t0
+    result = solve(problem, backend)
+    result.timings = {"parse": t_parse, **result.timings}
+    result.timings["total"] = time.perf_counter() - t0
+    return result
+
+
+__all__ += ["InfeasibleError"]
