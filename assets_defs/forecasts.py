@@ -1,0 +1,54 @@
+"""Forecasts: day-ahead forecasts of every sensor with a forecast config, per local day."""
+
+from datetime import UTC, datetime
+
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+
+from assets_defs.inbox import inbox_beliefs
+from assets_defs.partitions import daily_partitions, window_utc
+from flex_pipelines.pipeline import (
+    MissingInputsError,
+    day_ahead_viewpoint,
+    day_windows,
+    forecast_sensor,
+    forecast_sensors,
+)
+from resources import STORE_POOL, BeliefStoreResource
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[inbox_beliefs],
+    group_name="forecasting",
+    kinds={"python", "scikitlearn"},
+    owners=["team:forecasting"],
+    pool=STORE_POOL,
+)
+def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> MaterializeResult:
+    """Day-ahead forecasts of sensors marked with ``attributes["forecast"]``, saved on the same
+    sensors by the "FlexPipelines forecaster" source, made at gate closure the day before
+    (``FLEXPIPE_GATE_CLOSURE``, default 12:00 local). A sensor without history is skipped with
+    its reason in the metadata.
+    """
+    start, end = window_utc(context.partition_time_window)
+    now = datetime.now(UTC)
+    made, skipped = 0, []
+    with store.open() as s:
+        ids = forecast_sensors(s)
+        for day, ws, we in day_windows(start, end):
+            for sid in ids:
+                try:
+                    made += forecast_sensor(s, sid, ws, we, min(day_ahead_viewpoint(day), now))
+                except MissingInputsError as exc:
+                    skipped.append(str(exc))
+    for reason in skipped[:5]:
+        context.log.warning(f"forecast skipped: {reason}")
+    return MaterializeResult(
+        metadata={
+            "row_count": made,
+            "sensors": MetadataValue.json(ids),
+            "skipped": MetadataValue.json(skipped[:50]),
+            "n_skipped": len(skipped),
+        }
+    )

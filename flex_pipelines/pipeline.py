@@ -1,0 +1,340 @@
+"""The pipeline's glue to the domain libraries, and the in-process pipeline runner.
+
+Two parts, both free of domain logic of their own:
+
+- **Adapters** (no dagster import): find the sites and devices in the store, and call ONE library
+  function per unit of work — :func:`schedule_site` (storage and process schedulers),
+  :func:`forecast_sensor` (forecasting cycles), :func:`reopt_targets` (which sites and days a new
+  ingestion affects). They are what the Dagster assets call; where a library grows a
+  store-integrated function of its own, the adapter becomes a one-line call.
+- **Runner**: :func:`run_pipeline` materialises the partitioned assets for a window in-process
+  (``flexpipe pipeline run`` and ``flexpipe demo`` use it) and returns a :class:`PipelineSummary`.
+
+Windows are local calendar days of the pipeline timezone (``FLEXPIPE_TIMEZONE``, default
+Europe/Amsterdam) computed as UTC instants: a DST day holds 92 or 100 quarter hours.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flex_pipelines.beliefs import Asset, BeliefStore, Ingestion
+from flex_pipelines.errors import FlexPipelinesError
+from flex_pipelines.time import day_window, get_zone
+
+PIPELINE_TIMEZONE = os.environ.get("FLEXPIPE_TIMEZONE", "Europe/Amsterdam")
+PRICE_FIELDS = ("consumption-price", "production-price")
+
+
+class MissingInputsError(FlexPipelinesError):
+    """A window cannot be computed because its inputs are not in the store (a skip, not a failure)."""
+
+
+# --- progress hook (in-process runs only) ---------------------------------------------------
+_progress: Callable[[str, str], None] | None = None
+
+
+def report_progress(step: str, detail: str) -> None:
+    """Tell an in-process runner that ``step`` finished ``detail`` (no-op elsewhere)."""
+    if _progress is not None:
+        _progress(step, detail)
+
+
+# --- sites and devices ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Site:
+    """An asset with a flex-context and the schedulable devices below it."""
+
+    asset: Asset
+    devices: tuple[Asset, ...]
+    flex_context: dict[str, Any]
+    forecast_ids: tuple[int, ...] = ()  # sensors below the site with a forecast config
+
+    @property
+    def id(self) -> int:
+        return self.asset.id
+
+    def input_sensor_ids(self) -> set[int]:
+        """Sensors whose new beliefs change this site's schedule (prices, loads, SoC)."""
+        ids: set[int] = set()
+        for key in PRICE_FIELDS:
+            ref = self.flex_context.get(key)
+            if isinstance(ref, dict) and "sensor" in ref:
+                ids.add(int(ref["sensor"]))
+        for ref in self.flex_context.get("inflexible-device-sensors", []) or []:
+            ids.add(int(ref["sensor"]) if isinstance(ref, dict) else int(ref))
+        for dev in self.devices:
+            soc = dev.flex_model.get("state-of-charge")
+            if isinstance(soc, dict) and "sensor" in soc:
+                ids.add(int(soc["sensor"]))
+        return ids | set(self.forecast_ids)
+
+
+def device_kind(device: Asset) -> str:
+    """``process`` when the flex-model has a process type, else ``storage``."""
+    return "process" if "process-type" in device.flex_model else "storage"
+
+
+def list_sites(store: BeliefStore) -> list[Site]:
+    """Sites (nearest ancestor with a flex-context) of every device (flex-model with a sensor)."""
+    assets = {a.id: a for a in store.list_assets()}
+    devices: dict[int, list[Asset]] = {}
+    contexts: dict[int, dict[str, Any]] = {}
+    for a in assets.values():
+        if not a.flex_model.get("sensor"):
+            continue
+        chain, node = [], a
+        while node is not None:
+            chain.append(node)
+            node = assets.get(node.parent_id) if node.parent_id is not None else None
+        site = next((n for n in chain if n.flex_context), chain[-1])
+        merged: dict[str, Any] = {}
+        for n in reversed(chain):  # inherited down the tree, nearest wins
+            merged.update(n.flex_context)
+        devices.setdefault(site.id, []).append(a)
+        contexts.setdefault(site.id, merged)
+
+    def site_of(asset_id: int | None) -> int | None:
+        seen: set[int] = set()
+        while asset_id is not None and asset_id not in seen:
+            if asset_id in devices:
+                return asset_id
+            seen.add(asset_id)
+            asset_id = assets[asset_id].parent_id if asset_id in assets else None
+        return None
+
+    forecast: dict[int, list[int]] = {}
+    for s in store.list_sensors():
+        sid = site_of(s.asset_id)
+        if sid is not None and isinstance(s.attributes.get("forecast"), dict):
+            forecast.setdefault(sid, []).append(s.id)
+    return [
+        Site(
+            assets[sid],
+            tuple(sorted(devs, key=lambda d: d.id)),
+            contexts[sid],
+            tuple(forecast.get(sid, [])),
+        )
+        for sid, devs in sorted(devices.items())
+    ]
+
+
+# --- windows ----------------------------------------------------------------------------------
+def days_in(start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZONE) -> list[date]:
+    """The local days overlapping [start, end)."""
+    tz = get_zone(timezone)
+    first, last = (
+        start.astimezone(tz).date(),
+        (end - timedelta(microseconds=1)).astimezone(tz).date(),
+    )
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def day_windows(start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZONE) -> list[tuple[date, datetime, datetime]]:  # fmt: skip
+    """(day, window start UTC, window end UTC) for each local day in [start, end)."""
+    out = []
+    for d in days_in(start, end, timezone):
+        s, e = day_window(d, timezone)
+        out.append((d, s.astimezone(UTC), e.astimezone(UTC)))
+    return out
+
+
+# --- scheduling -------------------------------------------------------------------------------
+@dataclass
+class SiteSchedule:
+    """What one site's schedule for one window did (plain data: crosses process boundaries)."""
+
+    site_id: int
+    start: datetime
+    end: datetime
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    n_beliefs: int = 0
+    cost_eur: float = 0.0
+    solve_s: float = 0.0
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "site_id": self.site_id,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "devices": self.devices,
+            "skipped": self.skipped,
+            "n_beliefs": self.n_beliefs,
+            "cost_eur": round(self.cost_eur, 4),
+            "solve_s": round(self.solve_s, 4),
+        }
+
+
+def _storage_scheduler() -> Callable[..., Any] | None:
+    """The storage scheduler's store-integrated entry point, once the library has it."""
+    for module in ("flex_pipelines.scheduling.storage_store", "flex_pipelines.scheduling"):
+        try:
+            mod = __import__(module, fromlist=["schedule_storage"])
+        except ImportError:
+            continue
+        fn = getattr(mod, "schedule_storage", None)
+        if fn is not None:
+            return fn
+    return None
+
+
+def check_inputs(store: BeliefStore, site: Site, start: datetime, end: datetime) -> str | None:
+    """A reason when a price sensor of ``site`` has no beliefs in [start, end), else None."""
+    for key in PRICE_FIELDS:
+        ref = site.flex_context.get(key)
+        if isinstance(ref, dict) and "sensor" in ref:
+            sid = int(ref["sensor"])
+            found = store.search_beliefs(sid, start, end, exclude_source_types=["scheduler"])
+            if found.is_empty():
+                return (
+                    f"site {site.id} ({site.asset.name}): {key} sensor {sid} has no beliefs for "
+                    f"{start.isoformat()} to {end.isoformat()}"
+                )
+    return None
+
+
+def schedule_site(
+    store: BeliefStore,
+    site: Site,
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime | None = None,
+    kinds: Iterable[str] = ("storage", "process"),
+) -> SiteSchedule:
+    """Schedule every device of ``site`` for [start, end) and save the schedules in one transaction.
+
+    Inputs are read as known ``as_of`` (default now). A missing price raises
+    :class:`MissingInputsError`; an infeasible problem raises the scheduler's error and saves
+    nothing (the previous schedule stays the latest belief).
+    """
+    reason = check_inputs(store, site, start, end)
+    if reason:
+        raise MissingInputsError(reason)
+    out = SiteSchedule(site.id, start, end)
+    wanted = set(kinds)
+    storage = _storage_scheduler()
+    t0 = time.perf_counter()
+    with store.transaction():
+        for dev in site.devices:
+            kind = device_kind(dev)
+            if kind not in wanted:
+                continue
+            if kind == "process":
+                from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
+
+                run = schedule_process_for_sensor(store, int(dev.flex_model["sensor"]), start, end - start, as_of=as_of)  # fmt: skip
+                res_h = run.sensor.event_resolution.total_seconds() / 3600
+                cost = float((run.schedule.power_mw * run.prices_eur_per_mwh).sum() * res_h)
+                n_new = run.saved.n_new if run.saved else 0
+            elif storage is None:
+                out.skipped.append(f"device {dev.id} ({dev.name}): storage scheduler not available")
+                continue
+            else:
+                run = storage(store, asset_id=dev.id, start=start, end=end, as_of=as_of)
+                cost = float(getattr(run, "cost_eur", 0.0) or 0.0)
+                saved = getattr(run, "saved", None)
+                n_new = int(getattr(saved, "n_new", 0) or 0)
+            out.devices.append({"device_id": dev.id, "kind": kind, "cost_eur": round(cost, 4), "n_new": n_new})  # fmt: skip
+            out.cost_eur += cost
+            out.n_beliefs += n_new
+    out.solve_s = time.perf_counter() - t0
+    report_progress("schedules", f"site {site.id} {start.date()}")
+    return out
+
+
+# --- forecasting ------------------------------------------------------------------------------
+def forecast_sensors(store: BeliefStore) -> list[int]:
+    """Sensors marked for forecasting (``attributes["forecast"]``)."""
+    return [s.id for s in store.list_sensors() if isinstance(s.attributes.get("forecast"), dict)]
+
+
+def forecast_sensor(store: BeliefStore, sensor_id: int, start: datetime, end: datetime, as_of: datetime) -> int:  # fmt: skip
+    """Forecast [start, end) of a sensor from the viewpoint ``as_of``; save; return new beliefs.
+
+    Reads the sensor's history (and regressors) as known ``as_of`` and calls
+    :func:`~flex_pipelines.forecasting.cycles.forecast_cycles` for that one viewpoint.
+    """
+    from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
+    from flex_pipelines.forecasting.errors import ForecastingError
+    from flex_pipelines.forecasting.history import SeriesHistory
+    from flex_pipelines.time import parse_timedelta
+
+    sensor = store.get_sensor(sensor_id)
+    cfg = sensor.attributes["forecast"]
+    train = parse_timedelta(cfg.get("train-period", "P30D"))
+    vp = as_of.astimezone(UTC)
+
+    def history(sid: int) -> SeriesHistory:
+        s = store.get_sensor(sid)
+        frame = store.search_beliefs(sid, vp - train - timedelta(days=7), end, as_of=vp, exclude_source_types=["forecaster", "scheduler"], one_per_event=True)  # fmt: skip
+        return SeriesHistory(frame, s.event_resolution, s.timezone, s.unit, s.name)
+
+    target = history(sensor_id)
+    if target.frame.is_empty():
+        raise MissingInputsError(f"sensor {sensor_id} ({sensor.name}) has no history as of {vp.isoformat()} to forecast {start.isoformat()} to {end.isoformat()}")  # fmt: skip
+    source = store.get_or_create_source("FlexPipelines forecaster", type="forecaster", model=str(cfg.get("model", "ridge")))  # fmt: skip
+    config = CycleConfig(
+        max_horizon=end - vp, min_horizon=max(start - vp, timedelta(0)), frequency=timedelta(days=1),
+        train_period=train, quantiles=tuple(cfg.get("quantiles", (0.5,))),
+    )  # fmt: skip
+    try:
+        frame = forecast_cycles(
+            cfg.get("model", "ridge"), target, vp, vp + timedelta(seconds=1), config,
+            regressors=[history(int(r)) for r in cfg.get("regressors", [])],
+            sensor_id=sensor_id, source_id=source.id,
+        )  # fmt: skip
+    except ForecastingError as exc:
+        raise MissingInputsError(f"sensor {sensor_id} ({sensor.name}): {exc}") from exc
+    saved = store.save_beliefs(frame)
+    report_progress("forecasts", f"sensor {sensor_id} {start.date()}")
+    return saved.n_new
+
+
+# --- re-optimisation --------------------------------------------------------------------------
+def reopt_targets(
+    sites: Sequence[Site], ingestions: Sequence[Ingestion], timezone: str = PIPELINE_TIMEZONE
+) -> dict[str, set[int]]:
+    """Which local days (partition keys ``YYYY-MM-DD``) of which sites new ingestions affect.
+
+    A site is affected by beliefs on its inputs (:meth:`Site.input_sensor_ids`) and on forecast
+    sensors below it; each ingestion's event window maps to the days it overlaps.
+    """
+    by_sensor: dict[int, set[int]] = {}
+    for site in sites:
+        for sid in site.input_sensor_ids():
+            by_sensor.setdefault(sid, set()).add(site.id)
+    out: dict[str, set[int]] = {}
+    for ing in ingestions:
+        affected = by_sensor.get(ing.sensor_id)
+        if not affected:
+            continue
+        for d in days_in(ing.first_event_start, ing.last_event_end, timezone):
+            out.setdefault(d.isoformat(), set()).update(affected)
+    return out
+
+
+@contextmanager
+def _progress_hook(fn: Callable[[str, str], None] | None) -> Iterator[None]:
+    global _progress
+    old, _progress = _progress, fn
+    try:
+        yield
+    finally:
+        _progress = old
+
+
+def day_ahead_viewpoint(day: date, timezone: str = PIPELINE_TIMEZONE, gate_closure: str | None = None) -> datetime:  # fmt: skip
+    """When the day-ahead forecast for ``day`` is made: gate closure (HH:MM local) the day before."""
+    gate = gate_closure or os.environ.get("FLEXPIPE_GATE_CLOSURE", "12:00")
+    hh, mm = (int(x) for x in gate.split(":"))
+    prev = day - timedelta(days=1)
+    local = datetime(prev.year, prev.month, prev.day, hh, mm, tzinfo=get_zone(timezone))
+    return local.astimezone(UTC)
