@@ -109,8 +109,12 @@ def solve(
     if backend == "pyomo":
         from flex_pipelines.scheduling.build_pyomo import solve_pyomo
 
-        power, soc, obj, timings, n_bin, iters = solve_pyomo(problem, extend=extend)
-        return _result(problem, power, soc, obj, "pyomo", timings, n_bin, iters)
+        power, soc, obj, timings, n_bin, iters, extras = solve_pyomo(problem, extend=extend)
+        result = _result(problem, power, soc, obj, "pyomo", timings, n_bin, iters)
+        for name, value in extras.items():  # user-added cost terms count in the total
+            result.costs[name] = value
+            result.costs["total"] += value
+        return result
     raise SchedulingError(f"backend {backend!r} is not one of highs, pyomo")
 
 
