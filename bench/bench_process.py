@@ -20,6 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from flex_pipelines.scheduling.process import schedule_process
+from flex_pipelines.scheduling.process_milp import (
+    process_device,
+    schedule_processes_sequentially,
+    solve_processes,
+)
 
 RESULTS = Path(__file__).parent / "results" / "process.md"
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -82,6 +87,42 @@ def measure(prices: np.ndarray, fm: dict) -> tuple[float, float, float]:
     return statistics.median(times), min(times), result.cost_eur
 
 
+JOINT_RUNS = 5
+
+
+def joint_rows(prices_year: np.ndarray) -> list[str]:
+    """3 SHIFTABLE processes + an inflexible load under a site limit, 2 days at 15 minutes."""
+    start = datetime(2025, 3, 3, tzinfo=UTC)
+    n = 192
+    prices = prices_year[61 * 96 : 61 * 96 + n]
+    hour = (np.arange(n) % 96) / 4.0
+    base_mw = 0.3 + 0.2 * ((hour > 7) & (hour < 18))  # offices by day
+    specs = [("A", "PT4H", "400 kW"), ("B", "PT6H", "300 kW"), ("C", "PT3H", "500 kW")]
+    devices = [
+        process_device(
+            {"duration": d, "power": p, "process-type": "SHIFTABLE"}, start, QUARTER, n, name=nm
+        )
+        for nm, d, p in specs
+    ]
+    rows = []
+    for cap in (0.8, 1.0, 1.2):
+        kw = {"site_consumption_capacity_mw": cap, "inflexible_mw": base_mw}
+        seq = schedule_processes_sequentially(prices, start, QUARTER, devices, **kw)
+        solve_processes(prices, start, QUARTER, devices, **kw)  # warm-up
+        times, joint = [], None
+        for _ in range(JOINT_RUNS):
+            t0 = time.perf_counter()
+            joint = solve_processes(prices, start, QUARTER, devices, **kw)
+            times.append((time.perf_counter() - t0) * 1e3)
+        saved = seq.cost_eur - joint.cost_eur
+        rows.append(
+            f"| {cap:.1f} MW | {statistics.median(times):.1f} | {seq.cost_eur:,.2f} | "
+            f"{joint.cost_eur:,.2f} | {saved:,.2f} ({saved / seq.cost_eur:.1%}) |"
+        )
+        print(f"site limit {cap} MW: joint {joint.cost_eur:.2f} vs sequential {seq.cost_eur:.2f}")
+    return rows
+
+
 def main() -> str:
     prices = year_of_prices()
     rows = []
@@ -111,6 +152,24 @@ def main() -> str:
             "length); BREAKABLE picks the slots with `argpartition` (O(n)) and breaks ties "
             "towards the earliest slots; restrictions are a boolean mask. Results are exact "
             "(checked against brute force in `tests/unit/test_process_scheduler.py`).",
+            "",
+            "### Several processes under one site limit (processes only, no battery yet)",
+            "",
+            "Three SHIFTABLE processes (400 kW × 4 h, 300 kW × 6 h, 500 kW × 3 h) and an "
+            "inflexible load (0.3 MW, 0.5 MW in office hours) behind one connection, 2 days at "
+            "15 minutes (192 steps), same synthetic prices (from 3 March). Joint: one HiGHS MILP "
+            "with a binary per allowed block start (`solve_processes`); sequential: each process "
+            "by the exact search in the room the earlier ones left "
+            f"(`schedule_processes_sequentially`). Solve time: median of {JOINT_RUNS} runs.",
+            "",
+            "| site limit | joint solve (ms) | sequential cost (EUR) | joint cost (EUR) | "
+            "saved by joint |",
+            "|---|---:|---:|---:|---:|",
+            *joint_rows(prices),
+            "",
+            "With room for everything (1.2 MW) both give the same optimum; the tighter the "
+            "limit, the more the greedy order costs. Battery + PV + processes in one MILP "
+            "needs the storage engine's build (see the process-device notes in the report).",
             "",
         ]
     )
