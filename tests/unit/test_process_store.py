@@ -1,4 +1,5 @@
-"""Process scheduling on a real DuckDB belief store: hourly prices, 15-minute process sensor."""
+"""Process scheduling on a real belief store (DuckDB and PostgreSQL, via the shared ``store_url``
+fixture): hourly prices, 15-minute process sensor."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def price_frame(sensor_id: int, source_id: int, day: datetime, prices, belief_ti
 
 
 @pytest.fixture
-def toy(tmp_path):
-    store = open_store(tmp_path / "toy.duckdb")
+def toy(store_url):
+    store = open_store(store_url)
     acc = store.add_account("Toy Account")
     site = store.add_asset("toy-building", "building", acc.id, timezone="Europe/Amsterdam")
     proc = store.add_asset(
