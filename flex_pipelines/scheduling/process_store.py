@@ -51,6 +51,8 @@ __all__ = [
     "PROCESS_SCHEDULER_VERSION",
     "ProcessRun",
     "schedule_process_for_sensor",
+    "schedule_process_asset",
+    "is_process_flex_model",
     "read_prices_eur_per_mwh",
     "stored_process_flex_model",
 ]
@@ -329,4 +331,43 @@ def schedule_process_for_sensor(
         belief_time=belief_time,
         source=source,
         saved=saved,
+    )
+
+
+def is_process_flex_model(flex_model: Any) -> bool:
+    """Whether a stored device flex-model describes a process (it has a ``process-type``)."""
+    return isinstance(flex_model, Mapping) and "process-type" in flex_model
+
+
+def schedule_process_asset(
+    store: BeliefStore,
+    asset_id: int,
+    start: datetime | str,
+    duration: str | timedelta,
+    *,
+    as_of: datetime | str | None = None,
+    flex_context: Mapping[str, Any] | None = None,
+    save: bool = True,
+) -> ProcessRun:
+    """Schedule the process asset whose stored flex-model names its power sensor.
+
+    The asset's ``flex_model`` must be a process flex-model with ``"sensor"`` (see
+    ``docs/conventions.md``); prices come from the flex-context (request, then the asset and
+    its ancestors).
+    """
+    asset = store.get_asset(asset_id)
+    fm = asset.flex_model
+    if not is_process_flex_model(fm) or "sensor" not in fm:
+        raise FlexPipelinesError(
+            f"asset {asset.id} ({asset.name}) flex-model {fm!r} is not a process flex-model "
+            f"with a 'sensor' and a 'process-type'"
+        )
+    return schedule_process_for_sensor(
+        store,
+        int(fm["sensor"]),
+        start,
+        duration,
+        flex_context=flex_context,
+        as_of=as_of,
+        save=save,
     )

@@ -286,3 +286,20 @@ def test_prices_written_by_schedulers_are_ignored(toy) -> None:
         save=False,
     )
     assert run.schedule.cost_eur == pytest.approx(10.0)
+
+
+def test_schedule_a_process_asset_from_its_stored_flex_model(toy) -> None:
+    from flex_pipelines.scheduling.process_store import schedule_process_asset
+
+    store, site, price, power = toy
+    store.update_asset(site.id, flex_context={"consumption-price": {"sensor": price.id}})
+    store.update_asset(
+        power.asset_id,
+        flex_model={"sensor": power.id, "duration": "PT4H", "power": "200 kW",
+                    "process-type": "BREAKABLE", "time-restrictions": FORBID},
+    )  # fmt: skip
+    run = schedule_process_asset(store, power.asset_id, DAY, "P1D", as_of=PUBLISHED)
+    assert run.schedule.cost_eur == pytest.approx(4.30)
+    assert run.saved.n_new == 96
+    with pytest.raises(FlexPipelinesError, match="is not a process flex-model"):
+        schedule_process_asset(store, site.id, DAY, "P1D")
