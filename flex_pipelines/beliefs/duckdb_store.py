@@ -45,6 +45,7 @@ class DuckDBStore(SQLBeliefStore):
                 "DuckDB allows one writer per file (use PostgreSQL for concurrent use)"
             ) from exc
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET checkpoint_threshold = '256MB'")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
         self._depth = 0

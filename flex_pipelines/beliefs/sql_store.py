@@ -442,46 +442,53 @@ class SQLBeliefStore(BeliefStore):
             "b.belief_time = n.belief_time AND b.source_id = n.source_id AND "
             "b.cumulative_probability = n.cumulative_probability"
         )
+        cols = ", ".join("n." + c for c in BELIEF_SCHEMA)
         with self.transaction():
             self._stage(frame)
             try:
-                conflicts = self._run(
-                    f"SELECT n.sensor_id, n.event_start, n.belief_time, n.source_id, "
-                    f"b.event_value, n.event_value FROM _incoming n JOIN beliefs b ON {key_join} "
-                    f"WHERE {scope} AND b.event_value <> n.event_value "
-                    f"ORDER BY n.event_start LIMIT 3",
+                # one join tells, per incoming belief, whether (and with what value) it is stored
+                self._run(
+                    f"CREATE TEMP TABLE _cmp AS SELECT {cols}, n.belief_horizon_s, "
+                    f"b.event_value AS stored_value FROM _incoming n LEFT JOIN "
+                    f"(SELECT * FROM beliefs b WHERE {scope}) b ON {key_join}",
                     [lo, hi],
+                )
+                changed = "stored_value IS NOT NULL AND stored_value <> event_value"
+                conflicts = self._run(
+                    f"SELECT sensor_id, event_start, belief_time, source_id, stored_value, "
+                    f"event_value FROM _cmp WHERE {changed} ORDER BY event_start LIMIT 3"
                 )
                 if conflicts and not overwrite:
                     c = conflicts[0]
+                    more = " or more" if len(conflicts) == 3 else ""
                     raise BeliefValidationError(
                         f"sensor {c[0]} already holds value {c[4]} for event {c[1]} believed at "
                         f"{c[2]} by source {c[3]}; refusing to change it to {c[5]} "
-                        f"({len(conflicts)}{' or more' if len(conflicts) == 3 else ''} such belief(s)); save with a new belief time, or "
-                        f"overwrite explicitly"
+                        f"({len(conflicts)}{more} such belief(s)); save with a new belief time, "
+                        f"or overwrite explicitly"
                     )
                 if conflicts:
                     self._run(
-                        f"DELETE FROM beliefs b WHERE {scope} AND EXISTS (SELECT 1 FROM _incoming n "
-                        f"WHERE {key_join} AND b.event_value <> n.event_value)",
+                        f"DELETE FROM beliefs WHERE {scope.replace('b.', '')} AND EXISTS (SELECT 1 "
+                        f"FROM _cmp n WHERE {key_join.replace('b.', 'beliefs.')} AND {changed})",
                         [lo, hi],
                     )
-                counts = self._insert_new(scope, key_join, [lo, hi])
+                new = "stored_value IS NULL" + (f" OR ({changed})" if conflicts else "")
+                counts = self._insert_new(new)
             finally:
+                self._run("DROP TABLE IF EXISTS _cmp")
                 self._unstage()
         n_new = sum(c[1] for c in counts)
         return SaveResult(n_new, n_total - n_new, counts[-1][0] if counts else None)
 
-    def _insert_new(self, scope: str, key_join: str, params: list[Any]) -> list[tuple[int, int]]:
-        """Insert the staged beliefs not yet stored; log one ingestion per sensor.
+    def _insert_new(self, new: str) -> list[tuple[int, int]]:
+        """Insert the compared beliefs matching ``new``; log one ingestion per sensor.
 
         Returns ``[(ingestion_id, n_new)]`` per sensor with new beliefs.
         """
         per_sensor = self._run(
-            f"SELECT n.sensor_id, count(*), min(n.event_start), max(n.event_start) "
-            f"FROM _incoming n WHERE NOT EXISTS (SELECT 1 FROM beliefs b WHERE {scope} AND {key_join}) "
-            f"GROUP BY n.sensor_id ORDER BY n.sensor_id",
-            params,
+            f"SELECT sensor_id, count(*), min(event_start), max(event_start) FROM _cmp "
+            f"WHERE {new} GROUP BY sensor_id ORDER BY sensor_id"
         )
         if not per_sensor:
             return []
@@ -500,10 +507,8 @@ class SQLBeliefStore(BeliefStore):
         case = " ".join(f"WHEN {s} THEN {i}" for s, i in ids.items())
         self._run(
             f"INSERT INTO beliefs ({_BELIEF_COLS}, belief_horizon_s, ingestion_id) "
-            f"SELECT {', '.join('n.' + c for c in BELIEF_SCHEMA)}, n.belief_horizon_s, "
-            f"CASE n.sensor_id {case} END FROM _incoming n "
-            f"WHERE NOT EXISTS (SELECT 1 FROM beliefs b WHERE {scope} AND {key_join})",
-            params,
+            f"SELECT {_BELIEF_COLS}, belief_horizon_s, CASE sensor_id {case} END FROM _cmp "
+            f"WHERE {new}"
         )
         return out
 

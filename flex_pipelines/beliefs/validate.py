@@ -57,11 +57,13 @@ def check_beliefs(
     """
     if beliefs.is_empty():
         return beliefs.with_columns(pl.lit(None, pl.Int64).alias("belief_horizon_s"))
+    nulls = beliefs.null_count().row(0, named=True)
+    n_nan = beliefs["event_value"].is_nan().sum()
     for col in BELIEF_SCHEMA:
-        bad = beliefs.filter(pl.col(col).is_null())
-        if col == "event_value":
-            bad = beliefs.filter(pl.col(col).is_null() | pl.col(col).is_nan())
-        if not bad.is_empty():
+        if nulls[col] or (col == "event_value" and n_nan):
+            bad = beliefs.filter(pl.col(col).is_null())
+            if col == "event_value":
+                bad = beliefs.filter(pl.col(col).is_null() | pl.col(col).is_nan())
             row = bad.row(0, named=True)
             raise BeliefValidationError(
                 f"{col} is empty or NaN for {bad.height} belief(s), first at event "
@@ -73,11 +75,9 @@ def check_beliefs(
     unknown_src = set(beliefs["source_id"].unique().to_list()) - source_ids
     if unknown_src:
         raise NotFoundError(f"unknown source id(s): {sorted(unknown_src)}")
-    cp = beliefs.filter(
-        (pl.col("cumulative_probability") < 0) | (pl.col("cumulative_probability") > 1)
-    )
-    if not cp.is_empty():
-        row = cp.row(0, named=True)
+    cp = beliefs["cumulative_probability"]
+    if cp.min() < 0 or cp.max() > 1:  # type: ignore[operator]
+        row = beliefs.filter((pl.col("cumulative_probability") < 0) | (pl.col("cumulative_probability") > 1)).row(0, named=True)  # fmt: skip
         raise BeliefValidationError(
             f"cumulative_probability {row['cumulative_probability']} is outside [0, 1] at "
             f"event {row['event_start']}"
@@ -95,6 +95,9 @@ def check_beliefs(
                 )
         parts.append(with_belief_horizon(part, sensor))
     out = pl.concat(parts) if len(parts) > 1 else parts[0]
+    # duplicates: a fast hash test first; the exact (slower) search only when it finds some
+    if out.select(pl.struct(BELIEF_KEY).hash().n_unique()).item() == out.height:
+        return out
     out = out.unique(maintain_order=True)
     dup = out.filter(pl.struct(BELIEF_KEY).is_duplicated())
     if not dup.is_empty():
