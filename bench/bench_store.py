@@ -29,6 +29,7 @@ import polars as pl
 from flex_pipelines.beliefs import BeliefStore, open_store
 
 YEAR0 = datetime(2025, 1, 1, tzinfo=UTC)
+LOAD_AT_START = os.getloadavg()[0]
 Q = timedelta(minutes=15)
 N_EVENTS = 365 * 96
 
@@ -152,7 +153,7 @@ def report(results: dict[str, dict], n_sensors: int) -> str:
         "## Belief store (issue 2)",
         "",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-        f"date {datetime.now(UTC):%Y-%m-%d}. Data: {n_sensors} sensors × 1 year × 15 min × 3 beliefs "
+        f"date {datetime.now(UTC):%Y-%m-%d}; load average at start {LOAD_AT_START:.1f}. Data: {n_sensors} sensors × 1 year × 15 min × 3 beliefs "
         "(day-ahead forecast, hour-ahead forecast, measurement; 2 sources). "
         "Medians of 15 runs after 3 warm-ups; `ours` = `store.search_beliefs(..., as_of=…, one_per_event=True)` "
         "returning a polars frame; `SQL` = hand-written DISTINCT ON query with a numpy fetch on the same database.",
