@@ -1,0 +1,210 @@
+"""Passwords (bcrypt), expiring tokens, the current user, and who may read or write what.
+
+Roles: ``admin`` (everything, every account), ``account-admin`` (creates, changes and deletes
+assets and sensors of their account), plain users (read their account's assets and sensors,
+post data, trigger jobs). Public assets (no account, e.g. a market's price sensor) are readable
+by everyone and writable by admins only. FlexMeasures clients send the token in the
+``Authorization`` header without ``Bearer``; both forms are accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import bcrypt
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
+
+from flex_pipelines.api.errors import ApiError, forbidden, unauthorized
+from flex_pipelines.api.state import ApiState
+from flex_pipelines.beliefs.model import Asset, Sensor, User
+from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.errors import FlexPipelinesError, NotFoundError
+
+ROLES = ("admin", "account-admin", "user")
+_MAX_PASSWORD_BYTES = 72  # bcrypt's limit
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12))
+
+token_header = APIKeyHeader(name="Authorization", auto_error=False, description="An auth token from POST /api/requestAuthToken (with or without 'Bearer ').")  # fmt: skip
+
+
+class PasswordError(FlexPipelinesError):
+    """A password that cannot be hashed (empty or longer than bcrypt's 72 bytes)."""
+
+
+def hash_password(password: str, rounds: int = 12) -> str:
+    """A bcrypt hash of a password (72 bytes at most)."""
+    raw = password.encode()
+    if not raw:
+        raise PasswordError("password is empty")
+    if len(raw) > _MAX_PASSWORD_BYTES:
+        raise PasswordError(f"password is {len(raw)} bytes long; bcrypt allows 72 at most")
+    return bcrypt.hashpw(raw, bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    raw = password.encode()
+    if not password_hash or not raw or len(raw) > _MAX_PASSWORD_BYTES:
+        bcrypt.checkpw(b"x", _DUMMY_HASH)  # same time as a real check
+        return False
+    try:
+        return bcrypt.checkpw(raw, password_hash.encode())
+    except ValueError:
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(store: BeliefStore, user_id: int, ttl_s: float) -> tuple[str, datetime]:
+    """A new random token for a user, valid ``ttl_s`` seconds; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires = datetime.fromtimestamp(now.timestamp() + ttl_s, tz=UTC)
+    store.execute(
+        "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        [_token_hash(token), int(user_id), now, expires],
+    )
+    return token, expires
+
+
+def get_user(store: BeliefStore, user_id: int) -> User:
+    rows = store.query(
+        "SELECT id, account_id, email, roles, active FROM users WHERE id = ?", [int(user_id)]
+    )
+    if rows.is_empty():
+        raise NotFoundError(f"unknown user id {user_id}")
+    r = rows.row(0)
+    return User(int(r[0]), int(r[1]), r[2], tuple(x for x in r[3].split(",") if x), bool(r[4]))
+
+
+def user_for_token(store: BeliefStore, token: str) -> tuple[User, float] | None:
+    """The active user holding an unexpired token, with the expiry as a UNIX time."""
+    rows = store.query(
+        "SELECT user_id, expires_at FROM api_tokens WHERE token_hash = ?", [_token_hash(token)]
+    )
+    if rows.is_empty():
+        return None
+    user_id, expires = rows.row(0)
+    if expires.timestamp() <= time.time():
+        return None
+    try:
+        user = get_user(store, int(user_id))
+    except NotFoundError:
+        return None
+    return (user, expires.timestamp()) if user.active else None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated user of a request."""
+
+    user: User
+
+    @property
+    def account_id(self) -> int:
+        return self.user.account_id
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.user.roles
+
+    @property
+    def is_account_admin(self) -> bool:
+        return "account-admin" in self.user.roles or self.is_admin
+
+
+def api_state(request: Request) -> ApiState:
+    return request.app.state.api
+
+
+def current_principal(
+    request: Request, authorization: str | None = Security(token_header)
+) -> Principal:
+    """Resolve the token (cached briefly in memory) and apply the user's rate limit."""
+    if not authorization:
+        raise unauthorized()
+    token = authorization.removeprefix("Bearer ").strip()
+    state = api_state(request)
+    now = time.time()
+    cached = state.token_cache.get(token)
+    if cached is not None and cached[1] > now:
+        user = cached[0]
+    else:
+        with state.db() as store:
+            found = user_for_token(store, token)
+        if found is None:
+            state.token_cache.pop(token, None)
+            raise unauthorized("Token is unknown or expired; request a new one at /api/requestAuthToken")  # fmt: skip
+        user, expires = found
+        if len(state.token_cache) > 10_000:
+            state.token_cache.clear()
+        state.token_cache[token] = (user, min(expires, now + state.settings.token_cache_s))
+    wait = state.limiter.take(("user", user.id))  # type: ignore[attr-defined]
+    if wait:
+        raise ApiError(
+            429,
+            "TOO_MANY_REQUESTS",
+            f"rate limit of {state.settings.rate_per_s:g} requests/s for user {user.email} exceeded; retry in {wait:.1f} s",  # type: ignore[attr-defined]  # fmt: skip
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    return Principal(user)  # type: ignore[arg-type]
+
+
+# --- policy ------------------------------------------------------------------------------
+def _owner_label(account_id: int | None) -> str:
+    return "a public asset" if account_id is None else f"account {account_id}"
+
+
+def check_read_asset(p: Principal, asset: Asset) -> None:
+    if p.is_admin or asset.account_id is None or asset.account_id == p.account_id:
+        return
+    raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not read it")  # fmt: skip
+
+
+def check_write_asset(p: Principal, asset: Asset, what: str = "change") -> None:
+    """Structure changes (asset, sensor create/patch/delete): account-admins of the account."""
+    if p.is_admin:
+        return
+    if asset.account_id is None:
+        raise forbidden(f"asset {asset.id} is public; only admins may {what} it")
+    if asset.account_id != p.account_id:
+        raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not {what} it")  # fmt: skip
+    if not p.is_account_admin:
+        raise forbidden(f"user {p.user.email} needs the account-admin role to {what} asset {asset.id}")  # fmt: skip
+
+
+def sensor_asset(store: BeliefStore, sensor: Sensor) -> Asset | None:
+    return None if sensor.asset_id is None else store.get_asset(sensor.asset_id)
+
+
+def check_read_sensor(p: Principal, store: BeliefStore, sensor: Sensor) -> None:
+    asset = sensor_asset(store, sensor)
+    if p.is_admin:
+        return
+    if asset is None:
+        raise forbidden(f"sensor {sensor.id} belongs to no asset; only admins may read it")
+    if asset.account_id is None or asset.account_id == p.account_id:
+        return
+    raise forbidden(f"sensor {sensor.id} belongs to another account; user {p.user.email} may not read it")  # fmt: skip
+
+
+def check_write_sensor_data(p: Principal, store: BeliefStore, sensor: Sensor) -> None:
+    """Posting data and triggering jobs: any user of the owning account; public: admins."""
+    asset = sensor_asset(store, sensor)
+    if p.is_admin:
+        return
+    if asset is None or asset.account_id is None:
+        raise forbidden(f"sensor {sensor.id} is public; only admins may write to it")
+    if asset.account_id != p.account_id:
+        raise forbidden(f"sensor {sensor.id} belongs to another account; user {p.user.email} may not write to it")  # fmt: skip
+
+
+def check_account(p: Principal, account_id: int) -> None:
+    if not p.is_admin and account_id != p.account_id:
+        raise forbidden(f"account {account_id} is not the account of user {p.user.email}")

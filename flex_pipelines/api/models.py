@@ -1,0 +1,129 @@
+"""Request bodies (pydantic), with FlexMeasures' field names; they make the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[int, Field(ge=1, le=2**53)]
+Text = Annotated[str, Field(min_length=1, max_length=255)]
+Json = str | dict[str, Any]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class AuthRequest(BaseModel):
+    email: Annotated[str, Field(max_length=255)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class SensorDataIn(_Lenient):
+    """FlexMeasures' PostSensorDataSchema: values over [start, start + duration)."""
+
+    values: list[float | None] | float = Field(description="Values; null for a missing value")
+    start: Annotated[str, Field(max_length=64)] = Field(description="ISO 8601 with UTC offset")
+    duration: Annotated[str, Field(max_length=64)] = Field(description="ISO 8601 duration")
+    unit: Annotated[str, Field(max_length=64)]
+    prior: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="Belief time (ISO 8601 with offset)"
+    )
+    belief_time: Annotated[str, Field(max_length=64)] | None = Field(None, alias="belief-time")
+    horizon: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="Belief horizon before the knowledge time (ISO 8601 duration)"
+    )
+    type: str | None = None
+
+
+class DeleteDataIn(_Strict):
+    source: Id | None = None
+    start: Annotated[str, Field(max_length=64)] | None = None
+    until: Annotated[str, Field(max_length=64)] | None = None
+
+
+class SensorIn(_Strict):
+    name: Text
+    event_resolution: Annotated[str, Field(max_length=64)]
+    unit: Annotated[str, Field(max_length=64)]
+    generic_asset_id: Id
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    attributes: Json | None = None
+    knowledge_horizon: dict[str, Any] | None = None
+
+
+class SensorPatch(_Strict):
+    name: Text | None = None
+    unit: Annotated[str, Field(max_length=64)] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    attributes: Json | None = None
+    knowledge_horizon: dict[str, Any] | None = None
+
+
+_Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+_Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+class AssetIn(_Strict):
+    name: Text
+    account_id: Id | None = None
+    latitude: _Lat | None = None
+    longitude: _Lon | None = None
+    generic_asset_type_id: Id | None = None
+    generic_asset_type: Text | None = None
+    parent_asset_id: Id | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    attributes: Json | None = None
+    flex_context: Json | None = None
+    flex_model: Json | None = None
+    sensors_to_show: str | list[Any] | None = None
+
+
+class AssetPatch(_Strict):
+    name: Text | None = None
+    latitude: _Lat | None = None
+    longitude: _Lon | None = None
+    generic_asset_type_id: Id | None = None
+    parent_asset_id: Id | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    attributes: Json | None = None
+    flex_context: Json | None = None
+    flex_model: Json | None = None
+    sensors_to_show: str | list[Any] | None = None
+    sensors_to_show_as_kpis: str | list[Any] | None = None
+
+
+class ScheduleTrigger(_Lenient):
+    """FlexMeasures' trigger message: a window, a flex-model and a flex-context."""
+
+    start: Annotated[str, Field(max_length=64)]
+    duration: Annotated[str, Field(max_length=64)] = "PT48H"
+    flex_model: dict[str, Any] | list[dict[str, Any]] | None = Field(None, alias="flex-model")
+    flex_context: dict[str, Any] | None = Field(None, alias="flex-context")
+    prior: Annotated[str, Field(max_length=64)] | None = None
+    force_new_job_creation: bool = Field(False, alias="force-new-job-creation")
+
+
+class ForecastTrigger(_Lenient):
+    start: Annotated[str, Field(max_length=64)] | None = None
+    end: Annotated[str, Field(max_length=64)] | None = None
+    duration: Annotated[str, Field(max_length=64)] | None = None
+    max_forecast_horizon: Annotated[str, Field(max_length=64)] | None = Field(
+        None, alias="max-forecast-horizon"
+    )
+    forecast_frequency: Annotated[str, Field(max_length=64)] | None = Field(
+        None, alias="forecast-frequency"
+    )
+    probabilistic: bool | None = None
+    config: dict[str, Any] | None = None
+
+
+class ReportTrigger(_Lenient):
+    reporter: Annotated[str, Field(max_length=128)]
+    parameters: dict[str, Any]
+    config: dict[str, Any] | None = None

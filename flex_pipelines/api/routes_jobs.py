@@ -1,0 +1,294 @@
+"""Triggers (schedules, forecasts, reports), their results, and job status."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from flex_pipelines.api.auth import (
+    Principal,
+    api_state,
+    check_read_sensor,
+    check_write_sensor_data,
+    current_principal,
+)
+from flex_pipelines.api.errors import ApiError, bad_request, forbidden
+from flex_pipelines.api.jobs import job_status_json
+from flex_pipelines.api.models import ForecastTrigger, Id, ReportTrigger, ScheduleTrigger
+from flex_pipelines.api.runners import devices_of_asset
+from flex_pipelines.api.sensor_data import aware, timedelta_field, values_on_grid, window
+from flex_pipelines.beliefs.model import Asset, Sensor
+from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.time import TimeError, add_duration, format_duration, n_steps, parse_duration
+from flex_pipelines.units import UnitError, convert
+
+router = APIRouter(prefix="/api/v3_0")
+Auth = Annotated[Principal, Depends(current_principal)]
+JobId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+MAX_SCHEDULE_STEPS = 35_136  # a year of quarter hours
+
+
+def _accepted(job_id: str, deduplicated: bool, legacy: str, results_url: str | None) -> JSONResponse:  # fmt: skip
+    body: dict[str, Any] = {
+        "status": "ACCEPTED",
+        "message": "Request has been accepted for processing."
+        + (" An identical request was made recently; its job is returned." if deduplicated else ""),  # fmt: skip
+        "job_id": job_id,
+        "job": job_id,
+        legacy: job_id,
+        "job_monitor_url": f"/api/v3_0/jobs/{job_id}",
+        "deduplicated": deduplicated,
+    }
+    if results_url:
+        body["job_results_url"] = results_url
+    return JSONResponse(body, status_code=202)
+
+
+def _check_asset_data(p: Principal, asset: Asset) -> None:
+    if p.is_admin:
+        return
+    if asset.account_id is None:
+        raise forbidden(f"asset {asset.id} is public; only admins may trigger jobs on it")
+    if asset.account_id != p.account_id:
+        raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not trigger jobs on it")  # fmt: skip
+
+
+def _schedule_window(body: ScheduleTrigger, resolution: timedelta) -> dict[str, Any]:
+    start, end = window(body.start, body.duration)
+    if body.prior:
+        aware("prior", body.prior)
+    if resolution > timedelta(0):
+        try:
+            n = n_steps(start, end, resolution)
+        except TimeError as exc:
+            raise bad_request(str(exc), "INVALID_PERIOD") from exc
+        if n > MAX_SCHEDULE_STEPS:
+            raise bad_request(f"duration {body.duration} holds {n} steps of {format_duration(resolution)}; at most {MAX_SCHEDULE_STEPS}", "INVALID_PERIOD")  # fmt: skip
+    return {
+        "start": start.isoformat(),
+        "duration": body.duration,
+        "flex_model": body.flex_model,
+        "flex_context": body.flex_context,
+        "prior": body.prior,
+    }
+
+
+@router.post("/sensors/{sensor_id}/schedules/trigger", tags=["schedules"], status_code=202, summary="Trigger a schedule for a device's power sensor")  # fmt: skip
+def trigger_sensor_schedule(request: Request, p: Auth, sensor_id: Id, body: ScheduleTrigger) -> JSONResponse:  # fmt: skip
+    state = api_state(request)
+    if isinstance(body.flex_model, list):
+        raise bad_request("field 'flex-model' of a sensor trigger is one object, not a list")
+    force = body.force_new_job_creation or bool((body.model_extra or {}).get("force_new_job_creation"))  # fmt: skip
+    with state.db() as store:
+        sensor = store.get_sensor(sensor_id)
+        check_write_sensor_data(p, store, sensor)
+        req = _schedule_window(body, sensor.event_resolution)
+        account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
+    assert state.jobs is not None
+    job_id, dedup = state.jobs.submit("schedule", "sensor", sensor.id, account, p.user.id, req, force)  # fmt: skip
+    return _accepted(job_id, dedup, "schedule", f"/api/v3_0/sensors/{sensor.id}/schedules/{job_id}")  # fmt: skip
+
+
+def _in_subtree(store: BeliefStore, asset_id: int, sensor: Sensor) -> bool:
+    cur = sensor.asset_id
+    while cur is not None:
+        if cur == asset_id:
+            return True
+        cur = store.get_asset(cur).parent_id
+    return False
+
+
+@router.post("/assets/{asset_id}/schedules/trigger", tags=["schedules"], status_code=202, summary="Trigger schedules for the devices of a site")  # fmt: skip
+def trigger_asset_schedule(request: Request, p: Auth, asset_id: Id, body: ScheduleTrigger) -> JSONResponse:  # fmt: skip
+    state = api_state(request)
+    force = body.force_new_job_creation or bool((body.model_extra or {}).get("force_new_job_creation"))  # fmt: skip
+    with state.db() as store:
+        asset = store.get_asset(asset_id)
+        _check_asset_data(p, asset)
+        fm = body.flex_model
+        if isinstance(fm, dict):
+            fm = [fm] if "sensor" in fm else None
+            if fm is None:
+                raise bad_request("field 'flex-model' of an asset trigger is a list of device flex-models, each with a \"sensor\"")  # fmt: skip
+            body.flex_model = fm
+        ids = [d.get("sensor") for d in fm] if fm else devices_of_asset(store, asset.id)
+        if not ids:
+            raise bad_request(f"asset {asset.id} has no device to schedule: give a flex-model list with \"sensor\" ids")  # fmt: skip
+        resolution = None
+        for sid in ids:
+            if not isinstance(sid, int) or isinstance(sid, bool) or not 1 <= sid <= 2**53:
+                raise bad_request(f"flex-model entry has no valid \"sensor\" id: {sid!r}")
+            sensor = store.get_sensor(sid)
+            check_write_sensor_data(p, store, sensor)
+            if not _in_subtree(store, asset.id, sensor):
+                raise bad_request(f"sensor {sid} is not a sensor of asset {asset.id} or of an asset below it")  # fmt: skip
+            resolution = sensor.event_resolution if resolution is None else min(resolution, sensor.event_resolution)  # fmt: skip
+        req = _schedule_window(body, resolution or timedelta(0))
+    assert state.jobs is not None
+    job_id, dedup = state.jobs.submit("schedule", "asset", asset.id, asset.account_id, p.user.id, req, force)  # fmt: skip
+    return _accepted(job_id, dedup, "schedule", None)
+
+
+def _job_for(request: Request, p: Auth, job_id: str, kind: str) -> dict[str, Any] | None:
+    jobs = api_state(request).jobs
+    assert jobs is not None
+    job = jobs.get(job_id)
+    if job is None or job["kind"] != kind:
+        return None
+    if not p.is_admin and job["account_id"] != p.account_id:
+        raise forbidden(f"job {job_id} belongs to another account")
+    return job
+
+
+def _unknown_schedule(message: str) -> ApiError:
+    return ApiError(400, "UNKNOWN_SCHEDULE", message)
+
+
+def _result_values(
+    store: BeliefStore, sensor: Sensor, job: dict[str, Any], duration: str | None, unit: str | None
+) -> dict[str, Any] | None:
+    result = job["result"] or {}
+    start = aware("start", result["start"])
+    end = aware("end", result["end"])
+    if duration:
+        try:
+            end = min(end, add_duration(start, parse_duration(duration)))
+        except (TimeError, ValueError) as exc:
+            raise bad_request(f"field 'duration' {duration!r}: {exc}") from exc
+    step = sensor.event_resolution
+    if step <= timedelta(0) or end <= start:
+        return None
+    as_of = aware("belief_time", result["belief_time"]) if result.get("belief_time") else None
+    frame = store.search_beliefs(
+        sensor.id, start, end, as_of=as_of, source_ids=result.get("source_ids") or None,
+        one_per_event=True,
+    )  # fmt: skip
+    if frame.is_empty():
+        return None
+    n = n_steps(start, end, step)
+    values = values_on_grid(frame, start, n, step)
+    out_unit = unit or sensor.unit
+    if out_unit != sensor.unit:
+        arr = np.array([np.nan if v is None else v for v in values], dtype=float)
+        try:
+            arr = np.asarray(convert(arr, sensor.unit, out_unit, step))
+        except UnitError as exc:
+            raise bad_request(f"unit {out_unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}", "INVALID_UNIT") from exc  # fmt: skip
+        values = [None if np.isnan(v) else float(v) for v in arr]
+    return {
+        "values": values,
+        "start": start.isoformat(),
+        "duration": format_duration(end - start),
+        "unit": out_unit,
+    }
+
+
+@router.get("/sensors/{sensor_id}/schedules/{job_id}", tags=["schedules"], summary="Get a schedule (400 with FlexMeasures' 'not ready' messages until it is)")  # fmt: skip
+def get_schedule(
+    request: Request,
+    p: Auth,
+    sensor_id: Id,
+    job_id: JobId,
+    duration: Annotated[str | None, Query(max_length=64)] = None,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    state = api_state(request)
+    with state.db() as store:
+        sensor = store.get_sensor(sensor_id)
+        check_read_sensor(p, store, sensor)
+    job = _job_for(request, p, job_id, "schedule")
+    if job is None:
+        raise ApiError(400, "UNRECOGNIZED_UDI_EVENT", f"The requested UDI event (id = {job_id}, type = job) is not known.")  # fmt: skip
+    info = (job["result"] or {}).get("scheduler", "")
+    if job["status"] != "FINISHED":
+        raise _unknown_schedule(f"{job['message']} {info}".strip())
+    if sensor.id not in (job["result"] or {}).get("sensor_ids", []):
+        raise _unknown_schedule(f"A scheduling job has been processed with your job ID, but it did not schedule sensor {sensor.id}.")  # fmt: skip
+    with state.db() as store:
+        out = _result_values(store, sensor, job, duration, unit)
+    if out is None:
+        raise _unknown_schedule("A scheduling job has been processed with your job ID, but the schedule was not found in the database.")  # fmt: skip
+    return {**out, "scheduler_info": {"scheduler": info}, "status": "PROCESSED", "message": "Request has been processed."}  # fmt: skip
+
+
+@router.post("/sensors/{sensor_id}/forecasts/trigger", tags=["forecasts"], status_code=202, summary="Trigger forecasts for a sensor")  # fmt: skip
+def trigger_forecast(request: Request, p: Auth, sensor_id: Id, body: ForecastTrigger) -> JSONResponse:  # fmt: skip
+    state = api_state(request)
+    given = [x for x in (body.start, body.end, body.duration) if x]
+    if len(given) < 2:
+        raise bad_request("give two of 'start', 'end' and 'duration'")
+    if body.start and body.end:
+        start, end = aware("start", body.start), aware("end", body.end)
+    elif body.start:
+        start, end = window(body.start, body.duration)  # type: ignore[arg-type]
+    else:
+        end = aware("end", body.end)  # type: ignore[arg-type]
+        start = end - timedelta_field("duration", body.duration)  # type: ignore[arg-type]
+    if end <= start:
+        raise bad_request("forecast window end is not after its start", "INVALID_PERIOD")
+    for f in ("max_forecast_horizon", "forecast_frequency"):
+        if getattr(body, f) and timedelta_field(f.replace("_", "-"), getattr(body, f)) <= timedelta(0):
+            raise bad_request(f"field {f.replace('_', '-')!r} must be positive")
+    req = body.model_dump(by_alias=True, exclude_none=True)
+    req.update(start=start.isoformat(), end=end.isoformat(), duration=format_duration(end - start))
+    with state.db() as store:
+        sensor = store.get_sensor(sensor_id)
+        check_write_sensor_data(p, store, sensor)
+        if sensor.event_resolution <= timedelta(0):
+            raise bad_request(f"sensor {sensor.id} records instants; forecasts need a resolution")
+        for rid in (body.config or {}).get("regressors") or []:
+            if not isinstance(rid, int) or not 1 <= rid <= 2**53:
+                raise bad_request(f"config regressors: {rid!r} is not a sensor id")
+            check_read_sensor(p, store, store.get_sensor(rid))
+        account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
+    assert state.jobs is not None
+    job_id, dedup = state.jobs.submit("forecast", "sensor", sensor.id, account, p.user.id, req)
+    return _accepted(job_id, dedup, "forecast", f"/api/v3_0/sensors/{sensor.id}/forecasts/{job_id}")  # fmt: skip
+
+
+@router.get("/sensors/{sensor_id}/forecasts/{job_id}", tags=["forecasts"], summary="Get forecasts (202 until the job finished)")  # fmt: skip
+def get_forecast(request: Request, p: Auth, sensor_id: Id, job_id: JobId) -> Any:
+    state = api_state(request)
+    with state.db() as store:
+        sensor = store.get_sensor(sensor_id)
+        check_read_sensor(p, store, sensor)
+    job = _job_for(request, p, job_id, "forecast")
+    if job is None or job["target_id"] != sensor.id:
+        raise ApiError(400, "UNRECOGNIZED_UDI_EVENT", f"The requested UDI event (id = {job_id}, type = job) is not known.")  # fmt: skip
+    if job["status"] in ("QUEUED", "STARTED"):
+        return JSONResponse({"status": job["status"], "message": job["message"]}, status_code=202)
+    if job["status"] != "FINISHED":
+        raise ApiError(400, "UNKNOWN_FORECAST", job["message"])
+    with state.db() as store:
+        out = _result_values(store, sensor, job, None, None)
+    if out is None:
+        raise ApiError(400, "UNKNOWN_FORECAST", "The forecasting job finished but saved no forecasts.")  # fmt: skip
+    return {**out, "status": "PROCESSED", "message": "Request has been processed."}
+
+
+@router.post("/assets/{asset_id}/reports/trigger", tags=["reports"], status_code=202, summary="Trigger a report on an asset")  # fmt: skip
+def trigger_report(request: Request, p: Auth, asset_id: Id, body: ReportTrigger) -> JSONResponse:
+    state = api_state(request)
+    with state.db() as store:
+        asset = store.get_asset(asset_id)
+        _check_asset_data(p, asset)
+    assert state.jobs is not None
+    req = body.model_dump(exclude_none=True)
+    job_id, dedup = state.jobs.submit("report", "asset", asset.id, asset.account_id, p.user.id, req)  # fmt: skip
+    return _accepted(job_id, dedup, "report", None)
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"], summary="Status of a background job")
+def get_job(request: Request, p: Auth, job_id: JobId) -> Any:
+    jobs = api_state(request).jobs
+    assert jobs is not None
+    job = jobs.get(job_id)
+    if job is None:
+        return JSONResponse({"status": "ERROR", "message": f"Job {job_id} not found."}, status_code=404)  # fmt: skip
+    if not p.is_admin and job["account_id"] != p.account_id:
+        raise forbidden(f"job {job_id} belongs to another account")
+    return job_status_json(job)

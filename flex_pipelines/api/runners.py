@@ -1,0 +1,223 @@
+"""What triggered jobs run: thin calls into the scheduling, forecasting and reporting libraries.
+
+Each runner takes the store and the job record and returns a small JSON-able result that the
+result endpoints use to find the beliefs it saved (sensor ids, window, belief time, sources).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.errors import FlexPipelinesError
+from flex_pipelines.time import add_duration, parse_datetime, parse_duration, parse_timedelta
+
+#: where a store-integrated storage scheduler may live (module, function), first found wins
+STORAGE_SCHEDULER_CANDIDATES = [
+    ("flex_pipelines.scheduling.storage_store", "schedule_storage"),
+    ("flex_pipelines.scheduling.store", "schedule_storage"),
+    ("flex_pipelines.scheduling", "schedule_storage"),
+]
+
+
+def storage_scheduler() -> Callable[..., Any] | None:
+    """The store-integrated storage scheduler, if this build has one."""
+    for module, name in STORAGE_SCHEDULER_CANDIDATES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def _stored_flex_model(store: BeliefStore, sensor_id: int) -> dict[str, Any]:
+    sensor = store.get_sensor(sensor_id)
+    if sensor.asset_id is None:
+        return {}
+    return dict(store.get_asset(sensor.asset_id).flex_model)
+
+
+def _is_process(store: BeliefStore, sensor_id: int, flex_model: Mapping[str, Any]) -> bool:
+    return "process-type" in {**_stored_flex_model(store, sensor_id), **flex_model}
+
+
+def devices_of_asset(store: BeliefStore, asset_id: int) -> list[int]:
+    """Power sensors of the schedulable devices at or below an asset (flex_model has "sensor")."""
+    out: list[int] = []
+    todo = [asset_id]
+    while todo:
+        a = store.get_asset(todo.pop(0))
+        if "sensor" in a.flex_model:
+            out.append(int(a.flex_model["sensor"]))
+        todo.extend(c.id for c in store.list_assets(parent_id=a.id))
+    return out
+
+
+def run_schedule(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
+    """Schedule a sensor's device, or every device of an asset (site), and save the schedules."""
+    req = job["request"]
+    start = parse_datetime(req["start"])
+    end = add_duration(start, parse_duration(req["duration"]))
+    belief_time = (
+        parse_datetime(req["prior"]).astimezone(UTC)
+        if req.get("prior")
+        else datetime.now(UTC).replace(microsecond=0)
+    )
+    flex_context = req.get("flex_context") or {}
+    fm = req.get("flex_model")
+    if job["target_type"] == "sensor":
+        devices = [(int(job["target_id"]), dict(fm or {}))]
+    elif isinstance(fm, list) and fm:
+        devices = [(int(d["sensor"]), {k: v for k, v in d.items() if k != "sensor"}) for d in fm]
+    else:
+        devices = [(s, {}) for s in devices_of_asset(store, int(job["target_id"]))]
+    if not devices:
+        raise FlexPipelinesError(
+            f"asset {job['target_id']} has no device to schedule: no flex-model names a power "
+            "sensor (\"sensor\": id) at or below it"
+        )
+    processes = [(s, m) for s, m in devices if _is_process(store, s, m)]
+    storages = [(s, m) for s, m in devices if (s, m) not in processes]
+    sources: set[int] = set()
+    schedulers: list[str] = []
+    if processes:
+        from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
+
+        for sensor_id, model in processes:
+            run = schedule_process_for_sensor(
+                store, sensor_id, start, req["duration"], flex_model=model,
+                flex_context=flex_context or None, as_of=belief_time,
+            )  # fmt: skip
+            if run.source is not None:
+                sources.add(run.source.id)
+        schedulers.append("ProcessScheduler")
+    if storages:
+        fn = storage_scheduler()
+        if fn is None:
+            raise FlexPipelinesError(
+                "storage scheduling over the API needs the store-integrated storage scheduler "
+                "(schedule_storage), which this build of flex_pipelines.scheduling does not have yet"
+            )
+        out = _call_storage(fn, store, job, storages, start, end, flex_context, belief_time)
+        sources.update(out)
+        schedulers.append("StorageScheduler")
+    return {
+        "sensor_ids": [s for s, _ in devices],
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "belief_time": belief_time.isoformat(),
+        "source_ids": sorted(sources),
+        "scheduler": " + ".join(schedulers),
+    }
+
+
+def _call_storage(
+    fn: Callable[..., Any],
+    store: BeliefStore,
+    job: dict[str, Any],
+    devices: list[tuple[int, dict[str, Any]]],
+    start: datetime,
+    end: datetime,
+    flex_context: dict[str, Any],
+    belief_time: datetime,
+) -> set[int]:
+    """Call the storage engineer's ``schedule_storage``; return the source ids it saved with."""
+    flex_models = [{"sensor": s, **m} for s, m in devices]
+    if job["target_type"] == "sensor":
+        target: dict[str, Any] = {"sensor_id": int(job["target_id"])}
+    else:
+        target = {"asset_id": int(job["target_id"])}
+    result = fn(
+        store, start=start, end=end, flex_model=flex_models,
+        flex_context=flex_context or None, as_of=belief_time, **target,
+    )  # fmt: skip
+    src = getattr(result, "source", None) or getattr(result, "source_id", None)
+    if src is None:
+        return set()
+    return {int(getattr(src, "id", src))}
+
+
+def run_forecast(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
+    """Forecast a sensor over [start, end) from its own history (and regressors) in the store."""
+    from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
+    from flex_pipelines.forecasting.history import SeriesHistory
+
+    req = job["request"]
+    sensor = store.get_sensor(int(job["target_id"]))
+    cfg_in = req.get("config") or {}
+    attrs = dict(sensor.attributes.get("forecast") or {})
+    start = parse_datetime(req["start"]).astimezone(UTC)
+    end = parse_datetime(req["end"]).astimezone(UTC)
+    max_h = parse_timedelta(req.get("max-forecast-horizon") or attrs.get("max-horizon") or req["duration"])  # fmt: skip
+    freq = parse_timedelta(req.get("forecast-frequency") or req["duration"])
+    train = parse_timedelta(cfg_in.get("train-period") or attrs.get("train-period") or "P30D")
+    cfg = CycleConfig(
+        max_horizon=max_h,
+        frequency=freq,
+        train_period=train,
+        quantiles=(0.1, 0.5, 0.9) if req.get("probabilistic") else (0.5,),
+    )
+    model = str(cfg_in.get("model") or attrs.get("model") or "ridge")
+    regressor_ids = [int(i) for i in cfg_in.get("regressors") or attrs.get("regressors") or []]
+
+    def history(sensor_id: int) -> SeriesHistory:
+        s = store.get_sensor(sensor_id)
+        frame = store.search_beliefs(
+            sensor_id, start - train - timedelta(days=8), end + max_h,
+            exclude_source_types=["forecaster", "scheduler"], most_recent=True,
+        )  # fmt: skip
+        return SeriesHistory(
+            frame.select("event_start", "belief_time", "event_value"),
+            s.event_resolution, s.timezone, s.unit, s.name,
+        )  # fmt: skip
+
+    source = store.get_or_create_source("FlexPipelines forecaster", "forecaster", model, "1")
+    frame = forecast_cycles(
+        model, history(sensor.id), start, end, cfg,
+        regressors=[history(i) for i in regressor_ids], sensor_id=sensor.id, source_id=source.id,
+    )  # fmt: skip
+    frame = frame.filter(frame["event_start"] < end + max_h)
+    saved = store.save_beliefs(frame)
+    first = frame["event_start"].min() if frame.height else start
+    last = frame["event_start"].max() if frame.height else start
+    return {
+        "sensor_ids": [sensor.id],
+        "start": first.isoformat(),  # type: ignore[union-attr]
+        "end": (last + sensor.event_resolution).isoformat(),  # type: ignore[operator]
+        "belief_time": None,
+        "source_ids": [source.id],
+        "n_new": saved.n_new,
+    }
+
+
+def run_report(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
+    """Run a reporter from flex_pipelines.reporting on an asset."""
+    req = job["request"]
+    try:
+        reporting = importlib.import_module("flex_pipelines.reporting")
+    except ModuleNotFoundError as exc:  # pragma: no cover - the package exists
+        raise FlexPipelinesError("this build has no reporting library") from exc
+    fn = getattr(reporting, "run_report", None)
+    if fn is None:
+        raise FlexPipelinesError(
+            "reports over the API need flex_pipelines.reporting.run_report, which this build "
+            "does not have yet"
+        )
+    result = fn(
+        store, int(job["target_id"]), req["reporter"], req.get("parameters") or {},
+        req.get("config") or {},
+    )  # fmt: skip
+    return result if isinstance(result, dict) else {"result": str(result)}
+
+
+RUNNERS: dict[str, Callable[[BeliefStore, dict[str, Any]], dict[str, Any]]] = {
+    "schedule": run_schedule,
+    "forecast": run_forecast,
+    "report": run_report,
+}
