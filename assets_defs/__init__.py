@@ -1,0 +1,1 @@
+"""Dagster assets by domain: ingestion, forecasting, scheduling, reporting (plus checks, sensors)."""

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from assets_defs.partitions import daily_partitions
 from flex_pipelines.beliefs import BeliefStore
@@ -97,8 +97,9 @@ def ingest_inbox_file(store: BeliefStore, path: Path) -> InboxFile:
 
 @asset(
     partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
     group_name="ingestion",
-    kinds={"python", "csv", "duckdb"},
+    kinds={"python", "csv"},
     owners=["team:data-platform"],
     pool=STORE_POOL,
 )

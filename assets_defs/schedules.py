@@ -87,7 +87,7 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
     }
 
 
-@op(out=Out(list, is_required=False))
+@op(out=Out(Nothing, is_required=False))
 def collect_schedules(context: OpExecutionContext, results: list[dict]):
     """The asset's materialization: per-site costs, beliefs, solve time and worker."""
     done = [d for r in results for d in r["days"]]
@@ -106,8 +106,9 @@ def collect_schedules(context: OpExecutionContext, results: list[dict]):
             {
                 "site_id": r["site_id"],
                 "worker_pid": r["worker"]["pid"],
+                "watermark": r["watermark"],
                 "cost_eur": round(sum(d["cost_eur"] for d in r["days"]), 4),
-            }  # fmt: skip
+            }
             for r in results
         ],
     }
@@ -117,7 +118,7 @@ def collect_schedules(context: OpExecutionContext, results: list[dict]):
         for key in context.selected_asset_keys or []:
             context.log_event(AssetObservation(key, partition=_partition(context), metadata={"skipped": reason}))  # fmt: skip
         return
-    yield Output(results, metadata=meta)
+    yield Output(None, metadata=meta)
 
 
 def _partition(context: OpExecutionContext) -> str | None:

@@ -1,20 +1,55 @@
 """The Dagster code location: assets, checks, jobs, sensors, schedules and resources.
 
-Cross-cutting policy (freshness, executor, alerts) is applied here, once, over selections.
-Load it with ``workspace.yaml`` (``python_module: flex_pipelines.definitions``).
+Cross-cutting policy is applied here, once: the executor (in-process, so one process writes a
+DuckDB store), freshness of schedules, and the alerting sensors. Load it with ``workspace.yaml``
+(``python_module: flex_pipelines.definitions``) or ``dagster dev -m flex_pipelines.definitions``.
 """
 
-from __future__ import annotations
+import warnings
+from datetime import timedelta
 
-from dagster import Definitions, in_process_executor, load_assets_from_modules
+from dagster import (
+    AssetSelection,
+    BetaWarning,
+    Definitions,
+    FreshnessPolicy,
+    PreviewWarning,
+    in_process_executor,
+    load_asset_checks_from_modules,
+    load_assets_from_modules,
+)
 
-from assets_defs import forecasts, inbox, schedules
-from resources import BeliefStoreResource, InboxResource
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
 
-assets = load_assets_from_modules([inbox, forecasts, schedules])
+from assets_defs import checks, forecasts, inbox, reports, schedules  # noqa: E402
+from assets_defs.jobs import celery_schedules_job, day_ahead_job, pipeline_job, reoptimise_job  # noqa: E402
+from assets_defs.sensors import (  # noqa: E402
+    alert_on_run_failure,
+    inbox_files,
+    reoptimise_on_new_beliefs,
+    stale_schedules,
+)
+from resources import BeliefStoreResource, InboxResource  # noqa: E402
+from schedules.cycles import day_ahead_cycle, intraday_cycle  # noqa: E402
+
+#: schedules must be refreshed at least daily (the day-ahead cycle); warn after 25 hours
+SCHEDULE_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))  # fmt: skip
+
+assets = load_assets_from_modules([inbox, forecasts, schedules, reports])
+jobs = [pipeline_job, reoptimise_job, day_ahead_job]
+if (celery_job := celery_schedules_job()) is not None:
+    jobs.append(celery_job)
 
 defs = Definitions(
     assets=assets,
+    asset_checks=load_asset_checks_from_modules([checks]),
+    jobs=jobs,
+    sensors=[inbox_files, reoptimise_on_new_beliefs, alert_on_run_failure, stale_schedules],
+    schedules=[day_ahead_cycle, intraday_cycle],
     resources={"store": BeliefStoreResource(), "inbox": InboxResource()},
     executor=in_process_executor,
+).map_resolved_asset_specs(
+    func=lambda spec: spec.replace_attributes(freshness_policy=SCHEDULE_FRESHNESS),
+    selection=AssetSelection.assets("schedules"),
 )

@@ -30,6 +30,7 @@ from flex_pipelines.time import day_window, get_zone
 
 PIPELINE_TIMEZONE = os.environ.get("FLEXPIPE_TIMEZONE", "Europe/Amsterdam")
 PRICE_FIELDS = ("consumption-price", "production-price")
+INFLEXIBLE_FIELDS = ("inflexible-device-sensors", "inflexible-consumption", "inflexible-production")
 
 
 class MissingInputsError(FlexPipelinesError):
@@ -67,8 +68,9 @@ class Site:
             ref = self.flex_context.get(key)
             if isinstance(ref, dict) and "sensor" in ref:
                 ids.add(int(ref["sensor"]))
-        for ref in self.flex_context.get("inflexible-device-sensors", []) or []:
-            ids.add(int(ref["sensor"]) if isinstance(ref, dict) else int(ref))
+        for key in INFLEXIBLE_FIELDS:
+            for ref in self.flex_context.get(key, []) or []:
+                ids.add(int(ref["sensor"]) if isinstance(ref, dict) else int(ref))
         for dev in self.devices:
             soc = dev.flex_model.get("state-of-charge")
             if isinstance(soc, dict) and "sensor" in soc:
@@ -301,23 +303,23 @@ def forecast_sensor(store: BeliefStore, sensor_id: int, start: datetime, end: da
 # --- re-optimisation --------------------------------------------------------------------------
 def reopt_targets(
     sites: Sequence[Site], ingestions: Sequence[Ingestion], timezone: str = PIPELINE_TIMEZONE
-) -> dict[str, set[int]]:
+) -> dict[str, dict[int, int]]:
     """Which local days (partition keys ``YYYY-MM-DD``) of which sites new ingestions affect.
 
-    A site is affected by beliefs on its inputs (:meth:`Site.input_sensor_ids`) and on forecast
-    sensors below it; each ingestion's event window maps to the days it overlaps.
+    Returns ``{day: {site_id: latest ingestion id}}``. A site is affected by beliefs on its
+    inputs (:meth:`Site.input_sensor_ids`); each ingestion's event window maps to the days it
+    overlaps. Beliefs on device power sensors (the schedules themselves) affect nothing.
     """
     by_sensor: dict[int, set[int]] = {}
     for site in sites:
         for sid in site.input_sensor_ids():
             by_sensor.setdefault(sid, set()).add(site.id)
-    out: dict[str, set[int]] = {}
+    out: dict[str, dict[int, int]] = {}
     for ing in ingestions:
-        affected = by_sensor.get(ing.sensor_id)
-        if not affected:
-            continue
-        for d in days_in(ing.first_event_start, ing.last_event_end, timezone):
-            out.setdefault(d.isoformat(), set()).update(affected)
+        for site_id in by_sensor.get(ing.sensor_id, ()):
+            for d in days_in(ing.first_event_start, ing.last_event_end, timezone):
+                per_day = out.setdefault(d.isoformat(), {})
+                per_day[site_id] = max(per_day.get(site_id, 0), ing.id)
     return out
 
 
@@ -338,3 +340,180 @@ def day_ahead_viewpoint(day: date, timezone: str = PIPELINE_TIMEZONE, gate_closu
     prev = day - timedelta(days=1)
     local = datetime(prev.year, prev.month, prev.day, hh, mm, tzinfo=get_zone(timezone))
     return local.astimezone(UTC)
+
+
+# --- reporting --------------------------------------------------------------------------------
+def run_site_reports(store: BeliefStore, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:  # fmt: skip
+    """Run the reports configured on a site for [start, end); one summary record per report."""
+    from flex_pipelines.reporting.run import run_asset_reports
+
+    out = []
+    for res in run_asset_reports(store, site_id, start, end):
+        rec = res.to_record()
+        out.append({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in rec.items()})
+    report_progress("reports", f"site {site_id} {start.date()}")
+    return out
+
+
+# --- physical bounds of saved schedules (for asset checks) -------------------------------------
+def _limit(value: Any, unit: str) -> float | None:
+    from flex_pipelines.units import convert, parse_quantity
+
+    if value is None or isinstance(value, dict | list):
+        return None  # sensor references and time series are checked by the scheduler itself
+    q = parse_quantity(value)
+    return float(convert(q.magnitude, q.unit, unit))
+
+
+def schedule_violations(store: BeliefStore, site: Site, start: datetime, end: datetime) -> tuple[int, list[str]]:  # fmt: skip
+    """Check the latest saved schedules of a site against device and site limits and SoC bounds.
+
+    Returns (values checked, violations naming device, value, limit and time).
+    """
+    checked, bad = 0, []
+    totals: dict[datetime, float] = {}
+    tol = 1e-6
+    for dev in site.devices:
+        fm = dev.flex_model
+        sensor = store.get_sensor(int(fm["sensor"]))
+        frame = store.search_beliefs(sensor.id, start, end, source_types=["scheduler"], one_per_event=True)  # fmt: skip
+        cap = _limit(fm.get("power-capacity", fm.get("power")), sensor.unit)
+        to_kw = _limit(f"1 {sensor.unit}", "kW") or 0.0
+        for t, v in zip(frame["event_start"], frame["event_value"], strict=True):
+            checked += 1
+            totals[t] = totals.get(t, 0.0) + v * to_kw
+            if cap is not None and abs(v) > cap * (1 + tol) + tol:
+                bad.append(f"device {dev.id} ({dev.name}) power {v:g} {sensor.unit} exceeds power-capacity {cap:g} {sensor.unit} at {t.isoformat()}")  # fmt: skip
+        soc = fm.get("state-of-charge")
+        if isinstance(soc, dict) and "sensor" in soc:
+            soc_sensor = store.get_sensor(int(soc["sensor"]))
+            lo, hi = _limit(fm.get("soc-min"), soc_sensor.unit), _limit(fm.get("soc-max"), soc_sensor.unit)  # fmt: skip
+            sf = store.search_beliefs(soc_sensor.id, start, end, source_types=["scheduler"], one_per_event=True)  # fmt: skip
+            for t, v in zip(sf["event_start"], sf["event_value"], strict=True):
+                checked += 1
+                if (lo is not None and v < lo - 1e-6 * max(1, abs(lo))) or (hi is not None and v > hi + 1e-6 * max(1, abs(hi))):  # fmt: skip
+                    bad.append(f"device {dev.id} ({dev.name}) state of charge {v:g} {soc_sensor.unit} outside [{lo}, {hi}] at {t.isoformat()}")  # fmt: skip
+    site_cap = _limit(site.flex_context.get("site-power-capacity"), "kW")
+    if site_cap is not None:
+        for t, total in sorted(totals.items()):
+            if abs(total) > site_cap * (1 + tol) + tol:
+                bad.append(f"site {site.id} ({site.asset.name}) devices draw {total:g} kW, over site-power-capacity {site_cap:g} kW at {t.isoformat()}")  # fmt: skip
+    return checked, bad
+
+
+def forecast_coverage(store: BeliefStore, sensor_id: int, start: datetime, end: datetime) -> tuple[int, int]:  # fmt: skip
+    """(events with a forecaster belief, events expected) for a sensor over [start, end)."""
+    from flex_pipelines.time import n_steps
+
+    sensor = store.get_sensor(sensor_id)
+    found = store.search_beliefs(sensor_id, start, end, source_types=["forecaster"], one_per_event=True)  # fmt: skip
+    return found.height, n_steps(start, end, sensor.event_resolution)
+
+
+# --- the in-process runner --------------------------------------------------------------------
+@dataclass
+class PipelineSummary:
+    """What one pipeline run did, per asset (and per check)."""
+
+    run_id: str
+    success: bool
+    start: date
+    end: date  # inclusive last day
+    seconds: float
+    assets: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # metadata per materialized asset
+    skipped: dict[str, str] = field(default_factory=dict)  # asset → reason (not materialized)
+    checks: dict[str, bool] = field(default_factory=dict)  # "asset:check" → passed
+    error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "success": self.success, "start": self.start.isoformat(),
+            "end": self.end.isoformat(), "seconds": round(self.seconds, 3), "assets": self.assets,
+            "skipped": self.skipped, "checks": self.checks, "error": self.error,
+        }  # fmt: skip
+
+
+def run_pipeline(
+    db_url: str,
+    start: date,
+    end: date,
+    progress: bool = True,
+    *,
+    inbox: str | None = None,
+    instance: Any = None,
+    assets: Sequence[str] | None = None,
+    log_level: str = "WARNING",
+) -> PipelineSummary:
+    """Materialise ingest → forecasts → schedules → reports for local days ``start``..``end``
+    (inclusive) in one in-process run (single-run backfill over the partition range).
+
+    :param db_url: the belief store (DuckDB path / URL or ``postgresql://``).
+    :param inbox: inbox folder (default ``FLEXPIPE_INBOX`` or var/inbox).
+    :param instance: a ``DagsterInstance``; default the one under ``DAGSTER_HOME`` when set,
+        else an ephemeral one. Runs show up in the UI when ``DAGSTER_HOME`` is shared.
+    :param assets: a subset of asset names (default all four).
+    :param progress: show a rich progress display on the console.
+    :param log_level: Dagster's console log level.
+    """
+    from dagster import AssetKey, DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from flex_pipelines.definitions import defs
+
+    if end < start:
+        raise FlexPipelinesError(f"--end {end.isoformat()} is before --start {start.isoformat()}")
+    job = defs.resolve_job_def("pipeline_job")
+    resources: dict[str, Any] = {"store": {"config": {"url": str(db_url)}}}
+    if inbox:
+        resources["inbox"] = {"config": {"path": str(inbox)}}
+    tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}  # fmt: skip
+    own = instance is None
+    if own:
+        instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()  # fmt: skip
+    selection = [AssetKey(a) for a in assets] if assets else None
+    t0 = time.perf_counter()
+    with _console_progress(progress, (end - start).days + 1) as hook, _progress_hook(hook):
+        result = job.execute_in_process(
+            run_config={"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}},
+            instance=instance, tags=tags,
+            asset_selection=selection, raise_on_error=False,
+        )  # fmt: skip
+    summary = PipelineSummary(result.run_id, result.success, start, end, time.perf_counter() - t0)
+    for ev in result.get_asset_materialization_events():
+        mat = ev.step_materialization_data.materialization
+        summary.assets[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items() if k != "path"}  # fmt: skip
+    for ev in result.get_asset_observation_events():
+        obs = ev.asset_observation_data.asset_observation
+        if "skipped" in obs.metadata:
+            summary.skipped[obs.asset_key.to_user_string()] = str(obs.metadata["skipped"].value)
+    for ev in result.get_asset_check_evaluations():
+        summary.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
+    failures = [e for e in result.all_events if e.is_step_failure]
+    if failures:
+        summary.error = failures[0].step_failure_data.error.message.strip()  # type: ignore[union-attr]
+    if own:
+        instance.dispose()
+    return summary
+
+
+@contextmanager
+def _console_progress(show: bool, n_days: int) -> Iterator[Callable[[str, str], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"), TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def hook(step: str, detail: str) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=None)
+            bar.update(tasks[step], advance=1, description=f"{step}: {detail}")
+
+        yield hook

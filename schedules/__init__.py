@@ -1,0 +1,1 @@
+"""Dagster schedules: the day-ahead and intraday operating cycles."""
