@@ -33,6 +33,7 @@ from flex_pipelines.time import (
     TimeError,
     add_duration,
     format_duration,
+    get_zone,
     is_on_tick,
     n_steps,
     parse_datetime,
@@ -88,8 +89,6 @@ class ProcessRun:
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per step: time (sensor's timezone), price, power (MW), value (sensor unit)."""
-        from flex_pipelines.time import get_zone
-
         tz = get_zone(self.sensor.timezone)
         return [
             {
