@@ -10,7 +10,12 @@ from __future__ import annotations
 from flex_pipelines.reporting.aggregator import aggregate
 from flex_pipelines.reporting.base import ReportError, ReportResult, config_hash
 from flex_pipelines.reporting.profit_loss import profit_loss
-from flex_pipelines.reporting.run import REPORTERS, configured_reports, run_asset_reports, run_report
+from flex_pipelines.reporting.run import (
+    REPORTERS,
+    configured_reports,
+    run_asset_reports,
+    run_report,
+)
 from flex_pipelines.reporting.sql_reporter import SQLReportError, check_read_only_sql, sql_report
 
 __all__ = [

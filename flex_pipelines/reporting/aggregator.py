@@ -45,11 +45,15 @@ def _input_spec(item: Any, i: int) -> tuple[str, Any, float, dict[str, Any]]:
         raise ReportError(
             f"aggregator input {i} = {item!r} needs exactly one of 'sensor' or 'value'"
         )
-    name = str(item.get("name") or (f"sensor {item['sensor']}" if "sensor" in item else f"input {i}"))
+    name = str(
+        item.get("name") or (f"sensor {item['sensor']}" if "sensor" in item else f"input {i}")
+    )
     try:
         weight = float(item.get("weight", 1.0))
     except (TypeError, ValueError) as exc:
-        raise ReportError(f"aggregator input {name!r}: weight {item.get('weight')!r} is not a number") from exc
+        raise ReportError(
+            f"aggregator input {name!r}: weight {item.get('weight')!r} is not a number"
+        ) from exc
     if "sensor" in item:
         spec = {k: item[k] for k in ("sensor", "source-types", "exclude-source-types") if k in item}
     else:
@@ -121,7 +125,9 @@ def aggregate(
             bts.append(s.belief_time)
         if s.sensor is None:
             continue  # fixed values join below, on the sensors' events
-        frame = part if frame is None else frame.join(part, on="event_start", how="full", coalesce=True)
+        frame = (
+            part if frame is None else frame.join(part, on="event_start", how="full", coalesce=True)
+        )
     assert frame is not None
     for k, (s, weight) in enumerate(series):
         if s.sensor is None:
@@ -138,7 +144,9 @@ def aggregate(
     if missing_rule == "drop":
         frame = frame.drop_nulls(sensor_cols)
         if frame.height < n_before:
-            notes.append(f"{n_before - frame.height} event(s) lacked a value of some sensor input and were left out")
+            notes.append(
+                f"{n_before - frame.height} event(s) lacked a value of some sensor input and were left out"
+            )
     else:
         frame = frame.with_columns(pl.col(c).fill_null(0.0) for c in sensor_cols)
     fixed_cols = [c for c in cols if c not in sensor_cols]
@@ -162,9 +170,11 @@ def aggregate(
         resolution,
         unit,
         frame.select("event_start", "value"),
-        totals={"mean": frame["value"].mean() if frame.height else None,
-                "min": frame["value"].min() if frame.height else None,
-                "max": frame["value"].max() if frame.height else None},  # fmt: skip
+        totals={
+            "mean": frame["value"].mean() if frame.height else None,
+            "min": frame["value"].min() if frame.height else None,
+            "max": frame["value"].max() if frame.height else None,
+        },  # fmt: skip
         notes=notes,
         input_belief_time=max(bts) if bts else None,
         extra=frame.rename({c: s.name for c, (s, _) in zip(cols, series, strict=True)}),

@@ -35,7 +35,7 @@ import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError, ReportResult, save_report
-from flex_pipelines.reporting.series import Series, read_input, to_resolution
+from flex_pipelines.reporting.series import read_input, to_resolution
 from flex_pipelines.time import format_duration, parse_timedelta
 from flex_pipelines.units import UnitError, is_energy_unit, is_power_unit, is_price_unit
 
@@ -140,9 +140,7 @@ def profit_loss(
     if sign_cp is None:
         sign_cp = (power.sensor.attributes.get("consumption_is_positive", True)
                    if power.sensor else True)  # fmt: skip
-    fine = min(
-        [resolution] + [p.resolution for p in (cons, prod) if p.resolution > timedelta(0)]
-    )
+    fine = min([resolution] + [p.resolution for p in (cons, prod) if p.resolution > timedelta(0)])
     for p in (cons, prod):
         own = p.resolution
         if own > timedelta(0) and (
@@ -192,9 +190,7 @@ def profit_loss(
             pl.col("produced_mwh").sum(),
             pl.col("cost").sum(),
         )
-        .with_columns(
-            (pl.col("cost") if loss_is_positive else -pl.col("cost")).alias("value")
-        )
+        .with_columns((pl.col("cost") if loss_is_positive else -pl.col("cost")).alias("value"))
     )
     total = float(per_event["cost"].sum())
     label = "cost" if loss_is_positive else "profit"

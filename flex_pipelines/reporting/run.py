@@ -44,7 +44,9 @@ def run_report(
     if not isinstance(config, Mapping):
         raise ReportError(f"{reporter} config must be a JSON object, not {type(config).__name__}")
     if end <= start:
-        raise ReportError(f"report window end {end.isoformat()} is not after its start {start.isoformat()}")
+        raise ReportError(
+            f"report window end {end.isoformat()} is not after its start {start.isoformat()}"
+        )
     return REPORTERS[reporter](
         store, config, start, end,
         output_sensor_id=output_sensor_id, as_of=as_of, belief_time=belief_time,
@@ -76,8 +78,13 @@ def run_asset_reports(
     """Run (and save, where an ``output-sensor`` is given) every report configured on an asset."""
     return [
         run_report(
-            store, item["reporter"], item["config"], start, end,
-            output_sensor_id=item.get("output-sensor"), as_of=as_of,
+            store,
+            item["reporter"],
+            item["config"],
+            start,
+            end,
+            output_sensor_id=item.get("output-sensor"),
+            as_of=as_of,
         )  # fmt: skip
         for item in configured_reports(store, asset_id)
     ]

@@ -148,7 +148,9 @@ def _read_sensor(
     try:
         sensor = store.get_sensor(int(spec["sensor"]))
     except (TypeError, ValueError) as exc:
-        raise ReportError(f"config field {field!r}: sensor {spec['sensor']!r} is not an id") from exc
+        raise ReportError(
+            f"config field {field!r}: sensor {spec['sensor']!r} is not an id"
+        ) from exc
     q_start = start
     if sensor.event_resolution > timedelta(0):
         q_start = floor_to(start, sensor.event_resolution)  # a coarser event covering `start`
@@ -244,7 +246,7 @@ def to_resolution(series: Series, resolution: timedelta, start: datetime, end: d
             f"input {series.label} has resolution {format_duration(own)}, which cannot be "
             f"brought to {format_duration(resolution)} (neither a multiple nor a divisor)"
         )
-    frame = frame.filter(
-        (pl.col("event_start") >= s_utc) & (pl.col("event_start") < e_utc)
-    ).sort("event_start")
+    frame = frame.filter((pl.col("event_start") >= s_utc) & (pl.col("event_start") < e_utc)).sort(
+        "event_start"
+    )
     return Series(series.name, frame, series.unit, resolution, series.sensor, series.belief_time)

@@ -52,7 +52,9 @@ class SQLReportError(ReportError):
 def check_read_only_sql(sql: str) -> str:
     """Return the one SELECT statement in ``sql``, or raise :class:`SQLReportError`."""
     if not isinstance(sql, str) or not sql.strip():
-        raise SQLReportError("config field 'sql' is empty; give a SELECT returning event_start, value")
+        raise SQLReportError(
+            "config field 'sql' is empty; give a SELECT returning event_start, value"
+        )
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -143,7 +145,9 @@ def sql_report(
     """Run the configured query over the window [start, end) (see module docstring)."""
     unknown = set(config) - SQL_FIELDS
     if unknown:
-        raise SQLReportError(f"sql reporter config has unknown field(s) {sorted(unknown)}; known: {sorted(SQL_FIELDS)}")
+        raise SQLReportError(
+            f"sql reporter config has unknown field(s) {sorted(unknown)}; known: {sorted(SQL_FIELDS)}"
+        )
     sql = config.get("sql", "")
     check_read_only_sql(sql)  # refuse before reading anything
     inputs = config.get("inputs") or {}
@@ -160,7 +164,9 @@ def sql_report(
     series: dict[str, Series] = {}
     for name, spec in inputs.items():
         if not is_sensor_ref(spec):
-            raise SQLReportError(f"sql reporter input {name!r} = {spec!r} is not a sensor reference such as {{'sensor': 3}}")
+            raise SQLReportError(
+                f"sql reporter input {name!r} = {spec!r} is not a sensor reference such as {{'sensor': 3}}"
+            )
         s = read_input(store, spec, name, start, end, as_of=as_of)
         if res_cfg is not None:
             s = to_resolution(s, res_cfg, start, end)
@@ -190,7 +196,8 @@ def sql_report(
         params.update(window_start=start.astimezone(UTC), window_end=end.astimezone(UTC))
         out = run_sql_report(sql, {n: s.frame for n, s in series.items()}, params)
     outside = out.filter(
-        (pl.col("event_start") < start.astimezone(UTC)) | (pl.col("event_start") >= end.astimezone(UTC))
+        (pl.col("event_start") < start.astimezone(UTC))
+        | (pl.col("event_start") >= end.astimezone(UTC))
     )
     if outside.height:
         raise SQLReportError(

@@ -1,0 +1,254 @@
+"""What a site is made of, for KPIs and the site timeline: its power, device, PV, load and
+price sensors, each with the factor that brings its values to MW (consumption positive) or to
+currency/MWh.
+
+A site is an asset with a flex-context (docs/conventions.md). From the asset tree:
+
+- **devices**: the site and every asset below it whose ``flex_model`` names a ``"sensor"``
+  (a list of flex-models is searched too). A flex-model with ``process-type`` is a process
+  (its baseline runs at ``power`` for ``duration`` from the start of each local day — its
+  INFLEXIBLE start); otherwise it is a storage device (baseline: not there at all), whose
+  ``soc-max`` gives the capacity for equivalent full cycles;
+- **PV**: power sensors of assets of type ``solar``/``pv``/``PV`` below the site, production
+  positive (as FlexMeasures' PV sensors) unless the sensor's attribute
+  ``consumption_is_positive`` is true;
+- **inflexible loads**: the flex-context's ``inflexible-device-sensors`` (minus PV sensors);
+- **prices**: flex-context ``consumption-price`` and ``production-price`` (sensor reference or
+  fixed price; production defaults to consumption);
+- device and load sensors are consumption positive unless their attribute
+  ``consumption_is_positive`` is false.
+
+``asset.attributes["kpis"]`` may override or add: ``{"site-power": {"sensor": id}`` (a measured
+net site power; then devices only shape the baseline), ``"pv": [ids]``, ``"loads": [ids]``,
+``"consumption-price"``, ``"production-price"``, ``"battery-capacity": "450 kWh"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flex_pipelines.beliefs.model import Asset, Sensor
+from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.reporting.base import ReportError
+from flex_pipelines.time import format_duration, parse_timedelta
+from flex_pipelines.units import (
+    UnitError,
+    convert,
+    is_energy_unit,
+    is_power_unit,
+    parse_quantity,
+)
+
+__all__ = ["Component", "SiteSpec", "site_spec", "find_sites"]
+
+_PV_TYPES = {"solar", "pv", "PV", "photovoltaic"}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One sensor's part in a site: ``value * factor`` is MW (or currency/MWh for prices)."""
+
+    sensor_id: int
+    role: str  # site, device, load, pv, cprice, pprice, cycles
+    factor: float
+    resolution: timedelta
+
+
+@dataclass
+class SiteSpec:
+    """Everything the KPI and timeline SQL need about one site."""
+
+    site_id: int
+    name: str
+    timezone: str
+    components: list[Component] = field(default_factory=list)
+    fixed_consumption_price: float | None = None  # currency/MWh
+    fixed_production_price: float | None = None
+    currency: str = "EUR"
+    processes: list[tuple[float, timedelta]] = field(default_factory=list)  # (power_mw, duration)
+
+    @property
+    def power_components(self) -> list[Component]:
+        return [c for c in self.components if c.role in ("site", "device", "load", "pv")]
+
+    @property
+    def resolution(self) -> timedelta:
+        """The finest power resolution: the KPI event grid of this site."""
+        res = [c.resolution for c in self.power_components if c.resolution > timedelta(0)]
+        if not res:
+            raise ReportError(f"site {self.site_id} ({self.name}) has no power sensors for KPIs")
+        return min(res)
+
+
+def _descendants(store: BeliefStore, asset: Asset) -> list[Asset]:
+    out, todo = [], [asset]
+    while todo:
+        a = todo.pop()
+        out.append(a)
+        todo.extend(store.list_assets(parent_id=a.id))
+    return out
+
+
+def _flex_models(asset: Asset) -> list[Mapping[str, Any]]:
+    fm: Any = asset.flex_model or {}
+    items = fm if isinstance(fm, list) else [fm]
+    return [x for x in items if isinstance(x, Mapping) and x.get("sensor") is not None]
+
+
+def _power_factor(sensor: Sensor, consumption_positive_default: bool, what: str) -> float:
+    if is_power_unit(sensor.unit):
+        f = float(convert(1.0, sensor.unit, "MW"))
+    elif is_energy_unit(sensor.unit) and sensor.event_resolution > timedelta(0):
+        f = float(convert(1.0, sensor.unit, "MW", resolution=sensor.event_resolution))
+    else:
+        raise ReportError(
+            f"{what} sensor {sensor.id} ({sensor.name}) has unit {sensor.unit!r}; KPIs need "
+            f"power (kW, MW) or energy per event (kWh)"
+        )
+    cp = sensor.attributes.get("consumption_is_positive", consumption_positive_default)
+    return f if cp else -f
+
+
+def _price(
+    store: BeliefStore, spec: Any, field_name: str, site: Asset
+) -> tuple[Component | None, float | None, str]:
+    """A price as a sensor component or a fixed value (currency/MWh), and its currency."""
+    role = "cprice" if field_name == "consumption-price" else "pprice"
+    if isinstance(spec, Mapping) and "sensor" in spec:
+        sensor = store.get_sensor(int(spec["sensor"]))
+        unit = sensor.unit
+        cur = unit.split("/", 1)[0].strip()
+        try:
+            f = float(convert(1.0, unit, f"{cur}/MWh"))
+        except UnitError as exc:
+            raise ReportError(
+                f"site {site.id} {field_name} sensor {sensor.id} has unit {unit!r}, not a price "
+                f"per energy such as 'EUR/MWh'"
+            ) from exc
+        return Component(sensor.id, role, f, sensor.event_resolution), None, cur
+    try:
+        q = parse_quantity(spec)
+        cur = q.unit.split("/", 1)[0].strip()
+        return None, float(convert(q.magnitude, q.unit, f"{cur}/MWh")), cur
+    except (UnitError, TypeError) as exc:
+        raise ReportError(
+            f"site {site.id} {field_name} = {spec!r} is neither a sensor reference nor a price "
+            f"such as '80 EUR/MWh'"
+        ) from exc
+
+
+def site_spec(store: BeliefStore, asset_id: int) -> SiteSpec:
+    """Resolve a site's KPI components from the asset tree (see module docstring)."""
+    site = store.get_asset(asset_id)
+    ctx: dict[str, Any] = {}
+    for a in reversed(_ancestry(store, site)):
+        ctx.update(a.flex_context or {})
+    over = dict(site.attributes.get("kpis") or {})
+    spec = SiteSpec(site.id, site.name, site.timezone)
+    tree = _descendants(store, site)
+    for asset in tree:
+        for fm in _flex_models(asset):
+            sensor = store.get_sensor(int(fm["sensor"]))
+            f = _power_factor(sensor, True, f"device {asset.name!r}")
+            spec.components.append(Component(sensor.id, "device", f, sensor.event_resolution))
+            if "process-type" in fm:
+                try:
+                    power = parse_quantity(fm.get("power", "0 kW"), sensor.unit).to("MW")
+                    dur = parse_timedelta(fm.get("duration", "PT0H"))
+                except (UnitError, ValueError) as exc:
+                    raise ReportError(f"process {asset.name!r} flex-model: {exc}") from exc
+                spec.processes.append((power, dur))
+            else:
+                cap = over.get("battery-capacity") or fm.get("soc-max")
+                if cap is not None:
+                    cap_mwh = parse_quantity(cap, "MWh").to("MWh")
+                    if cap_mwh > 0:
+                        spec.components.append(
+                            Component(
+                                sensor.id, "cycles", f / (2 * cap_mwh), sensor.event_resolution
+                            )
+                        )
+    pv_ids = [int(i) for i in over.get("pv", [])]
+    for asset in tree:
+        if asset.type in _PV_TYPES:
+            pv_ids += [s.id for s in store.list_sensors(asset.id) if is_power_unit(s.unit)][:1]
+    for sid in dict.fromkeys(pv_ids):
+        s = store.get_sensor(sid)
+        spec.components.append(
+            Component(sid, "pv", -_power_factor(s, False, "PV"), s.event_resolution)
+        )
+    loads = [int(i) for i in over.get("loads", ctx.get("inflexible-device-sensors", []) or [])]
+    for sid in dict.fromkeys(i for i in loads if i not in pv_ids):
+        s = store.get_sensor(sid)
+        spec.components.append(
+            Component(sid, "load", _power_factor(s, True, "load"), s.event_resolution)
+        )
+    if over.get("site-power") is not None:
+        s = store.get_sensor(int(over["site-power"]["sensor"]))
+        spec.components.append(
+            Component(s.id, "site", _power_factor(s, True, "site power"), s.event_resolution)
+        )
+    cp = over.get("consumption-price", ctx.get("consumption-price"))
+    if cp is None:
+        raise ReportError(
+            f"site {site.id} ({site.name}) has no 'consumption-price' in its flex-context (or "
+            f"attributes['kpis']); KPIs need a price"
+        )
+    comp, fixed, cur = _price(store, cp, "consumption-price", site)
+    spec.currency = cur
+    if comp:
+        spec.components.append(comp)
+    spec.fixed_consumption_price = fixed
+    pp = over.get("production-price", ctx.get("production-price"))
+    if pp is not None:
+        comp, fixed, pcur = _price(store, pp, "production-price", site)
+        if pcur != cur:
+            raise ReportError(
+                f"site {site.id} prices in different currencies: consumption-price in {cur}, "
+                f"production-price in {pcur}"
+            )
+        if comp:
+            spec.components.append(comp)
+        spec.fixed_production_price = fixed
+    _check_resolutions(spec)
+    return spec
+
+
+def _ancestry(store: BeliefStore, asset: Asset) -> list[Asset]:
+    out, cur = [asset], asset
+    while cur.parent_id is not None:
+        cur = store.get_asset(cur.parent_id)
+        out.append(cur)
+    return out
+
+
+def _check_resolutions(spec: SiteSpec) -> None:
+    base = spec.resolution
+    for c in spec.components:
+        if c.resolution <= timedelta(0) or c.resolution.total_seconds() % base.total_seconds():
+            raise ReportError(
+                f"site {spec.site_id} ({spec.name}): sensor {c.sensor_id} ({c.role}) has "
+                f"resolution {format_duration(c.resolution)}, not a multiple of the site's finest "
+                f"power resolution {format_duration(base)}; KPIs refuse to resample it"
+            )
+
+
+def find_sites(store: BeliefStore) -> list[int]:
+    """Ids of sites: assets with a flex-context whose ancestors have none."""
+    assets = {a.id: a for a in store.list_assets()}
+    out = []
+    for a in assets.values():
+        if not a.flex_context:
+            continue
+        p, top = a.parent_id, True
+        while p is not None and p in assets:
+            if assets[p].flex_context:
+                top = False
+                break
+            p = assets[p].parent_id
+        if top:
+            out.append(a.id)
+    return sorted(out)
