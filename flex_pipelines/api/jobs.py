@@ -95,7 +95,9 @@ class JobManager:
     ) -> tuple[str, bool]:
         """Record a job (or find the identical recent one); returns (job id, de-duplicated)."""
         key = hashlib.sha256(
-            json.dumps([kind, target_type, target_id, account_id, request], sort_keys=True, default=str).encode()  # fmt: skip
+            json.dumps(
+                [kind, target_type, target_id, account_id, request], sort_keys=True, default=str
+            ).encode()  # fmt: skip
         ).hexdigest()
         now = _now()
         with self.state.db() as store:
@@ -202,7 +204,9 @@ def job_status_json(job: dict[str, Any]) -> dict[str, Any]:
         "message": job["message"],
         "result": job["result"],
         "func_name": f"flex_pipelines.api.runners.run_{job['kind']}",
-        "origin": {"schedule": "scheduling", "forecast": "forecasting"}.get(job["kind"], "reporting"),  # fmt: skip
+        "origin": {"schedule": "scheduling", "forecast": "forecasting"}.get(
+            job["kind"], "reporting"
+        ),  # fmt: skip
         "enqueued_at": iso(job["enqueued_at"]),
         "started_at": iso(job["started_at"]),
         "ended_at": iso(job["ended_at"]),

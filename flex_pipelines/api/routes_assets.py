@@ -134,8 +134,12 @@ def create_asset(request: Request, p: Auth, body: AssetIn) -> dict[str, Any]:
             latitude=body.latitude,
             longitude=body.longitude,
             timezone=body.timezone or "UTC",
-            flex_model=json_field("flex_model", body.flex_model) if body.flex_model is not None else None,  # fmt: skip
-            flex_context=json_field("flex_context", body.flex_context) if body.flex_context is not None else None,  # fmt: skip
+            flex_model=json_field("flex_model", body.flex_model)
+            if body.flex_model is not None
+            else None,  # fmt: skip
+            flex_context=json_field("flex_context", body.flex_context)
+            if body.flex_context is not None
+            else None,  # fmt: skip
             attributes=attributes,
         )
         return asset_json(store, asset)

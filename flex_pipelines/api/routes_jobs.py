@@ -36,7 +36,9 @@ def _accepted(job_id: str, deduplicated: bool, legacy: str, results_url: str | N
     body: dict[str, Any] = {
         "status": "ACCEPTED",
         "message": "Request has been accepted for processing."
-        + (" An identical request was made recently; its job is returned." if deduplicated else ""),  # fmt: skip
+        + (
+            " An identical request was made recently; its job is returned." if deduplicated else ""
+        ),  # fmt: skip
         "job_id": job_id,
         "job": job_id,
         legacy: job_id,
@@ -121,7 +123,7 @@ def trigger_asset_schedule(request: Request, p: Auth, asset_id: Id, body: Schedu
         resolution = None
         for sid in ids:
             if not isinstance(sid, int) or isinstance(sid, bool) or not 1 <= sid <= 2**53:
-                raise bad_request(f"flex-model entry has no valid \"sensor\" id: {sid!r}")
+                raise bad_request(f'flex-model entry has no valid "sensor" id: {sid!r}')
             sensor = store.get_sensor(sid)
             check_write_sensor_data(p, store, sensor)
             if not _in_subtree(store, asset.id, sensor):
@@ -231,7 +233,9 @@ def trigger_forecast(request: Request, p: Auth, sensor_id: Id, body: ForecastTri
     if end <= start:
         raise bad_request("forecast window end is not after its start", "INVALID_PERIOD")
     for f in ("max_forecast_horizon", "forecast_frequency"):
-        if getattr(body, f) and timedelta_field(f.replace("_", "-"), getattr(body, f)) <= timedelta(0):
+        if getattr(body, f) and timedelta_field(f.replace("_", "-"), getattr(body, f)) <= timedelta(
+            0
+        ):
             raise bad_request(f"field {f.replace('_', '-')!r} must be positive")
     req = body.model_dump(by_alias=True, exclude_none=True)
     req.update(start=start.isoformat(), end=end.isoformat(), duration=format_duration(end - start))

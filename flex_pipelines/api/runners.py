@@ -80,7 +80,7 @@ def run_schedule(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
     if not devices:
         raise FlexPipelinesError(
             f"asset {job['target_id']} has no device to schedule: no flex-model names a power "
-            "sensor (\"sensor\": id) at or below it"
+            'sensor ("sensor": id) at or below it'
         )
     processes = [(s, m) for s, m in devices if _is_process(store, s, m)]
     storages = [(s, m) for s, m in devices if (s, m) not in processes]
