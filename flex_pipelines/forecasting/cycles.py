@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from flex_pipelines.beliefs.model import BELIEF_SCHEMA
 from flex_pipelines.forecasting.errors import (
@@ -210,11 +211,14 @@ def forecast_cycles(
         )
     state = _CycleState()
     frames = []
-    for k, v in enumerate(vps):
-        ev_us, pred = _one_cycle(factory, state, target, regressors, v, cfg)
-        frames.append(_belief_frame(ev_us, to_us(v), pred, cfg.quantiles, sensor_id, source_id))
-        if progress:
-            progress(k + 1, len(vps))
+    # the problems are small: BLAS/OpenMP threads only add contention (HGB slowed 100× on a
+    # busy 2-core machine); parallelise over sensors or viewpoints instead
+    with threadpool_limits(limits=1):
+        for k, v in enumerate(vps):
+            ev_us, pred = _one_cycle(factory, state, target, regressors, v, cfg)
+            frames.append(_belief_frame(ev_us, to_us(v), pred, cfg.quantiles, sensor_id, source_id))
+            if progress:
+                progress(k + 1, len(vps))
     return pl.concat(frames) if frames else pl.DataFrame(schema=BELIEF_SCHEMA)
 
 
@@ -256,5 +260,3 @@ def _belief_frame(
     return df.select([pl.col(c).cast(t) for c, t in BELIEF_SCHEMA.items()]).sort(
         ["event_start", "cumulative_probability"]
     )
-
-

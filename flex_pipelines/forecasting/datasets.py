@@ -75,16 +75,28 @@ def pv_serf() -> tuple[SeriesHistory, SeriesHistory, SeriesHistory]:
     wx = read_csv("weather_psm3_serf_east_2016_15min.csv")
     res = timedelta(minutes=15)
     power = SeriesHistory.from_values(
-        pv["timestamp"], pv["ac_power"], resolution=res, timezone=PV_TIMEZONE, unit="W",
+        pv["timestamp"],
+        pv["ac_power"],
+        resolution=res,
+        timezone=PV_TIMEZONE,
+        unit="W",
         name="pv-ac-power",
     )
     clear = SeriesHistory.from_values(
-        wx["timestamp"], wx["ghi_clear_w_m2"], resolution=res,
+        wx["timestamp"],
+        wx["ghi_clear_w_m2"],
+        resolution=res,
         knowledge_horizon=KnowledgeHorizon(kind="ex_ante", offset=timedelta(days=365)),
-        timezone=PV_TIMEZONE, unit="W/m²", name="ghi-clear-sky",
+        timezone=PV_TIMEZONE,
+        unit="W/m²",
+        name="ghi-clear-sky",
     )
     ghi = SeriesHistory.from_values(
-        wx["timestamp"], wx["ghi_w_m2"], resolution=res, timezone=PV_TIMEZONE, unit="W/m²",
+        wx["timestamp"],
+        wx["ghi_w_m2"],
+        resolution=res,
+        timezone=PV_TIMEZONE,
+        unit="W/m²",
         name="ghi",
     )
     return power, clear, ghi

@@ -125,7 +125,9 @@ def _day_profiles(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         prof = total / cnt
     day_known = np.full(n_days, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(day_known, grid.local_day[ok], grid.known_us[ok])
-    complete = (cnt > 0).sum(axis=1) >= max(1, s // 2)
+    # a day counts only when (nearly) complete: the skipped DST hour or a short gap is filled,
+    # but a day known only up to the viewpoint is not a "known day"
+    complete = (cnt > 0).sum(axis=1) >= s - max(1, s // 12)
     day_known[~complete] = np.iinfo(np.int64).max
     # fill the few missing slots of usable days (the skipped hour of a DST day, small gaps)
     for d in np.flatnonzero(complete & np.isnan(prof).any(axis=1)):
@@ -186,9 +188,7 @@ def _calendar(grid: Grid, idx: np.ndarray, spec: FeatureSpec) -> tuple[list[np.n
     return cols, names
 
 
-def _regressor_values(
-    reg: SeriesHistory, event_us: np.ndarray, vp_us: np.ndarray
-) -> np.ndarray:
+def _regressor_values(reg: SeriesHistory, event_us: np.ndarray, vp_us: np.ndarray) -> np.ndarray:
     """Value of ``reg`` for each target event as believed at each viewpoint (as-of join)."""
     step = int(reg.resolution.total_seconds() * 1_000_000)
     rf = reg.frame.filter(pl.col("event_value").is_not_null())
@@ -199,15 +199,14 @@ def _regressor_values(
     left = pl.DataFrame(
         {"row": np.arange(len(event_us)), "key": key, "vp": vp_us.astype(np.int64)}
     ).sort("vp")
-    right = (
-        rf.select(
-            pl.col("event_start").dt.epoch("us").alias("key"),
-            pl.col("belief_time").dt.epoch("us").alias("vp"),
-            pl.col("event_value"),
-        )
-        .sort("vp")
-    )
-    joined = left.join_asof(right, on="vp", by="key", strategy="backward").sort("row")
+    right = rf.select(
+        pl.col("event_start").dt.epoch("us").alias("key"),
+        pl.col("belief_time").dt.epoch("us").alias("vp"),
+        pl.col("event_value"),
+    ).sort("vp")
+    joined = left.join_asof(
+        right, on="vp", by="key", strategy="backward", check_sortedness=False
+    ).sort("row")
     return joined["event_value"].fill_null(np.nan).to_numpy()
 
 
@@ -253,8 +252,9 @@ def build_design(
         order = np.argsort(grid.known_us, kind="stable")
         kt_sorted = grid.known_us[order]
         pos = np.searchsorted(kt_sorted, vp_us, side="right")
-        latest_time = np.maximum.accumulate(np.where(kt_sorted < np.iinfo(np.int64).max,
-                                                     known_vals[order], -1))
+        latest_time = np.maximum.accumulate(
+            np.where(kt_sorted < np.iinfo(np.int64).max, known_vals[order], -1)
+        )
         last_t = np.where(pos > 0, latest_time[np.maximum(pos - 1, 0)], -1)
         li = grid.index_of(last_t)
         cols.append(np.where(li >= 0, grid.values[np.maximum(li, 0)], np.nan))

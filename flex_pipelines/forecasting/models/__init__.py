@@ -11,7 +11,7 @@ from flex_pipelines.forecasting.models.base import (
 )
 from flex_pipelines.forecasting.models.baseline import SeasonalNaiveDay, SeasonalNaiveWeek
 from flex_pipelines.forecasting.models.boosting import HistGradientBoosting
-from flex_pipelines.forecasting.models.linear import Lear, LassoLags, RidgeLags, RidgeProfiles
+from flex_pipelines.forecasting.models.linear import LassoLags, Lear, RidgeLags, RidgeProfiles
 from flex_pipelines.forecasting.models.statistical import ExponentialSmoothingModel, Sarimax
 
 __all__ = [

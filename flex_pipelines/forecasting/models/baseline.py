@@ -17,9 +17,7 @@ class SeasonalNaiveDay(PointModel):
 
     name = "naive-day"
     description = "same local time on the most recent known day"
-    features = FeatureSpec(
-        daily_lags=(1,), weekly_lags=(), calendar=False, horizon=False
-    )
+    features = FeatureSpec(daily_lags=(1,), weekly_lags=(), calendar=False, horizon=False)
 
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
         return None
@@ -33,9 +31,7 @@ class SeasonalNaiveWeek(PointModel):
 
     name = "naive-week"
     description = "same local time one week earlier (most recent known week)"
-    features = FeatureSpec(
-        daily_lags=(), weekly_lags=(1,), calendar=False, horizon=False
-    )
+    features = FeatureSpec(daily_lags=(), weekly_lags=(1,), calendar=False, horizon=False)
 
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
         return None

@@ -59,8 +59,13 @@ class ExponentialSmoothingModel(ForecastModel):
         days = min(int(self.params.get("window_days", 28)), max(3, ctx.train_period.days))
         y, first = _recent_series(ctx, days)
         period = ctx.grid.slots_per_day
-        m = ExponentialSmoothing(y, trend=None, seasonal="add", seasonal_periods=period,
-                                 initialization_method="estimated")
+        m = ExponentialSmoothing(
+            y,
+            trend=None,
+            seasonal="add",
+            seasonal_periods=period,
+            initialization_method="estimated",
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if optimized or self._params is None:
