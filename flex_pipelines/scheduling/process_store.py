@@ -10,8 +10,9 @@ The edges of :func:`~flex_pipelines.scheduling.process.schedule_process`:
   ``as_of`` when given, else now. Re-running with the same ``as_of`` changes nothing.
 
 The price may also be given in a flex-context (``consumption-price``: a sensor reference
-``{"sensor": 7}`` or a fixed price ``"80 EUR/MWh"``); without one the flex-contexts of the power
-sensor's asset and its ancestors are searched, nearest first.
+``{"sensor": 7}``, or any form the storage scheduler reads: a fixed price ``"80 EUR/MWh"``, a
+time-ranged list, an inline series); without one the flex-contexts of the power sensor's asset
+and its ancestors are searched, nearest first.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from flex_pipelines.units import (
     is_energy_unit,
     is_power_unit,
     is_price_unit,
-    parse_quantity,
 )
 
 __all__ = [
@@ -202,16 +202,28 @@ def read_prices_eur_per_mwh(
     return prices
 
 
-def _fixed_price(value: Any, n: int) -> np.ndarray:
+def _inline_prices(value: Any, start: datetime, n: int, resolution: timedelta) -> np.ndarray:
+    """A price given in the flex-context without a sensor, in any of the storage scheduler's
+    value forms (a fixed price, a time-ranged list, an inline series), in EUR/MWh per step."""
+    from flex_pipelines.scheduling.fields import UnitContext, field_series
+    from flex_pipelines.scheduling.grid import TimeGrid
+
+    grid = TimeGrid(start=start.astimezone(UTC), resolution=resolution, n_steps=n)
     try:
-        q = parse_quantity(value)
-        price = float(convert(q.magnitude, q.unit, "EUR/MWh"))
-    except UnitError as exc:
+        prices = field_series("consumption-price", value, grid, "EUR/MWh", UnitContext())
+    except FlexPipelinesError as exc:
         raise FlexPipelinesError(
-            f"flex-context field 'consumption-price' = {value!r}: {exc}; give a sensor "
-            f"reference such as {{'sensor': 7}} or a price such as '80 EUR/MWh'"
+            f"flex-context field 'consumption-price': {exc}; give a sensor reference such as "
+            f"{{'sensor': 7}} or a price such as '80 EUR/MWh'"
         ) from exc
-    return np.full(n, price)
+    missing = np.flatnonzero(~np.isfinite(prices))
+    if missing.size:
+        first = (start.astimezone(UTC) + int(missing[0]) * resolution).astimezone(start.tzinfo)
+        raise FlexPipelinesError(
+            f"flex-context field 'consumption-price' = {value!r} gives no price at "
+            f"{first.isoformat()} ({missing.size} of {n} steps without a price)"
+        )
+    return prices
 
 
 def _sensor_values(power_mw: np.ndarray, sensor: Sensor) -> np.ndarray:
@@ -288,7 +300,7 @@ def schedule_process_for_sensor(
     if price_sensor is not None:
         prices = read_prices_eur_per_mwh(store, price_sensor, start_dt, n, resolution, as_of_dt)
     else:
-        prices = _fixed_price(ref, n)
+        prices = _inline_prices(ref, start_dt, n, resolution)
 
     schedule = schedule_process(
         prices, start_dt, resolution, fm, duration_rounding=duration_rounding

@@ -303,3 +303,19 @@ def test_schedule_a_process_asset_from_its_stored_flex_model(toy) -> None:
     assert run.saved.n_new == 96
     with pytest.raises(FlexPipelinesError, match="is not a process flex-model"):
         schedule_process_asset(store, site.id, DAY, "P1D")
+
+
+def test_time_ranged_price_list_in_the_flex_context(toy) -> None:
+    store, _, _, power = toy
+    fc = {
+        "consumption-price": [
+            {"start": "2026-11-26T00:00:00+01:00", "duration": "PT2H", "value": "50 EUR/MWh"},
+            {"start": "2026-11-26T02:00:00+01:00", "duration": "PT2H", "value": "0.02 EUR/kWh"},
+        ]
+    }
+    fm = {"duration": "PT1H", "power": "1 MW", "process-type": "SHIFTABLE"}
+    run = schedule_process_for_sensor(store, power.id, DAY, "PT4H", fm, flex_context=fc, save=False)
+    assert run.schedule.block_starts[0] == datetime(2026, 11, 26, 2, tzinfo=AMS)
+    assert run.schedule.cost_eur == pytest.approx(20.0)
+    with pytest.raises(FlexPipelinesError, match=r"gives no price at 2026-11-26T04:00:00\+01:00"):
+        schedule_process_for_sensor(store, power.id, DAY, "PT5H", fm, flex_context=fc, save=False)
