@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "flex_pipelines.cli.report_cmds",
     "flex_pipelines.cli.api_cmds",
     "flex_pipelines.cli.pipeline_cmds",
+    "flex_pipelines.cli.demo_cmds",
 ]
 
 for _name in COMMAND_MODULES:
