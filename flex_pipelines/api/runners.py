@@ -65,9 +65,7 @@ def run_schedule(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
     start = parse_datetime(req["start"])
     end = add_duration(start, parse_duration(req["duration"]))
     belief_time = (
-        parse_datetime(req["prior"]).astimezone(UTC)
-        if req.get("prior")
-        else datetime.now(UTC).replace(microsecond=0)
+        parse_datetime(req["prior"]).astimezone(UTC) if req.get("prior") else datetime.now(UTC)
     )
     flex_context = req.get("flex_context") or {}
     fm = req.get("flex_model")

@@ -30,6 +30,10 @@ USERS = {
     "alice": ("alice@toy.example", ["account-admin"]),
     "bob": ("bob@toy.example", []),
 }
+EMAILS = {k: v[0] for k, v in USERS.items()} | {
+    "carol": "carol@other.example",
+    "pat": "pat@process.example",
+}
 
 
 def free_port() -> int:
@@ -62,7 +66,7 @@ class Server:
         return httpx.Client(base_url=self.base, headers=headers, timeout=30)
 
     def token(self, who: str) -> str:
-        email = USERS.get(who, ("carol@other.example", None))[0]
+        email = EMAILS[who]
         r = httpx.post(f"{self.base}/api/requestAuthToken", json={"email": email, "password": PASSWORD})  # fmt: skip
         assert r.status_code == 200, r.text
         return r.json()["auth_token"]
@@ -121,7 +125,7 @@ def _serve(url: str, **kw: Any) -> Iterator[Server]:
     ids = populate(store)
     srv, stop = start_server(store, **kw)
     srv.ids = ids
-    for who in ("admin", "alice", "bob", "carol"):
+    for who in EMAILS:
         srv.tokens[who] = srv.token(who)
     try:
         yield srv
