@@ -19,7 +19,7 @@ from flex_pipelines.api.auth import (
 from flex_pipelines.api.errors import ApiError, bad_request, forbidden
 from flex_pipelines.api.jobs import job_status_json
 from flex_pipelines.api.models import ForecastTrigger, Id, ReportTrigger, ScheduleTrigger
-from flex_pipelines.api.runners import devices_of_asset
+from flex_pipelines.api.runners import devices_of_asset, report_request
 from flex_pipelines.api.sensor_data import aware, timedelta_field, values_on_grid, window
 from flex_pipelines.beliefs.model import Asset, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
@@ -277,11 +277,17 @@ def get_forecast(request: Request, p: Auth, sensor_id: Id, job_id: JobId) -> Any
 @router.post("/assets/{asset_id}/reports/trigger", tags=["reports"], status_code=202, summary="Trigger a report on an asset")  # fmt: skip
 def trigger_report(request: Request, p: Auth, asset_id: Id, body: ReportTrigger) -> JSONResponse:
     state = api_state(request)
+    req = report_request(body.reporter, body.parameters, body.config or {})
     with state.db() as store:
         asset = store.get_asset(asset_id)
         _check_asset_data(p, asset)
+        out = req["output_sensor_id"]
+        if out is not None:
+            sensor = store.get_sensor(out)
+            check_write_sensor_data(p, store, sensor)
+            if not _in_subtree(store, asset.id, sensor):
+                raise bad_request(f"output sensor {out} is not a sensor of asset {asset.id} or of an asset below it")  # fmt: skip
     assert state.jobs is not None
-    req = body.model_dump(exclude_none=True)
     job_id, dedup = state.jobs.submit("report", "asset", asset.id, asset.account_id, p.user.id, req)  # fmt: skip
     return _accepted(job_id, dedup, "report", None)
 

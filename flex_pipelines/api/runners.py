@@ -167,7 +167,7 @@ def run_forecast(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
     def history(sensor_id: int) -> SeriesHistory:
         s = store.get_sensor(sensor_id)
         frame = store.search_beliefs(
-            sensor_id, start - train - timedelta(days=8), end + max_h,
+            sensor_id, start - train - timedelta(days=30), end + max_h,
             exclude_source_types=["forecaster", "scheduler"], most_recent=True,
         )  # fmt: skip
         return SeriesHistory(
@@ -194,24 +194,62 @@ def run_forecast(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_report(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
-    """Run a reporter from flex_pipelines.reporting on an asset."""
-    req = job["request"]
-    try:
-        reporting = importlib.import_module("flex_pipelines.reporting")
-    except ModuleNotFoundError as exc:  # pragma: no cover - the package exists
-        raise FlexPipelinesError("this build has no reporting library") from exc
-    fn = getattr(reporting, "run_report", None)
-    if fn is None:
+#: FlexMeasures reporter class names → our reporters
+REPORTER_ALIASES = {
+    "ProfitOrLossReporter": "profit-loss",
+    "AggregatorReporter": "aggregator",
+    "SQLReporter": "sql",
+}
+
+
+def report_request(reporter: str, parameters: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """Map FlexMeasures' report trigger (reporter, parameters, config) onto ``run_report``'s."""
+    from flex_pipelines.reporting.run import REPORTERS
+
+    name = REPORTER_ALIASES.get(reporter, reporter)
+    if name not in REPORTERS:
         raise FlexPipelinesError(
-            "reports over the API need flex_pipelines.reporting.run_report, which this build "
-            "does not have yet"
+            f"reporter {reporter!r} is not one of {sorted(REPORTERS)} (or {sorted(REPORTER_ALIASES)})"
         )
-    result = fn(
-        store, int(job["target_id"]), req["reporter"], req.get("parameters") or {},
-        req.get("config") or {},
+    for key in ("start", "end"):
+        if not isinstance(parameters.get(key), str):
+            raise FlexPipelinesError(f"parameters.{key} is required (ISO 8601 with UTC offset)")
+        parse_datetime(parameters[key])
+    output = parameters.get("output")
+    if isinstance(output, list):
+        output = output[0] if len(output) == 1 else output
+    if isinstance(output, Mapping):
+        output = output.get("sensor")
+    if output is not None and (not isinstance(output, int) or isinstance(output, bool)):
+        raise FlexPipelinesError(
+            f"parameters.output {parameters.get('output')!r} is not one sensor"
+        )
+    cfg = dict(config)
+    if "input" in parameters and "inputs" not in cfg and name == "aggregator":
+        cfg["inputs"] = parameters["input"]
+    return {
+        "reporter": name,
+        "config": cfg,
+        "start": parameters["start"],
+        "end": parameters["end"],
+        "output_sensor_id": output,
+    }
+
+
+def run_report(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
+    """Run one reporter of flex_pipelines.reporting over a window; save on the output sensor."""
+    from flex_pipelines.reporting.run import run_report as run
+
+    req = job["request"]
+    result = run(
+        store, req["reporter"], req["config"], parse_datetime(req["start"]),
+        parse_datetime(req["end"]), output_sensor_id=req.get("output_sensor_id"),
     )  # fmt: skip
-    return result if isinstance(result, dict) else {"result": str(result)}
+    record = {
+        k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in result.to_record().items()
+    }
+    out = req.get("output_sensor_id")
+    return {**record, "sensor_ids": [out] if out else [], "source_ids": [record["source_id"]] if record.get("source_id") else []}  # fmt: skip
 
 
 RUNNERS: dict[str, Callable[[BeliefStore, dict[str, Any]], dict[str, Any]]] = {
