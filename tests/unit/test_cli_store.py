@@ -225,3 +225,54 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path):
     assert "cannot reach PostgreSQL at postgresql://postgres:***@127.0.0.1:1/nope" in str(
         r.exception
     )
+
+
+def test_add_entities_and_json_output(db):
+    acc = json.loads(run("add", "account", "--name", "ACME", "--db", db, "-f", "json").output)[0]
+    site = json.loads(
+        run("add", "asset", "--name", "site", "--type", "building", "--account", str(acc["id"]),
+            "--timezone", "Europe/Amsterdam", "--flex-context", '{"site-power-capacity": "1 MW"}',
+            "--db", db, "-f", "json").output
+    )[0]  # fmt: skip
+    assert site["flex_context"] == {"site-power-capacity": "1 MW"}
+    sensor = json.loads(
+        run("add", "sensor", "--name", "price", "--unit", "EUR/MWh", "--event-resolution", "PT1H",
+            "--asset", str(site["id"]), "--knowledge-horizon", '{"kind": "day_ahead", "hour": 13}',
+            "--db", db, "-f", "json").output
+    )[0]  # fmt: skip
+    assert sensor["event_resolution"] == "PT1H" and sensor["knowledge_horizon"] == {
+        "kind": "day_ahead",
+        "hour": 13,
+    }
+    src = json.loads(run("add", "source", "--name", "ENTSO-E", "--type", "market", "--db", db, "-f", "json").output)[0]  # fmt: skip
+    assert src["type"] == "market"
+    r = run(
+        "add",
+        "asset",
+        "--name",
+        "x",
+        "--type",
+        "battery",
+        "--flex-model",
+        "{soc-max: 1}",
+        "--db",
+        db,
+        ok=False,
+    )
+    assert "--flex-model is not valid JSON" in str(r.exception)
+    r = run(
+        "add",
+        "sensor",
+        "--name",
+        "x",
+        "--unit",
+        "kW",
+        "--event-resolution",
+        "often",
+        "--db",
+        db,
+        ok=False,
+    )
+    assert "cannot read duration 'often'" in str(r.exception)
+    r = run("add", "sensor", "--name", "x", "--unit", "kW", "--event-resolution", "PT15M", "--knowledge-horizon", '{"kind": "someday"}', "--db", db, ok=False)  # fmt: skip
+    assert "knowledge-horizon kind 'someday'" in str(r.exception)
