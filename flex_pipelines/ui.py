@@ -1,0 +1,109 @@
+"""``make ui``: the Dagster web UI and daemon on 127.0.0.1 with a persistent DAGSTER_HOME.
+
+Starts ``dagster-webserver`` and ``dagster-daemon`` for ``workspace.yaml``, each in a process
+group of its own; Ctrl-C or SIGTERM stops both groups (SIGTERM, then SIGKILL after a grace
+period), so no code server or run worker is left behind. ``DAGSTER_HOME`` defaults to
+var/dagster_home; a ``dagster.yaml`` is copied there from the repository when missing.
+
+    python -m flex_pipelines.ui [--host 127.0.0.1] [--port 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GRACE_S = 15.0
+
+
+def ensure_home(home: Path) -> Path:
+    """Create DAGSTER_HOME with the repository's dagster.yaml when it has none."""
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists():
+        shutil.copy(ROOT / "dagster.yaml", target)
+    return home
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    os.setsid()
+    try:  # Linux: SIGTERM the child if this launcher dies without cleaning up
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def start(host: str, port: int, home: Path) -> list[subprocess.Popen]:
+    """Start the webserver and the daemon (each the leader of a new process group)."""
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env.setdefault("FLEXPIPE_DB_URL", str(ROOT / "var" / "flexpipe.duckdb"))
+    env.setdefault("FLEXPIPE_INBOX", str(ROOT / "var" / "inbox"))
+    bindir = Path(sys.executable).parent
+    workspace = str(ROOT / "workspace.yaml")
+    cmds = [
+        [str(bindir / "dagster-webserver"), "-h", host, "-p", str(port), "-w", workspace],
+        [str(bindir / "dagster-daemon"), "run", "-w", workspace],
+    ]
+    return [subprocess.Popen(c, cwd=ROOT, env=env, preexec_fn=_die_with_parent) for c in cmds]  # noqa: PLW1509
+
+
+def stop(procs: list[subprocess.Popen], grace_s: float = GRACE_S) -> None:
+    """SIGTERM every process group, wait, then SIGKILL what is left."""
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in procs:  # the leader may be gone while children of its group live on
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.poll()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("FLEXPIPE_UI_PORT", "3000")))
+    args = parser.parse_args(argv)
+    home = ensure_home(
+        Path(os.environ.get("DAGSTER_HOME") or ROOT / "var" / "dagster_home").resolve()
+    )
+    procs = start(args.host, args.port, home)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it", flush=True)  # fmt: skip
+    code = 0
+    while not stopping:
+        if any(p.poll() is not None for p in procs):
+            code = 1
+            print("a Dagster process exited; stopping the other", file=sys.stderr, flush=True)
+            break
+        time.sleep(0.5)
+    stop(procs)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
