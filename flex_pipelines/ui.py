@@ -11,6 +11,7 @@ var/dagster_home; a ``dagster.yaml`` is copied there from the repository when mi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import shutil
@@ -35,10 +36,8 @@ def ensure_home(home: Path) -> Path:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     os.setsid()
-    try:  # Linux: SIGTERM the child if this launcher dies without cleaning up
+    with contextlib.suppress(OSError):  # Linux: SIGTERM the child if this launcher dies
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def start(host: str, port: int, home: Path) -> list[subprocess.Popen]:
@@ -58,21 +57,15 @@ def start(host: str, port: int, home: Path) -> list[subprocess.Popen]:
 def stop(procs: list[subprocess.Popen], grace_s: float = GRACE_S) -> None:
     """SIGTERM every process group, wait, then SIGKILL what is left."""
     for p in procs:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace_s
     for p in procs:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
     for p in procs:  # the leader may be gone while children of its group live on
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         p.poll()
 
 
