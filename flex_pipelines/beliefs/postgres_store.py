@@ -156,7 +156,6 @@ class PostgresStore(SQLBeliefStore):
             "timestamptz 'epoch' + belief_time_us * INTERVAL '1 microsecond' AS belief_time, "
             "source_id, cumulative_probability, event_value, belief_horizon_s FROM _incoming_raw"
         )
-        self._run("ANALYZE _incoming_raw")
 
     def _unstage(self) -> None:
         self._run("DROP VIEW IF EXISTS _incoming")

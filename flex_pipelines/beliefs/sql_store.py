@@ -508,7 +508,7 @@ class SQLBeliefStore(BeliefStore):
         self._run(
             f"INSERT INTO beliefs ({_BELIEF_COLS}, belief_horizon_s, ingestion_id) "
             f"SELECT {_BELIEF_COLS}, belief_horizon_s, CASE sensor_id {case} END FROM _cmp "
-            f"WHERE {new}"
+            f"WHERE {new} ORDER BY sensor_id, event_start"  # locality: zone maps, B-tree pages
         )
         return out
 
