@@ -36,7 +36,7 @@ from flex_pipelines.forecasting.models.base import (
     get_model,
     sort_quantiles,
 )
-from flex_pipelines.time import format_duration
+from flex_pipelines.time import Duration, add_duration, format_duration, get_zone
 
 __all__ = ["CycleConfig", "forecast_cycles", "viewpoints"]
 
@@ -74,12 +74,30 @@ class CycleConfig:
         object.__setattr__(self, "quantiles", tuple(sorted(set(self.quantiles))))
 
 
-def viewpoints(start: datetime, end: datetime, frequency: timedelta) -> list[datetime]:
-    """Viewpoints ``start + k * frequency`` before ``end`` (UTC)."""
-    out, v = [], start.astimezone(UTC)
+def _step(v: datetime, frequency: timedelta, k: int, timezone: str) -> datetime:
+    """``v + k * frequency``; whole days step on the local wall clock (12:00 stays 12:00)."""
+    if frequency % timedelta(days=1) == timedelta(0):
+        local = v.astimezone(get_zone(timezone))
+        return add_duration(local, Duration(days=k * (frequency // timedelta(days=1)))).astimezone(
+            UTC
+        )
+    return (v + k * frequency).astimezone(UTC)
+
+
+def viewpoints(
+    start: datetime, end: datetime, frequency: timedelta, timezone: str = "UTC"
+) -> list[datetime]:
+    """Viewpoints ``start + k * frequency`` before ``end`` (UTC).
+
+    A frequency of whole days steps on the local clock of ``timezone``, so a daily 12:00
+    viewpoint stays at 12:00 local time across DST changes.
+    """
+    out, k = [], 0
+    v = start.astimezone(UTC)
     while v < end:
         out.append(v)
-        v = v + frequency
+        k += 1
+        v = _step(start, frequency, k, timezone)
     return out
 
 
@@ -157,9 +175,11 @@ def _one_cycle(
     ctx = FitContext(grid=grid, viewpoint_us=v_us, unit=target.unit, train_period=cfg.train_period)
     retrain = state.model is None or state.cycles_since_fit >= cfg.retrain_every
     if retrain:
-        step = int(cfg.frequency.total_seconds() * 1e6)
         n_past = int(cfg.train_period / cfg.frequency)
-        past = v_us - step * np.arange(1, n_past + 1, dtype=np.int64)
+        past = np.array(
+            [to_us(_step(v, cfg.frequency, -k, target.timezone)) for k in range(1, n_past + 1)],
+            dtype=np.int64,
+        )
         tidx, tvp = _samples(grid, past, cfg)
         keep = ~np.isnan(grid.values[tidx])
         if not keep.any():
@@ -204,7 +224,7 @@ def forecast_cycles(
         )
     factory = _factory(model, cfg)
     _check_unit(factory(), target)
-    vps = viewpoints(start, end, cfg.frequency)
+    vps = viewpoints(start, end, cfg.frequency, target.timezone)
     if not vps:
         raise ForecastingError(
             f"forecast window {start.isoformat()} to {end.isoformat()} holds no viewpoint"

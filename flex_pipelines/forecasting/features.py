@@ -10,7 +10,8 @@ time is ``<= v``:
 - ``prof_dN_sK`` / ``prof_wN_sK``: the whole day profile (every slot K) of the n-th most recent
   fully known day / week-ago day: the cross-hour inputs of LEAR (Lago et al. 2021);
 - ``last_value`` and ``last_age_h``: the latest known value and how old it is at ``v``;
-- calendar of ``t`` in the series' timezone (time of day, day of week, day of year, holidays);
+- calendar of ``t`` in the series' timezone (time of day, day of week, holidays; day of year
+  only with ``season=True``);
 - ``horizon_h``: hours from ``v`` to ``t``;
 - one column per regressor: its value for ``t`` as believed at ``v`` (an as-of join).
 
@@ -45,6 +46,9 @@ class FeatureSpec:
     horizon: bool = True
     calendar: bool = True
     dow_only: bool = False
+    #: day-of-year sin/cos: only useful with more than a year of training data; with a short
+    #: window a linear model reads it as a trend and extrapolates it (off by default)
+    season: bool = False
     holiday_country: str | None = None
 
     def lookback(self, max_horizon: timedelta) -> timedelta:
@@ -170,6 +174,7 @@ def _calendar(grid: Grid, idx: np.ndarray, spec: FeatureSpec) -> tuple[list[np.n
         ang = 2 * np.pi * grid.minute_of_day[idx] / 1440.0
         cols += [np.sin(ang), np.cos(ang)]
         names += ["tod_sin", "tod_cos"]
+    if spec.season:
         yang = 2 * np.pi * grid.doy[idx] / 365.25
         cols += [np.sin(yang), np.cos(yang)]
         names += ["doy_sin", "doy_cos"]

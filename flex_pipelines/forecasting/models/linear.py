@@ -45,10 +45,11 @@ class _LassoLarsAIC:
 
 
 class LinearLagModel(PointModel):
-    """Impute → (asinh) → standardise → linear estimator, optionally one per time-of-day slot."""
+    """Impute → (asinh for prices) → standardise → linear estimator, optionally one per time-of-day slot."""
 
     per_slot: bool = False
-    transform: str | None = None
+    #: "asinh", None, or "auto" (asinh for price units: spiky, heavy-tailed; none otherwise)
+    transform: str | None = "auto"
 
     def make_estimator(self, n_samples: int, n_features: int) -> object:
         raise NotImplementedError
@@ -72,6 +73,8 @@ class LinearLagModel(PointModel):
         return (X - self._col_mean) / self._col_std
 
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
+        if self.transform == "auto":
+            self.transform = "asinh" if _is_price(ctx.unit) else None
         y = train.y
         med = float(np.median(y))
         mad = float(np.median(np.abs(y - med))) * _MAD_TO_STD
@@ -108,6 +111,13 @@ class LinearLagModel(PointModel):
                 est = self._models.get(int(g), fallback)
                 out[rows] = est.predict(Xs[rows])  # type: ignore[attr-defined]
         return self._inv(out)
+
+
+def _is_price(unit: str) -> bool:
+    try:
+        return is_price_unit(unit)
+    except UnitError:
+        return False
 
 
 _LAG_FEATURES = FeatureSpec(daily_lags=(1, 2, 3), weekly_lags=(1, 2), last_value=True)

@@ -1,0 +1,171 @@
+"""Quantile ordering, the registry (a model in one class), metrics and accuracy tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+import pytest
+
+from flex_pipelines.forecasting import (
+    MODEL_REGISTRY,
+    CycleConfig,
+    DesignMatrix,
+    FeatureSpec,
+    FitContext,
+    ForecastModel,
+    PointModel,
+    SeriesHistory,
+    accuracy_table,
+    backtest,
+    forecast_cycles,
+    get_model,
+    list_models,
+)
+from flex_pipelines.forecasting.metrics import pinball, smape
+
+CET = timezone(timedelta(hours=1))
+VP = datetime(2015, 11, 10, 12, tzinfo=CET)
+DA = dict(min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36))
+
+
+class CrossingQuantiles(ForecastModel):
+    """Returns quantile columns in reverse order: the cycle runner must sort them."""
+
+    name = "test-crossing"
+    features = FeatureSpec(daily_lags=(1,), weekly_lags=(), calendar=False, horizon=False)
+
+    def fit(self, train: DesignMatrix, ctx: FitContext) -> None:
+        return None
+
+    def predict(
+        self, test: DesignMatrix, ctx: FitContext, quantiles: Sequence[float]
+    ) -> np.ndarray:
+        base = test.column("lag_day_1")
+        return np.column_stack([base - 10 * k for k in range(len(quantiles))])
+
+
+def _assert_non_crossing(fc: pl.DataFrame) -> None:
+    wide = (
+        fc.sort("cumulative_probability")
+        .group_by("event_start", "belief_time")
+        .agg(pl.col("event_value"))
+    )
+    for vals in wide["event_value"].to_list():
+        assert vals == sorted(vals)
+
+
+def test_quantiles_never_cross(be_prices: SeriesHistory) -> None:
+    cfg = CycleConfig(**DA, train_period=timedelta(days=28), quantiles=(0.9, 0.1, 0.5))
+    fc = forecast_cycles("test-crossing", be_prices, VP, VP + timedelta(days=2), cfg)
+    assert sorted(fc["cumulative_probability"].unique().to_list()) == [0.1, 0.5, 0.9]
+    _assert_non_crossing(fc)
+    # the lowest quantile is the lowest raw column (base - 20), the highest is base
+    one = fc.filter(pl.col("event_start") == fc["event_start"].min()).sort("cumulative_probability")
+    v = one["event_value"].to_list()
+    assert v[2] - v[0] == pytest.approx(20.0)
+    cfg_hgb = CycleConfig(
+        **DA,
+        train_period=timedelta(days=21),
+        quantiles=(0.1, 0.5, 0.9),
+        model_params={"max_iter": 40},
+    )
+    _assert_non_crossing(forecast_cycles("hgb", be_prices, VP, VP + timedelta(hours=1), cfg_hgb))
+
+
+def test_a_model_is_added_with_one_class(be_prices: SeriesHistory) -> None:
+    class MeanOfLastTwoDays(PointModel):
+        name = "test-mean-2d"
+        features = FeatureSpec(daily_lags=(1, 2), weekly_lags=(), calendar=False, horizon=False)
+
+        def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
+            return None
+
+        def predict_point(self, test: DesignMatrix, ctx: FitContext) -> np.ndarray:
+            return (test.column("lag_day_1") + test.column("lag_day_2")) / 2
+
+    assert "test-mean-2d" in list_models()
+    assert isinstance(get_model("test-mean-2d"), MeanOfLastTwoDays)
+    cfg = CycleConfig(**DA, train_period=timedelta(days=14))
+    fc = forecast_cycles("test-mean-2d", be_prices, VP, VP + timedelta(hours=1), cfg)
+    d1 = forecast_cycles("naive-day", be_prices, VP, VP + timedelta(hours=1), cfg)
+    # lag 2 for 11 Nov is 9 Nov: check one hour by hand
+    hist = dict(
+        zip(
+            be_prices.frame["event_start"].to_list(),
+            be_prices.frame["event_value"].to_list(),
+            strict=True,
+        )
+    )
+    t = datetime(2015, 11, 11, 8, tzinfo=CET)
+    want = (hist[t - timedelta(days=1)] + hist[t - timedelta(days=2)]) / 2
+    got = fc.filter(pl.col("event_start") == t)["event_value"].item()
+    assert got == pytest.approx(want)
+    assert (
+        d1.filter(pl.col("event_start") == t)["event_value"].item() == hist[t - timedelta(days=1)]
+    )
+    MODEL_REGISTRY.pop("test-mean-2d")
+
+
+def test_builtin_models_are_registered() -> None:
+    assert {
+        "naive-day",
+        "naive-week",
+        "ridge",
+        "lasso",
+        "lear",
+        "ridge-profiles",
+        "hgb",
+        "ets",
+        "sarimax",
+    } <= set(list_models())
+
+
+def test_metrics_by_hand() -> None:
+    y = np.array([10.0, 0.0, -5.0])
+    yhat = np.array([12.0, 0.0, -5.0])
+    assert smape(y, yhat) == pytest.approx(100 * (2 / 11) / 3)
+    q = np.array([[8.0, 10.0, 12.0], [1.0, 2.0, 3.0], [-6.0, -5.0, -4.0]])
+    # pinball: row 1 → 0.1·2, 0, 0.9·... (y=10): q0.1=8 → 0.1·2=0.2; q0.5=10 → 0; q0.9=12 → 0.1·2
+    expected = np.mean([0.2, 0.0, 0.2, 0.9 * 1, 0.5 * 2, 0.1 * 3, 0.1 * 1, 0.0, 0.1 * 1])
+    assert pinball(y, q, [0.1, 0.5, 0.9]) == pytest.approx(expected)
+
+
+def test_accuracy_table_per_horizon_and_coverage() -> None:
+    t0 = datetime(2020, 1, 2, tzinfo=UTC)
+    bt = t0 - timedelta(hours=12)
+    rows = []
+    for h, (lo, med, hi, actual) in enumerate([(0, 5, 10, 6), (0, 5, 10, 11), (2, 4, 6, 4)]):
+        for p, v in ((0.1, lo), (0.5, med), (0.9, hi)):
+            rows.append((t0 + timedelta(hours=h), bt, p, float(v)))
+    fc = pl.DataFrame(
+        rows,
+        schema=["event_start", "belief_time", "cumulative_probability", "event_value"],
+        orient="row",
+    )
+    actuals = pl.DataFrame(
+        {
+            "event_start": [t0 + timedelta(hours=h) for h in range(3)],
+            "event_value": [6.0, 11.0, 4.0],
+        }
+    )
+    table = accuracy_table(fc, actuals)
+    assert table["horizon"].to_list() == ["12h", "13h", "14h", "all"]
+    overall = table.filter(pl.col("horizon") == "all").to_dicts()[0]
+    assert overall["n"] == 3
+    assert overall["mae"] == pytest.approx((1 + 6 + 0) / 3)
+    assert overall["coverage"] == pytest.approx(2 / 3)
+    assert overall["coverage_nominal"] == pytest.approx(0.8)
+
+
+def test_backtest_reports_per_horizon_accuracy(be_prices: SeriesHistory) -> None:
+    cfg = CycleConfig(**DA, train_period=timedelta(days=56), quantiles=(0.1, 0.5, 0.9))
+    res = backtest("ridge", be_prices, VP, VP + timedelta(days=5), cfg, bucket_hours=6)
+    assert res.accuracy["horizon"].to_list() == ["12h", "18h", "24h", "30h", "all"]
+    overall = res.overall()
+    assert overall["n"] == 5 * 24
+    naive = backtest("naive-day", be_prices, VP, VP + timedelta(days=5), cfg).overall()
+    assert 0 < overall["mae"] < naive["mae"]  # real data: ridge beats same-hour-yesterday here
+    assert 0.3 < overall["coverage"] <= 1.0
