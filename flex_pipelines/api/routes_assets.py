@@ -152,7 +152,9 @@ def patch_asset(request: Request, p: Auth, asset_id: Id, body: AssetPatch) -> di
         asset = store.get_asset(asset_id)
         check_write_asset(p, asset)
         fields: dict[str, Any] = {}
-        for k in ("name", "latitude", "longitude"):
+        if given.get("name") is not None:
+            fields["name"] = given["name"]
+        for k in ("latitude", "longitude"):  # null clears them
             if k in given:
                 fields[k] = given[k]
         if given.get("timezone"):

@@ -228,3 +228,83 @@ def delete_data(
         _structure_asset(p, store, sensor, "delete data of")
         store.delete_beliefs(sensor_id, start, until, [body.source] if body.source else None)
     return no_content()
+
+
+_UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "uploaded-files": {"type": "string", "format": "binary"},
+                        "belief-time-measured-instantly": {
+                            "type": "string",
+                            "enum": ["True", "False"],
+                        },  # fmt: skip
+                        "unit": {"type": "string"},
+                    },
+                    "required": ["uploaded-files"],
+                }
+            }
+        },
+    }
+}
+
+
+def _form_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
+    """(field name, file name, bytes) of a multipart/form-data body (stdlib parser)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    if not content_type.startswith("multipart/form-data") or "boundary=" not in content_type:
+        raise bad_request("upload data as multipart/form-data (field 'uploaded-files')")
+    msg = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not msg.is_multipart():
+        raise bad_request("the multipart body cannot be read")
+    parts = []
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        parts.append((str(name or ""), part.get_filename(), payload))
+    return parts
+
+
+@router.post("/sensors/{sensor_id}/data/upload", summary="Upload CSV files of sensor data", openapi_extra=_UPLOAD_DOC)  # fmt: skip
+async def upload_data(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any]:
+    """FlexMeasures' file upload: CSV with the event start in column 1 and the value in 2."""
+    from datetime import UTC, datetime
+
+    from starlette.concurrency import run_in_threadpool
+
+    from flex_pipelines.beliefs.ingest import CSVOptions, read_csv_beliefs
+
+    parts = _form_parts(request.headers.get("content-type", ""), await request.body())
+    fields = {n: v.decode("utf-8", "replace").strip() for n, f, v in parts if f is None}
+    files = [(f, v) for n, f, v in parts if n == "uploaded-files" and f is not None]
+    if not files:
+        raise bad_request("no file in field 'uploaded-files'")
+    instant = fields.get("belief-time-measured-instantly", "False").lower() in ("true", "1", "yes")  # fmt: skip
+    unit = fields.get("unit") or None
+    state = api_state(request)
+
+    def save() -> dict[str, Any]:
+        with state.db() as store:
+            sensor = store.get_sensor(sensor_id)
+            check_write_sensor_data(p, store, sensor)
+            source_id = store.get_or_create_source(p.user.email, "user").id
+            opts = CSVOptions(unit=unit, belief_time=None if instant else datetime.now(UTC))
+            frames = []
+            for name, data in files:
+                if not str(name).lower().endswith((".csv", ".txt")):
+                    raise bad_request(f"file {name!r}: only CSV files are supported")
+                frames.append(read_csv_beliefs(data, sensor, source_id, opts))
+            import polars as pl
+
+            saved = store.save_beliefs(pl.concat(frames))
+        return {"status": "PROCESSED", "message": f"Processed {len(files)} file(s).", "n_new": saved.n_new, "n_existing": saved.n_existing}  # fmt: skip
+
+    return await run_in_threadpool(save)

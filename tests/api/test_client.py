@@ -148,3 +148,24 @@ def test_client_manages_assets_and_sensors(server):
             await alice.close()
 
     run(go())
+
+
+def test_client_uploads_a_csv_file(server, tmp_path):
+    path = tmp_path / "pv.csv"
+    path.write_text("event_start,value\n2026-06-01T10:00:00+02:00,1.5\n2026-06-01T10:15:00+02:00,2.5\n")  # fmt: skip
+    bad = tmp_path / "pv2.csv"
+    bad.write_text("event_start,value\n2026-06-01T10:00:00,1.5\n")
+
+    async def go():
+        bob = client(server, "bob")
+        try:
+            _, status = await bob.post_sensor_data(server.ids["pv_sensor"], file_path=str(path), unit="MW", belief_time_measured_instantly=True)  # fmt: skip
+            assert status == 200
+            data = await bob.get_sensor_data(server.ids["pv_sensor"], start="2026-06-01T10:00:00+02:00", duration="PT30M", unit="kW", resolution="PT15M")  # fmt: skip
+            assert data["values"] == [1500, 2500]
+            with pytest.raises(ValueError, match="no UTC offset"):
+                await bob.post_sensor_data(server.ids["pv_sensor"], file_path=str(bad))
+        finally:
+            await bob.close()
+
+    run(go())

@@ -1,0 +1,207 @@
+"""Benchmark: the HTTP API under load, and schedule trigger-to-result latency.
+
+Run: ``.venv/bin/python bench/bench_api.py`` → ``bench/results/api.md``.
+
+A server (``flexpipe api run`` equivalent: uvicorn, one process, DuckDB file) runs in a
+subprocess on 127.0.0.1; 8 client threads (httpx, keep-alive) each POST one day of quarter-hour
+values (96 beliefs) per request to their own sensor, day after day, for a fixed time. After a
+warm-up, three timed runs; the median run's throughput and the latency percentiles over all
+timed requests are reported. Afterwards the server is stopped and the store is opened to count
+the beliefs: every acknowledged belief must be there exactly once. Then schedules are triggered
+(force-new-job-creation) and polled on /jobs until finished, then fetched: trigger-to-result.
+The server's per-user rate limit is raised for the load test (the default is 50 requests/s).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results" / "api.md"
+CLIENTS = 8
+VALUES_PER_POST = 96
+WARMUP_S = 3.0
+RUN_S = 6.0
+RUNS = 3
+SCHEDULE_RUNS = 15
+PASSWORD = "bench-password"
+DAY = "2026-01-06T00:00:00+01:00"
+
+
+def populate(db: str) -> dict[str, object]:
+    from flex_pipelines.api.auth import hash_password
+    from flex_pipelines.api.tables import ensure_api_tables
+    from flex_pipelines.beliefs import open_store
+    from flex_pipelines.toy import create_toy_account
+
+    with open_store(db) as store:
+        ensure_api_tables(store)
+        proc = create_toy_account(store, "process", name="Process Account")
+        acc = proc["account"]["id"]
+        store.add_user(acc, "bench@example.com", hash_password(PASSWORD, rounds=4), ["admin"])
+        site = store.add_asset("load site", "building", acc)
+        sensors = [
+            store.add_sensor(f"meter {i}", "kW", timedelta(minutes=15), asset_id=site.id).id
+            for i in range(CLIENTS)
+        ]
+        return {"sensors": sensors, "price": proc["price sensor"]["id"], "process": proc["power sensor"]["id"]}  # fmt: skip
+
+
+def serve(db: str, port: int) -> subprocess.Popen:
+    code = (
+        "import uvicorn; from flex_pipelines.api import create_app, ApiSettings; "
+        f"app = create_app({db!r}, ApiSettings(rate_per_s=1e6, rate_burst=1e6)); "
+        f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/ops/ping", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class Loader:
+    """8 threads posting day after day to their own sensor until told to stop."""
+
+    def __init__(self, base: str, token: str, sensors: list[int]) -> None:
+        self.base, self.token, self.sensors = base, token, sensors
+        self.next_day = [0] * len(sensors)
+        self.acked = [0] * len(sensors)
+        self.errors = 0
+
+    def run(self, seconds: float) -> tuple[int, list[float], float]:
+        """Load for ``seconds``; return (beliefs acknowledged, latencies in s, elapsed s)."""
+        stop = time.monotonic() + seconds
+        lat: list[list[float]] = [[] for _ in self.sensors]
+        counts = [0] * len(self.sensors)
+
+        def worker(i: int) -> None:
+            with httpx.Client(base_url=self.base, headers={"Authorization": self.token}, timeout=60) as c:  # fmt: skip
+                while time.monotonic() < stop:
+                    day = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=self.next_day[i])
+                    body = {"values": [float((self.next_day[i] + k) % 97) for k in range(VALUES_PER_POST)],
+                            "start": day.isoformat(), "duration": "P1D", "unit": "kW"}  # fmt: skip
+                    t0 = time.perf_counter()
+                    r = c.post(f"/api/v3_0/sensors/{self.sensors[i]}/data", json=body)
+                    lat[i].append(time.perf_counter() - t0)
+                    if r.status_code != 200:
+                        self.errors += 1
+                        continue
+                    self.next_day[i] += 1
+                    counts[i] += r.json()["n_new"]
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(self.sensors))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        for i, n in enumerate(counts):
+            self.acked[i] += n
+        return sum(counts), [x for xs in lat for x in xs], elapsed
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def schedule_latency(base: str, token: str, price: int, sensor: int) -> list[float]:
+    out = []
+    with httpx.Client(base_url=base, headers={"Authorization": token}, timeout=60) as c:
+        r = c.post(f"/api/v3_0/sensors/{price}/data", json={"values": [float(50 + (h * 7) % 40) for h in range(24)], "start": DAY, "duration": "P1D", "unit": "EUR/MWh", "prior": "2026-01-05T12:00:00+01:00"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        for k in range(SCHEDULE_RUNS + 2):
+            t0 = time.perf_counter()
+            job = c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", json={"start": DAY, "duration": "P1D", "force-new-job-creation": True}).json()["job"]  # fmt: skip
+            while c.get(f"/api/v3_0/jobs/{job}").json()["status"] not in ("FINISHED", "FAILED"):
+                time.sleep(0.002)
+            got = c.get(f"/api/v3_0/sensors/{sensor}/schedules/{job}")
+            assert got.status_code == 200 and len(got.json()["values"]) == 96, got.text
+            if k >= 2:  # warm-up
+                out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    from flex_pipelines.beliefs import open_store
+    from tests.api.conftest import free_port
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "bench.duckdb")
+        ids = populate(db)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = serve(db, port)
+        try:
+            token = httpx.post(f"{base}/api/requestAuthToken", json={"email": "bench@example.com", "password": PASSWORD}).json()["auth_token"]  # fmt: skip
+            loader = Loader(base, token, ids["sensors"])  # type: ignore[arg-type]
+            loader.run(WARMUP_S)
+            runs = [loader.run(RUN_S) for _ in range(RUNS)]
+            rates = sorted(n / el for n, _, el in runs)
+            all_lat = [x for _, lat, _ in runs for x in lat]
+            n_requests = len(all_lat)
+            sched = schedule_latency(base, token, ids["price"], ids["process"])  # type: ignore[arg-type]
+            with httpx.Client(base_url=base, headers={"Authorization": token}) as c:
+                battery_note = c.get("/api/").json()["flexmeasures_version"]
+        finally:
+            server.terminate()
+            server.wait(30)
+        acked = sum(loader.acked)
+        with open_store(db) as store:
+            stored = store.count_beliefs(ids["sensors"])  # type: ignore[arg-type]
+            distinct = store.query(
+                "SELECT count(*) AS n FROM (SELECT DISTINCT sensor_id, event_start, belief_time, "
+                "source_id, cumulative_probability FROM beliefs WHERE sensor_id IN ("
+                + ", ".join(str(s) for s in ids["sensors"])
+                + "))"  # type: ignore[union-attr]
+            )["n"][0]
+    lines = [
+        "## HTTP API (FlexMeasures v3 compatible)",
+        "",
+        f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+        f"{datetime.now(UTC).date().isoformat()}. Server: one uvicorn process over a DuckDB file on "
+        f"127.0.0.1 (subprocess); {CLIENTS} client threads (httpx, keep-alive) in the benchmark "
+        f"process, each POSTing {VALUES_PER_POST} quarter-hour values per request to its own "
+        f"sensor. Rate limit raised for the load (default 50 requests/s per user).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| sustained POST /data throughput (median of {RUNS} runs of {RUN_S:.0f} s after {WARMUP_S:.0f} s warm-up) | {statistics.median(rates):,.0f} beliefs/s ({statistics.median(rates) / VALUES_PER_POST:,.0f} requests/s) |",  # fmt: skip
+        f"| throughput range over the runs | {rates[0]:,.0f} – {rates[-1]:,.0f} beliefs/s |",
+        f"| POST latency p50 / p99 ({n_requests:,} timed requests, 8 concurrent) | {pct(all_lat, 0.5) * 1000:.1f} ms / {pct(all_lat, 0.99) * 1000:.1f} ms |",  # fmt: skip
+        f"| non-200 answers under load | {loader.errors} |",
+        f"| beliefs acknowledged (n_new summed, warm-up included) / stored / distinct keys | {acked:,} / {stored:,} / {distinct:,} |",  # fmt: skip
+        f"| lost or duplicated beliefs | {'none' if acked == stored == distinct else 'MISMATCH'} |",
+        f"| schedule trigger → job finished → schedule fetched, toy process (1 day, 96 steps), median of {len(sched)} | {statistics.median(sched) * 1000:.0f} ms (p90 {pct(sched, 0.9) * 1000:.0f} ms) |",  # fmt: skip
+        "| schedule trigger-to-result, toy battery | not measured: the store-integrated storage scheduler is not in this build yet |",  # fmt: skip
+        "",
+        f"(API answers as FlexMeasures {battery_note}.)",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
