@@ -55,7 +55,7 @@ LOAD_MODELS = [
 PROTOCOL = """\
 ### Protocol
 
-**Prices** (`data/forecasting/epf_{np,be,fr}_*.csv`, hourly EUR/MWh, 728 days each, with the
+**Prices** (`data/forecasting/epf_{{np,be,fr}}_*.csv`, hourly EUR/MWh, 728 days each, with the
 published LEAR and DNN ensemble forecasts of Lago et al. 2021). Times are read in the fixed zone
 UTC+1 of the files (24 values every day). Each price is believed (known) at 13:00 the day before
 its delivery day (auction results are published around 12:40). For each of the last 364 days `D`

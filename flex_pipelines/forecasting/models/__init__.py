@@ -26,6 +26,7 @@ __all__ = [
     "SeasonalNaiveWeek",
     "HistGradientBoosting",
     "Lear",
+    "LearEnsemble",
     "LassoLags",
     "RidgeLags",
     "RidgeProfiles",

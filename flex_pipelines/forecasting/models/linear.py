@@ -202,3 +202,36 @@ class RidgeProfiles(LinearLagModel):
 
     def make_estimator(self, n_samples: int, n_features: int) -> object:
         return _ridge(self.params)
+
+
+class LearEnsemble(PointModel):
+    """The average of LEAR models calibrated on several windows (as in Lago et al. 2021).
+
+    The published ensemble averages windows of 56, 84, 1092 and 1456 days; with at most a
+    year of history here the default windows are 56, 84 and 364 days (``windows`` param).
+    """
+
+    name = "lear-ensemble"
+    description = "mean of LEAR models calibrated on the last 56, 84 and 364 days"
+    features = _LEAR_FEATURES
+
+    def supports_unit(self, unit: str) -> bool:
+        return _is_price(unit)
+
+    def unit_hint(self) -> str:
+        return "prices (a currency per energy unit, e.g. EUR/MWh)"
+
+    def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
+        windows = self.params.get("windows", (56, 84, 364))
+        latest = int(train.viewpoint_us.max())
+        self._members: list[Lear] = []
+        for days in windows:  # type: ignore[union-attr]
+            keep = train.viewpoint_us > latest - int(days) * 86_400_000_000 - 1
+            if keep.sum() < 0.8 * int(days) * len(np.unique(train.slot)) and self._members:
+                continue  # not enough history yet for this window: skip it
+            member = Lear()
+            member.fit_point(train.subset(keep), ctx)
+            self._members.append(member)
+
+    def predict_point(self, test: DesignMatrix, ctx: FitContext) -> np.ndarray:
+        return np.mean([m.predict_point(test, ctx) for m in self._members], axis=0)

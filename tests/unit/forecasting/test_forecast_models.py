@@ -137,7 +137,7 @@ def test_accuracy_table_per_horizon_and_coverage() -> None:
     t0 = datetime(2020, 1, 2, tzinfo=UTC)
     bt = t0 - timedelta(hours=12)
     rows = []
-    for h, (lo, med, hi, actual) in enumerate([(0, 5, 10, 6), (0, 5, 10, 11), (2, 4, 6, 4)]):
+    for h, (lo, med, hi, _actual) in enumerate([(0, 5, 10, 6), (0, 5, 10, 11), (2, 4, 6, 4)]):
         for p, v in ((0.1, lo), (0.5, med), (0.9, hi)):
             rows.append((t0 + timedelta(hours=h), bt, p, float(v)))
     fc = pl.DataFrame(
