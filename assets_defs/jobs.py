@@ -2,27 +2,24 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from assets_defs.partitions import daily_partitions
-
 PIPELINE = AssetSelection.groups("ingestion", "forecasting", "scheduling", "reporting")
 REOPT = AssetSelection.assets("schedules", "reports")
 
 #: ingest → forecast → schedule → report for partitions (in-process: safe on DuckDB)
 pipeline_job = define_asset_job(
-    "pipeline_job", selection=PIPELINE, partitions_def=daily_partitions,
+    "pipeline_job", selection=PIPELINE,
     description="Ingest, forecast, schedule and report for the selected days.",
 )  # fmt: skip
 
 #: schedules (and their reports) only: what the re-optimisation sensor and intraday cycle run
 reoptimise_job = define_asset_job(
-    "reoptimise_job", selection=REOPT, partitions_def=daily_partitions,
+    "reoptimise_job", selection=REOPT,
     description="Re-optimise the schedules of the selected sites and days, then report.",
 )  # fmt: skip
 
 #: forecasts + schedules for the day-ahead cycle
 day_ahead_job = define_asset_job(
     "day_ahead_job", selection=AssetSelection.assets("forecasts", "schedules", "reports"),
-    partitions_def=daily_partitions,
     description="Day-ahead cycle: forecast, schedule and report tomorrow after gate closure.",
 )  # fmt: skip
 
@@ -35,6 +32,6 @@ def celery_schedules_job():  # noqa: ANN201
         return None
     return define_asset_job(
         "celery_schedules_job", selection=AssetSelection.assets("schedules"),
-        partitions_def=daily_partitions, executor_def=celery_executor,
+        executor_def=celery_executor,
         description="Schedules with one celery task per site (needs a broker and workers; Postgres store).",
     )  # fmt: skip

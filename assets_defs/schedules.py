@@ -19,6 +19,7 @@ from dagster import (
     Config,
     DynamicOut,
     DynamicOutput,
+    Failure,
     In,
     Nothing,
     OpExecutionContext,
@@ -29,6 +30,7 @@ from dagster import (
 )
 
 from assets_defs.partitions import daily_partitions, window_utc
+from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.pipeline import MissingInputsError, day_windows, list_sites, schedule_site
 from flex_pipelines.time import floor_to
 from resources import STORE_POOL, BeliefStoreResource
@@ -74,6 +76,8 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
             except MissingInputsError as exc:
                 skipped.append(str(exc))
                 continue
+            except FlexPipelinesError as exc:  # infeasible or invalid: nothing was saved
+                raise Failure(description=f"site {site.id} ({site.asset.name}), {ws.isoformat()} to {we.isoformat()}: {exc}", allow_retries=False) from exc  # fmt: skip
             days.append(res.to_record())
         watermark = s.ingestion_watermark()
     for reason in skipped[:5]:

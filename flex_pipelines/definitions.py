@@ -5,33 +5,27 @@ DuckDB store), freshness of schedules, and the alerting sensors. Load it with ``
 (``python_module: flex_pipelines.definitions``) or ``dagster dev -m flex_pipelines.definitions``.
 """
 
-import warnings
 from datetime import timedelta
 
 from dagster import (
     AssetSelection,
-    BetaWarning,
     Definitions,
     FreshnessPolicy,
-    PreviewWarning,
     in_process_executor,
     load_asset_checks_from_modules,
     load_assets_from_modules,
 )
 
-warnings.filterwarnings("ignore", category=BetaWarning)
-warnings.filterwarnings("ignore", category=PreviewWarning)
-
-from assets_defs import checks, forecasts, inbox, reports, schedules  # noqa: E402
-from assets_defs.jobs import celery_schedules_job, day_ahead_job, pipeline_job, reoptimise_job  # noqa: E402
-from assets_defs.sensors import (  # noqa: E402
+from assets_defs import checks, forecasts, inbox, reports, schedules
+from assets_defs.jobs import celery_schedules_job, day_ahead_job, pipeline_job, reoptimise_job
+from assets_defs.sensors import (
     alert_on_run_failure,
     inbox_files,
     reoptimise_on_new_beliefs,
     stale_schedules,
 )
-from resources import BeliefStoreResource, InboxResource  # noqa: E402
-from schedules.cycles import day_ahead_cycle, intraday_cycle  # noqa: E402
+from resources import BeliefStoreResource, InboxResource
+from schedules.cycles import day_ahead_cycle, intraday_cycle
 
 #: schedules must be refreshed at least daily (the day-ahead cycle); warn after 25 hours
 SCHEDULE_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))  # fmt: skip

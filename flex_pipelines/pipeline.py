@@ -495,7 +495,10 @@ def run_pipeline(
         summary.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
     failures = [e for e in result.all_events if e.is_step_failure]
     if failures:
-        summary.error = failures[0].step_failure_data.error.message.strip()  # type: ignore[union-attr]
+        err = failures[0].step_failure_data.error  # type: ignore[union-attr]
+        while err.cause is not None and "Failure" not in err.cls_name:
+            err = err.cause
+        summary.error = err.message.strip()
     if own:
         instance.dispose()
     return summary

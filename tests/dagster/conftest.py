@@ -56,7 +56,7 @@ def instance(tmp_path: Path):
     """A real SQLite-backed Dagster instance in a temporary DAGSTER_HOME."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    with DagsterInstance.local_temp(str(home)) as inst:
+    with DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}}) as inst:
         yield inst
 
 
