@@ -19,6 +19,7 @@ from dagster import (
     AssetKey,
     AssetObservation,
     AssetRecordsFilter,
+    DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -39,6 +40,7 @@ from resources import BeliefStoreResource, InboxResource
 
 DEMO_ON = DefaultSensorStatus.RUNNING if os.environ.get("FLEXPIPE_AUTOMATION", "on") == "on" else DefaultSensorStatus.STOPPED  # fmt: skip
 SCHEDULES = AssetKey("schedules")
+SENSOR_LOCK_WAIT_S = 2.0  # a tick waits this long for a locked DuckDB file, then skips
 
 
 def today_key(now: datetime | None = None) -> str:
@@ -104,7 +106,7 @@ def reoptimise_on_new_beliefs(context: SensorEvaluationContext, store: BeliefSto
     """Re-optimise exactly the sites and days whose inputs (prices, loads, SoC, forecasts) changed."""
     cursor = int(context.cursor or 0)
     try:
-        with store.open() as s:
+        with store.open(lock_wait_s=SENSOR_LOCK_WAIT_S) as s:
             watermark = s.ingestion_watermark()
             if watermark <= cursor:
                 return SkipReason(f"no new beliefs since ingestion {cursor}")
@@ -134,6 +136,13 @@ def alert_on_run_failure(context: RunFailureSensorContext) -> None:
     """Annotate the run's assets and call the webhook when a pipeline run fails."""
     run = context.dagster_run
     message = f"run {run.run_id[:8]} of {run.job_name} failed: {context.failure_event.message}"
+    steps = context.instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    if steps and steps[0].dagster_event and steps[0].dagster_event.step_failure_data:
+        err = steps[0].dagster_event.step_failure_data.error
+        while err is not None and err.cause is not None and "Failure" not in err.cls_name:
+            err = err.cause
+        if err is not None:
+            message += f" {steps[0].dagster_event.step_key}: {err.message.strip()}"
     keys = sorted(run.asset_selection or [SCHEDULES], key=lambda k: k.to_user_string())
     for key in keys:
         alert(context.instance, key, message, run_id=run.run_id, partition=run.tags.get("dagster/partition", ""))  # fmt: skip

@@ -54,13 +54,13 @@ class BeliefStoreResource(ConfigurableResource):
     lock_wait_s: float = Field(default=60.0, description="wait this long for a locked DuckDB file")
 
     @contextmanager
-    def open(self) -> Iterator[BeliefStore]:
+    def open(self, lock_wait_s: float | None = None) -> Iterator[BeliefStore]:
         """The store for one step (created if missing, closed afterwards).
 
         A DuckDB file held by another process (a sensor tick, another run) is retried until
         ``lock_wait_s`` has passed.
         """
-        store = open_with_retry(self.url, self.lock_wait_s)
+        store = open_with_retry(self.url, self.lock_wait_s if lock_wait_s is None else lock_wait_s)
         try:
             yield store
         finally:
