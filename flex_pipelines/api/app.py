@@ -11,7 +11,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +23,7 @@ from flex_pipelines.api.jobs import JobManager
 from flex_pipelines.api.runners import RUNNERS
 from flex_pipelines.api.state import FLEXMEASURES_COMPAT_VERSION, ApiSettings, ApiState
 from flex_pipelines.api.tables import ensure_api_tables
+from flex_pipelines.api.writer import BeliefWriter
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
 
@@ -128,6 +128,7 @@ def create_app(
     ensure_api_tables(store)
     state = ApiState(store, settings)
     state.jobs = JobManager(state, RUNNERS)
+    state.writer = BeliefWriter(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -178,9 +179,3 @@ def create_app(
         app.include_router(module.router)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
-
-
-def app_info(app: FastAPI) -> dict[str, Any]:
-    """What a running app holds (for tests and the CLI)."""
-    state: ApiState = app.state.api
-    return {"store": state.store.url, "settings": state.settings}

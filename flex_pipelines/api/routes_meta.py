@@ -67,7 +67,13 @@ def ready(request: Request) -> dict[str, Any]:
     with state.db() as store:
         store.query("SELECT 1 AS ok")
     jobs = state.jobs
-    return {"database_status": True, "worker_status": bool(jobs and jobs._thread)}
+    writer = state.writer
+    return {
+        "database_status": True,
+        "worker_status": bool(jobs and jobs._thread),
+        "belief_saves": writer.n_saves if writer else 0,
+        "requests_saved_in_groups": writer.n_grouped if writer else 0,
+    }
 
 
 @router.get("/api/v3_0/users", tags=["users"], summary="Users of an account (default: yours)")

@@ -142,18 +142,20 @@ def post_data(request: Request, p: Auth, sensor_id: Id, body: SensorDataIn) -> d
         if source_id is None:
             source_id = store.get_or_create_source(p.user.email, "user").id
             state.source_ids[p.user.id] = source_id
-        frame = beliefs_from_post(sensor, payload, source_id, state.settings.max_values)
-        try:
-            saved = store.save_beliefs(frame)
-        except BeliefValidationError as exc:
-            if "refusing to change" in str(exc):
-                raise ApiError(403, "INVALID_REPLACEMENT", f"{exc}") from exc
-            raise
+    frame = beliefs_from_post(sensor, payload, source_id, state.settings.max_values)
+    try:
+        saved, grouped = state.writer.save(frame)  # type: ignore[union-attr]
+    except BeliefValidationError as exc:
+        if "refusing to change" in str(exc):
+            raise ApiError(403, "INVALID_REPLACEMENT", f"{exc}") from exc
+        raise
+    if grouped:  # saved together with concurrent requests: counts are the group's
+        return {"status": "PROCESSED", "message": "Request has been processed.", "n_received": frame.height}  # fmt: skip
     if saved.n_new == 0:
         status, message = "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED", "All of the data has already been received and successfully processed."  # fmt: skip
     else:
         status, message = "PROCESSED", "Request has been processed."
-    return {"status": status, "message": message, "n_new": saved.n_new, "n_existing": saved.n_existing}  # fmt: skip
+    return {"status": status, "message": message, "n_received": frame.height, "n_new": saved.n_new, "n_existing": saved.n_existing}  # fmt: skip
 
 
 @router.get("/sensors/{sensor_id}/data", summary="Get sensor data, one value per step")

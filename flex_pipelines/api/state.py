@@ -14,6 +14,7 @@ from flex_pipelines.beliefs.store import BeliefStore
 
 if TYPE_CHECKING:
     from flex_pipelines.api.jobs import JobManager
+    from flex_pipelines.api.writer import BeliefWriter
 
 #: The FlexMeasures server version whose API we answer like (the client gates features on it).
 FLEXMEASURES_COMPAT_VERSION = "1.1.0"
@@ -81,6 +82,7 @@ class ApiState:
         self.token_cache: dict[str, tuple[object, float]] = {}
         self.source_ids: dict[int, int] = {}
         self.jobs: JobManager | None = None
+        self.writer: BeliefWriter | None = None
 
     @contextmanager
     def db(self) -> Iterator[BeliefStore]:

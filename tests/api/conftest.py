@@ -141,12 +141,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def fresh_server(tmp_path) -> Iterator[Server]:  # noqa: ANN001
-    """A server of its own (for tests that change limits or stop the worker)."""
-    yield from _serve(str(tmp_path / "api.duckdb"))
-
-
-@pytest.fixture
 def serve(tmp_path) -> Iterator[Callable[..., Server]]:  # noqa: ANN001
     """Start a server over a given store URL with given settings; stopped after the test."""
     gens: list[Iterator[Server]] = []

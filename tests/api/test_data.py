@@ -150,3 +150,29 @@ def test_round_trip_on_postgres(serve, pg_url):
         foreign = c.post(URL.format(srv.ids["other_sensor"]), json=msg([1, 2, 3, 4]))
         assert foreign.status_code == 403
     assert srv.with_store(lambda s: s.count_beliefs(pv)) == 4
+
+
+def test_concurrent_posts_are_saved_together_and_a_bad_one_alone(server):
+    """Group commit: 8 concurrent posts; the one with a conflicting value is refused alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sensor = server.ids["power_sensor"]
+    with server.client("bob") as c:
+        assert c.post(URL.format(sensor), json=msg([5, 5, 5, 5], start="2026-07-01T00:00:00+00:00")).status_code == 200  # fmt: skip
+    bodies = [msg([float(i)] * 4, start=f"2026-07-02T{i:02d}:00:00+00:00") for i in range(8)]
+    bodies[3] = msg([6, 5, 5, 5], start="2026-07-01T00:00:00+00:00")  # conflicts with the first
+    before = count(server, sensor)
+
+    def post(body):
+        with server.client("bob") as c:
+            return c.post(URL.format(sensor), json=body)
+
+    for _ in range(3):  # the grouping depends on timing; every round must give the same answers
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(post, bodies))
+        codes = [a.status_code for a in answers]
+        assert codes == [200, 200, 200, 403, 200, 200, 200, 200], [a.text for a in answers]
+    assert count(server, sensor) == before + 7 * 4
+    with server.client("bob") as c:
+        kept = c.get(URL.format(sensor), params={"start": "2026-07-01T00:00:00+00:00", "duration": "PT1H"})  # fmt: skip
+        assert kept.json()["values"] == [5, 5, 5, 5]
