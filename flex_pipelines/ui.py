@@ -67,6 +67,14 @@ def stop(procs: list[subprocess.Popen], grace_s: float = GRACE_S) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGKILL)
         p.poll()
+    for p in procs:  # wait until every group is empty
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end:
+            try:
+                os.killpg(p.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:
