@@ -169,3 +169,21 @@ def test_client_uploads_a_csv_file(server, tmp_path):
             await bob.close()
 
     run(go())
+
+
+def test_client_round_trip_and_schedule_on_postgres(serve, pg_url):
+    srv = serve(pg_url)
+
+    async def go():
+        admin, pat = client(srv, "admin"), client(srv, "pat")
+        try:
+            await admin.post_sensor_data(srv.ids["price_sensor"], start=DAY, duration="P1D", values=PRICES, unit="EUR/MWh", prior="2026-01-05T12:00:00+01:00")  # fmt: skip
+            prices = await pat.get_sensor_data(srv.ids["price_sensor"], start=DAY, duration="P1D", unit="EUR/MWh", resolution="PT1H")  # fmt: skip
+            assert prices["values"] == PRICES
+            schedule = await pat.trigger_and_get_schedule(start=DAY, duration="P1D", sensor_id=srv.ids["process_sensor"], unit="kW")  # fmt: skip
+            assert schedule["values"][24:40] == [200.0] * 16
+        finally:
+            await admin.close()
+            await pat.close()
+
+    run(go())

@@ -176,3 +176,17 @@ def test_concurrent_posts_are_saved_together_and_a_bad_one_alone(server):
     with server.client("bob") as c:
         kept = c.get(URL.format(sensor), params={"start": "2026-07-01T00:00:00+00:00", "duration": "PT1H"})  # fmt: skip
         assert kept.json()["values"] == [5, 5, 5, 5]
+
+
+def test_dst_day_needs_its_92_quarter_hours(server):
+    """An offset is not a timezone: P1D from +01:00 is 24 hours (as in FlexMeasures); the
+    23-hour day of the clock change is PT23H, 92 quarter hours."""
+    sensor = server.ids["power_sensor"]
+    day = "2026-03-29T00:00:00+01:00"
+    with server.client("bob") as c:
+        wrong = c.post(URL.format(sensor), json=msg([1.0] * 92, start=day, duration="P1D"))
+        assert wrong.status_code == 400 and "92 values do not divide duration P1D" in wrong.json()["message"]  # fmt: skip
+        ok = c.post(URL.format(sensor), json=msg([1.0] * 92, start=day, duration="PT23H"))
+        assert ok.status_code == 200 and ok.json()["n_new"] == 92
+        back = c.get(URL.format(sensor), params={"start": day, "duration": "PT23H"}).json()
+        assert len(back["values"]) == 92 and set(back["values"]) == {1.0}
