@@ -19,7 +19,7 @@ from flex_pipelines.api.auth import (
 from flex_pipelines.api.errors import ApiError, bad_request, forbidden
 from flex_pipelines.api.jobs import job_status_json
 from flex_pipelines.api.models import ForecastTrigger, Id, ReportTrigger, ScheduleTrigger
-from flex_pipelines.api.runners import devices_of_asset, report_request
+from flex_pipelines.api.runners import check_process_flex_model, devices_of_asset, report_request
 from flex_pipelines.api.sensor_data import aware, timedelta_field, values_on_grid, window
 from flex_pipelines.beliefs.model import Asset, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
@@ -89,6 +89,7 @@ def trigger_sensor_schedule(request: Request, p: Auth, sensor_id: Id, body: Sche
         sensor = store.get_sensor(sensor_id)
         check_write_sensor_data(p, store, sensor)
         req = _schedule_window(body, sensor.event_resolution)
+        check_process_flex_model(store, sensor.id, body.flex_model or {})  # type: ignore[arg-type]
         account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
     assert state.jobs is not None
     job_id, dedup = state.jobs.submit("schedule", "sensor", sensor.id, account, p.user.id, req, force)  # fmt: skip
@@ -128,6 +129,8 @@ def trigger_asset_schedule(request: Request, p: Auth, asset_id: Id, body: Schedu
             check_write_sensor_data(p, store, sensor)
             if not _in_subtree(store, asset.id, sensor):
                 raise bad_request(f"sensor {sid} is not a sensor of asset {asset.id} or of an asset below it")  # fmt: skip
+            entry = next((d for d in fm or [] if d.get("sensor") == sid), {})
+            check_process_flex_model(store, sid, {k: v for k, v in entry.items() if k != "sensor"})
             resolution = sensor.event_resolution if resolution is None else min(resolution, sensor.event_resolution)  # fmt: skip
         req = _schedule_window(body, resolution or timedelta(0))
     assert state.jobs is not None

@@ -19,6 +19,7 @@ from flex_pipelines.time import add_duration, parse_datetime, parse_duration, pa
 STORAGE_SCHEDULER_CANDIDATES = [
     ("flex_pipelines.scheduling.storage_store", "schedule_storage"),
     ("flex_pipelines.scheduling.store", "schedule_storage"),
+    ("flex_pipelines.scheduling.storage", "schedule_storage"),
     ("flex_pipelines.scheduling", "schedule_storage"),
 ]
 
@@ -45,6 +46,22 @@ def _stored_flex_model(store: BeliefStore, sensor_id: int) -> dict[str, Any]:
 
 def _is_process(store: BeliefStore, sensor_id: int, flex_model: Mapping[str, Any]) -> bool:
     return "process-type" in {**_stored_flex_model(store, sensor_id), **flex_model}
+
+
+def check_process_flex_model(store: BeliefStore, sensor_id: int, flex_model: Mapping[str, Any]) -> None:  # fmt: skip
+    """Parse a process device's flex-model now, so a bad one is a 400 at trigger time."""
+    from flex_pipelines.scheduling.process_model import parse_process_flex_model
+    from flex_pipelines.scheduling.process_store import stored_process_flex_model
+    from flex_pipelines.units import is_power_unit
+
+    sensor = store.get_sensor(sensor_id)
+    merged = {**stored_process_flex_model(store, sensor), **flex_model}
+    if "process-type" in merged:
+        parse_process_flex_model(
+            merged,
+            timezone=sensor.timezone,
+            default_power_unit=sensor.unit if is_power_unit(sensor.unit) else None,
+        )
 
 
 def devices_of_asset(store: BeliefStore, asset_id: int) -> list[int]:

@@ -101,6 +101,8 @@ def test_trigger_auth_and_bad_input(server):
         assert c.post(url, json={"start": "2026-01-06T00:00:00"}).status_code == 400
         assert c.post(url, json={"start": DAY, "duration": "PT7M"}).status_code == 400
         assert c.post(url, json={"duration": "P1D"}).status_code == 422
+        bad_model = c.post(url, json={"start": DAY, "flex-model": {"power": "lots"}})
+        assert bad_model.status_code == 400 and "power" in bad_model.json()["message"]
         assert c.post(url, json={"start": DAY, "flex-model": [{"sensor": sensor}]}).status_code == 400  # fmt: skip
         assert c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", content=b"{", headers={"Content-Type": "application/json"}).status_code == 422  # fmt: skip
     with server.client("carol") as c:
