@@ -66,6 +66,7 @@ def issue_token(store: BeliefStore, user_id: int, ttl_s: float) -> tuple[str, da
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     expires = datetime.fromtimestamp(now.timestamp() + ttl_s, tz=UTC)
+    store.execute("DELETE FROM api_tokens WHERE expires_at < ?", [now])  # expired ones go
     store.execute(
         "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         [_token_hash(token), int(user_id), now, expires],
