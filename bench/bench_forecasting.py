@@ -36,10 +36,11 @@ PRICE_MODELS = [
     ("ridge", 1),
     ("lasso", 1),
     ("hgb", 7),
-    ("ets", 1),
+    ("ets", 7),
     ("sarimax", 7),
     ("ridge-profiles", 1),
     ("lear", 1),
+    ("lear-ensemble", 1),
 ]
 LOAD_MODELS = [
     ("naive-day", 1),
@@ -63,8 +64,8 @@ of a file, one forecast is made at the viewpoint `D-1 12:00`, for the 24 hours o
 (lead times 12–35 h). Every input passes through the as-of cut `belief_time <= viewpoint`, so a
 forecast at `D-1 12:00` sees prices up to the end of `D-1` and nothing of `D`. Training samples
 are the past viewpoints within a rolling `{train_days}`-day window (the first test viewpoint has
-exactly 364 days of history), retrained every day unless the table says otherwise (HGB and
-SARIMAX every 7 days; between retrains they still use the newest data as inputs). Holidays of
+exactly 364 days of history), retrained every day except HGB,
+ETS and SARIMAX (every 7 days; between retrains they still use the newest data as inputs). Holidays of
 NO/BE/FR are a calendar feature where the model uses calendar features. The naive baselines are
 the price at the same hour on `D-1` and on `D-7`; the published LEAR/DNN ensembles are scored on
 exactly the same hours. MAE in EUR/MWh; sMAPE = 100·mean(|y−ŷ|/((|y|+|ŷ|)/2)) in %.

