@@ -1,18 +1,10 @@
 """Forecasts: day-ahead forecasts of every sensor with a forecast config, per local day."""
 
-from datetime import UTC, datetime
-
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from assets_defs.inbox import inbox_beliefs
 from assets_defs.partitions import daily_partitions, window_utc
-from flex_pipelines.pipeline import (
-    MissingInputsError,
-    day_ahead_viewpoint,
-    day_windows,
-    forecast_sensor,
-    forecast_sensors,
-)
+from flex_pipelines.pipeline import MissingInputsError, day_windows, forecast_days, forecast_sensors
 from resources import STORE_POOL, BeliefStoreResource
 
 
@@ -32,16 +24,15 @@ def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> Mat
     its reason in the metadata.
     """
     start, end = window_utc(context.partition_time_window)
-    now = datetime.now(UTC)
+    days = [d for d, _, _ in day_windows(start, end)]
     made, skipped = 0, []
     with store.open() as s:
         ids = forecast_sensors(s)
-        for day, ws, we in day_windows(start, end):
-            for sid in ids:
-                try:
-                    made += forecast_sensor(s, sid, ws, we, min(day_ahead_viewpoint(day), now))
-                except MissingInputsError as exc:
-                    skipped.append(str(exc))
+        for sid in ids:
+            try:
+                made += forecast_days(s, sid, days)
+            except MissingInputsError as exc:
+                skipped.append(str(exc))
     for reason in skipped[:5]:
         context.log.warning(f"forecast skipped: {reason}")
     return MaterializeResult(

@@ -248,6 +248,8 @@ def schedule_site(
             out.cost_eur += cost
             out.n_beliefs += n_new
     out.solve_s = time.perf_counter() - t0
+    if not out.devices and out.skipped:
+        raise MissingInputsError(f"site {site.id} ({site.asset.name}): " + "; ".join(out.skipped))
     report_progress("schedules", f"site {site.id} {start.date()}")
     return out
 
@@ -258,46 +260,48 @@ def forecast_sensors(store: BeliefStore) -> list[int]:
     return [s.id for s in store.list_sensors() if isinstance(s.attributes.get("forecast"), dict)]
 
 
-def forecast_sensor(store: BeliefStore, sensor_id: int, start: datetime, end: datetime, as_of: datetime) -> int:  # fmt: skip
-    """Forecast [start, end) of a sensor from the viewpoint ``as_of``; save; return new beliefs.
+def forecast_days(store: BeliefStore, sensor_id: int, days: Sequence[date], now: datetime | None = None) -> int:  # fmt: skip
+    """Day-ahead forecasts of a sensor for local ``days``, each made at its gate closure the day
+    before (or now, if that is still ahead); saved by the forecasting library. Returns new beliefs.
 
-    Reads the sensor's history (and regressors) as known ``as_of`` and calls
-    :func:`~flex_pipelines.forecasting.cycles.forecast_cycles` for that one viewpoint.
+    One call of :func:`~flex_pipelines.forecasting.store_io.forecast_sensor` covers a run of
+    days whose viewpoints are a day apart (a backfill retrains once per viewpoint, as the cycles do).
     """
-    from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
+    from flex_pipelines.forecasting.cycles import CycleConfig
     from flex_pipelines.forecasting.errors import ForecastingError
-    from flex_pipelines.forecasting.history import SeriesHistory
+    from flex_pipelines.forecasting.store_io import forecast_sensor
     from flex_pipelines.time import parse_timedelta
 
     sensor = store.get_sensor(sensor_id)
     cfg = sensor.attributes["forecast"]
-    train = parse_timedelta(cfg.get("train-period", "P30D"))
-    vp = as_of.astimezone(UTC)
-
-    def history(sid: int) -> SeriesHistory:
-        s = store.get_sensor(sid)
-        frame = store.search_beliefs(sid, vp - train - timedelta(days=7), end, as_of=vp, exclude_source_types=["forecaster", "scheduler"], one_per_event=True)  # fmt: skip
-        return SeriesHistory(frame, s.event_resolution, s.timezone, s.unit, s.name)
-
-    target = history(sensor_id)
-    if target.frame.is_empty():
-        raise MissingInputsError(f"sensor {sensor_id} ({sensor.name}) has no history as of {vp.isoformat()} to forecast {start.isoformat()} to {end.isoformat()}")  # fmt: skip
-    source = store.get_or_create_source("FlexPipelines forecaster", type="forecaster", model=str(cfg.get("model", "ridge")))  # fmt: skip
-    config = CycleConfig(
-        max_horizon=end - vp, min_horizon=max(start - vp, timedelta(0)), frequency=timedelta(days=1),
-        train_period=train, quantiles=tuple(cfg.get("quantiles", (0.5,))),
-    )  # fmt: skip
-    try:
-        frame = forecast_cycles(
-            cfg.get("model", "ridge"), target, vp, vp + timedelta(seconds=1), config,
-            regressors=[history(int(r)) for r in cfg.get("regressors", [])],
-            sensor_id=sensor_id, source_id=source.id,
+    now = now or datetime.now(UTC)
+    spans = [(d, *day_window(d, PIPELINE_TIMEZONE)) for d in days]
+    vps = [min(day_ahead_viewpoint(d), now) for d, _, _ in spans]
+    groups: list[list[int]] = []
+    for i, vp in enumerate(vps):  # runs of viewpoints exactly one day apart share one call
+        if groups and vp - vps[groups[-1][-1]] == timedelta(days=1):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    made = 0
+    for g in groups:
+        min_h = min(spans[i][1] - vps[i] for i in g)
+        max_h = max(spans[i][2] - vps[i] for i in g)
+        config = CycleConfig(
+            max_horizon=max_h, min_horizon=max(min_h, timedelta(0)), frequency=timedelta(days=1),
+            train_period=parse_timedelta(cfg.get("train-period", "P30D")),
+            quantiles=tuple(cfg.get("quantiles", (0.5,))),
         )  # fmt: skip
-    except ForecastingError as exc:
-        raise MissingInputsError(f"sensor {sensor_id} ({sensor.name}): {exc}") from exc
-    saved = store.save_beliefs(frame)
-    report_progress("forecasts", f"sensor {sensor_id} {start.date()}")
-    return saved.n_new
+        try:
+            run = forecast_sensor(
+                store, sensor_id, vps[g[0]], vps[g[-1]] + timedelta(seconds=1), config,
+                model=str(cfg.get("model", "ridge")), regressor_ids=[int(r) for r in cfg.get("regressors", [])],
+            )  # fmt: skip
+        except ForecastingError as exc:
+            raise MissingInputsError(f"sensor {sensor_id} ({sensor.name}), {spans[g[0]][0]} to {spans[g[-1]][0]}: {exc}") from exc  # fmt: skip
+        made += run.n_new
+        report_progress("forecasts", f"sensor {sensor_id} {spans[g[-1]][0]}")
+    return made
 
 
 # --- re-optimisation --------------------------------------------------------------------------
