@@ -37,11 +37,14 @@ from resources import STORE_POOL, BeliefStoreResource
 
 
 class ScheduleConfig(Config):
-    """Which sites, which devices, and whether to re-plan only the rest of today (intraday)."""
+    """Which sites and devices, whether to re-plan only the rest of today (intraday), and whether
+    to replay history (inputs as known at the window start, believed then) instead of using what
+    is known now (the default: every run saves a new belief, believed now)."""
 
     site_ids: list[int] | None = None  # None: every site
     kinds: list[str] = ["storage", "process"]
     intraday: bool = False  # start at the current quarter hour instead of the window start
+    replay: bool = False  # read inputs as known at the window start (backtests; idempotent)
 
 
 @op(ins={"forecasts": In(Nothing)}, out=DynamicOut(dict))
@@ -53,7 +56,12 @@ def schedule_targets(context: OpExecutionContext, config: ScheduleConfig, store:
     context.log.info(f"scheduling sites {wanted} of {sites}")
     for site_id in wanted:
         yield DynamicOutput(
-            {"site_id": site_id, "kinds": config.kinds, "intraday": config.intraday},
+            {
+                "site_id": site_id,
+                "kinds": config.kinds,
+                "intraday": config.intraday,
+                "replay": config.replay,
+            },
             mapping_key=f"site_{site_id}",
         )
 
@@ -72,7 +80,8 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
         for _day, ws, we in day_windows(start, end):
             ws = max(ws, start)
             try:
-                res = schedule_site(s, site, ws, we, as_of=min(now, ws) if not target["intraday"] else now, kinds=target["kinds"])  # fmt: skip
+                as_of = min(now, ws) if target.get("replay") else now
+                res = schedule_site(s, site, ws, we, as_of=as_of, kinds=target["kinds"])
             except MissingInputsError as exc:
                 skipped.append(str(exc))
                 continue

@@ -449,6 +449,7 @@ def run_pipeline(
     instance: Any = None,
     assets: Sequence[str] | None = None,
     log_level: str = "WARNING",
+    replay: bool = False,
 ) -> PipelineSummary:
     """Materialise ingest → forecasts → schedules → reports for local days ``start``..``end``
     (inclusive) in one in-process run (single-run backfill over the partition range).
@@ -460,6 +461,8 @@ def run_pipeline(
     :param assets: a subset of asset names (default all four).
     :param progress: show a rich progress display on the console.
     :param log_level: Dagster's console log level.
+    :param replay: schedule with inputs as known at each day's start (believed then), as a
+        backtest would; default: as known now.
     """
     from dagster import AssetKey, DagsterInstance
     from dagster._core.storage.tags import (
@@ -480,10 +483,13 @@ def run_pipeline(
     if own:
         instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()  # fmt: skip
     selection = [AssetKey(a) for a in assets] if assets else None
+    run_config: dict[str, Any] = {"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}}  # fmt: skip
+    if not assets or "schedules" in assets:
+        run_config["ops"] = {"schedules": {"ops": {"schedule_targets": {"config": {"replay": replay}}}}}  # fmt: skip
     t0 = time.perf_counter()
     with _console_progress(progress, (end - start).days + 1) as hook, _progress_hook(hook):
         result = job.execute_in_process(
-            run_config={"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_config=run_config,
             instance=instance, tags=tags,
             asset_selection=selection, raise_on_error=False,
         )  # fmt: skip

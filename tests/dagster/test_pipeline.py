@@ -76,3 +76,20 @@ def test_blocking_check_stops_reports_when_a_schedule_breaks_site_capacity(db_ur
     data = next(e.dagster_event.event_specific_data for e in events if e.dagster_event.event_specific_data.check_name == "schedules_within_limits")  # fmt: skip
     assert data.metadata["violations"].value == 16
     assert "over site-power-capacity 150 kW" in data.metadata["examples"].value[0]
+
+
+def test_replay_is_idempotent_and_live_runs_add_a_new_belief(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip
+    power = toy_site["power sensor"]["id"]
+    first = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"], replay=True)  # fmt: skip
+    again = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"], replay=True)  # fmt: skip
+    assert (first.assets["schedules"]["row_count"], again.assets["schedules"]["row_count"]) == (
+        96,
+        0,
+    )
+    frame = _scheduled(db_url, power)
+    assert frame["belief_time"].unique().to_list() == [
+        frame["event_start"].min()
+    ]  # known at the day's start
+    live = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"])
+    assert live.assets["schedules"]["row_count"] == 96
+    assert _scheduled(db_url, power)["belief_time"].n_unique() == 2
