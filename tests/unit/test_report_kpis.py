@@ -159,3 +159,21 @@ def test_views_are_created_idempotently_and_answer(store):
     assert noon["site_power_kw"] == pytest.approx(200.0 - 210.0)  # process runs 11–15, PV 210 kW
     latest = store.query("SELECT count(*) FROM latest_beliefs WHERE sensor_id = ?", [cost.id])
     assert latest.row(0)[0] == 96
+
+
+def test_corrected_values_count_once_with_their_latest_belief(store):
+    """A meter value corrected later: two beliefs for one event; KPIs use the latest only."""
+    site = store.add_asset("metered", "building", None, timezone="Europe/Amsterdam",
+                           flex_context={"consumption-price": "100 EUR/MWh"})  # fmt: skip
+    meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
+    store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
+    src = store.get_or_create_source("meter", type="user")
+    store.save_beliefs(beliefs(meter.id, src.id, DAY, Q, [100.0] * 96))
+    fix = beliefs(meter.id, src.id, DAY + timedelta(hours=6), Q, [500.0] * 4, PUBLISHED + timedelta(days=2))  # fmt: skip
+    store.save_beliefs(fix)
+    row = site_kpis(store, site.id, DAY, NEXT_DAY).row(0, named=True)
+    assert row["n_events"] == 96
+    assert row["energy_bought_mwh"] == pytest.approx((92 * 0.1 + 4 * 0.5) * 0.25)
+    assert row["peak_consumption_mw"] == pytest.approx(0.5)
+    before = site_kpis(store, site.id, DAY, NEXT_DAY, as_of=PUBLISHED + timedelta(days=1))
+    assert before.row(0, named=True)["peak_consumption_mw"] == pytest.approx(0.1)
