@@ -116,6 +116,14 @@ def test_client_triggers_a_schedule_and_gets_it_back(server):
             job = await pat.wait_for_job(job_id)
             assert job["status"] == "FINISHED"
             assert (await pat.get_job_status(job_id))["status"] == "FINISHED"
+            process_asset = (await pat.get_sensor(server.ids["process_sensor"], parse_json_fields=True))["generic_asset_id"]  # fmt: skip
+            building = (await pat.get_asset(process_asset, parse_json_fields=True))["parent_asset_id"]  # fmt: skip
+            site = await pat.trigger_and_get_schedule(
+                start=DAY, duration="P1D", asset_id=building,
+                flex_model=[{"sensor": server.ids["process_sensor"], "duration": "PT1H"}],
+            )  # fmt: skip
+            assert site[0]["sensor"] == server.ids["process_sensor"]
+            assert sum(1 for v in site[0]["values"] if v) == 4
         finally:
             await admin.close()
             await pat.close()
