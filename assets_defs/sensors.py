@@ -40,6 +40,7 @@ from resources import BeliefStoreResource, InboxResource
 
 DEMO_ON = DefaultSensorStatus.RUNNING if os.environ.get("FLEXPIPE_AUTOMATION", "on") == "on" else DefaultSensorStatus.STOPPED  # fmt: skip
 SCHEDULES = AssetKey("schedules")
+SENSOR_INTERVAL_S = int(os.environ.get("FLEXPIPE_SENSOR_INTERVAL_S", "30"))
 SENSOR_LOCK_WAIT_S = 2.0  # a tick waits this long for a locked DuckDB file, then skips
 
 
@@ -48,7 +49,7 @@ def today_key(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(get_zone(PIPELINE_TIMEZONE)).date().isoformat()
 
 
-@sensor(asset_selection=[inbox_beliefs], minimum_interval_seconds=30, default_status=DEMO_ON)
+@sensor(asset_selection=[inbox_beliefs], minimum_interval_seconds=SENSOR_INTERVAL_S, default_status=DEMO_ON)
 def inbox_files(context: SensorEvaluationContext, inbox: InboxResource):
     """Request an ingestion run when CSV files wait in the inbox (one run per set of files)."""
     files = inbox.pending()
@@ -101,7 +102,7 @@ def reopt_requests(instance: DagsterInstance, targets: dict[str, dict[int, int]]
     return out
 
 
-@sensor(job=reoptimise_job, minimum_interval_seconds=30, default_status=DEMO_ON)
+@sensor(job=reoptimise_job, minimum_interval_seconds=SENSOR_INTERVAL_S, default_status=DEMO_ON)
 def reoptimise_on_new_beliefs(context: SensorEvaluationContext, store: BeliefStoreResource):
     """Re-optimise exactly the sites and days whose inputs (prices, loads, SoC, forecasts) changed."""
     cursor = int(context.cursor or 0)
