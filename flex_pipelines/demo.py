@@ -36,93 +36,53 @@ PV_PEAK_KW = 100.0
 LOAD_PEAK_KW = 250.0
 
 
-def _local_restamp(ts: pl.Expr) -> pl.Expr:
-    """Keep the local clock reading, re-interpret it in the demo timezone (DST-safe)."""
-    return ts.dt.replace_time_zone(None).dt.replace_time_zone(
-        TZ, ambiguous="earliest", non_existent="null"
+def _local_clock(name: str, value: pl.Expr, shift: timedelta = timedelta(0)) -> pl.DataFrame:
+    """Read a bundled CSV; keep each row's local clock reading (plus ``shift``) and interpret it
+    in the demo timezone (DST-safe: non-existent spring hours dropped, the repeated autumn hour
+    kept once). Returns event_start (UTC) and event_value, sorted."""
+    df = pl.read_csv(DATA_DIR / name)
+    clock = (
+        pl.col("timestamp").str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us")
     )
-
-
-def _read(name: str) -> pl.DataFrame:
-    return pl.read_csv(DATA_DIR / name)
+    local = (clock + shift).dt.replace_time_zone(TZ, ambiguous="earliest", non_existent="null")
+    return (
+        df.select(local.alias("event_start"), value.alias("event_value"))
+        .drop_nulls()
+        .unique("event_start", keep="first")
+        .with_columns(pl.col("event_start").dt.convert_time_zone("UTC"))
+        .sort("event_start")
+    )
 
 
 def price_series() -> pl.DataFrame:
     """Hourly BE day-ahead prices (event_start UTC, event_value EUR/MWh), whole file."""
-    df = _read("epf_be_dayahead_price_with_benchmark_forecasts.csv")
-    local = (
-        pl.col("timestamp").str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us")
-    )
-    return (
-        df.select(_local_restamp(local).alias("event_start"), pl.col("price").alias("event_value"))
-        .drop_nulls("event_start")
-        .unique("event_start", keep="first")
-        .with_columns(pl.col("event_start").dt.convert_time_zone("UTC"))
-        .sort("event_start")
-    )
+    return _local_clock("epf_be_dayahead_price_with_benchmark_forecasts.csv", pl.col("price"))
 
 
 def pv_series() -> pl.DataFrame:
     """15-min PV production (kW, positive), scaled to a 100 kWp roof."""
-    df = _read("pv_nrel_serf_east_2016_15min.csv")
-    local = (
-        pl.col("timestamp").str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us")
-    )
-    peak = df["ac_power"].max()
-    return (
-        df.select(
-            _local_restamp(local).alias("event_start"),
-            (pl.col("ac_power").clip(lower_bound=0) / peak * PV_PEAK_KW).alias("event_value"),
-        )
-        .drop_nulls()
-        .unique("event_start", keep="first")
-        .with_columns(pl.col("event_start").dt.convert_time_zone("UTC"))
-        .sort("event_start")
+    ac = pl.col("ac_power")
+    return _local_clock(
+        "pv_nrel_serf_east_2016_15min.csv", ac.clip(lower_bound=0) / ac.max() * PV_PEAK_KW
     )
 
 
 def load_series() -> pl.DataFrame:
-    """15-min building load (kW, positive): GB demand shape moved to 2016, 250 kW peak."""
-    df = _read("gb_demand_taylor_2000_30min.csv")
-    local = (
-        pl.col("timestamp").str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us")
-    )
+    """15-min building load (kW, positive): GB demand shape moved to 2016, 250 kW peak.
+
+    Each half-hourly value is held for both quarter hours."""
     shift = FIRST_DAY - date(2000, 6, 5)  # both Mondays: a whole number of weeks
-    assert shift.days % 7 == 0
-    peak = df["demand_mw"].max()
-    half_hours = df.select(
-        (local + shift).alias("local"), (pl.col("demand_mw") / peak * LOAD_PEAK_KW).alias("v")
+    demand = pl.col("demand_mw")
+    half = _local_clock(
+        "gb_demand_taylor_2000_30min.csv", demand / demand.max() * LOAD_PEAK_KW, shift
     )
-    quarter = pl.concat(
-        [half_hours, half_hours.with_columns(pl.col("local") + timedelta(minutes=15))]
-    ).sort("local")
-    return (
-        quarter.select(
-            _local_restamp(pl.col("local")).alias("event_start"), pl.col("v").alias("event_value")
-        )
-        .drop_nulls()
-        .unique("event_start", keep="first")
-        .with_columns(pl.col("event_start").dt.convert_time_zone("UTC"))
-        .sort("event_start")
-    )
+    second = half.with_columns(pl.col("event_start") + timedelta(minutes=15))
+    return pl.concat([half, second]).sort("event_start")
 
 
 def clear_sky_series() -> pl.DataFrame:
     """15-min clear-sky GHI (W/m²) at the PV site, re-stamped like the PV."""
-    df = _read("weather_psm3_serf_east_2016_15min.csv")
-    local = (
-        pl.col("timestamp").str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us")
-    )
-    return (
-        df.select(
-            _local_restamp(local).alias("event_start"),
-            pl.col("ghi_clear_w_m2").alias("event_value"),
-        )
-        .drop_nulls()
-        .unique("event_start", keep="first")
-        .with_columns(pl.col("event_start").dt.convert_time_zone("UTC"))
-        .sort("event_start")
-    )
+    return _local_clock("weather_psm3_serf_east_2016_15min.csv", pl.col("ghi_clear_w_m2"))
 
 
 def build_demo_site(store: BeliefStore) -> dict[str, int]:
