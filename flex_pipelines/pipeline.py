@@ -480,8 +480,11 @@ def run_pipeline(
         resources["inbox"] = {"config": {"path": str(inbox)}}
     tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}  # fmt: skip
     own = instance is None
-    if own:
-        instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()  # fmt: skip
+    if own and os.environ.get("DAGSTER_HOME"):
+        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        instance = DagsterInstance.get()
+    elif own:
+        instance = DagsterInstance.ephemeral()
     selection = [AssetKey(a) for a in assets] if assets else None
     run_config: dict[str, Any] = {"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}}  # fmt: skip
     if not assets or "schedules" in assets:

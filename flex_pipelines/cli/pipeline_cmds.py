@@ -34,6 +34,12 @@ def run(
     asset: Annotated[
         list[str] | None, typer.Option("--asset", help="Only these assets (repeat).")
     ] = None,  # fmt: skip
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay", help="Schedule with inputs as known at each day's start (backtest)."
+        ),
+    ] = False,  # fmt: skip
     fmt: FormatOption = "table",
 ) -> None:
     """Materialise the partitioned assets for the days START..END in one in-process run."""
@@ -41,7 +47,7 @@ def run(
 
     summary = run_pipeline(
         db, _day(start, "--start"), _day(end, "--end"), progress=fmt == "table",
-        inbox=inbox, assets=asset or None,
+        inbox=inbox, assets=asset or None, replay=replay,
     )  # fmt: skip
     if fmt == "json":
         typer.echo(dumps(summary.to_record()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -64,4 +63,4 @@ def instance(tmp_path: Path):
 def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEXPIPE_INBOX", str(tmp_path / "inbox"))
     monkeypatch.delenv("FLEXPIPE_DB_URL", raising=False)
-    os.environ.setdefault("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "cli_dagster_home"))
