@@ -159,12 +159,23 @@ def _power_ctes(dialect: str, power_where: str, baselines: bool) -> str:
     return f"""latest_power AS ({latest_values_sql(dialect, power_where)}),
 vals AS (
   SELECT c.site_id, c.role, l.event_start AS t, l.event_value * c.factor AS v
-  FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id WHERE c.k = 1
+  FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id WHERE c.k = 1 AND NOT c.direct
   UNION ALL
   SELECT c.site_id, c.role, l.event_start + o.k * c.step_s * INTERVAL '1 second' AS t,
          l.event_value * c.factor AS v
-  FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id AND c.k > 1
+  FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id AND c.k > 1 AND NOT c.direct
   JOIN offs o ON o.k < c.k{bl}
+),
+direct AS (
+  SELECT c.site_id, l.event_start AS t, 1 AS n_power,
+    CASE WHEN c.role = 'site' THEN 1 ELSE 0 END AS n_site,
+    CASE WHEN c.role = 'site' THEN l.event_value * c.factor END AS site_mw,
+    CASE WHEN c.role = 'device' THEN l.event_value * c.factor END AS device_mw,
+    CASE WHEN c.role = 'load' THEN l.event_value * c.factor END AS load_mw,
+    CASE WHEN c.role = 'pv' THEN l.event_value * c.factor END AS pv_mw,
+    CAST(NULL AS DOUBLE PRECISION) AS baseline_device_mw,
+    CAST(NULL AS DOUBLE PRECISION) AS cycles_rate
+  FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id WHERE c.direct
 ),
 ev AS (
   SELECT site_id, t,
@@ -177,6 +188,8 @@ ev AS (
     sum(CASE WHEN role = 'baseline' THEN v END) AS baseline_device_mw,
     sum(CASE WHEN role = 'cycles' THEN abs(v) END) AS cycles_rate
   FROM vals GROUP BY site_id, t
+  UNION ALL
+  SELECT * FROM direct
 )"""
 
 
@@ -309,9 +322,11 @@ def per_event_sql(
             site_baselines = _baseline_rows(s, start, end, base_s)
             baselines += site_baselines
         mine = [c for c in comps if c[0] == s.site_id]
+        # a site of one power sensor needs no pivot; in DuckDB it also skips de-duplication
+        # (checked afterwards), in PostgreSQL it reads the de-duplicated latest_power
         direct = (
-            dialect == "duckdb" and not force_dedup and len(mine) == 1 and mine[0][4] == 1
-            and not site_baselines and base_s >= 900
+            not (dialect == "duckdb" and force_dedup) and len(mine) == 1 and mine[0][4] == 1
+            and not site_baselines and (base_s >= 900 or dialect != "duckdb")
         )  # fmt: skip
         seen: dict[str, int] = {}
         for c in mine:
@@ -485,6 +500,19 @@ FROM daily GROUP BY site_id, day_number, h ORDER BY site_id, day_number"""
     return sql, params
 
 
+def _run_kpi_query(store: BeliefStore, sql: str, params: list[object]) -> pl.DataFrame:
+    if store.dialect != "postgresql":
+        return store.query(sql, params)
+    # PostgreSQL misestimates the VALUES/CTE joins by 100× and picks sort-merge joins and
+    # sorted aggregation over millions of event rows (spilling to disk with the default 4 MB
+    # work_mem); hash joins and hash aggregation with more memory are several times faster.
+    with store.transaction():
+        store.execute("SET LOCAL work_mem = '256MB'")
+        store.execute("SET LOCAL enable_mergejoin = off")
+        store.execute("SET LOCAL enable_sort = off")
+        return store.query(sql, params)
+
+
 def kpis_for_specs(
     store: BeliefStore,
     specs: Sequence[SiteSpec],
@@ -501,10 +529,10 @@ def kpis_for_specs(
     for _tz, group in groupby(sorted(specs, key=lambda s: s.timezone), key=lambda s: s.timezone):
         group = list(group)
         sql, params = kpi_sql(group, start, end, as_of, store.dialect)
-        frame = store.query(sql, params)
+        frame = _run_kpi_query(store, sql, params)
         if frame.height and frame["dup_events"].max() > 0:  # several beliefs per event: dedup
             sql, params = kpi_sql(group, start, end, as_of, store.dialect, force_dedup=True)
-            frame = store.query(sql, params)
+            frame = _run_kpi_query(store, sql, params)
         if frame.is_empty():
             continue
         cur = {s.site_id: s.currency for s in group}
