@@ -87,6 +87,13 @@ def aggregate(
     if not isinstance(items, list) or not items:
         raise ReportError("aggregator config needs a non-empty list 'inputs'")
     specs = [_input_spec(item, i) for i, item in enumerate(items)]
+    names = [name for name, *_ in specs]
+    clash = sorted({n for n in names if names.count(n) > 1 or n in ("event_start", "value")})
+    if clash:
+        raise ReportError(
+            f"aggregator input name(s) {clash} are repeated or reserved; give each input its "
+            f"own 'name' (not event_start or value)"
+        )
     if not any("sensor" in raw for *_, raw in specs):
         raise ReportError("aggregator config needs at least one sensor input to define its events")
     res_cfg = parse_timedelta(config["resolution"]) if config.get("resolution") else None

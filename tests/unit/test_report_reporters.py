@@ -258,3 +258,10 @@ def test_bad_configs_name_the_field(store):
         aggregate(store, {"method": "median", "inputs": [{"sensor": ids["pv"]}]}, DAY, NEXT_DAY)
     with pytest.raises(ReportError, match="reporter 'pandas'"):
         run_report(store, "pandas", {}, DAY, NEXT_DAY)
+
+
+def test_aggregator_input_names_must_differ(store):
+    ids = toy_process_site(store)
+    with pytest.raises(ReportError, match=r"input name\(s\) \['pv'\] are repeated"):
+        aggregate(store, {"inputs": [{"name": "pv", "sensor": ids["pv"]},
+                                     {"name": "pv", "value": "1 kW"}]}, DAY, NEXT_DAY)  # fmt: skip
