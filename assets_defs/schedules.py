@@ -21,6 +21,7 @@ from dagster import (
     DynamicOutput,
     Failure,
     In,
+    MetadataValue,
     Nothing,
     OpExecutionContext,
     Out,
@@ -31,7 +32,13 @@ from dagster import (
 
 from assets_defs.partitions import daily_partitions, window_utc
 from flex_pipelines.errors import FlexPipelinesError
-from flex_pipelines.pipeline import MissingInputsError, day_windows, list_sites, schedule_site
+from flex_pipelines.pipeline import (
+    MissingInputsError,
+    day_windows,
+    list_sites,
+    schedule_chart_markdown,
+    schedule_site,
+)
 from flex_pipelines.time import floor_to
 from resources import STORE_POOL, BeliefStoreResource
 
@@ -89,6 +96,7 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
                 raise Failure(description=f"site {site.id} ({site.asset.name}), {ws.isoformat()} to {we.isoformat()}: {exc}", allow_retries=False) from exc  # fmt: skip
             days.append(res.to_record())
         watermark = s.ingestion_watermark()
+        chart = schedule_chart_markdown(s, site, start, end) if days and end - start <= timedelta(days=7) else None  # fmt: skip
     for reason in skipped[:5]:
         context.log.warning(f"skipped: {reason}")
     return {
@@ -97,6 +105,7 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
         "skipped": skipped,
         "watermark": watermark,
         "worker": {"pid": os.getpid(), "hostname": socket.gethostname()},
+        "chart": chart,
     }
 
 
@@ -125,6 +134,9 @@ def collect_schedules(context: OpExecutionContext, results: list[dict]):
             for r in results
         ],
     }
+    chart = next((r["chart"] for r in results if r.get("chart")), None)
+    if chart:
+        meta["chart"] = MetadataValue.md(chart)
     if not done:
         reason = "; ".join(skipped[:3]) or "no site has a schedulable device"
         context.log.warning(f"schedules not materialized: {reason}")

@@ -49,7 +49,11 @@ def today_key(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(get_zone(PIPELINE_TIMEZONE)).date().isoformat()
 
 
-@sensor(asset_selection=[inbox_beliefs], minimum_interval_seconds=SENSOR_INTERVAL_S, default_status=DEMO_ON)
+@sensor(
+    asset_selection=[inbox_beliefs],
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=DEMO_ON,
+)
 def inbox_files(context: SensorEvaluationContext, inbox: InboxResource):
     """Request an ingestion run when CSV files wait in the inbox (one run per set of files)."""
     files = inbox.pending()

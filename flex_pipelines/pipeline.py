@@ -533,3 +533,44 @@ def _console_progress(show: bool, n_days: int) -> Iterator[Callable[[str, str], 
             bar.update(tasks[step], advance=1, description=f"{step}: {detail}")
 
         yield hook
+
+
+# --- charts and KPIs for materialization metadata (reporting's functions) -----------------------
+def schedule_chart_markdown(store: BeliefStore, site: Site, start: datetime, end: datetime) -> str | None:  # fmt: skip
+    """A PNG chart (price, power, SoC) of the site's first device as Markdown, or None."""
+    from flex_pipelines.reporting.base import ReportError
+    from flex_pipelines.reporting.charts import (
+        png_markdown,
+        schedule_chart_data,
+        schedule_chart_png,
+    )
+
+    if not site.devices:
+        return None
+    dev = site.devices[0]
+    try:
+        data = schedule_chart_data(store, int(dev.flex_model["sensor"]), start, end)
+        png = schedule_chart_png(data, title=f"{site.asset.name}: {dev.name}", timezone=PIPELINE_TIMEZONE)  # fmt: skip
+    except (ReportError, FlexPipelinesError):
+        return None
+    return png_markdown(png, f"schedule of {dev.name}")
+
+
+def site_kpis_summary(store: BeliefStore, site_ids: Sequence[int], start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str | None]:  # fmt: skip
+    """Daily KPIs of sites (reporting's :func:`site_kpis`) as records, and a cost chart (Markdown)."""
+    from flex_pipelines.reporting.base import ReportError
+    from flex_pipelines.reporting.charts import cost_chart_png, png_markdown
+    from flex_pipelines.reporting.kpis import site_kpis
+
+    try:
+        kpis = site_kpis(store, list(site_ids), start, end)
+    except (ReportError, FlexPipelinesError):
+        return [], None
+    records = [{k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in r.items()} for r in kpis.iter_rows(named=True)]  # fmt: skip
+    chart = None
+    if kpis.height and "cost" in kpis.columns:
+        try:
+            chart = png_markdown(cost_chart_png(kpis, title="Daily cost"), "daily cost")
+        except (ReportError, FlexPipelinesError, ValueError):
+            chart = None
+    return records, chart
