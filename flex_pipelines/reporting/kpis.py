@@ -35,7 +35,7 @@ import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError
-from flex_pipelines.reporting.site import SiteSpec, site_spec
+from flex_pipelines.reporting.site import SiteSpec, site_specs
 from flex_pipelines.time import get_zone
 
 __all__ = ["site_kpis", "kpis_for_specs", "kpi_sql", "per_event_sql", "KPI_COLUMNS"]
@@ -565,4 +565,4 @@ def site_kpis(
     """Daily KPIs for sites given by asset id (components from the asset tree, see
     :mod:`flex_pipelines.reporting.site`). No rows for days without power values."""
     ids = [asset_ids] if isinstance(asset_ids, int) else list(asset_ids)
-    return kpis_for_specs(store, [site_spec(store, i) for i in ids], start, end, as_of)
+    return kpis_for_specs(store, site_specs(store, ids), start, end, as_of)

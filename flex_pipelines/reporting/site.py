@@ -42,7 +42,7 @@ from flex_pipelines.units import (
     parse_quantity,
 )
 
-__all__ = ["Component", "SiteSpec", "site_spec", "find_sites"]
+__all__ = ["Catalog", "Component", "SiteSpec", "site_spec", "site_specs", "find_sites"]
 
 _PV_TYPES = {"solar", "pv", "PV", "photovoltaic"}
 
@@ -83,12 +83,37 @@ class SiteSpec:
         return min(res)
 
 
-def _descendants(store: BeliefStore, asset: Asset) -> list[Asset]:
+class Catalog:
+    """Assets and sensors read once (two queries), for resolving many sites quickly."""
+
+    def __init__(self, store: BeliefStore) -> None:
+        self.store = store
+        self.assets = {a.id: a for a in store.list_assets()}
+        self.sensors = {x.id: x for x in store.list_sensors()}
+        self._children: dict[int, list[Asset]] = {}
+        for a in self.assets.values():
+            if a.parent_id is not None:
+                self._children.setdefault(a.parent_id, []).append(a)
+
+    def asset(self, asset_id: int) -> Asset:
+        return self.assets.get(asset_id) or self.store.get_asset(asset_id)
+
+    def sensor(self, sensor_id: int) -> Sensor:
+        return self.sensors.get(sensor_id) or self.store.get_sensor(sensor_id)
+
+    def children(self, asset_id: int) -> list[Asset]:
+        return self._children.get(asset_id, [])
+
+    def sensors_of(self, asset_id: int) -> list[Sensor]:
+        return [x for x in self.sensors.values() if x.asset_id == asset_id]
+
+
+def _descendants(cat: Catalog, asset: Asset) -> list[Asset]:
     out, todo = [], [asset]
     while todo:
         a = todo.pop()
         out.append(a)
-        todo.extend(store.list_assets(parent_id=a.id))
+        todo.extend(cat.children(a.id))
     return out
 
 
@@ -113,12 +138,12 @@ def _power_factor(sensor: Sensor, consumption_positive_default: bool, what: str)
 
 
 def _price(
-    store: BeliefStore, spec: Any, field_name: str, site: Asset
+    cat: Catalog, spec: Any, field_name: str, site: Asset
 ) -> tuple[Component | None, float | None, str]:
     """A price as a sensor component or a fixed value (currency/MWh), and its currency."""
     role = "cprice" if field_name == "consumption-price" else "pprice"
     if isinstance(spec, Mapping) and "sensor" in spec:
-        sensor = store.get_sensor(int(spec["sensor"]))
+        sensor = cat.sensor(int(spec["sensor"]))
         unit = sensor.unit
         cur = unit.split("/", 1)[0].strip()
         try:
@@ -140,18 +165,25 @@ def _price(
         ) from exc
 
 
-def site_spec(store: BeliefStore, asset_id: int) -> SiteSpec:
+def site_specs(store: BeliefStore, asset_ids: list[int]) -> list[SiteSpec]:
+    """Resolve many sites with one read of the asset and sensor tables."""
+    cat = Catalog(store)
+    return [site_spec(store, i, cat) for i in asset_ids]
+
+
+def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None) -> SiteSpec:
     """Resolve a site's KPI components from the asset tree (see module docstring)."""
-    site = store.get_asset(asset_id)
+    cat = catalog or Catalog(store)
+    site = cat.asset(asset_id)
     ctx: dict[str, Any] = {}
-    for a in reversed(_ancestry(store, site)):
+    for a in reversed(_ancestry(cat, site)):
         ctx.update(a.flex_context or {})
     over = dict(site.attributes.get("kpis") or {})
     spec = SiteSpec(site.id, site.name, site.timezone)
-    tree = _descendants(store, site)
+    tree = _descendants(cat, site)
     for asset in tree:
         for fm in _flex_models(asset):
-            sensor = store.get_sensor(int(fm["sensor"]))
+            sensor = cat.sensor(int(fm["sensor"]))
             f = _power_factor(sensor, True, f"device {asset.name!r}")
             spec.components.append(Component(sensor.id, "device", f, sensor.event_resolution))
             if "process-type" in fm:
@@ -174,20 +206,20 @@ def site_spec(store: BeliefStore, asset_id: int) -> SiteSpec:
     pv_ids = [int(i) for i in over.get("pv", [])]
     for asset in tree:
         if asset.type in _PV_TYPES:
-            pv_ids += [s.id for s in store.list_sensors(asset.id) if is_power_unit(s.unit)][:1]
+            pv_ids += [s.id for s in cat.sensors_of(asset.id) if is_power_unit(s.unit)][:1]
     for sid in dict.fromkeys(pv_ids):
-        s = store.get_sensor(sid)
+        s = cat.sensor(sid)
         spec.components.append(
             Component(sid, "pv", -_power_factor(s, False, "PV"), s.event_resolution)
         )
     loads = [int(i) for i in over.get("loads", ctx.get("inflexible-device-sensors", []) or [])]
     for sid in dict.fromkeys(i for i in loads if i not in pv_ids):
-        s = store.get_sensor(sid)
+        s = cat.sensor(sid)
         spec.components.append(
             Component(sid, "load", _power_factor(s, True, "load"), s.event_resolution)
         )
     if over.get("site-power") is not None:
-        s = store.get_sensor(int(over["site-power"]["sensor"]))
+        s = cat.sensor(int(over["site-power"]["sensor"]))
         spec.components.append(
             Component(s.id, "site", _power_factor(s, True, "site power"), s.event_resolution)
         )
@@ -197,14 +229,14 @@ def site_spec(store: BeliefStore, asset_id: int) -> SiteSpec:
             f"site {site.id} ({site.name}) has no 'consumption-price' in its flex-context (or "
             f"attributes['kpis']); KPIs need a price"
         )
-    comp, fixed, cur = _price(store, cp, "consumption-price", site)
+    comp, fixed, cur = _price(cat, cp, "consumption-price", site)
     spec.currency = cur
     if comp:
         spec.components.append(comp)
     spec.fixed_consumption_price = fixed
     pp = over.get("production-price", ctx.get("production-price"))
     if pp is not None:
-        comp, fixed, pcur = _price(store, pp, "production-price", site)
+        comp, fixed, pcur = _price(cat, pp, "production-price", site)
         if pcur != cur:
             raise ReportError(
                 f"site {site.id} prices in different currencies: consumption-price in {cur}, "
@@ -217,10 +249,10 @@ def site_spec(store: BeliefStore, asset_id: int) -> SiteSpec:
     return spec
 
 
-def _ancestry(store: BeliefStore, asset: Asset) -> list[Asset]:
+def _ancestry(cat: Catalog, asset: Asset) -> list[Asset]:
     out, cur = [asset], asset
     while cur.parent_id is not None:
-        cur = store.get_asset(cur.parent_id)
+        cur = cat.asset(cur.parent_id)
         out.append(cur)
     return out
 

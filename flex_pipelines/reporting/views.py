@@ -19,7 +19,7 @@ from __future__ import annotations
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError
 from flex_pipelines.reporting.kpis import per_event_sql
-from flex_pipelines.reporting.site import find_sites, site_spec
+from flex_pipelines.reporting.site import Catalog, find_sites, site_spec
 
 __all__ = ["ensure_views", "VIEW_NAMES", "site_timeline_sql"]
 
@@ -77,10 +77,10 @@ WHERE 1 = 0"""
 
 def site_timeline_sql(store: BeliefStore) -> str:
     """The SELECT behind ``site_timeline`` for the sites stored now (no window: all time)."""
-    specs = []
+    specs, cat = [], Catalog(store)
     for site_id in find_sites(store):
         try:
-            specs.append(site_spec(store, site_id))
+            specs.append(site_spec(store, site_id, cat))
         except ReportError:
             continue  # a site without power sensors or prices has no timeline
     if not specs:
