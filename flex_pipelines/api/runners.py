@@ -119,11 +119,13 @@ def run_schedule(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
                 "storage scheduling over the API needs the store-integrated storage scheduler "
                 "(schedule_storage), which this build of flex_pipelines.scheduling does not have yet"
             )
-        out = _call_storage(fn, store, job, storages, start, end, flex_context, belief_time)
-        sources.update(out)
+        srcs, scheduled = _call_storage(fn, store, job, storages, start, end, flex_context, belief_time)  # fmt: skip
+        sources.update(srcs)
         schedulers.append("StorageScheduler")
+    else:
+        scheduled = []
     return {
-        "sensor_ids": [s for s, _ in devices],
+        "sensor_ids": sorted({s for s, _ in processes} | set(scheduled)),
         "start": start.isoformat(),
         "end": end.isoformat(),
         "belief_time": belief_time.isoformat(),
@@ -141,21 +143,20 @@ def _call_storage(
     end: datetime,
     flex_context: dict[str, Any],
     belief_time: datetime,
-) -> set[int]:
-    """Call the storage engineer's ``schedule_storage``; return the source ids it saved with."""
+) -> tuple[set[int], list[int]]:
+    """Call ``schedule_storage``; return the source ids it saved with and the sensors it scheduled."""
     flex_models = [{"sensor": s, **m} for s, m in devices]
     if job["target_type"] == "sensor":
         target: dict[str, Any] = {"sensor_id": int(job["target_id"])}
     else:
         target = {"asset_id": int(job["target_id"])}
-    result = fn(
+    run = fn(
         store, start=start, end=end, flex_model=flex_models,
         flex_context=flex_context or None, as_of=belief_time, **target,
     )  # fmt: skip
-    src = getattr(result, "source", None) or getattr(result, "source_id", None)
-    if src is None:
-        return set()
-    return {int(getattr(src, "id", src))}
+    source = getattr(run, "source", None)
+    scheduled = [int(s) for s in (getattr(run, "sensors", None) or {}).values()]
+    return ({int(source.id)} if source is not None else set()), scheduled or [s for s, _ in devices]
 
 
 def run_forecast(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:

@@ -1,17 +1,9 @@
-"""The toy battery scheduled over the API by the official client (needs the storage scheduler)."""
+"""The toy battery scheduled over the API (storage scheduler), by the official client and by HTTP."""
 
 from __future__ import annotations
 
-import pytest
-
-from flex_pipelines.api.runners import storage_scheduler
 from tests.api.test_client import client, run
-from tests.api.test_jobs import DAY, PRICES
-
-pytestmark = pytest.mark.skipif(
-    storage_scheduler() is None,
-    reason="flex_pipelines.scheduling has no store-integrated schedule_storage yet",
-)
+from tests.api.test_jobs import DAY, PRICES, post_prices, wait_job
 
 
 def test_client_schedules_the_toy_battery(server):
@@ -34,3 +26,24 @@ def test_client_schedules_the_toy_battery(server):
     at_cheap, at_dear = values[cheapest * 4], values[dearest * 4]
     assert at_cheap * at_dear < 0  # charges when cheap, discharges when dear
     assert max(abs(v) for v in values) <= 500 + 1e-6
+    with server.client("bob") as c:
+        soc = c.get(f"/api/v3_0/sensors/{server.ids['soc_sensor']}/data", params={"start": DAY, "duration": "P1D", "resolution": "PT15M", "unit": "kWh"}).json()["values"]  # fmt: skip
+    known = [v for v in soc if v is not None]
+    assert known and known[0] == 225 and all(50 - 1e-6 <= v <= 450 + 1e-6 for v in known)
+
+
+def test_site_trigger_schedules_the_battery(server):
+    post_prices(server)
+    power = server.ids["power_sensor"]
+    with server.client("bob") as c:
+        r = c.post(f"/api/v3_0/assets/{server.ids['building']}/schedules/trigger", json={"start": DAY, "duration": "PT12H", "flex-model": [{"sensor": power, "soc-at-start": "100 kWh"}]})  # fmt: skip
+        assert r.status_code == 202, r.text
+        job = wait_job(c, r.json()["job"])
+        assert job["status"] == "FINISHED", job
+        assert power in job["result"]["sensor_ids"]
+        assert "StorageScheduler" in job["result"]["scheduler"]
+        got = c.get(f"/api/v3_0/sensors/{power}/schedules/{r.json()['job']}")
+        assert got.status_code == 200 and len(got.json()["values"]) == 48
+        bad = c.post(f"/api/v3_0/assets/{server.ids['building']}/schedules/trigger", json={"start": DAY, "duration": "PT12H", "flex-model": [{"sensor": power, "soc-at-start": "900 kWh"}]})  # fmt: skip
+        failed = wait_job(c, bad.json()["job"])
+        assert failed["status"] == "FAILED" and "soc-at-start" in failed["message"]
