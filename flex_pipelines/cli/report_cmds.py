@@ -134,7 +134,7 @@ def show_kpis(
 ) -> None:
     """Daily KPIs of a site: energy bought/sold, cost, savings, self-consumption, peak, cycles."""
     from flex_pipelines.beliefs import open_store
-    from flex_pipelines.reporting.kpis import site_kpis
+    from flex_pipelines.reporting.kpis import kpi_totals, site_kpis
 
     try:
         _check_format(fmt, ("table", "json", "csv"))
@@ -167,19 +167,8 @@ def show_kpis(
         )
         return
     cur = records[0]["currency"]
-    total = {
-        "day": "total",
-        "n_events": int(frame["n_events"].sum()),
-        "energy_bought_mwh": frame["energy_bought_mwh"].sum(),
-        "energy_sold_mwh": frame["energy_sold_mwh"].sum(),
-        "cost": None if frame["cost"].null_count() else frame["cost"].sum(),
-        "baseline_cost": None if frame["baseline_cost"].null_count() else frame["baseline_cost"].sum(),
-        "savings": None if frame["savings"].null_count() else frame["savings"].sum(),
-        "currency": cur,
-        "peak_consumption_mw": frame["peak_consumption_mw"].max(),
-        "equivalent_full_cycles": frame["equivalent_full_cycles"].sum()
-        if frame["equivalent_full_cycles"].drop_nulls().len() else None,
-    }  # fmt: skip
+    totals = kpi_totals(frame)
+    total = {"day": "total", **{k: v for k, v in totals.items() if k != "days"}}
     emit_records([*records, total], "table", title=f"KPIs of site {asset} ({site.name})")
     if total["savings"] is not None:
         console.print(f"Savings versus the baseline: [bold]{total['savings']:.2f} {cur}[/]")

@@ -38,7 +38,7 @@ from flex_pipelines.reporting.base import ReportError
 from flex_pipelines.reporting.site import SiteSpec, site_specs
 from flex_pipelines.time import get_zone
 
-__all__ = ["site_kpis", "kpis_for_specs", "kpi_sql", "per_event_sql", "KPI_COLUMNS"]
+__all__ = ["site_kpis", "kpi_totals", "kpis_for_specs", "kpi_sql", "per_event_sql", "KPI_COLUMNS"]
 
 KPI_COLUMNS = [
     "site_id", "day", "n_events", "energy_bought_mwh", "energy_sold_mwh", "cost",
@@ -566,3 +566,35 @@ def site_kpis(
     :mod:`flex_pipelines.reporting.site`). No rows for days without power values."""
     ids = [asset_ids] if isinstance(asset_ids, int) else list(asset_ids)
     return kpis_for_specs(store, site_specs(store, ids), start, end, as_of)
+
+
+def kpi_totals(frame: pl.DataFrame) -> dict[str, object]:
+    """Totals over the days of a KPI frame (for the CLI and Dagster metadata).
+
+    Sums of energies, costs and cycles (a cost is None when any day lacks one), the highest
+    peak, and the PV-weighted self-consumption ratio.
+    """
+
+    def total(col: str) -> float | None:
+        s = frame[col]
+        return None if s.is_empty() or s.null_count() else float(s.sum())
+
+    pv = frame["pv_production_mwh"].fill_null(0.0)
+    ratio = frame["self_consumption_ratio"]
+    pv_sum = float(pv.sum()) if frame.height else 0.0
+    return {
+        "days": frame.height,
+        "n_events": int(frame["n_events"].sum()) if frame.height else 0,
+        "energy_bought_mwh": float(frame["energy_bought_mwh"].sum()) if frame.height else 0.0,
+        "energy_sold_mwh": float(frame["energy_sold_mwh"].sum()) if frame.height else 0.0,
+        "cost": total("cost"),
+        "baseline_cost": total("baseline_cost"),
+        "savings": total("savings"),
+        "currency": frame["currency"][0] if frame.height else None,
+        "self_consumption_ratio": float((ratio.fill_null(0.0) * pv).sum() / pv_sum)
+        if pv_sum > 0 else None,
+        "pv_production_mwh": pv_sum,
+        "peak_consumption_mw": frame["peak_consumption_mw"].max() if frame.height else None,
+        "equivalent_full_cycles": float(frame["equivalent_full_cycles"].sum())
+        if frame["equivalent_full_cycles"].drop_nulls().len() else None,
+    }  # fmt: skip

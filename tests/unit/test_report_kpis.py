@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from flex_pipelines.reporting import ReportError, profit_loss
-from flex_pipelines.reporting.kpis import site_kpis
+from flex_pipelines.reporting.kpis import kpi_totals, site_kpis
 from flex_pipelines.reporting.site import find_sites, site_spec
 from flex_pipelines.reporting.views import VIEW_NAMES, ensure_views
 from flex_pipelines.toy import create_toy_account
@@ -177,3 +177,19 @@ def test_corrected_values_count_once_with_their_latest_belief(store):
     assert row["peak_consumption_mw"] == pytest.approx(0.5)
     before = site_kpis(store, site.id, DAY, NEXT_DAY, as_of=PUBLISHED + timedelta(days=1))
     assert before.row(0, named=True)["peak_consumption_mw"] == pytest.approx(0.1)
+
+
+def test_kpi_totals_over_days(store):
+    site = store.add_asset("two days", "building", None, timezone="Europe/Amsterdam",
+                           flex_context={"consumption-price": "50 EUR/MWh"})  # fmt: skip
+    meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
+    store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
+    src = store.get_or_create_source("meter", type="user")
+    store.save_beliefs(beliefs(meter.id, src.id, DAY, Q, [200.0] * 96 + [400.0] * 96))
+    totals = kpi_totals(site_kpis(store, site.id, DAY, NEXT_DAY + timedelta(days=1)))
+    assert totals["days"] == 2 and totals["n_events"] == 192
+    assert totals["energy_bought_mwh"] == pytest.approx(4.8 + 9.6)
+    assert totals["cost"] == pytest.approx((4.8 + 9.6) * 50)
+    assert totals["savings"] == pytest.approx(0.0)
+    assert totals["peak_consumption_mw"] == pytest.approx(0.4)
+    assert totals["self_consumption_ratio"] is None and totals["equivalent_full_cycles"] is None
