@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from flex_pipelines.forecasting.combine import combine_forecasts
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
 from flex_pipelines.forecasting.datasets import EPF_HOLIDAYS, epf_prices, gb_demand, pv_serf
 from flex_pipelines.forecasting.history import SeriesHistory
 from flex_pipelines.forecasting.metrics import mae, mape, smape
 
 RESULTS = Path(__file__).resolve().parent / "results" / "forecasting.md"
+CACHE = Path("/tmp/flexpipe_bench_forecasting")  # per-run cache of forecasts (--cache)
 CET = timezone(timedelta(hours=1))
 MST = timezone(timedelta(hours=-7))
 DAY = timedelta(days=1)
@@ -104,41 +106,68 @@ def _score(fc: pl.DataFrame, truth: pl.DataFrame, col: str = "actual") -> tuple[
     return mae(y, yhat), smape(y, yhat), j.height
 
 
-def bench_prices(markets: list[str], n_days: int, train_days: int) -> tuple[str, dict]:
+COMBINATION = ("lear-ensemble", "hgb")
+
+
+def _price_market(args: tuple[str, int, int, bool]) -> tuple[str, dict]:
+    market, n_days, train_days, cache = args
+    hist, df = epf_prices(market)
+    start, _, first_day = _price_test_window(df)
+    end = start + timedelta(days=n_days)
+    test = df.filter(
+        (pl.col("timestamp") >= first_day) & (pl.col("timestamp") < first_day + n_days * DAY)
+    ).rename({"timestamp": "event_start", "price": "actual"})
+    res: dict[str, tuple[float, float, int, float]] = {}
+    forecasts: dict[str, pl.DataFrame] = {}
+    for name, retrain in PRICE_MODELS:
+        cfg = CycleConfig(
+            **DAY_AHEAD,
+            train_period=timedelta(days=train_days),
+            retrain_every=retrain,
+            holiday_country=EPF_HOLIDAYS[market],
+        )
+        path = CACHE / f"{market}_{name}_{n_days}_{train_days}.parquet"
+        if cache and path.exists():
+            fc = pl.read_parquet(path)
+            secs = float(fc["_secs"][0])
+            fc = fc.drop("_secs")
+        else:
+            t0 = time.perf_counter()
+            fc = forecast_cycles(name, hist, start, end, cfg)
+            secs = time.perf_counter() - t0
+            if cache:
+                CACHE.mkdir(parents=True, exist_ok=True)
+                fc.with_columns(pl.lit(secs).alias("_secs")).write_parquet(path)
+        forecasts[name] = fc
+        m, s, n = _score(fc, test)
+        res[name] = (m, s, n, secs)
+        print(f"{market} {name}: MAE {m:.3f} sMAPE {s:.2f} n={n} {secs:.1f}s", flush=True)
+    combo = combine_forecasts([forecasts[c] for c in COMBINATION])
+    m, s, n = _score(combo, test)
+    res[f"mean of {' and '.join(COMBINATION)}"] = (m, s, n, 0.0)
+    for pub in ("lear_ensemble_forecast", "dnn_ensemble_forecast"):
+        y, yhat = test["actual"].to_numpy(), test[pub].to_numpy()
+        res[f"published {pub.split('_')[0].upper()}"] = (mae(y, yhat), smape(y, yhat), len(y), 0)
+    return market, res
+
+
+def bench_prices(
+    markets: list[str], n_days: int, train_days: int, cache: bool = True, processes: int = 2
+) -> tuple[str, dict]:
     lines = [
         "| market | model | MAE (EUR/MWh) | sMAPE (%) | vs best naive | vs published LEAR | hours | runtime (s) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     summary: dict[str, dict[str, float]] = {}
-    for market in markets:
-        hist, df = epf_prices(market)
-        start, _, first_day = _price_test_window(df)
-        end = start + timedelta(days=n_days)
-        test = df.filter(
-            (pl.col("timestamp") >= first_day) & (pl.col("timestamp") < first_day + n_days * DAY)
-        ).rename({"timestamp": "event_start", "price": "actual"})
-        res: dict[str, tuple[float, float, int, float]] = {}
-        for name, retrain in PRICE_MODELS:
-            cfg = CycleConfig(
-                **DAY_AHEAD,
-                train_period=timedelta(days=train_days),
-                retrain_every=retrain,
-                holiday_country=EPF_HOLIDAYS[market],
-            )
-            t0 = time.perf_counter()
-            fc = forecast_cycles(name, hist, start, end, cfg)
-            secs = time.perf_counter() - t0
-            m, s, n = _score(fc, test)
-            res[name] = (m, s, n, secs)
-            print(f"{market} {name}: MAE {m:.3f} sMAPE {s:.2f} n={n} {secs:.1f}s", flush=True)
-        for pub in ("lear_ensemble_forecast", "dnn_ensemble_forecast"):
-            y, yhat = test["actual"].to_numpy(), test[pub].to_numpy()
-            res[f"published {pub.split('_')[0].upper()}"] = (
-                mae(y, yhat),
-                smape(y, yhat),
-                len(y),
-                0,
-            )
+    jobs = [(m, n_days, train_days, cache) for m in markets]
+    if processes > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(processes) as pool:
+            results = pool.map(_price_market, jobs)
+    else:
+        results = [_price_market(j) for j in jobs]
+    for market, res in results:
         best_naive = min(res["naive-day"][0], res["naive-week"][0])
         lear_pub = res["published LEAR"][0]
         summary[market] = {k: v[0] for k, v in res.items()}
@@ -238,11 +267,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="28 price days, 1 market (smoke run)")
     ap.add_argument("--train-days", type=int, default=364)
     ap.add_argument("--output", type=Path, default=RESULTS)
+    ap.add_argument("--processes", type=int, default=2, help="markets in parallel")
+    ap.add_argument("--no-cache", action="store_true", help=f"recompute (cache: {CACHE})")
     args = ap.parse_args(argv)
     n_price = 28 if args.quick else 364
     markets = ["be"] if args.quick else ["np", "be", "fr"]
     t0 = time.perf_counter()
-    price_table, summary = bench_prices(markets, n_price, args.train_days)
+    price_table, summary = bench_prices(
+        markets, n_price, args.train_days, not args.no_cache, args.processes
+    )
     load_table = bench_load(28)
     pv_table = bench_pv(42)
     timing_table = bench_timing()
