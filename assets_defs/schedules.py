@@ -84,16 +84,19 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
     skipped: list[str] = []
     with store.open() as s:
         site = next(x for x in list_sites(s) if x.id == target["site_id"])
+        soc: dict[int, str] | None = None  # consecutive days continue from the planned state
         for _day, ws, we in day_windows(start, end):
             ws = max(ws, start)
+            as_of = min(datetime.now(UTC), ws) if target.get("replay") else datetime.now(UTC)
             try:
-                as_of = min(now, ws) if target.get("replay") else now
-                res = schedule_site(s, site, ws, we, as_of=as_of, kinds=target["kinds"])
+                res = schedule_site(s, site, ws, we, as_of=as_of, kinds=target["kinds"], soc_at_start=soc)  # fmt: skip
             except MissingInputsError as exc:
                 skipped.append(str(exc))
+                soc = None
                 continue
             except FlexPipelinesError as exc:  # infeasible or invalid: nothing was saved
                 raise Failure(description=f"site {site.id} ({site.asset.name}), {ws.isoformat()} to {we.isoformat()}: {exc}", allow_retries=False) from exc  # fmt: skip
+            soc = res.end_soc or None
             days.append(res.to_record())
         watermark = s.ingestion_watermark()
         chart = schedule_chart_markdown(s, site, start, end) if days and end - start <= timedelta(days=7) else None  # fmt: skip

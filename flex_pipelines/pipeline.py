@@ -160,6 +160,7 @@ class SiteSchedule:
     n_beliefs: int = 0
     cost_eur: float = 0.0
     solve_s: float = 0.0
+    end_soc: dict[int, str] = field(default_factory=dict)  # power sensor id → SoC at the window end
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -176,7 +177,7 @@ class SiteSchedule:
 
 def _storage_scheduler() -> Callable[..., Any] | None:
     """The storage scheduler's store-integrated entry point, once the library has it."""
-    for module in ("flex_pipelines.scheduling.storage_store", "flex_pipelines.scheduling"):
+    for module in ("flex_pipelines.scheduling.storage_store",):
         try:
             mod = __import__(module, fromlist=["schedule_storage"])
         except ImportError:
@@ -210,12 +211,14 @@ def schedule_site(
     *,
     as_of: datetime | None = None,
     kinds: Iterable[str] = ("storage", "process"),
+    soc_at_start: dict[int, str] | None = None,
 ) -> SiteSchedule:
     """Schedule every device of ``site`` for [start, end) and save the schedules in one transaction.
 
     Inputs are read as known ``as_of`` (default now). A missing price raises
     :class:`MissingInputsError`; an infeasible problem raises the scheduler's error and saves
-    nothing (the previous schedule stays the latest belief).
+    nothing (the previous schedule stays the latest belief). ``soc_at_start`` (power sensor id →
+    e.g. ``"0.2 MWh"``) continues from a previous window's plan (consecutive days in one run).
     """
     reason = check_inputs(store, site, start, end)
     if reason:
@@ -225,26 +228,33 @@ def schedule_site(
     storage = _storage_scheduler()
     t0 = time.perf_counter()
     with store.transaction():
-        for dev in site.devices:
-            kind = device_kind(dev)
-            if kind not in wanted:
-                continue
-            if kind == "process":
-                from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
-
-                run = schedule_process_for_sensor(store, int(dev.flex_model["sensor"]), start, end - start, as_of=as_of)  # fmt: skip
-                res_h = run.sensor.event_resolution.total_seconds() / 3600
-                cost = float((run.schedule.power_mw * run.prices_eur_per_mwh).sum() * res_h)
-                n_new = run.saved.n_new if run.saved else 0
-            elif storage is None:
-                out.skipped.append(f"device {dev.id} ({dev.name}): storage scheduler not available")
-                continue
-            else:
-                run = storage(store, asset_id=dev.id, start=start, end=end, as_of=as_of)
-                cost = float(getattr(run, "cost_eur", 0.0) or 0.0)
+        storage_devices = [d for d in site.devices if device_kind(d) == "storage"]
+        if storage_devices and "storage" in wanted:
+            if storage is None:
+                out.skipped += [f"device {d.id} ({d.name}): storage scheduler not available" for d in storage_devices]  # fmt: skip
+            else:  # every storage device of the site together, behind its grid connection
+                chain = [{"sensor": k, "soc-at-start": v} for k, v in (soc_at_start or {}).items()]
+                run = storage(store, asset_id=site.id, start=start, end=end, as_of=as_of, flex_model=chain or None)  # fmt: skip
+                n_steps_ = len(run.result.site_power_mw)
+                for dev in run.result.devices:
+                    if dev.soc_mwh is not None and len(dev.soc_mwh) == n_steps_ + 1 and dev.power_sensor is not None:  # fmt: skip
+                        out.end_soc[int(dev.power_sensor)] = f"{float(dev.soc_mwh[-1])} MWh"
                 saved = getattr(run, "saved", None)
                 n_new = int(getattr(saved, "n_new", 0) or 0)
-            out.devices.append({"device_id": dev.id, "kind": kind, "cost_eur": round(cost, 4), "n_new": n_new})  # fmt: skip
+                cost = float(getattr(run, "cost_eur", 0.0) or 0.0)
+                out.devices.append({"device_ids": [d.id for d in storage_devices], "kind": "storage", "cost_eur": round(cost, 4), "n_new": n_new})  # fmt: skip
+                out.cost_eur += cost
+                out.n_beliefs += n_new
+        for dev in site.devices:
+            if device_kind(dev) != "process" or "process" not in wanted:
+                continue
+            from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
+
+            run = schedule_process_for_sensor(store, int(dev.flex_model["sensor"]), start, end - start, as_of=as_of)  # fmt: skip
+            res_h = run.sensor.event_resolution.total_seconds() / 3600
+            cost = float((run.schedule.power_mw * run.prices_eur_per_mwh).sum() * res_h)
+            n_new = run.saved.n_new if run.saved else 0
+            out.devices.append({"device_ids": [dev.id], "kind": "process", "cost_eur": round(cost, 4), "n_new": n_new})  # fmt: skip
             out.cost_eur += cost
             out.n_beliefs += n_new
     out.solve_s = time.perf_counter() - t0
