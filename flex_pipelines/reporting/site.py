@@ -12,7 +12,9 @@ A site is an asset with a flex-context (docs/conventions.md). From the asset tre
 - **PV**: power sensors of assets of type ``solar``/``pv``/``PV`` below the site, production
   positive (as FlexMeasures' PV sensors) unless the sensor's attribute
   ``consumption_is_positive`` is true;
-- **inflexible loads**: the flex-context's ``inflexible-device-sensors`` (minus PV sensors);
+- **inflexible loads**: the flex-context's ``inflexible-device-sensors`` (minus PV sensors) and
+  ``inflexible-consumption`` sensor references; ``inflexible-production`` sensor references
+  count as PV;
 - **prices**: flex-context ``consumption-price`` and ``production-price`` (sensor reference or
   fixed price; production defaults to consumption);
 - device and load sensors are consumption positive unless their attribute
@@ -203,7 +205,7 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
                                 sensor.id, "cycles", f / (2 * cap_mwh), sensor.event_resolution
                             )
                         )
-    pv_ids = [int(i) for i in over.get("pv", [])]
+    pv_ids = [int(i) for i in over.get("pv", [])] + _refs(ctx.get("inflexible-production"))
     for asset in tree:
         if asset.type in _PV_TYPES:
             pv_ids += [s.id for s in cat.sensors_of(asset.id) if is_power_unit(s.unit)][:1]
@@ -213,6 +215,7 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
             Component(sid, "pv", -_power_factor(s, False, "PV"), s.event_resolution)
         )
     loads = [int(i) for i in over.get("loads", ctx.get("inflexible-device-sensors", []) or [])]
+    loads += _refs(ctx.get("inflexible-consumption"))
     for sid in dict.fromkeys(i for i in loads if i not in pv_ids):
         s = cat.sensor(sid)
         spec.components.append(
@@ -247,6 +250,12 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
         spec.fixed_production_price = fixed
     _check_resolutions(spec)
     return spec
+
+
+def _refs(value: Any) -> list[int]:
+    """Sensor ids in a flex-context field: ``{"sensor": 3}`` or a list of them (else none)."""
+    items = value if isinstance(value, list) else [value]
+    return [int(x["sensor"]) for x in items if isinstance(x, Mapping) and "sensor" in x]
 
 
 def _ancestry(cat: Catalog, asset: Asset) -> list[Asset]:

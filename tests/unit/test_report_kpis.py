@@ -193,3 +193,16 @@ def test_kpi_totals_over_days(store):
     assert totals["savings"] == pytest.approx(0.0)
     assert totals["peak_consumption_mw"] == pytest.approx(0.4)
     assert totals["self_consumption_ratio"] is None and totals["equivalent_full_cycles"] is None
+
+
+def test_site_spec_reads_flexmeasures_inflexible_fields(store):
+    site = store.add_asset("fm site", "building", None)
+    load = store.add_sensor("load", "kW", Q, asset_id=site.id)
+    pv = store.add_sensor("pv", "MW", Q, asset_id=site.id)
+    store.update_asset(site.id, flex_context={
+        "consumption-price": "80 EUR/MWh", "inflexible-consumption": {"sensor": load.id},
+        "inflexible-production": [{"sensor": pv.id}]})  # fmt: skip
+    spec = site_spec(store, site.id)
+    roles = {(c.sensor_id, c.role, c.factor) for c in spec.components}
+    assert roles == {(load.id, "load", 0.001), (pv.id, "pv", 1.0)}  # PV: production positive, MW
+    assert spec.fixed_consumption_price == 80.0 and spec.currency == "EUR"
