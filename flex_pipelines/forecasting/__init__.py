@@ -10,6 +10,8 @@ No dagster here. The entry points:
 """
 
 from flex_pipelines.forecasting.backtest import BacktestResult, backtest
+from flex_pipelines.forecasting.clearsky import clear_sky_ghi, clear_sky_history
+from flex_pipelines.forecasting.combine import combine_forecasts
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles, viewpoints
 from flex_pipelines.forecasting.errors import (
     AllNaNTargetError,
@@ -48,6 +50,9 @@ __all__ = [
     "UnknownModelError",
     "UnsupportedUnitError",
     "accuracy_table",
+    "clear_sky_ghi",
+    "clear_sky_history",
+    "combine_forecasts",
     "backtest",
     "forecast_cycles",
     "get_model",

@@ -169,3 +169,19 @@ def test_backtest_reports_per_horizon_accuracy(be_prices: SeriesHistory) -> None
     naive = backtest("naive-day", be_prices, VP, VP + timedelta(days=5), cfg).overall()
     assert 0 < overall["mae"] < naive["mae"]  # real data: ridge beats same-hour-yesterday here
     assert 0.3 < overall["coverage"] <= 1.0
+
+
+def test_combining_forecasts_averages_matching_beliefs(be_prices: SeriesHistory) -> None:
+    from flex_pipelines.forecasting import combine_forecasts
+
+    cfg = CycleConfig(**DA, train_period=timedelta(days=21), quantiles=(0.1, 0.5, 0.9))
+    a = forecast_cycles("naive-day", be_prices, VP, VP + timedelta(days=2), cfg)
+    b = forecast_cycles("naive-week", be_prices, VP, VP + timedelta(days=2), cfg)
+    c = combine_forecasts([a, b], weights=[3, 1], source_id=7)
+    assert c.height == a.height and (c["source_id"] == 7).all()
+    j = a.join(b, on=["event_start", "belief_time", "cumulative_probability"]).join(
+        c, on=["event_start", "belief_time", "cumulative_probability"], suffix="_c"
+    )
+    want = (3 * j["event_value"] + j["event_value_right"]) / 4
+    assert np.allclose(j["event_value_c"].to_numpy(), want.to_numpy())
+    _assert_non_crossing(c)
