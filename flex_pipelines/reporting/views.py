@@ -85,7 +85,8 @@ def site_timeline_sql(store: BeliefStore) -> str:
             continue  # a site without power sensors or prices has no timeline
     if not specs:
         return _EMPTY_TIMELINE
-    head, params = per_event_sql(specs, None, None, dialect=store.dialect)
+    # force_dedup: a view cannot re-run itself when a duplicate check fails, so de-duplicate
+    head, params = per_event_sql(specs, None, None, dialect=store.dialect, force_dedup=True)
     assert not params
     names = ", ".join(
         "(CAST({} AS BIGINT), CAST('{}' AS VARCHAR))".format(s.site_id, s.name.replace("'", "''"))

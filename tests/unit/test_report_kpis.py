@@ -177,6 +177,11 @@ def test_corrected_values_count_once_with_their_latest_belief(store):
     assert row["peak_consumption_mw"] == pytest.approx(0.5)
     before = site_kpis(store, site.id, DAY, NEXT_DAY, as_of=PUBLISHED + timedelta(days=1))
     assert before.row(0, named=True)["peak_consumption_mw"] == pytest.approx(0.1)
+    ensure_views(store)
+    tl = store.query(
+        "SELECT count(*), max(site_power_kw) FROM site_timeline WHERE site_id = ?", [site.id]
+    )
+    assert tl.row(0) == (96, pytest.approx(500.0))
 
 
 def test_kpi_totals_over_days(store):
