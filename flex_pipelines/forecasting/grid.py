@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from flex_pipelines.beliefs.model import UTC_DT
 from flex_pipelines.forecasting.errors import ForecastingError
 from flex_pipelines.forecasting.history import SeriesHistory, per_event
 from flex_pipelines.time import format_duration
@@ -139,7 +138,3 @@ def build_grid(history: SeriesHistory, start: datetime, end: datetime) -> Grid:
     )
     grid.back_day = grid.index_of(back_local.astype(np.int64))
     return grid
-
-
-def utc_series(us: np.ndarray, name: str) -> pl.Series:
-    return pl.Series(name, np.asarray(us, dtype=np.int64)).cast(pl.Datetime("us")).cast(UTC_DT)

@@ -31,7 +31,7 @@ import numpy as np
 from flex_pipelines.forecasting.errors import UnknownModelError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
 from flex_pipelines.forecasting.grid import Grid
-from flex_pipelines.units import UnitError, is_dimensionless_unit
+from flex_pipelines.units import UnitError
 
 __all__ = [
     "FitContext",
@@ -167,10 +167,3 @@ def list_models() -> list[str]:
 
 def _load_builtin_models() -> None:
     from flex_pipelines.forecasting import models  # noqa: F401  (registers the built-ins)
-
-
-def is_unitless(unit: str) -> bool:
-    try:
-        return is_dimensionless_unit(unit)
-    except UnitError:
-        return False
