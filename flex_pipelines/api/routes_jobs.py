@@ -59,6 +59,26 @@ def _check_asset_data(p: Principal, asset: Asset) -> None:
         raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not trigger jobs on it")  # fmt: skip
 
 
+#: FlexMeasures' deprecated flex-context fields (still sent by the client's helpers) → current
+DEPRECATED_CONTEXT_FIELDS = {
+    "consumption-price-sensor": "consumption-price",
+    "production-price-sensor": "production-price",
+}
+
+
+def modern_flex_context(fc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{"consumption-price-sensor": 3}`` → ``{"consumption-price": {"sensor": 3}}``."""
+    if not fc:
+        return fc
+    out = {k: v for k, v in fc.items() if k not in DEPRECATED_CONTEXT_FIELDS}
+    for old, new in DEPRECATED_CONTEXT_FIELDS.items():
+        if old in fc and new not in fc:
+            if not isinstance(fc[old], int) or isinstance(fc[old], bool):
+                raise bad_request(f"flex-context field {old!r} must be a sensor id, not {fc[old]!r}")  # fmt: skip
+            out[new] = {"sensor": fc[old]}
+    return out
+
+
 def _schedule_window(body: ScheduleTrigger, resolution: timedelta) -> dict[str, Any]:
     start, end = window(body.start, body.duration)
     if body.prior:
@@ -74,7 +94,7 @@ def _schedule_window(body: ScheduleTrigger, resolution: timedelta) -> dict[str, 
         "start": start.isoformat(),
         "duration": body.duration,
         "flex_model": body.flex_model,
-        "flex_context": body.flex_context,
+        "flex_context": modern_flex_context(body.flex_context),
         "prior": body.prior,
     }
 

@@ -32,6 +32,26 @@ def test_client_schedules_the_toy_battery(server):
     assert known and known[0] == 225 and all(50 - 1e-6 <= v <= 450 + 1e-6 for v in known)
 
 
+def test_client_flex_helpers_with_deprecated_field_names(server):
+    from flexmeasures_client import FlexMeasuresClient
+
+    fm = FlexMeasuresClient.create_storage_flex_model(soc_unit="kWh", soc_at_start=100, soc_min=50, soc_max=400)  # fmt: skip
+    fc = FlexMeasuresClient.create_storage_flex_context(consumption_price_sensor=server.ids["price_sensor"])  # fmt: skip
+    assert fc == {"consumption-price-sensor": server.ids["price_sensor"]}
+
+    async def go():
+        admin, bob = client(server, "admin"), client(server, "bob")
+        try:
+            await admin.post_sensor_data(server.ids["price_sensor"], start=DAY, duration="P1D", values=PRICES, unit="EUR/MWh", prior="2026-01-05T12:00:00+01:00")  # fmt: skip
+            return await bob.trigger_and_get_schedule(start=DAY, duration="PT6H", sensor_id=server.ids["power_sensor"], flex_model=fm, flex_context=fc)  # fmt: skip
+        finally:
+            await admin.close()
+            await bob.close()
+
+    schedule = run(go())
+    assert len(schedule["values"]) == 24 and any(schedule["values"])
+
+
 def test_site_trigger_schedules_the_battery(server):
     post_prices(server)
     power = server.ids["power_sensor"]
