@@ -1,0 +1,198 @@
+"""The pipeline: glue between Dagster and the domain libraries, and the in-process runner.
+
+- :mod:`flex_pipelines.pipeline.sites`: sites, devices, windows, re-optimisation targets;
+- :mod:`flex_pipelines.pipeline.steps`: one library call per unit of work (schedule a site,
+  forecast sensors, run reports, read back for checks, charts);
+- here: :func:`run_pipeline` materialises the partitioned assets for a window in-process
+  (``flexpipe pipeline run`` and ``flexpipe demo`` use it) and returns a :class:`PipelineSummary`.
+
+No dagster import at module level: the libraries' callers need not load it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flex_pipelines.errors import FlexPipelinesError
+from flex_pipelines.pipeline.sites import (
+    INFLEXIBLE_FIELDS,
+    PIPELINE_TIMEZONE,
+    PRICE_FIELDS,
+    MissingInputsError,
+    Site,
+    _progress_hook,
+    day_ahead_viewpoint,
+    day_windows,
+    days_in,
+    device_kind,
+    list_sites,
+    reopt_targets,
+    report_progress,
+)
+from flex_pipelines.pipeline.steps import (
+    SiteSchedule,
+    check_inputs,
+    forecast_coverage,
+    forecast_days,
+    forecast_sensors,
+    run_site_reports,
+    schedule_chart_markdown,
+    schedule_site,
+    schedule_violations,
+    site_kpis_summary,
+)
+
+
+# --- the in-process runner --------------------------------------------------------------------
+@dataclass
+class PipelineSummary:
+    """What one pipeline run did, per asset (and per check)."""
+
+    run_id: str
+    success: bool
+    start: date
+    end: date  # inclusive last day
+    seconds: float
+    assets: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # metadata per materialized asset
+    skipped: dict[str, str] = field(default_factory=dict)  # asset → reason (not materialized)
+    checks: dict[str, bool] = field(default_factory=dict)  # "asset:check" → passed
+    error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "success": self.success, "start": self.start.isoformat(),
+            "end": self.end.isoformat(), "seconds": round(self.seconds, 3), "assets": self.assets,
+            "skipped": self.skipped, "checks": self.checks, "error": self.error,
+        }  # fmt: skip
+
+
+def run_pipeline(
+    db_url: str,
+    start: date,
+    end: date,
+    progress: bool = True,
+    *,
+    inbox: str | None = None,
+    instance: Any = None,
+    assets: Sequence[str] | None = None,
+    log_level: str = "WARNING",
+    replay: bool = False,
+) -> PipelineSummary:
+    """Materialise ingest → forecasts → schedules → reports for local days ``start``..``end``
+    (inclusive) in one in-process run (single-run backfill over the partition range).
+
+    :param db_url: the belief store (DuckDB path / URL or ``postgresql://``).
+    :param inbox: inbox folder (default ``FLEXPIPE_INBOX`` or var/inbox).
+    :param instance: a ``DagsterInstance``; default the one under ``DAGSTER_HOME`` when set,
+        else an ephemeral one. Runs show up in the UI when ``DAGSTER_HOME`` is shared.
+    :param assets: a subset of asset names (default all four).
+    :param progress: show a rich progress display on the console.
+    :param log_level: Dagster's console log level.
+    :param replay: schedule with inputs as known at each day's start (believed then), as a
+        backtest would; default: as known now.
+    """
+    from dagster import AssetKey, DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from flex_pipelines.definitions import defs
+
+    if end < start:
+        raise FlexPipelinesError(f"--end {end.isoformat()} is before --start {start.isoformat()}")
+    job = defs.resolve_job_def("pipeline_job")
+    resources: dict[str, Any] = {"store": {"config": {"url": str(db_url)}}}
+    if inbox:
+        resources["inbox"] = {"config": {"path": str(inbox)}}
+    tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}  # fmt: skip
+    own = instance is None
+    if own and os.environ.get("DAGSTER_HOME"):
+        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        instance = DagsterInstance.get()
+    elif own:
+        instance = DagsterInstance.ephemeral()
+    selection = [AssetKey(a) for a in assets] if assets else None
+    run_config: dict[str, Any] = {"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}}  # fmt: skip
+    if not assets or "schedules" in assets:
+        run_config["ops"] = {"schedules": {"ops": {"schedule_targets": {"config": {"replay": replay}}}}}  # fmt: skip
+    t0 = time.perf_counter()
+    with _console_progress(progress, (end - start).days + 1) as hook, _progress_hook(hook):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance, tags=tags,
+            asset_selection=selection, raise_on_error=False,
+        )  # fmt: skip
+    summary = PipelineSummary(result.run_id, result.success, start, end, time.perf_counter() - t0)
+    for ev in result.get_asset_materialization_events():
+        mat = ev.step_materialization_data.materialization
+        summary.assets[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items() if k != "path"}  # fmt: skip
+    for ev in result.get_asset_observation_events():
+        obs = ev.asset_observation_data.asset_observation
+        if "skipped" in obs.metadata:
+            summary.skipped[obs.asset_key.to_user_string()] = str(obs.metadata["skipped"].value)
+    for ev in result.get_asset_check_evaluations():
+        summary.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
+    failures = [e for e in result.all_events if e.is_step_failure]
+    if failures:
+        err = failures[0].step_failure_data.error  # type: ignore[union-attr]
+        while err.cause is not None and "Failure" not in err.cls_name:
+            err = err.cause
+        summary.error = err.message.strip()
+    if own:
+        instance.dispose()
+    return summary
+
+
+@contextmanager
+def _console_progress(show: bool, n_days: int) -> Iterator[Callable[[str, str], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"), TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def hook(step: str, detail: str) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=None)
+            bar.update(tasks[step], advance=1, description=f"{step}: {detail}")
+
+        yield hook
+
+
+__all__ = [
+    "INFLEXIBLE_FIELDS",
+    "PIPELINE_TIMEZONE",
+    "PRICE_FIELDS",
+    "MissingInputsError",
+    "PipelineSummary",
+    "Site",
+    "SiteSchedule",
+    "check_inputs",
+    "day_ahead_viewpoint",
+    "day_windows",
+    "days_in",
+    "device_kind",
+    "forecast_coverage",
+    "forecast_days",
+    "forecast_sensors",
+    "list_sites",
+    "reopt_targets",
+    "report_progress",
+    "run_pipeline",
+    "run_site_reports",
+    "schedule_chart_markdown",
+    "schedule_site",
+    "schedule_violations",
+    "site_kpis_summary",
+]
