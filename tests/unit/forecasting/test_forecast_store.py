@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -82,3 +82,40 @@ def test_scoring_without_forecasts_is_a_clear_error(
         pytest.raises(ForecastingError, match=f"sensor {sensor.id} has no stored forecasts"),
     ):
         score_forecasts(store, sensor.id)
+
+
+def test_regressor_sensor_from_the_store(tmp_path: Path) -> None:
+    from flex_pipelines.forecasting.clearsky import clear_sky_history
+    from flex_pipelines.forecasting.datasets import PV_TIMEZONE, pv_serf
+
+    power, _, _ = pv_serf()
+    clear = clear_sky_history(power.frame["event_start"], timedelta(minutes=15), 39.742, -105.18)
+    with open_store(str(tmp_path / "pv.duckdb")) as store:
+        pv = store.add_sensor("pv", "W", timedelta(minutes=15), timezone=PV_TIMEZONE)
+        cs = store.add_sensor("clear-sky", "W/m²", timedelta(minutes=15), timezone=PV_TIMEZONE)
+        meter = store.get_or_create_source("inverter", "user")
+        model = store.get_or_create_source("haurwitz", "forecaster", model="haurwitz")
+        for sensor, hist, src in ((pv, power, meter), (cs, clear, model)):
+            store.save_beliefs(
+                hist.frame.with_columns(
+                    pl.lit(sensor.id).alias("sensor_id"),
+                    pl.lit(src.id).alias("source_id"),
+                    pl.lit(0.5).alias("cumulative_probability"),
+                )  # fmt: skip
+            )
+        vp = datetime(2016, 8, 20, 12, tzinfo=timezone(timedelta(hours=-7)))
+        cfg = CycleConfig(
+            min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36),
+            train_period=timedelta(days=14),
+        )  # fmt: skip
+        run = forecast_sensor(
+            store, pv.id, vp, vp + timedelta(hours=1), cfg, model="ridge", regressor_ids=[cs.id]
+        )
+        assert run.n_beliefs == 96
+        night = run.forecasts.filter(pl.col("event_start") == datetime(2016, 8, 22, 5, tzinfo=UTC))[
+            "event_value"
+        ].item()
+        noon = run.forecasts.filter(pl.col("event_start") == datetime(2016, 8, 21, 19, tzinfo=UTC))[
+            "event_value"
+        ].item()
+        assert abs(night) < 300 < noon  # W: dark at 22:00 MST, bright at noon MST
