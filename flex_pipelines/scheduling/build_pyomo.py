@@ -26,7 +26,7 @@ import pyomo.environ as pe
 
 from flex_pipelines.scheduling.build_highs import _finite_cap, _net_bounds, _soc_bounds
 from flex_pipelines.scheduling.diagnostics import InfeasibleError
-from flex_pipelines.scheduling.exact import TOL
+from flex_pipelines.scheduling.exact import MIP_REL_GAP, TOL
 from flex_pipelines.scheduling.grid import SchedulingError
 from flex_pipelines.scheduling.problem import SchedulingProblem, loss_factor_b
 
@@ -208,9 +208,13 @@ def _add_binaries(m, it: int, pair_steps: dict[int, set[int]], mode_steps: dict[
         K = sorted(steps)
         z = pe.Var(K, domain=pe.Binary)
         blk.add_component(f"z{j}", z)
-        blk.add_component(f"a{j}", pe.Constraint(K, rule=lambda _, t: a[t] <= float(am[t]) * z[t]))
         blk.add_component(
-            f"b{j}", pe.Constraint(K, rule=lambda _, t: b[t] <= float(bm[t]) * (1 - z[t]))
+            f"a{j}",
+            pe.Constraint(K, rule=lambda _, t, a=a, am=am, z=z: a[t] <= float(am[t]) * z[t]),
+        )
+        blk.add_component(
+            f"b{j}",
+            pe.Constraint(K, rule=lambda _, t, b=b, bm=bm, z=z: b[t] <= float(bm[t]) * (1 - z[t])),
         )
     p: SchedulingProblem = m.problem
     for i, steps in mode_steps.items():
@@ -222,18 +226,24 @@ def _add_binaries(m, it: int, pair_steps: dict[int, set[int]], mode_steps: dict[
         z = pe.Var(K, B, domain=pe.Binary)
         blk.add_component(f"mode{i}", z)
         blk.add_component(
-            f"one{i}", pe.Constraint(K, rule=lambda _, t: sum(z[t, k] for k in B) == 1)
+            f"one{i}", pe.Constraint(K, rule=lambda _, t, z=z, B=B: sum(z[t, k] for k in B) == 1)
         )
         blk.add_component(
             f"lo{i}",
             pe.Constraint(
-                K, rule=lambda _, t: m.power[i, t] >= sum(bands[k][0] * z[t, k] for k in B)
+                K,
+                rule=lambda _, t, z=z, B=B, i=i, bands=bands: (
+                    m.power[i, t] >= sum(bands[k][0] * z[t, k] for k in B)
+                ),
             ),
         )
         blk.add_component(
             f"hi{i}",
             pe.Constraint(
-                K, rule=lambda _, t: m.power[i, t] <= sum(bands[k][1] * z[t, k] for k in B)
+                K,
+                rule=lambda _, t, z=z, B=B, i=i, bands=bands: (
+                    m.power[i, t] <= sum(bands[k][1] * z[t, k] for k in B)
+                ),
             ),
         )
         fixed = sum(bands[k][2] * z[t, k] for t in K for k in B if bands[k][2])
@@ -290,7 +300,7 @@ def solve_pyomo(
     m.objective = pe.Objective(expr=sum(m.cost_terms.values()))
     t_build = time.perf_counter() - t0
     opt = Highs()
-    opt.config.mip_gap = 1e-9
+    opt.config.mip_gap = MIP_REL_GAP
     opt.config.load_solution = False
     pair_steps: dict[int, set[int]] = {}
     n_bin = sum(len(v) * len(p.devices[i].operation_modes or []) for i, v in mode_steps.items())

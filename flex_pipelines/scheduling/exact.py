@@ -33,7 +33,7 @@ from flex_pipelines.scheduling.linear_model import LinearModel
 __all__ = ["HighsRun", "SolveStats", "run_highs", "solve_exact", "violations"]
 
 TOL = 1e-6
-MIP_REL_GAP = 1e-9
+MIP_REL_GAP = 1e-6  # exactness tolerance; HiGHS' own default (1e-4) is faster but looser
 
 
 @dataclass
@@ -43,6 +43,7 @@ class HighsRun:
     objective: float
     seconds: float
     highs: highspy.Highs | None = None
+    gap: float = 0.0
 
 
 @dataclass
@@ -52,11 +53,17 @@ class SolveStats:
     lp_seconds: float = 0.0
     mip_seconds: float = 0.0
     build_seconds: float = 0.0
+    gap: float = 0.0
     history: list[int] = field(default_factory=list)
 
 
 def run_highs(
-    model: LinearModel, *, keep: bool = False, time_limit: float | None = None
+    model: LinearModel,
+    *,
+    keep: bool = False,
+    time_limit: float | None = None,
+    start: np.ndarray | None = None,
+    mip_rel_gap: float = MIP_REL_GAP,
 ) -> HighsRun:
     """Pass the model to HiGHS as numpy arrays (passModel) and solve it."""
     a = model.arrays()
@@ -67,8 +74,8 @@ def run_highs(
         h.setOptionValue("time_limit", float(time_limit))
     integrality = a["int"]
     if integrality.any():
-        h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
-        h.setOptionValue("mip_abs_gap", 1e-9)
+        h.setOptionValue("mip_rel_gap", mip_rel_gap)
+        h.setOptionValue("mip_abs_gap", 1e-6)
     st = h.passModel(
         model.n_cols, model.n_rows, int(A.nnz), 1, 1, float(model.offset),
         a["cost"], a["lb"], a["ub"], a["rlb"], a["rub"],
@@ -78,13 +85,19 @@ def run_highs(
     t0 = time.perf_counter()
     if st != highspy.HighsStatus.kOk and st != highspy.HighsStatus.kWarning:
         raise RuntimeError(f"HiGHS refused the model ({st})")
+    if start is not None and integrality.any():
+        h.setSolution(model.n_cols, np.arange(model.n_cols, dtype=np.int32), start)
     h.run()
     secs = time.perf_counter() - t0
     status = h.modelStatusToString(h.getModelStatus())
-    ok = status == "Optimal"
+    info = h.getInfo()
+    gap = float(info.mip_gap) if integrality.any() else 0.0
+    if status == "Time limit reached" and integrality.any() and info.primal_solution_status == 2:
+        status = "Optimal" if gap <= mip_rel_gap else "Feasible"
+    ok = status in ("Optimal", "Feasible")
     x = np.asarray(h.getSolution().col_value, dtype=float) if ok else np.zeros(0)
-    obj = float(h.getInfo().objective_function_value) if ok else float("nan")
-    return HighsRun(status, x, obj, secs, h if keep else None)
+    obj = float(info.objective_function_value) if ok else float("nan")
+    return HighsRun(status, x, obj, secs, h if keep else None, gap)
 
 
 def violations(x: np.ndarray, lay: Layout) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
@@ -117,6 +130,7 @@ def add_binaries(
         _cost=list(base._cost), _lb=list(base._lb), _ub=list(base._ub), _int=list(base._int),
         _rlb=list(base._rlb), _rub=list(base._rub), _ri=list(base._ri), _ci=list(base._ci),
         _v=list(base._v), cols=dict(base.cols), row_blocks=list(base.row_blocks),
+        _extra_cost=list(base._extra_cost),
     )  # fmt: skip
     for i, mask in pair_steps.items():
         pr = lay.pairs[i]
@@ -147,28 +161,71 @@ def add_binaries(
     return m
 
 
+def _incumbent(base: LinearModel, lay: Layout, x: np.ndarray, pair_steps: dict[int, np.ndarray]):
+    """A physical schedule near the LP one: at each non-exclusive step keep only the larger side
+    (by its effect on the stock) and re-solve the LP. Used as the MIP start; None if infeasible."""
+    a = base.arrays()
+    ub = a["ub"].copy()
+    for i, mask in pair_steps.items():
+        pr = lay.pairs[i]
+        k = np.flatnonzero(mask)
+        keep_a = x[pr.a[k]] >= x[pr.b[k]]
+        ub[pr.b[k[keep_a]]] = 0.0
+        ub[pr.a[k[~keep_a]]] = 0.0
+    m = add_binaries(base, lay, {}, {})
+    m._ub = [ub]
+    m._lb, m._cost, m._int, m._extra_cost = [a["lb"]], [a["cost"]], [a["int"]], []
+    run = run_highs(m)
+    return run if run.status == "Optimal" else None
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    out = mask.copy()
+    for s in range(1, k + 1):
+        out[s:] |= mask[:-s]
+        out[:-s] |= mask[s:]
+    return out
+
+
 def solve_exact(
-    base: LinearModel, lay: Layout, *, max_iterations: int = 12
+    base: LinearModel,
+    lay: Layout,
+    *,
+    max_iterations: int = 12,
+    time_limit: float | None = None,
+    concave: np.ndarray | None = None,
+    mip_rel_gap: float = MIP_REL_GAP,
 ) -> tuple[HighsRun, SolveStats]:
-    """LP first; binaries only at non-physical steps; iterate until physical everywhere."""
-    T = lay.imp.size if lay.imp is not None else 0
+    """LP first; binaries only at non-physical steps; iterate until physical everywhere.
+
+    ``concave`` marks steps where the LP relaxation may be non-physical (e.g. negative prices);
+    binaries are added at violated steps and at concave steps within 4 steps of them, so one
+    MILP round usually suffices. Each MILP starts from a physical incumbent (:func:`_incumbent`).
+    The MILP is solved to ``mip_rel_gap`` (default 1e-6; HiGHS' own default is 1e-4; the gap is
+    reported as ``stats.gap``).
+    """
+    T = lay.n_steps
     stats = SolveStats()
     pair_steps: dict[int, np.ndarray] = {}
     mode_steps: dict[int, np.ndarray] = {
         d: np.ones(T, dtype=bool) for d, bands in lay.modes.items() if any(b[2] for b in bands)
     }
     model = add_binaries(base, lay, pair_steps, mode_steps) if mode_steps else base
+    start_x: np.ndarray | None = None
+    t_end = None if time_limit is None else time.perf_counter() + time_limit
     for it in range(max_iterations):
-        run = run_highs(model)
+        left = None if t_end is None else max(t_end - time.perf_counter(), 1.0)
+        run = run_highs(model, time_limit=left, start=start_x, mip_rel_gap=mip_rel_gap)
         stats.iterations = it + 1
         n_bin = int(sum(int(m.sum()) for m in pair_steps.values()) + sum(
             int(m.sum()) * len(lay.modes[d]) for d, m in mode_steps.items()))  # fmt: skip
         stats.binaries = n_bin
+        stats.gap = run.gap
         if n_bin:
             stats.mip_seconds += run.seconds
         else:
             stats.lp_seconds += run.seconds
-        if run.status != "Optimal":
+        if run.status != "Optimal":  # infeasible, or time is up ("Feasible": gap reported)
             return run, stats
         bad_pairs, bad_modes = violations(run.x, lay)
         stats.history.append(int(sum(int(v.sum()) for v in bad_pairs.values())
@@ -178,9 +235,18 @@ def solve_exact(
         last = it == max_iterations - 2
         for i, mask in bad_pairs.items():
             prev = pair_steps.get(i, np.zeros(T, dtype=bool))
-            pair_steps[i] = np.ones(T, dtype=bool) if last else prev | mask
+            grow = mask if concave is None else mask | (_dilate(mask, 4) & concave)
+            pair_steps[i] = np.ones(T, dtype=bool) if last else prev | grow
         for d, mask in bad_modes.items():
             prev = mode_steps.get(d, np.zeros(T, dtype=bool))
             mode_steps[d] = np.ones(T, dtype=bool) if last else prev | mask
+        inc = None if bad_modes or mode_steps else _incumbent(base, lay, run.x, pair_steps)
         model = add_binaries(base, lay, pair_steps, mode_steps)
+        start_x = None
+        if inc is not None:
+            start_x = np.zeros(model.n_cols)
+            start_x[: base.n_cols] = inc.x[: base.n_cols]
+            for i, mask in pair_steps.items():
+                z = model.cols[f"{lay.pairs[i].name} side"]
+                start_x[z] = (inc.x[lay.pairs[i].a[np.flatnonzero(mask)]] > TOL).astype(float)
     return run, stats  # pragma: no cover - the last round has binaries everywhere needed

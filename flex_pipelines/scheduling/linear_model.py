@@ -46,6 +46,11 @@ class LinearModel:
     _v: list[np.ndarray] = field(default_factory=list)
     cols: dict[str, np.ndarray] = field(default_factory=dict)
     row_blocks: list[RowBlock] = field(default_factory=list)
+    _extra_cost: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add_cost(self, idx: np.ndarray, values: np.ndarray) -> None:
+        """Add objective coefficients to existing columns."""
+        self._extra_cost.append((np.asarray(idx), np.asarray(values, dtype=float)))
 
     def add_cols(
         self,
@@ -96,8 +101,11 @@ class LinearModel:
         def cat(xs, dt=float):
             return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
 
+        cost = cat(self._cost)
+        for idx, vals in self._extra_cost:
+            np.add.at(cost, idx, vals)
         return {
-            "cost": cat(self._cost),
+            "cost": cost,
             "lb": cat(self._lb),
             "ub": cat(self._ub),
             "int": cat(self._int, np.int32),

@@ -51,6 +51,7 @@ class ScheduleResult:
     backend: str = "highs"
     binaries: int = 0
     iterations: int = 1
+    mip_gap: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def device(self, name: str) -> DeviceSchedule:
@@ -78,6 +79,8 @@ class ScheduleResult:
             "backend": self.backend,
             "binaries": self.binaries,
             "iterations": self.iterations,
+            "mip_gap": self.mip_gap,
+            "notes": self.notes,
             "start": start,
             "end": g.end.isoformat(),
             "resolution": res,

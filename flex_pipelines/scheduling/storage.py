@@ -80,6 +80,8 @@ def solve(
     *,
     extend: Callable[[Any, SchedulingProblem], None] | None = None,
     check: bool = True,
+    time_limit: float | None = 300.0,
+    mip_rel_gap: float | None = None,
 ) -> ScheduleResult:
     """Solve to the exact optimum; raise :class:`InfeasibleError` naming field and time.
 
@@ -94,9 +96,12 @@ def solve(
         t0 = time.perf_counter()
         base, lay = formulate(problem)
         t_build = time.perf_counter() - t0
-        run, stats = solve_exact(base, lay)
+        s = problem.site
+        concave = (s.consumption_price < 0) | (s.production_price > s.consumption_price)
+        kw = {} if mip_rel_gap is None else {"mip_rel_gap": mip_rel_gap}
+        run, stats = solve_exact(base, lay, time_limit=time_limit, concave=concave, **kw)
         t_solve = time.perf_counter() - t0 - t_build
-        if run.status != "Optimal":
+        if run.status not in ("Optimal", "Feasible"):
             if run.status == "Infeasible":
                 raise explain_infeasible(base, problem)
             raise SchedulingError(f"the solver stopped with status {run.status!r}; no schedule")
@@ -104,8 +109,14 @@ def solve(
         power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
         soc = [None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
                for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
-        return _result(problem, power, soc, run.objective, "highs",
-                       {"build": t_build, "solve": t_solve}, stats.binaries, stats.iterations)  # fmt: skip
+        result = _result(problem, power, soc, run.objective, "highs",
+                         {"build": t_build, "solve": t_solve}, stats.binaries, stats.iterations)  # fmt: skip
+        result.mip_gap = stats.gap
+        if run.status == "Feasible":
+            result.status = "feasible"
+            result.notes.append(f"time limit of {time_limit} s reached: the schedule is within "
+                                f"{stats.gap:.2e} (relative) of the optimum, not proven optimal")  # fmt: skip
+        return result
     if backend == "pyomo":
         from flex_pipelines.scheduling.build_pyomo import solve_pyomo
 

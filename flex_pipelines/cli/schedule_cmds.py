@@ -1,0 +1,234 @@
+"""Storage scheduling commands.
+
+- ``flexpipe schedule solve PROBLEM.json [--backend highs|pyomo] [--format table|json]``: a
+  stateless solve of a self-contained problem (no database);
+- ``flexpipe add schedule for-storage --sensor ID | --asset ID --start T --duration D …``: read
+  prices and other series from the belief store, schedule, save the schedules as beliefs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flex_pipelines.cli.common import DEFAULT_DB, DbOption, console, dumps, emit_records
+from flex_pipelines.errors import FlexPipelinesError
+
+__all__ = ["register", "schedule_chart", "result_rows"]
+
+MAX_TABLE_ROWS = 96
+
+
+def _schedule_group(add_app: typer.Typer) -> typer.Typer:
+    """The ``add schedule`` sub-app, shared with ``for-process`` (whoever registers first)."""
+    for group in add_app.registered_groups:
+        inst = group.typer_instance
+        name = group.name if isinstance(group.name, str) else None
+        if name is None and inst is not None and isinstance(inst.info.name, str):
+            name = inst.info.name
+        if name == "schedule" and inst is not None:
+            return inst
+    sub = typer.Typer(
+        name="schedule",
+        help="Compute schedules for flexible devices and save them as beliefs.",
+        no_args_is_help=True,
+    )
+    add_app.add_typer(sub, name="schedule")
+    return sub
+
+
+def schedule_chart(result: Any, width: int = 100, height: int = 18) -> str:
+    """Terminal chart (plotext): power per device (kW) and SoC (kWh) over the window."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plotsize(width, height)
+    g = result.grid
+    hours = g.dt_hours
+    x = [i * hours for i in range(g.n_steps)]
+    xs = [i * hours for i in range(g.n_steps + 1)]
+    for d in result.devices:
+        plt.plot(x, [float(v) * 1000 for v in d.power_mw], label=f"{d.name} power (kW)")
+        if d.soc_mwh is not None:
+            plt.plot(xs, [float(v) * 1000 for v in d.soc_mwh], label=f"{d.name} SoC (kWh)",
+                     yside="right")  # fmt: skip
+    plt.title(f"Schedule from {g.start.isoformat()}: {result.costs['total']:.2f} {result.currency}")
+    plt.xlabel("hours from start")
+    text = plt.uncolorize(plt.build())
+    plt.clear_figure()
+    return text
+
+
+def result_rows(result: Any) -> list[dict[str, Any]]:
+    """One row per step: time, power per device (kW), SoC at the step's end (kWh), site (kW)."""
+    rows = []
+    g = result.grid
+    for i in range(g.n_steps):
+        row: dict[str, Any] = {"start": g.time_at_step(i).isoformat()}
+        for d in result.devices:
+            row[f"{d.name} kW"] = round(float(d.power_mw[i]) * 1000, 3)
+            if d.soc_mwh is not None:
+                row[f"{d.name} SoC kWh"] = round(float(d.soc_mwh[i + 1]) * 1000, 3)
+        row["site kW"] = round(float(result.site_power_mw[i]) * 1000, 3)
+        rows.append(row)
+    return rows
+
+
+def _print_result(result: Any, fmt: str, chart: bool = True) -> None:
+    if fmt == "json":
+        typer.echo(dumps(result.to_json()))
+        return
+    rows = result_rows(result)
+    title = f"Schedule ({result.backend}, {result.status})"
+    if len(rows) > MAX_TABLE_ROWS:
+        rows = rows[:MAX_TABLE_ROWS]
+        title += f" — first {MAX_TABLE_ROWS} steps; --format json lists all"
+    emit_records(rows, "table", title=title)
+    if chart:
+        typer.echo(schedule_chart(result))
+    costs = [{"cost": k, result.currency: round(v, 6)} for k, v in result.costs.items()]
+    emit_records(costs, "table", title=f"Costs ({result.currency})")
+    timing = ", ".join(f"{k} {v:.3f} s" for k, v in result.timings.items())
+    console.print(f"objective {result.objective:.6f}; binaries {result.binaries}; {timing}")
+    for u in result.unmet:
+        console.print(f"[yellow]unmet[/] {u['field']} of {u['device']} at {u['time']}: "
+                      f"{u['required_mwh']:.6g} MWh required, {u['scheduled_mwh']:.6g} scheduled")  # fmt: skip
+    for n in result.notes:
+        console.print(f"[yellow]note[/] {n}")
+
+
+def solve_cmd(
+    problem: Annotated[Path, typer.Argument(help="Problem JSON file ('-' for stdin).")],
+    backend: Annotated[str, typer.Option("--backend", help="highs (default) or pyomo.")] = "highs",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw a chart.")] = True,
+) -> None:
+    """Solve a self-contained storage scheduling problem (no database needed)."""
+    from flex_pipelines.scheduling.storage import solve_problem_json
+
+    if fmt not in ("table", "json"):
+        typer.echo(f"Error: --format {fmt!r} is not one of table, json", err=True)
+        raise typer.Exit(2)
+    try:
+        text = typer.get_text_stream("stdin").read() if str(problem) == "-" else problem.read_text()
+        data = json.loads(text)
+        result = solve_problem_json(data, backend=backend)
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.echo(f"Error: cannot read problem {problem}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except FlexPipelinesError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_result(result, fmt, chart)
+
+
+def for_storage(
+    start: Annotated[str, typer.Option("--start", help="Window start, ISO 8601 with offset.")],
+    duration: Annotated[str, typer.Option("--duration", help="Window length, ISO 8601.")] = "PT24H",
+    sensor: Annotated[int | None, typer.Option("--sensor", help="Power sensor id.")] = None,
+    asset: Annotated[
+        int | None, typer.Option("--asset", help="Asset id: a device, or a site (all devices).")
+    ] = None,
+    consumption_price_sensor: Annotated[
+        int | None, typer.Option("--consumption-price-sensor", help="Price sensor id.")
+    ] = None,
+    production_price_sensor: Annotated[
+        int | None, typer.Option("--production-price-sensor", help="Feed-in price sensor id.")
+    ] = None,
+    inflexible_device_sensor: Annotated[
+        list[int] | None,
+        typer.Option("--inflexible-device-sensor", help="Inflexible load/PV sensor (repeatable)."),
+    ] = None,
+    soc_at_start: Annotated[
+        str | None, typer.Option("--soc-at-start", help="e.g. 50% or 225kWh")
+    ] = None,
+    soc_min: Annotated[str | None, typer.Option("--soc-min")] = None,
+    soc_max: Annotated[str | None, typer.Option("--soc-max")] = None,
+    roundtrip_efficiency: Annotated[str | None, typer.Option("--roundtrip-efficiency")] = None,
+    storage_efficiency: Annotated[str | None, typer.Option("--storage-efficiency")] = None,
+    flex_model: Annotated[str | None, typer.Option("--flex-model", help="Flex-model JSON.")] = None,
+    flex_context: Annotated[
+        str | None, typer.Option("--flex-context", help="Flex-context JSON.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Use data known then; the belief time.")
+    ] = None,
+    backend: Annotated[str, typer.Option("--backend", help="highs or pyomo.")] = "highs",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute, do not save.")] = False,
+    chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw a chart.")] = True,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    db: DbOption = str(DEFAULT_DB),
+) -> None:
+    """Schedule storage devices from stored data and save the schedules as beliefs."""
+    from flex_pipelines.beliefs import open_store
+    from flex_pipelines.scheduling.storage_store import schedule_storage
+
+    if fmt not in ("table", "json"):
+        typer.echo(f"Error: --format {fmt!r} is not one of table, json", err=True)
+        raise typer.Exit(2)
+    try:
+        if (sensor is None) == (asset is None):
+            raise FlexPipelinesError("give exactly one of --sensor and --asset")
+        fm: Any = json.loads(flex_model) if flex_model else {}
+        fc: dict[str, Any] = json.loads(flex_context) if flex_context else {}
+        options = {"soc-at-start": soc_at_start, "soc-min": soc_min, "soc-max": soc_max,
+                   "roundtrip-efficiency": roundtrip_efficiency,
+                   "storage-efficiency": storage_efficiency}  # fmt: skip
+        given = {k: v for k, v in options.items() if v is not None}
+        if given:
+            if isinstance(fm, list):
+                raise FlexPipelinesError(
+                    "--soc-* options apply to one device; put them in --flex-model"
+                )
+            fm = {**fm, **given}
+        if sensor is not None and isinstance(fm, dict):
+            fm.setdefault("sensor", sensor)
+        if consumption_price_sensor is not None:
+            fc["consumption-price"] = {"sensor": consumption_price_sensor}
+        if production_price_sensor is not None:
+            fc["production-price"] = {"sensor": production_price_sensor}
+        if inflexible_device_sensor:
+            fc["inflexible-device-sensors"] = list(inflexible_device_sensor)
+        with open_store(db) as store:
+            run = schedule_storage(
+                store, sensor_id=sensor, asset_id=asset, start=start, duration=duration,
+                flex_model=fm or None, flex_context=fc, as_of=as_of, backend=backend,
+                save=not dry_run,
+            )  # fmt: skip
+    except json.JSONDecodeError as exc:
+        typer.echo(f"Error: --flex-model/--flex-context is not valid JSON: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except FlexPipelinesError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if fmt == "json":
+        out = run.result.to_json()
+        out["belief_time"] = run.belief_time.isoformat()
+        out["source_id"] = run.source.id if run.source else None
+        out["saved"] = run.saved.n_new if run.saved else 0
+        typer.echo(dumps(out))
+        return
+    _print_result(run.result, fmt, chart)
+    if dry_run:
+        console.print("Dry run: nothing saved.")
+    elif run.saved is not None and run.source is not None:
+        console.print(f"Saved {run.saved.n_new} new belief(s) (source {run.source.id}, "
+                      f"belief time {run.belief_time.isoformat()}).")  # fmt: skip
+
+
+def register(
+    app: typer.Typer,
+    db_app: typer.Typer,
+    add_app: typer.Typer,
+    show_app: typer.Typer,
+    delete_app: typer.Typer,
+) -> None:
+    """``flexpipe schedule solve`` and ``flexpipe add schedule for-storage``."""
+    schedule_app = typer.Typer(help="Stateless scheduling (no database).", no_args_is_help=True)
+    schedule_app.command("solve")(solve_cmd)
+    app.add_typer(schedule_app, name="schedule")
+    _schedule_group(add_app).command("for-storage")(for_storage)
