@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,10 @@ from rich.table import Table
 
 from flex_pipelines.errors import FlexPipelinesError
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output (logs, CI, tests) gets 120 columns instead of rich's 80, so tables
+# of beliefs and KPIs stay readable; a terminal keeps its own width.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 class CLIError(FlexPipelinesError):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import typer
 from rich.panel import Panel
 from rich.table import Table
@@ -126,15 +127,15 @@ def _print(store: BeliefStore, ids: dict[str, int], result: dict[str, Any], star
     if result["kpis"]:
         k = Table(title="Daily KPIs of the demo site (battery scheduled on forecasts, settled at real prices)")  # fmt: skip
         cols = {
-            "day": ("day", "{}"), "energy_bought_mwh": ("bought MWh", "{:.2f}"),
-            "energy_sold_mwh": ("sold MWh", "{:.2f}"), "cost": ("cost EUR", "{:.2f}"),
-            "baseline_cost": ("without battery", "{:.2f}"), "savings": ("saved EUR", "{:.2f}"),
-            "self_consumption_ratio": ("PV self-use", "{:.0%}"),
+            "day": ("day", "{:%a %d %b}"), "energy_bought_mwh": ("bought MWh", "{:.2f}"),
+            "energy_sold_mwh": ("sold MWh", "{:.2f}"), "cost": ("EUR", "{:.2f}"),
+            "baseline_cost": ("EUR w/o bat.", "{:.2f}"), "savings": ("saved", "{:.2f}"),
+            "self_consumption_ratio": ("PV used", "{:.0%}"),
             "peak_consumption_mw": ("peak MW", "{:.3f}"),
             "equivalent_full_cycles": ("cycles", "{:.2f}"),
         }  # fmt: skip
         for _, (title, _fmt) in cols.items():
-            k.add_column(title, justify="right")
+            k.add_column(title, justify="right", no_wrap=True)
         for r in result["kpis"]:
             k.add_row(*["—" if r.get(c) is None else f.format(r[c]) for c, (_t, f) in cols.items()])
         console.print(k)
@@ -157,23 +158,22 @@ def _print(store: BeliefStore, ids: dict[str, int], result: dict[str, Any], star
             {"BE day-ahead price (EUR/MWh)": ([t.astimezone(tz) for t in price["event_start"]], price["event_value"].to_list())},
             title="Day-ahead prices on the last day", ylabel="EUR/MWh", height=12,
         )  # fmt: skip
-    _png_charts(store, ids, last_day_start, end, out)
+    _png_charts(store, ids, last_day_start, end, result["kpis"], out)
 
 
-def _png_charts(
-    store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime, out: Path
-) -> None:
-    try:
-        from flex_pipelines.reporting import charts
-    except ImportError:
-        return
-    fn = getattr(charts, "schedule_chart_png", None)
-    if fn is None:
-        return
-    path = out / "schedule.png"
-    try:
-        fn(store, ids["site"], start, end, path)
-    except Exception as exc:  # a chart must not fail the demo; say so
-        console.print(f"[yellow]schedule chart not written: {exc}[/]")
-        return
-    console.print(f"Chart: {path}")
+def _png_charts(store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime, kpis: list[dict[str, Any]], out: Path) -> None:  # fmt: skip
+    """The schedule chart of the last day and the cost chart of the whole run, as PNG files."""
+    from flex_pipelines.reporting.charts import (
+        cost_chart_png,
+        schedule_chart_data,
+        schedule_chart_png,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = schedule_chart_data(store, ids["battery_power"], start, end)
+    if not data.is_empty():
+        schedule_chart_png(data, out / "schedule.png", title="Demo battery: price, power, state of charge", timezone=TZ)  # fmt: skip
+        console.print(f"Chart: {out / 'schedule.png'}")
+    if kpis:
+        cost_chart_png(pl.DataFrame(kpis), out / "costs.png", title="Demo site: daily cost with and without the battery")  # fmt: skip
+        console.print(f"Chart: {out / 'costs.png'}")
