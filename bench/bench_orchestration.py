@@ -12,8 +12,8 @@ backfill, and celery throughput with 1 vs 2 workers.
    forecast, schedule, report and the asset checks), on DuckDB.
 3. **Celery throughput**: 100 toy sites (PostgreSQL store and instance, Redis broker), the
    ``celery_schedules_job`` for one day, one step per site, with 1 and with 2 dagster-celery worker
-   processes (one pool process each); schedules per minute over the whole run. Two runs each after
-   a warm-up run; the in-process run of the same job is the reference.
+   processes (one pool process each); schedules per minute over the whole run. One run each after
+   a warm-up run of two sites (the workers import the code); the in-process run is the reference.
 
 ``python bench/bench_orchestration.py [--quick]`` writes bench/results/orchestration.md.
 """
@@ -21,6 +21,7 @@ backfill, and celery throughput with 1 vs 2 workers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -43,6 +44,9 @@ from flex_pipelines.toy import create_toy_account  # noqa: E402
 
 PRICES = ROOT / "data" / "forecasting" / "epf_be_dayahead_price_with_benchmark_forecasts.csv"
 OUT = ROOT / "bench" / "results" / "orchestration.md"
+PARTS = (
+    ROOT / "bench" / "results" / "orchestration.json"
+)  # raw numbers, so parts can be re-run alone
 
 
 def price_csv(first: date, days: int) -> bytes:
@@ -150,7 +154,7 @@ def bench_backfill(tmp: Path, days: int = 366) -> dict:
 
 
 # --- 3. celery throughput ---------------------------------------------------------------------
-def bench_celery(tmp: Path, n_sites: int = 100, repeats: int = 2) -> dict:
+def bench_celery(tmp: Path, n_sites: int = 100, repeats: int = 1) -> dict:
     from dagster import DagsterInstance
 
     from flex_pipelines.pipeline import run_pipeline
@@ -174,7 +178,7 @@ def bench_celery(tmp: Path, n_sites: int = 100, repeats: int = 2) -> dict:
     try:
         store = f"{server.create_database('flexpipe_bench_store')}?schema=sites"
         day = date(2015, 3, 10)
-        build_sites(store, n_sites, first=day, days=1)
+        sites = build_sites(store, n_sites, first=day, days=1)
         home = write_home(tmp / "home_celery", postgres_instance_yaml(server.create_database("flexpipe_bench_dagster")))  # fmt: skip
         out: dict = {"sites": n_sites}
         t = time.perf_counter()
@@ -189,7 +193,9 @@ def bench_celery(tmp: Path, n_sites: int = 100, repeats: int = 2) -> dict:
                 workers = start_workers(n_workers, home, {}, logs)
                 try:
                     wait_ready(logs, n_workers, 120)
-                    with run_on_celery(inst, store, day) as r:  # warm-up: workers import the code
+                    with run_on_celery(
+                        inst, store, day, site_ids=sites[:2]
+                    ) as r:  # warm-up: workers import the code
                         assert r.success
                     times = []
                     for _ in range(repeats):
@@ -271,14 +277,20 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     only = set(args.only.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="bench_orch_"))
+    parts = json.loads(PARTS.read_text()) if PARTS.exists() and not args.quick else {}
     try:
-        lat = bench_latency(tmp, 2 if args.quick else 5) if "latency" in only else None
-        print("latency", lat, flush=True)
-        back = bench_backfill(tmp, 14 if args.quick else 366) if "backfill" in only else None
-        print("backfill", back and back["seconds"], flush=True)
-        cel = bench_celery(tmp, 6 if args.quick else 100, 1 if args.quick else 2) if "celery" in only else None  # fmt: skip
-        print("celery", cel, flush=True)
-        write(lat, back, cel)
+        if "latency" in only:
+            parts["latency"] = bench_latency(tmp, 2 if args.quick else 5)
+            print("latency", parts["latency"], flush=True)
+        if "backfill" in only:
+            parts["backfill"] = bench_backfill(tmp, 14 if args.quick else 366)
+            print("backfill", parts["backfill"]["seconds"], flush=True)
+        if "celery" in only:
+            parts["celery"] = bench_celery(tmp, 6 if args.quick else 100)
+            print("celery", parts["celery"], flush=True)
+        if not args.quick:
+            PARTS.write_text(json.dumps(parts, indent=1, default=str))
+        write(parts.get("latency"), parts.get("backfill"), parts.get("celery"))
         print(f"wrote {OUT}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

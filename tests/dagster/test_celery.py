@@ -50,12 +50,13 @@ def scheduled(url: str) -> list[tuple]:
     return rows.rows()
 
 
-def run_on_celery(instance: DagsterInstance, store_url: str, day: date):
+def run_on_celery(instance: DagsterInstance, store_url: str, day: date, site_ids: list[int] | None = None):  # fmt: skip
     repo = ReconstructableRepository.for_module("flex_pipelines.definitions", "defs", working_directory=str(ROOT))  # fmt: skip
     job = repo.get_reconstructable_job("celery_schedules_job")
     run_config = {
         "execution": {"config": {"broker": BROKER, "backend": BACKEND}},
         "resources": {"store": {"config": {"url": store_url}}},
+        "ops": {"schedules": {"ops": {"schedule_targets": {"config": {"site_ids": site_ids}}}}},
     }
     return execute_job(job, instance=instance, run_config=run_config, tags={"dagster/partition": day.isoformat()})  # fmt: skip
 
