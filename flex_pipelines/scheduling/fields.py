@@ -126,7 +126,11 @@ def _convert(
 ) -> np.ndarray:
     """Convert to ``unit``; ``CUR/x`` means a price in the problem's currency; % of pct_base."""
     if unit.startswith("CUR/"):
-        unit = ctx.price_unit(field_name, from_unit, unit[4:])
+        try:
+            unit = ctx.price_unit(field_name, from_unit, unit[4:])
+        except SchedulingError as exc:
+            shown = f"{values[0]:g} {from_unit}" if values.size else from_unit
+            raise _err(field_name, shown, str(exc).removeprefix(f"{field_name}: "), when) from exc
     if pct_base is not None and from_unit.strip() == "%":
         if not math.isfinite(pct_base):
             raise _err(field_name, f"{values[0]:g}%", "a SoC in % needs soc-max in energy units")

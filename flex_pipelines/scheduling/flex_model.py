@@ -124,7 +124,8 @@ def parse_storage_flex_model(
     soc_unit = str(fm.get("soc-unit", "MWh"))
     if soc_unit not in ("MWh", "kWh", "Wh", "GWh"):
         raise SchedulingError(f"soc-unit {soc_unit!r} (device {name!r}): expected MWh or kWh")
-    label = "kWh" if soc_unit == "kWh" else "MWh"
+    written = " ".join(str(fm.get(k, "")) for k in ("soc-max", "soc-min", "soc-at-start"))
+    label = "kWh" if soc_unit == "kWh" or ("soc-unit" not in fm and "kWh" in written) else "MWh"
     n = grid.n_steps
     has_stock = any(fm.get(k) is not None for k in _STOCK_FIELDS)
 

@@ -22,7 +22,9 @@ import numpy as np
 
 from flex_pipelines.scheduling.grid import TimeGrid
 
-__all__ = ["Device", "Site", "Commitment", "SchedulingProblem", "loss_factor_b"]
+__all__ = [
+    "Device", "Site", "Commitment", "SchedulingProblem", "loss_factor_b", "integrate_soc",
+]  # fmt: skip
 
 
 @dataclass
@@ -136,4 +138,22 @@ def loss_factor_b(eff: np.ndarray) -> np.ndarray:
     m = (eff < 1.0 - 1e-12) & (eff > 0)
     out[m] = (eff[m] - 1.0) / np.log(eff[m])
     out[eff <= 0] = 0.0
+    return out
+
+
+def integrate_soc(
+    soc_start: float, changes: np.ndarray, efficiency: float | np.ndarray
+) -> np.ndarray:
+    """SoC per instant when each step's change is added and then the step's loss is taken.
+
+    ``soc[j+1] = eff[j] * (soc[j] + change[j])`` — FlexMeasures' reporting convention for
+    storage losses (``len(changes) + 1`` values). The optimiser itself uses the linear loss
+    model of the module docstring; both agree when ``eff = 1``.
+    """
+    ch = np.asarray(changes, dtype=float)
+    eff = np.broadcast_to(np.asarray(efficiency, dtype=float), ch.shape)
+    out = np.empty(ch.size + 1)
+    out[0] = soc_start
+    for j in range(ch.size):
+        out[j + 1] = eff[j] * (out[j] + ch[j])
     return out

@@ -45,7 +45,7 @@ __all__ = [
 
 SCHEDULER_VERSION = "1"
 TIE_BREAK_FRACTION = 1e-4
-PROBLEM_KEYS = {"start", "end", "duration", "resolution", "flex-model", "flex-context"}
+PROBLEM_KEYS = {"start", "end", "duration", "resolution", "timezone", "flex-model", "flex-context"}
 
 
 def build_problem(
@@ -166,9 +166,14 @@ def parse_problem_json(
                               f"{', '.join(sorted(PROBLEM_KEYS))}")  # fmt: skip
     if "start" not in data:
         raise SchedulingError("problem: 'start' missing (ISO 8601 with offset)")
-    if "duration" in data and "end" in data:
+    if data.get("duration") is not None and data.get("end") is not None:
         raise SchedulingError("problem: give 'duration' or 'end', not both")
-    grid = make_grid(data["start"], data.get("resolution", "PT15M"),
+    start = data["start"]
+    if data.get("timezone"):  # calendar durations (P1D) then follow that zone's DST
+        from flex_pipelines.time import get_zone, parse_datetime
+
+        start = parse_datetime(start, str(data["timezone"])).astimezone(get_zone(data["timezone"]))
+    grid = make_grid(start, data.get("resolution", "PT15M"),
                      duration=data.get("duration"), end=data.get("end"))  # fmt: skip
     fms = data.get("flex-model")
     if isinstance(fms, Mapping):
