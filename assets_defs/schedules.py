@@ -26,6 +26,7 @@ from dagster import (
     OpExecutionContext,
     Out,
     Output,
+    RetryPolicy,
     graph_asset,
     op,
 )
@@ -35,6 +36,7 @@ from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.pipeline import (
     MissingInputsError,
     day_windows,
+    latest_soc,
     list_sites,
     schedule_chart_markdown,
     schedule_site,
@@ -52,6 +54,9 @@ class ScheduleConfig(Config):
     kinds: list[str] = ["storage", "process"]
     intraday: bool = False  # start at the current quarter hour instead of the window start
     replay: bool = False  # read inputs as known at the window start (backtests; idempotent)
+    now: str | None = (
+        None  # ISO time to act as "now" (backtests of the intraday cycle); default: the clock
+    )
 
 
 @op(ins={"forecasts": In(Nothing)}, out=DynamicOut(dict))
@@ -68,26 +73,31 @@ def schedule_targets(context: OpExecutionContext, config: ScheduleConfig, store:
                 "kinds": config.kinds,
                 "intraday": config.intraday,
                 "replay": config.replay,
+                "now": config.now,
             },
             mapping_key=f"site_{site_id}",
         )
 
 
-@op(pool=STORE_POOL)
+@op(pool=STORE_POOL, retry_policy=RetryPolicy(max_retries=2, delay=5))
 def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefStoreResource) -> dict:  # fmt: skip
     """Schedule one site for every day of the partition window (one transaction per day)."""
     start, end = window_utc(context.partition_time_window)
-    now = datetime.now(UTC)
+    now = datetime.fromisoformat(target["now"]).astimezone(UTC) if target.get("now") else datetime.now(UTC)  # fmt: skip
     if target["intraday"]:
         start = max(start, floor_to(now, timedelta(minutes=15)))
     days: list[dict[str, Any]] = []
-    skipped: list[str] = []
+    skipped: list[str] = [] if start < end else [f"intraday at {now.isoformat()}: the window ended at {end.isoformat()}"]  # fmt: skip
     with store.open() as s:
         site = next(x for x in list_sites(s) if x.id == target["site_id"])
-        soc: dict[int, str] | None = None  # consecutive days continue from the planned state
-        for _day, ws, we in day_windows(start, end):
+        # consecutive days continue from the planned state; intraday starts from the latest SoC
+        soc: dict[int, str] | None = None
+        if target["intraday"]:
+            soc = latest_soc(s, site, start) or None
+        for _day, ws, we in day_windows(start, end) if start < end else []:
             ws = max(ws, start)
-            as_of = min(datetime.now(UTC), ws) if target.get("replay") else datetime.now(UTC)
+            clock = now if target.get("now") else datetime.now(UTC)
+            as_of = min(clock, ws) if target.get("replay") else clock
             try:
                 res = schedule_site(s, site, ws, we, as_of=as_of, kinds=target["kinds"], soc_at_start=soc)  # fmt: skip
             except MissingInputsError as exc:

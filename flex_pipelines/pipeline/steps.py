@@ -303,3 +303,22 @@ def site_kpis_summary(store: BeliefStore, site_ids: Sequence[int], start: dateti
         except (ReportError, FlexPipelinesError, ValueError):
             chart = None
     return records, chart
+
+
+def latest_soc(store: BeliefStore, site: Site, at: datetime, lookback: timedelta = timedelta(days=2)) -> dict[int, str]:  # fmt: skip
+    """The latest known state of charge at or before ``at`` per storage device (power sensor id →
+    e.g. ``"0.2 MWh"``): a measurement when there is one, else the latest schedule's plan."""
+    out: dict[int, str] = {}
+    for dev in site.devices:
+        ref = dev.flex_model.get("state-of-charge")
+        if device_kind(dev) != "storage" or not isinstance(ref, dict) or "sensor" not in ref:
+            continue
+        sensor = store.get_sensor(int(ref["sensor"]))
+        window = (at - lookback, at + timedelta(microseconds=1))
+        found = store.search_beliefs(sensor.id, *window, exclude_source_types=["scheduler"], one_per_event=True)  # fmt: skip
+        if found.is_empty():
+            found = store.search_beliefs(sensor.id, *window, one_per_event=True)
+        if not found.is_empty() and sensor.unit.strip() != "%":
+            last = found.sort("event_start")[-1]
+            out[int(dev.flex_model["sensor"])] = f"{float(last['event_value'][0])} {sensor.unit}"
+    return out
