@@ -247,9 +247,15 @@ def _commitment(c: Any, grid: TimeGrid, ctx: UnitContext) -> Commitment:
     if unknown:
         raise SchedulingError(f"commitments entry {c['name']!r}: unknown key(s) {sorted(unknown)}")
     name = str(c["name"])
-    base = np.nan_to_num(field_series(f"commitments[{name}].baseline", c.get("baseline", "0 MW"),
-                         grid, "MW", ctx), nan=0.0)  # fmt: skip
+    base = field_series(f"commitments[{name}].baseline", c.get("baseline", "0 MW"), grid, "MW", ctx)
+    active = ~np.isnan(base)  # steps without a baseline carry no commitment
     up = np.nan_to_num(_flex_price(f"commitments[{name}].up-price", c.get("up-price"), grid, ctx))
-    down = np.nan_to_num(_flex_price(f"commitments[{name}].down-price", c.get("down-price"), grid,
-                         ctx))  # fmt: skip
-    return Commitment(name=name, baseline_mw=base, up_price=up, down_price=down)
+    down = np.nan_to_num(
+        _flex_price(f"commitments[{name}].down-price", c.get("down-price"), grid, ctx)
+    )
+    return Commitment(
+        name=name,
+        baseline_mw=np.nan_to_num(base, nan=0.0),
+        up_price=np.where(active, up, 0.0),
+        down_price=np.where(active, down, 0.0),
+    )
