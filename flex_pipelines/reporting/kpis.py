@@ -151,12 +151,16 @@ _EV_COLUMNS = (
 )
 
 
-def _power_ctes(dialect: str, power_where: str, baselines: bool) -> str:
-    """Latest value per sensor and event, then a pivot per site and event (PostgreSQL)."""
+def _power_ctes(dialect: str, power_where: str, baselines: bool, pivot: bool) -> str:
+    """PostgreSQL: the latest value per sensor and event, then (for sites of several sensors)
+    a pivot per site and event."""
+    latest = f"latest_power AS ({latest_values_sql(dialect, power_where)})"
+    if not pivot:
+        return latest
     bl = ""
     if baselines:
         bl = "\n  UNION ALL " + _BASELINE_ROWS.format(slot="'baseline'", col="role", key="")
-    return f"""latest_power AS ({latest_values_sql(dialect, power_where)}),
+    return f"""{latest},
 vals AS (
   SELECT c.site_id, c.role, l.event_start AS t, l.event_value * c.factor AS v
   FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id WHERE c.k = 1 AND NOT c.direct
@@ -165,17 +169,6 @@ vals AS (
          l.event_value * c.factor AS v
   FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id AND c.k > 1 AND NOT c.direct
   JOIN offs o ON o.k < c.k{bl}
-),
-direct AS (
-  SELECT c.site_id, l.event_start AS t, 1 AS n_power,
-    CASE WHEN c.role = 'site' THEN 1 ELSE 0 END AS n_site,
-    CASE WHEN c.role = 'site' THEN l.event_value * c.factor END AS site_mw,
-    CASE WHEN c.role = 'device' THEN l.event_value * c.factor END AS device_mw,
-    CASE WHEN c.role = 'load' THEN l.event_value * c.factor END AS load_mw,
-    CASE WHEN c.role = 'pv' THEN l.event_value * c.factor END AS pv_mw,
-    CAST(NULL AS DOUBLE PRECISION) AS baseline_device_mw,
-    CAST(NULL AS DOUBLE PRECISION) AS cycles_rate
-  FROM latest_power l JOIN comp c ON c.sensor_id = l.sensor_id WHERE c.direct
 ),
 ev AS (
   SELECT site_id, t,
@@ -188,8 +181,6 @@ ev AS (
     sum(CASE WHEN role = 'baseline' THEN v END) AS baseline_device_mw,
     sum(CASE WHEN role = 'cycles' THEN abs(v) END) AS cycles_rate
   FROM vals GROUP BY site_id, t
-  UNION ALL
-  SELECT * FROM direct
 )"""
 
 
@@ -200,6 +191,17 @@ _DUCKDB_LATEST_KEY = (
     "+ CAST(round((0.5 - abs(l.cumulative_probability - 0.5)) * 10000) AS HUGEINT)) * 2 "
     "+ CAST(l.cumulative_probability <= 0.5 AS INTEGER)) * 10000000 + l.source_id"
 )
+
+
+def _role_factors(role: str, factor: float) -> list[float | None]:
+    """(net, device, load, PV) factors of one sensor: value × factor → MW in that column."""
+    net = -factor if role == "pv" else factor
+    return [
+        net,
+        factor if role == "device" else None,
+        factor if role == "load" else None,
+        factor if role == "pv" else None,
+    ]
 
 
 def _nullable_sum(cols: list[str]) -> str:
@@ -243,16 +245,6 @@ def _duckdb_power_ctes(
   FROM beliefs l JOIN comp c ON c.sensor_id = l.sensor_id AND c.k > 1 AND NOT c.direct
   JOIN offs o ON o.k < c.k WHERE {where()}{bl}
 ),
-direct AS (
-  SELECT c.site_id, l.event_start AS t, 1 AS n_power,
-    CASE WHEN c.role = 'site' THEN 1 ELSE 0 END AS n_site,
-    CASE WHEN c.role = 'site' THEN l.event_value * c.factor END AS site_mw,
-    CASE WHEN c.role = 'device' THEN l.event_value * c.factor END AS device_mw,
-    CASE WHEN c.role = 'load' THEN l.event_value * c.factor END AS load_mw,
-    CASE WHEN c.role = 'pv' THEN l.event_value * c.factor END AS pv_mw,
-    CAST(NULL AS DOUBLE) AS baseline_device_mw, CAST(NULL AS DOUBLE) AS cycles_rate
-  FROM beliefs l JOIN comp c ON c.sensor_id = l.sensor_id WHERE c.direct AND {where()}
-),
 slotted AS (
   SELECT site_id, t,
     count(*) FILTER (WHERE slot IN ({in_power})) AS n_power,
@@ -269,8 +261,6 @@ ev AS (
     baseline_device_mw,
     {_nullable_sum(cycles)} AS cycles_rate
   FROM slotted
-  UNION ALL
-  SELECT * FROM direct
 )"""
 
 
@@ -310,6 +300,7 @@ def per_event_sql(
                 price[c.role] = (pid, base_s)
             else:
                 comps.append([s.site_id, c.sensor_id, c.role, c.factor, k, base_s, -2, False])
+                comps[-1] += _role_factors(c.role, c.factor)
                 n_role[c.role] = n_role.get(c.role, 0) + 1
         pair = (price["cprice"][0], price["pprice"][0])
         pair_id = None if pair == (None, None) else pairs.setdefault(pair, len(pairs))
@@ -322,6 +313,8 @@ def per_event_sql(
             site_baselines = _baseline_rows(s, start, end, base_s)
             baselines += site_baselines
         mine = [c for c in comps if c[0] == s.site_id]
+        for c in mine:
+            c += [base_s / 3600.0, pair_id, s.fixed_consumption_price, s.fixed_production_price]
         # a site of one power sensor needs no pivot; in DuckDB it also skips de-duplication
         # (checked afterwards), in PostgreSQL it reads the de-duplicated latest_power
         direct = (
@@ -354,7 +347,8 @@ def per_event_sql(
 
     max_k = max([c[4] for c in comps_t] + [p[2] for p in prices.values()] + [b[2] for b in baselines] + [1])  # fmt: skip
     offs = ", ".join(f"({i})" for i in range(max_k))
-    comp_values = _values(comps_t, ["BIGINT", "BIGINT", "VARCHAR", "DOUBLE PRECISION", "BIGINT", "BIGINT", "BIGINT", "BOOLEAN"])  # fmt: skip
+    dbl = "DOUBLE PRECISION"
+    comp_values = _values(comps_t, ["BIGINT", "BIGINT", "VARCHAR", dbl, "BIGINT", "BIGINT", "BIGINT", "BOOLEAN", dbl, dbl, dbl, dbl, dbl, "BIGINT", dbl, dbl])  # fmt: skip
     site_values = _values(sites, ["BIGINT", "DOUBLE PRECISION", "BIGINT", "BIGINT",
                                   "DOUBLE PRECISION", "DOUBLE PRECISION"])  # fmt: skip
     price_ctes = ""
@@ -386,22 +380,19 @@ pexp2 AS (
         if len(pairs) > 1024:
             raise ReportError(f"{len(pairs)} price combinations in one KPI query; at most 1024")
     power_ids = {c[1] for c in comps}
+    has_pivot = any(not c[7] for c in comps_t)
+    has_direct = any(c[7] for c in comps_t)
+    ctes = []
     if dialect == "duckdb":
-        power_ctes = _duckdb_power_ctes(slots, lambda: where(power_ids, "l."), bool(baselines))
+        if has_pivot:
+            ctes.append(_duckdb_power_ctes(slots, lambda: where(power_ids, "l."), bool(baselines)))
     else:
-        power_ctes = _power_ctes(dialect, where(power_ids), bool(baselines))
-    cp_col = "pz.cprice" if prices else "NULL"
-    pp_col = "pz.pprice" if prices else "NULL"
-    baseline_cte = ""
-    if baselines:
-        bl_values = _values(baselines, ["BIGINT", "TIMESTAMPTZ", "BIGINT", "BIGINT", "DOUBLE PRECISION"])  # fmt: skip
-        baseline_cte = f",\nbl(site_id, t0, n, step_s, v) AS (VALUES {bl_values})"
-    sql = f"""
-WITH comp(site_id, sensor_id, role, factor, k, step_s, slot, direct) AS (VALUES {comp_values}),
-sites(site_id, h, pair_id, step_s, cprice_fixed, pprice_fixed) AS (VALUES {site_values}),
-offs(k) AS (VALUES {offs}){baseline_cte}{price_ctes},
-{power_ctes},
-evt AS (
+        ctes.append(_power_ctes(dialect, where(power_ids), bool(baselines), has_pivot))
+    cp_col = "pz.cprice" if prices else "CAST(NULL AS DOUBLE PRECISION)"
+    pp_col = "pz.pprice" if prices else "CAST(NULL AS DOUBLE PRECISION)"
+    parts = []
+    if has_pivot:
+        ctes.append(f"""evt AS (
   SELECT e.*, {_epoch_s("e.t", dialect)} AS ts FROM ev e
 ),
 net0 AS (
@@ -414,12 +405,49 @@ net0 AS (
   FROM evt e JOIN sites s ON s.site_id = e.site_id{price_join}
   WHERE e.n_power > 0
 ),
-net AS (
+net_pivot AS (
   SELECT site_id, t, ts, h, step_s, net_mw,
     net_mw - coalesce(device_mw, 0) + coalesce(baseline_device_mw, 0) AS baseline_mw,
     device_mw, load_mw, pv_mw, cycles_rate, cprice, pprice
   FROM net0
-)"""
+)""")
+        parts.append("SELECT * FROM net_pivot")
+    if has_direct:
+        # one sensor per site: every column straight from its beliefs (in DuckDB without
+        # de-duplication — kpis_for_specs checks for several beliefs per event afterwards)
+        if dialect == "duckdb":
+            src, cond = "beliefs", f"c.direct AND {where(power_ids, 'l.')}"
+        else:
+            src, cond = "latest_power", "c.direct"
+        ts = _epoch_s("l.event_start", dialect)
+        join = f"\n  LEFT JOIN pexp2 pz ON pz.pkey = ({ts}) * 1024 + c.pair_id" if prices else ""
+        ctes.append(f"""net_direct AS (
+  SELECT c.site_id, l.event_start AS t, {ts} AS ts, c.h, c.step_s,
+    l.event_value * c.net_factor AS net_mw,
+    l.event_value * c.net_factor - coalesce(l.event_value * c.device_factor, 0) AS baseline_mw,
+    l.event_value * c.device_factor AS device_mw, l.event_value * c.load_factor AS load_mw,
+    l.event_value * c.pv_factor AS pv_mw, CAST(NULL AS DOUBLE PRECISION) AS cycles_rate,
+    coalesce({cp_col}, c.cprice_fixed) AS cprice,
+    coalesce({pp_col}, c.pprice_fixed, {cp_col}, c.cprice_fixed) AS pprice
+  FROM {src} l JOIN comp c ON c.sensor_id = l.sensor_id{join}
+  WHERE {cond}
+)""")
+        parts.append("SELECT * FROM net_direct")
+    baseline_cte = ""
+    if baselines:
+        bl_values = _values(baselines, ["BIGINT", "TIMESTAMPTZ", "BIGINT", "BIGINT", "DOUBLE PRECISION"])  # fmt: skip
+        baseline_cte = f",\nbl(site_id, t0, n, step_s, v) AS (VALUES {bl_values})"
+    comp_cols = (
+        "site_id, sensor_id, role, factor, k, step_s, slot, direct, net_factor, device_factor, "
+        "load_factor, pv_factor, h, pair_id, cprice_fixed, pprice_fixed"
+    )
+    body = ",\n".join(ctes)
+    sql = f"""
+WITH comp({comp_cols}) AS (VALUES {comp_values}),
+sites(site_id, h, pair_id, step_s, cprice_fixed, pprice_fixed) AS (VALUES {site_values}),
+offs(k) AS (VALUES {offs}){baseline_cte}{price_ctes},
+{body},
+net AS ({" UNION ALL ".join(parts)})"""
     return sql, params
 
 
@@ -442,15 +470,23 @@ def kpi_sql(
         # hours, so (step number mod 126) is unique within it; two 63-bit masks per site and day
         # count the distinct steps. More events than steps means some sensor had two beliefs
         # for one event — then kpis_for_specs re-runs the query with de-duplication.
-        step_index = ", (ts // step_s) % 126 AS step_index"
-        lo = "CASE WHEN step_s >= 900 AND step_index < 63 THEN CAST(1 AS BIGINT) << step_index END"
-        hi = "CASE WHEN step_s >= 900 AND step_index >= 63 THEN CAST(1 AS BIGINT) << (step_index - 63) END"  # fmt: skip
+        fine = any(sp.resolution < timedelta(minutes=15) for sp in specs)
+        si = (
+            "CASE WHEN step_s >= 900 THEN (ts // step_s) % 126 END"
+            if fine
+            else "(ts // step_s) % 126"
+        )
+        step_index = f", {si} AS si"
+        lo = "CASE WHEN si < 63 THEN CAST(1 AS BIGINT) << si END"
+        hi = "CASE WHEN si >= 63 THEN CAST(1 AS BIGINT) << (si - 63) END"
         dup = (
-            f"count(CASE WHEN step_s >= 900 THEN 1 END) - coalesce(bit_count(bit_or({lo})), 0) "
+            f"count(si) - coalesce(bit_count(bit_or({lo})), 0) "
             f"- coalesce(bit_count(bit_or({hi})), 0)"
         )
+        day = f"(ts + {offset}) // 86400"
     else:
         step_index, dup = "", "0"
+        day = f"floor((ts + {offset}) / 86400.0)"
     roles = {c.role for sp in specs for c in sp.components}
     has_pv = "pv" in roles
     has_devices = "device" in roles or any(sp.processes for sp in specs)
@@ -480,7 +516,7 @@ def kpi_sql(
     cycles = "sum(cycles_rate) * h" if "cycles" in roles else "CAST(NULL AS DOUBLE PRECISION)"
     sql = f"""{head},
 daily AS (
-  SELECT site_id, floor((ts + {offset}) / 86400.0) AS day_number{step_index},
+  SELECT site_id, {day} AS day_number{step_index},
          step_s, h, net_mw, cycles_rate, cprice, pprice, {baseline_cols} {pv_cols}
          greatest(net_mw, 0) AS buy, greatest(-net_mw, 0) AS sell
   FROM net
