@@ -1,0 +1,147 @@
+"""Store-integrated storage scheduling on a real DuckDB file, and the CLI commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flex_pipelines.beliefs import open_store
+from flex_pipelines.cli.main import app
+from flex_pipelines.scheduling.storage_store import SOURCE_NAME, schedule_storage
+
+PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5,
+          10, 7]  # fmt: skip
+DAY = datetime(2026, 1, 1, 23, 0, tzinfo=UTC)  # 2026-01-02T00:00+01:00
+START = "2026-01-02T07:00+01:00"
+CASES = Path(__file__).parent / "scheduling_cases"
+
+
+def _beliefs(sensor_id, source_id, values, start, step, belief_time) -> pl.DataFrame:
+    n = len(values)
+    return pl.DataFrame({
+        "sensor_id": pl.Series([sensor_id] * n, dtype=pl.Int64),
+        "event_start": pl.Series([start + i * step for i in range(n)], dtype=pl.Datetime("us", "UTC")),
+        "belief_time": pl.Series([belief_time] * n, dtype=pl.Datetime("us", "UTC")),
+        "source_id": pl.Series([source_id] * n, dtype=pl.Int64),
+        "cumulative_probability": pl.Series([0.5] * n, dtype=pl.Float64),
+        "event_value": pl.Series([float(v) for v in values], dtype=pl.Float64),
+    })  # fmt: skip
+
+
+@pytest.fixture()
+def toy_store(tmp_path):
+    """The toy account: a building (site) with a battery, hourly prices known the day before."""
+    path = tmp_path / "toy.duckdb"
+    with open_store(path) as store:
+        acc = store.add_account("toy")
+        prices = store.add_sensor("day-ahead prices", "EUR/MWh", timedelta(hours=1),
+                                  timezone="Europe/Amsterdam")  # fmt: skip
+        building = store.add_asset("building", "building", acc.id, timezone="Europe/Amsterdam",
+                                   flex_context={"consumption-price": {"sensor": prices.id},
+                                                 "site-power-capacity": "500 kVA"})  # fmt: skip
+        bat = store.add_asset("battery", "battery", acc.id, parent_id=building.id)
+        power = store.add_sensor("discharging", "kW", timedelta(minutes=15), asset_id=bat.id)
+        soc = store.add_sensor("state of charge", "kWh", timedelta(0), asset_id=bat.id)
+        store.update_asset(bat.id, flex_model={
+            "sensor": power.id, "soc-max": "450 kWh", "soc-min": "50 kWh",
+            "power-capacity": "500 kVA", "roundtrip-efficiency": "90%",
+            "state-of-charge": {"sensor": soc.id}})  # fmt: skip
+        src = store.get_or_create_source("market", "market")
+        known = DAY - timedelta(hours=11)
+        store.save_beliefs(_beliefs(prices.id, src.id, PRICES, DAY, timedelta(hours=1), known))
+        # a later revision of one price, known only after the schedule was made
+        later = _beliefs(prices.id, src.id, [100.0], DAY + timedelta(hours=14), timedelta(hours=1),
+                         DAY + timedelta(hours=13))  # fmt: skip
+        store.save_beliefs(later)
+    return {"path": path, "prices": prices.id, "power": power.id, "soc": soc.id,
+            "building": building.id, "battery": bat.id}  # fmt: skip
+
+
+def test_schedule_storage_saves_power_and_soc_as_scheduler_beliefs(toy_store):
+    as_of = datetime(2026, 1, 2, 6, 0, tzinfo=UTC)
+    with open_store(toy_store["path"]) as store:
+        run = schedule_storage(store, sensor_id=toy_store["power"], start=START,
+                               duration="PT12H", flex_model={"soc-at-start": "50%"}, as_of=as_of)  # fmt: skip
+        assert run.result.status == "optimal"
+        assert run.saved.n_new == 48 + 49
+        assert run.source.type == "scheduler" and run.source.name == SOURCE_NAME
+        power = store.search_beliefs(toy_store["power"], source_types=["scheduler"])
+        soc = store.search_beliefs(toy_store["soc"], source_types=["scheduler"])
+        assert power.height == 48 and soc.height == 49
+        assert (power["belief_time"] == as_of).all()
+        kw = power.sort("event_start")["event_value"].to_numpy()
+        assert np.allclose(kw, run.result.devices[0].power_mw * 1000)  # saved in the sensor's kW
+        assert soc.sort("event_start")["event_value"][0] == pytest.approx(225)
+        # the revised 14:00 price was not known as of 06:00 UTC: it still buys at 14:00
+        assert (kw[28:32] > 0).all()
+        again = schedule_storage(store, sensor_id=toy_store["power"], start=START,
+                                 duration="PT12H", flex_model={"soc-at-start": "50%"}, as_of=as_of)  # fmt: skip
+        assert again.saved.n_new == 0  # idempotent
+        now = schedule_storage(store, sensor_id=toy_store["power"], start=START, duration="PT12H",
+                               flex_model={"soc-at-start": "50%"}, save=False)  # fmt: skip
+        assert (now.result.devices[0].power_mw[28:32] <= 1e-9).all()  # 100 EUR/MWh: no buying
+
+
+def test_schedule_storage_for_a_site_reads_the_stored_soc(toy_store):
+    as_of = datetime(2026, 1, 2, 6, 0, tzinfo=UTC)
+    with open_store(toy_store["path"]) as store:
+        src = store.get_or_create_source("gateway", "gateway")
+        store.save_beliefs(_beliefs(toy_store["soc"], src.id, [300.0],
+                                    datetime(2026, 1, 2, 6, 0, tzinfo=UTC), timedelta(0), as_of))  # fmt: skip
+        run = schedule_storage(store, asset_id=toy_store["building"], start=START,
+                               duration="PT12H", as_of=as_of, save=False)  # fmt: skip
+        assert [d.name for d in run.result.devices] == ["battery"]
+        assert run.result.devices[0].soc_mwh[0] == pytest.approx(0.3)
+
+
+def test_missing_prices_are_an_error_naming_the_time(toy_store):
+    with open_store(toy_store["path"]) as store:
+        with pytest.raises(Exception, match="consumption-price has no value at 2026-01-03T00:00"):
+            schedule_storage(store, sensor_id=toy_store["power"], start=START, duration="PT24H",
+                             flex_model={"soc-at-start": "50%"}, save=False)  # fmt: skip
+
+
+def test_cli_add_schedule_for_storage(toy_store):
+    res = CliRunner().invoke(app, [
+        "add", "schedule", "for-storage", "--sensor", str(toy_store["power"]),
+        "--consumption-price-sensor", str(toy_store["prices"]), "--start", START,
+        "--duration", "PT12H", "--soc-at-start", "225kWh", "--as-of", "2026-01-02T06:00+00:00",
+        "--db", str(toy_store["path"]), "--format", "json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["saved"] == 97 and out["status"] == "optimal"
+    assert len(out["devices"][0]["soc"]["values"]) == 49
+    bad = CliRunner().invoke(app, [
+        "add", "schedule", "for-storage", "--sensor", str(toy_store["power"]), "--start", START,
+        "--duration", "PT12H", "--soc-at-start", "600kWh", "--db", str(toy_store["path"])])  # fmt: skip
+    assert bad.exit_code == 2 and "soc-at-start 600 kWh" in bad.output
+
+
+def test_cli_schedule_solve_json_and_table():
+    res = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json"),
+                                   "--format", "json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert set(out) >= {"status", "objective", "costs", "timings", "devices"}
+    dev = out["devices"][0]
+    assert dev["power"]["unit"] == "MW" and len(dev["power"]["values"]) == 48
+    assert dev["soc"]["unit"] == "MWh" and len(dev["soc"]["values"]) == 49
+    assert out["costs"]["total"] < 0
+    table = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json")])
+    assert table.exit_code == 0 and "hours from start" in table.output and "total" in table.output
+
+
+def test_cli_schedule_solve_reports_bad_input(tmp_path):
+    prob = json.loads((CASES / "toy_battery.json").read_text())
+    prob["flex-model"][0]["soc-min"] = "500 kWh"
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(prob))
+    res = CliRunner().invoke(app, ["schedule", "solve", str(f)])
+    assert res.exit_code == 2
+    assert "soc-min 500 kWh is above soc-max 450 kWh" in res.output
