@@ -101,10 +101,10 @@ def test_schedule_storage_for_a_site_reads_the_stored_soc(toy_store):
 
 
 def test_missing_prices_are_an_error_naming_the_time(toy_store):
-    with open_store(toy_store["path"]) as store:
-        with pytest.raises(Exception, match="consumption-price has no value at 2026-01-03T00:00"):
-            schedule_storage(store, sensor_id=toy_store["power"], start=START, duration="PT24H",
-                             flex_model={"soc-at-start": "50%"}, save=False)  # fmt: skip
+    msg = "consumption-price has no value at 2026-01-03T00:00"
+    with open_store(toy_store["path"]) as store, pytest.raises(Exception, match=msg):
+        schedule_storage(store, sensor_id=toy_store["power"], start=START, duration="PT24H",
+                         flex_model={"soc-at-start": "50%"}, save=False)  # fmt: skip
 
 
 def test_cli_add_schedule_for_storage(toy_store):
