@@ -107,3 +107,14 @@ def schedules_schema(context: AssetCheckExecutionContext, store: BeliefStoreReso
     errors = schema_errors(frame) if frame is not None else []
     rows = frame.height if frame is not None else 0
     return AssetCheckResult(passed=not errors, metadata={"rows_checked": rows, "errors": MetadataValue.json(errors)})  # fmt: skip
+
+
+@asset_check(asset=forecasts, description="Saved forecast beliefs match the belief-frame schema (pandera).")  # fmt: skip
+def forecasts_schema(context: AssetCheckExecutionContext, store: BeliefStoreResource) -> AssetCheckResult:  # fmt: skip
+    start, end = _window(context)
+    with store.open() as s:
+        ids = forecast_sensors(s)
+        frame = s.search_beliefs(ids, start, end, source_types=["forecaster"]) if ids else None
+    errors = schema_errors(frame) if frame is not None else []
+    rows = frame.height if frame is not None else 0
+    return AssetCheckResult(passed=not errors, metadata={"rows_checked": rows, "errors": MetadataValue.json(errors)})  # fmt: skip

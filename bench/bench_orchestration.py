@@ -243,7 +243,7 @@ def write(lat: dict | None, back: dict | None, cel: dict | None) -> None:
             "",
             f"{back['days']} daily partitions of 2016 in one run (`BackfillPolicy.single_run()`): ingest, "
             f"price forecast (ridge, 28-day training, one viewpoint per day), process schedule per day, "
-            f"reports, and the five asset checks: **{back['seconds']:.1f} s** "
+            f"reports, and the asset checks: **{back['seconds']:.1f} s** "
             f"({back['seconds'] / back['days'] * 1000:.0f} ms per day). Forecast beliefs saved: "
             f"{fc['row_count']:,}; schedule beliefs: {sch['row_count']:,} over {sch['site_days']} site-days "
             f"(solver time {sch['solve_s']:.1f} s); checks: {sum(back['checks'].values())}/{len(back['checks'])} passed.",

@@ -23,7 +23,7 @@ def test_pipeline_run_prints_a_json_summary(db_url: str, toy_site: dict, tmp_pat
 def test_pipeline_run_table_and_bad_dates(db_url: str, toy_site: dict, tmp_path) -> None:
     ok = CliRunner().invoke(app, ["pipeline", "run", "--start", "2015-03-10", "--end", "2015-03-10", "--db", db_url, "--inbox", str(tmp_path / "inbox")])  # fmt: skip
     assert ok.exit_code == 0, ok.output
-    assert "schedules" in ok.stdout and "checks: 5 passed" in ok.stdout
+    assert "schedules" in ok.stdout and "checks: 6 passed" in ok.stdout
     bad = CliRunner().invoke(app, ["pipeline", "run", "--start", "2015-03-12", "--end", "2015-03-10", "--db", db_url])  # fmt: skip
     assert bad.exit_code != 0
     assert "--end 2015-03-10 is before --start 2015-03-12" in str(bad.exception)

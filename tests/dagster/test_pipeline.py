@@ -22,7 +22,7 @@ def test_pipeline_schedules_every_day_of_a_window(db_url: str, toy_site: dict, i
     sched = summary.assets["schedules"]
     assert (sched["sites"], sched["site_days"], sched["row_count"]) == (1, 2, 192)
     assert sched["cost_eur"] > 0
-    assert all(summary.checks.values()) and len(summary.checks) == 5
+    assert all(summary.checks.values()) and len(summary.checks) == 6
     frame = _scheduled(db_url, toy_site["power sensor"]["id"])
     assert frame.height == 192
     # a 4-hour 200 kW process: 16 quarter hours at 200 kW on each day
