@@ -202,12 +202,14 @@ def _md(duck: dict, pg: dict | None, n_duck: int, n_pg: int) -> str:
         f"Machine: {os.cpu_count()} cores ({platform.machine()}), {platform.python_version()}, "
         f"DuckDB {duckdb.__version__}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
-        "Query: `kpis_for_specs` — one SQL statement per store for all sites: latest belief per "
-        "event (`DISTINCT ON`), hourly prices repeated over quarter hours, net power, local "
-        "(Europe/Amsterdam) days, energy bought/sold, cost, baseline cost/savings, "
-        "self-consumption, peak, cycles. Data: one 15-minute site power sensor per site for 2025 "
-        "(35,040 events) + hourly consumption and production prices, generated in SQL (set-up "
-        "not timed). Median of the timed runs after one warm-up.",
+        "Query: `kpis_for_specs` (flex_pipelines/reporting/kpis.py) — one SQL statement per store "
+        "for all sites: one value per event (PostgreSQL: `DISTINCT ON`; DuckDB: read directly, "
+        "with a duplicate check that re-runs with `arg_max` de-duplication if any event has "
+        "several beliefs), hourly prices repeated over quarter hours, net power, local "
+        "(Europe/Amsterdam) days, energy bought/sold, cost, baseline cost/savings, peak. Data: "
+        "one 15-minute net site power sensor per site for 2025 (35,040 events) + hourly "
+        "consumption and production prices, generated in SQL (set-up not timed). Median of the "
+        "timed runs after one warm-up.",
         "",
         "| store | sites | power values | beliefs | median wall | min–max | CPU | "
         "load avg | KPI rows | set-up load |",
@@ -224,8 +226,22 @@ def _md(duck: dict, pg: dict | None, n_duck: int, n_pg: int) -> str:
             f"({pg['runs']} runs) | {pg['cpu_s']:.2f} s (backend) | {pg['load']:.1f} | {pg['rows']:,} | "
             f"{pg['load_s']:.1f} s |"
         )
+    if duck["median_s"] < 5:
+        verdict = f"met (median {duck['median_s']:.1f} s)"
+    else:
+        verdict = (
+            f"not met in wall time on this loaded machine (median {duck['median_s']:.1f} s at "
+            f"load {duck['load']:.1f}); the query needs {duck['cpu_s']:.1f} s of CPU over 2 threads"
+        )
     lines += [
         "",
+        f"- The machine is shared with other sessions' tests and benchmarks: 'load avg' is the "
+        f"1-minute load average when each run started (2 cores; at a load of 8 our query gets "
+        f"about a quarter of the machine), so these wall times are pessimistic. 'CPU' is the "
+        f"CPU time spent on the query: DuckDB's own threads (it runs in-process) and, for "
+        f"PostgreSQL, its backend process (parallel workers not counted). With both cores free "
+        f"DuckDB would take about CPU / 2 ≈ {duck['cpu_s'] / 2:.1f} s (DuckDB parallelises the "
+        f"scan, joins and aggregation over both threads).",
         f"- DuckDB: {n_duck * STEPS / duck['median_s'] / 1e6:.1f}M power values per second; "
         f"the file is {duck['size_mb']:.0f} MB. Resolving the {n_duck:,} site specs from the "
         f"asset tree (not in the median) took {duck['spec_s']:.1f} s.",
@@ -235,11 +251,12 @@ def _md(duck: dict, pg: dict | None, n_duck: int, n_pg: int) -> str:
         lines.append(
             f"- PostgreSQL ran on {n_pg} sites only (loading 35M rows with the primary key takes "
             f"long); linear extrapolation to {n_duck:,} sites: ~{per_site * n_duck:.0f} s "
-            f"({n_pg * STEPS / pg['median_s'] / 1e6:.2f}M power values per second, single "
-            f"backend process, default settings, no parallel-query tuning)."
+            f"({n_pg * STEPS / pg['median_s'] / 1e6:.2f}M power values per second; default "
+            f"server settings, the query sets work_mem 256 MB and turns off merge joins and "
+            f"sorts for itself, up to 2 parallel workers)."
         )
     lines += [
-        "- Aim (issue 7): under 5 s on DuckDB for the whole year of 1,000 sites.",
+        f"- Aim (issue 7): under 5 s on DuckDB for the whole year of 1,000 sites: {verdict}.",
         "",
     ]
     return "\n".join(lines)
