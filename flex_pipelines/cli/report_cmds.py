@@ -120,6 +120,26 @@ def _kpi_chart(frame: Any, currency: str) -> None:
     terminal_line_chart(series, title="daily cost vs baseline", ylabel=currency, height=14)
 
 
+def _display_row(r: dict[str, Any], cur: str) -> dict[str, Any]:
+    """A KPI row with short headers in kW/kWh and rounded values (fits a terminal)."""
+
+    def rnd(v: Any, factor: float = 1.0, nd: int = 2) -> Any:
+        return None if v is None else round(float(v) * factor, nd)
+
+    return {
+        "day": str(r["day"]),
+        "events": r["n_events"],
+        "bought kWh": rnd(r["energy_bought_mwh"], 1000, 1),
+        "sold kWh": rnd(r["energy_sold_mwh"], 1000, 1),
+        f"cost {cur}": rnd(r["cost"]),
+        f"baseline {cur}": rnd(r["baseline_cost"]),
+        f"savings {cur}": rnd(r["savings"]),
+        "self-cons. %": rnd(r["self_consumption_ratio"], 100, 1),
+        "peak kW": rnd(r["peak_consumption_mw"], 1000, 1),
+        "cycles": rnd(r["equivalent_full_cycles"], 1, 3),
+    }
+
+
 def show_kpis(
     asset: Annotated[int, typer.Option("--asset", help="Site asset id (has a flex-context).")],
     start: Annotated[str, typer.Option("--start", help="Window start (naive: site timezone).")],
@@ -169,7 +189,8 @@ def show_kpis(
     cur = records[0]["currency"]
     totals = kpi_totals(frame)
     total = {"day": "total", **{k: v for k, v in totals.items() if k != "days"}}
-    emit_records([*records, total], "table", title=f"KPIs of site {asset} ({site.name})")
+    rows = [_display_row(r, cur) for r in [*records, total]]
+    emit_records(rows, "table", title=f"KPIs of site {asset} ({site.name})")
     if total["savings"] is not None:
         console.print(f"Savings versus the baseline: [bold]{total['savings']:.2f} {cur}[/]")
     if png is not None:
