@@ -171,7 +171,10 @@ def profit_loss(
     hours = fine.total_seconds() / 3600.0
     df = df.with_columns(
         (pl.col("power_mw").clip(lower_bound=0) * hours).alias("consumed_mwh"),
-        ((-pl.col("power_mw")).clip(lower_bound=0) * hours).alias("produced_mwh"),
+        pl.when(pl.col("power_mw") < 0)
+        .then(-pl.col("power_mw") * hours)
+        .otherwise(0.0)
+        .alias("produced_mwh"),
     ).with_columns(
         (pl.col("consumed_mwh") * pl.col("cp") - pl.col("produced_mwh") * pl.col("pp")).alias(
             "cost"
