@@ -136,12 +136,10 @@ _EV_COLUMNS = (
 )
 
 
-def _power_ctes(dialect: str, power_where: str, baselines: bool, pivot: bool) -> str:
+def _power_ctes(dialect: str, power_where: str, baselines: bool) -> str:
     """PostgreSQL: the latest value per sensor and event, then (for sites of several sensors)
     a pivot per site and event."""
     latest = f"latest_power AS ({latest_values_sql(dialect, power_where)})"
-    if not pivot:
-        return latest
     bl = ""
     if baselines:
         bl = "\n  UNION ALL " + _BASELINE_ROWS.format(slot="'baseline'", col="role", key="")
@@ -300,11 +298,12 @@ def per_event_sql(
         mine = [c for c in comps if c[0] == s.site_id]
         for c in mine:
             c += [base_s / 3600.0, pair_id, s.fixed_consumption_price, s.fixed_production_price]
-        # a site of one power sensor needs no pivot; in DuckDB it also skips de-duplication
-        # (checked afterwards), in PostgreSQL it reads the de-duplicated latest_power
+        # a site of one power sensor (of 15 minutes or coarser) needs no pivot and, on the fast
+        # path, no de-duplication either: kpi_sql's duplicate check catches several beliefs
+        # per event and kpis_for_specs then re-runs with force_dedup
         direct = (
-            not (dialect == "duckdb" and force_dedup) and len(mine) == 1 and mine[0][4] == 1
-            and not site_baselines and (base_s >= 900 or dialect != "duckdb")
+            not force_dedup and len(mine) == 1 and mine[0][4] == 1 and not site_baselines
+            and base_s >= 900
         )  # fmt: skip
         seen: dict[str, int] = {}
         for c in mine:
@@ -372,7 +371,8 @@ pexp2 AS (
         if has_pivot:
             ctes.append(_duckdb_power_ctes(slots, lambda: where(power_ids, "l."), bool(baselines)))
     else:
-        ctes.append(_power_ctes(dialect, where(power_ids), bool(baselines), has_pivot))
+        if has_pivot:
+            ctes.append(_power_ctes(dialect, where(power_ids), bool(baselines)))
     cp_col = "pz.cprice" if prices else "CAST(NULL AS DOUBLE PRECISION)"
     pp_col = "pz.pprice" if prices else "CAST(NULL AS DOUBLE PRECISION)"
     parts = []
@@ -398,12 +398,9 @@ net_pivot AS (
 )""")
         parts.append("SELECT * FROM net_pivot")
     if has_direct:
-        # one sensor per site: every column straight from its beliefs (in DuckDB without
-        # de-duplication — kpis_for_specs checks for several beliefs per event afterwards)
-        if dialect == "duckdb":
-            src, cond = "beliefs", f"c.direct AND {where(power_ids, 'l.')}"
-        else:
-            src, cond = "latest_power", "c.direct"
+        # one sensor per site: every column straight from its beliefs, not de-duplicated
+        # (kpi_sql counts events sharing a step; kpis_for_specs re-runs if there are any)
+        src, cond = "beliefs", f"c.direct AND {where(power_ids, 'l.')}"
         ts = _epoch_s("l.event_start", dialect)
         join = f"\n  LEFT JOIN pexp2 pz ON pz.pkey = ({ts}) * 1024 + c.pair_id" if prices else ""
         ctes.append(f"""net_direct AS (
@@ -450,28 +447,24 @@ def kpi_sql(
         raise ReportError(f"kpi_sql needs sites of one timezone, got {sorted(zones)}")
     head, params = per_event_sql(specs, start, end, as_of, dialect, force_dedup)
     offset = _offset_case(zones.pop(), start, end, "ts")
+    # Duplicate check of the fast path (no de-duplication): a day spans at most 100 quarter
+    # hours, so (step number mod 126) is unique within it; two 63-bit masks per site and day
+    # count the distinct steps. More events than steps means some sensor had two beliefs for
+    # one event — then kpis_for_specs re-runs the query with de-duplication.
     if dialect == "duckdb":
-        # Duplicate check of the fast path (no de-duplication): a day spans at most 100 quarter
-        # hours, so (step number mod 126) is unique within it; two 63-bit masks per site and day
-        # count the distinct steps. More events than steps means some sensor had two beliefs
-        # for one event — then kpis_for_specs re-runs the query with de-duplication.
-        fine = any(sp.resolution < timedelta(minutes=15) for sp in specs)
-        si = (
-            "CASE WHEN step_s >= 900 THEN (ts // step_s) % 126 END"
-            if fine
-            else "(ts // step_s) % 126"
-        )
-        step_index = f", {si} AS si"
-        lo = "CASE WHEN si < 63 THEN CAST(1 AS BIGINT) << si END"
-        hi = "CASE WHEN si >= 63 THEN CAST(1 AS BIGINT) << (si - 63) END"
-        dup = (
-            f"count(si) - coalesce(bit_count(bit_or({lo})), 0) "
-            f"- coalesce(bit_count(bit_or({hi})), 0)"
-        )
-        day = f"(ts + {offset}) // 86400"
-    else:
-        step_index, dup = "", "0"
-        day = f"floor((ts + {offset}) / 86400.0)"
+        step_no, day = "ts // step_s", f"(ts + {offset}) // 86400"
+        bits = "bit_count(bit_or({}))"
+    else:  # PostgreSQL: BIGINT / BIGINT divides whole numbers; bit_count needs a bit string
+        step_no, day = "ts / step_s", f"(ts + {offset}) / 86400"
+        bits = "bit_count(CAST(bit_or({}) AS BIT(64)))"
+    fine = any(sp.resolution < timedelta(minutes=15) for sp in specs)
+    si = f"mod({step_no}, 126)"
+    if fine:
+        si = f"CASE WHEN step_s >= 900 THEN {si} END"
+    step_index = f", {si} AS si"
+    lo = bits.format("CASE WHEN si < 63 THEN CAST(1 AS BIGINT) << CAST(si AS INTEGER) END")
+    hi = bits.format("CASE WHEN si >= 63 THEN CAST(1 AS BIGINT) << CAST(si - 63 AS INTEGER) END")
+    dup = f"count(si) - coalesce({lo}, 0) - coalesce({hi}, 0)"
     roles = {c.role for sp in specs for c in sp.components}
     has_pv = "pv" in roles
     has_devices = "device" in roles or any(sp.processes for sp in specs)

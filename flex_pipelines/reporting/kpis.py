@@ -97,6 +97,16 @@ def kpis_for_specs(
         (pl.col("baseline_cost") - pl.col("cost")).alias("savings"),
         pl.col("day").cast(pl.Date),
     )
+    # a site without PV (or batteries) has no PV (or cycle) KPIs, whatever its neighbours have
+    pv_sites = [s.site_id for s in specs if any(c.role == "pv" for c in s.components)]
+    bat_sites = [s.site_id for s in specs if any(c.role == "cycles" for c in s.components)]
+    only = pl.col("site_id").is_in
+    out = out.with_columns(
+        *(pl.when(only(pv_sites)).then(pl.col(c)).otherwise(None).alias(c)
+          for c in ("self_consumption_ratio", "pv_production_mwh")),
+        pl.when(only(bat_sites)).then(pl.col("equivalent_full_cycles")).otherwise(None)
+        .alias("equivalent_full_cycles"),
+    )  # fmt: skip
     return out.select(KPI_COLUMNS).sort("site_id", "day")
 
 

@@ -211,3 +211,22 @@ def test_site_spec_reads_flexmeasures_inflexible_fields(store):
     roles = {(c.sensor_id, c.role, c.factor) for c in spec.components}
     assert roles == {(load.id, "load", 0.001), (pv.id, "pv", 1.0)}  # PV: production positive, MW
     assert spec.fixed_consumption_price == 80.0 and spec.currency == "EUR"
+
+
+def test_one_query_for_sites_of_one_and_of_several_sensors(store):
+    """A metered site (read directly) and a battery site (pivoted) in one KPI query."""
+    ids, _pv, _battery = _battery_site(store)
+    site = store.add_asset("metered", "building", None, timezone="Europe/Amsterdam",
+                           flex_context={"consumption-price": {"sensor": ids["price sensor"]["id"]}})  # fmt: skip
+    meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
+    store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
+    src = store.get_or_create_source("meter", type="user")
+    store.save_beliefs(beliefs(meter.id, src.id, DAY, Q, [100.0] * 96))
+    both = site_kpis(store, [ids["building"]["id"], site.id], DAY, NEXT_DAY)
+    alone = [site_kpis(store, i, DAY, NEXT_DAY) for i in (ids["building"]["id"], site.id)]
+    assert both.height == 2
+    for row, single in zip(both.iter_rows(named=True), alone, strict=True):
+        assert row == pytest.approx(single.row(0, named=True))
+    assert both.row(1, named=True)["cost"] == pytest.approx(
+        sum(0.1 * 0.25 * p * 4 for p in TOY_PRICES)
+    )
