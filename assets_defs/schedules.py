@@ -109,7 +109,6 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
             soc = res.end_soc or None
             days.append(res.to_record())
         watermark = s.ingestion_watermark()
-        chart = schedule_chart_markdown(s, site, start, end) if days and end - start <= timedelta(days=7) else None  # fmt: skip
     for reason in skipped[:5]:
         context.log.warning(f"skipped: {reason}")
     return {
@@ -118,12 +117,11 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
         "skipped": skipped,
         "watermark": watermark,
         "worker": {"pid": os.getpid(), "hostname": socket.gethostname()},
-        "chart": chart,
     }
 
 
 @op(out=Out(Nothing, is_required=False))
-def collect_schedules(context: OpExecutionContext, results: list[dict]):
+def collect_schedules(context: OpExecutionContext, results: list[dict], store: BeliefStoreResource):
     """The asset's materialization: per-site costs, beliefs, solve time and worker."""
     done = [d for r in results for d in r["days"]]
     skipped = [x for r in results for x in r["skipped"]]
@@ -147,9 +145,14 @@ def collect_schedules(context: OpExecutionContext, results: list[dict]):
             for r in results
         ],
     }
-    chart = next((r["chart"] for r in results if r.get("chart")), None)
-    if chart:
-        meta["chart"] = MetadataValue.md(chart)
+    first = next((r for r in sorted(results, key=lambda r: r["site_id"]) if r["days"]), None)
+    start, end = window_utc(context.partition_time_window)
+    if first is not None and end - start <= timedelta(days=7):  # one chart: the first site
+        with store.open() as s:
+            site = next(x for x in list_sites(s) if x.id == first["site_id"])
+            chart = schedule_chart_markdown(s, site, start, end)
+        if chart:
+            meta["chart"] = MetadataValue.md(chart)
     if not done:
         reason = "; ".join(skipped[:3]) or "no site has a schedulable device"
         context.log.warning(f"schedules not materialized: {reason}")
