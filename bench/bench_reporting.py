@@ -203,9 +203,10 @@ def _md(duck: dict, pg: dict | None, n_duck: int, n_pg: int) -> str:
         f"DuckDB {duckdb.__version__}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         "Query: `kpis_for_specs` (flex_pipelines/reporting/kpis.py) — one SQL statement per store "
-        "for all sites: one value per event (PostgreSQL: `DISTINCT ON`; DuckDB: read directly, "
-        "with a duplicate check that re-runs with `arg_max` de-duplication if any event has "
-        "several beliefs), hourly prices repeated over quarter hours, net power, local "
+        "for all sites: one value per event (a one-sensor site is read directly, with a "
+        "duplicate check that re-runs with de-duplication — `arg_max` in DuckDB, `DISTINCT ON` "
+        "in PostgreSQL — if any event has several beliefs), hourly prices repeated over quarter "
+        "hours, net power, local "
         "(Europe/Amsterdam) days, energy bought/sold, cost, baseline cost/savings, peak. Data: "
         "one 15-minute net site power sensor per site for 2025 (35,040 events) + hourly "
         "consumption and production prices, generated in SQL (set-up not timed). Median of the "
@@ -236,8 +237,8 @@ def _md(duck: dict, pg: dict | None, n_duck: int, n_pg: int) -> str:
     lines += [
         "",
         f"- The machine is shared with other sessions' tests and benchmarks: 'load avg' is the "
-        f"1-minute load average when each run started (2 cores; at a load of 8 our query gets "
-        f"about a quarter of the machine), so these wall times are pessimistic. 'CPU' is the "
+        f"1-minute load average when each run started (2 cores; at a load of 4 our query gets "
+        f"about half of the machine), so these wall times are pessimistic. 'CPU' is the "
         f"CPU time spent on the query: DuckDB's own threads (it runs in-process) and, for "
         f"PostgreSQL, its backend process (parallel workers not counted). With both cores free "
         f"DuckDB would take about CPU / 2 ≈ {duck['cpu_s'] / 2:.1f} s (DuckDB parallelises the "
