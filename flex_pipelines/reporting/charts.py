@@ -68,17 +68,22 @@ def schedule_chart_data(
     *,
     price_sensor_id: int | None = None,
     soc_sensor_id: int | None = None,
+    source_types: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Columns event_start (UTC), power_kw, price (currency/MWh, forward-filled), soc_kwh.
 
     Price and SoC sensors default to the device's flex-context ``consumption-price`` and
-    flex-model ``state-of-charge``. An empty frame when the window holds no power values.
+    flex-model ``state-of-charge``. ``source_types`` limits the power and SoC beliefs (e.g.
+    ``["scheduler"]`` for the schedule only). An empty frame when the window holds no power
+    values.
     """
     sensor = store.get_sensor(power_sensor_id)
     found_price, found_soc = _device_sensors(store, power_sensor_id)
     price_sensor_id = price_sensor_id or found_price
     soc_sensor_id = soc_sensor_id or found_soc
-    power = store.search_beliefs(power_sensor_id, start, end, one_per_event=True)
+    power = store.search_beliefs(
+        power_sensor_id, start, end, one_per_event=True, source_types=source_types
+    )
     factor = float(convert(1.0, sensor.unit, "kW", resolution=sensor.event_resolution))
     out = power.select("event_start", (pl.col("event_value") * factor).alias("power_kw"))
     if price_sensor_id is not None and not out.is_empty():
@@ -92,9 +97,9 @@ def schedule_chart_data(
     if soc_sensor_id is not None and not out.is_empty():
         ss = store.get_sensor(soc_sensor_id)
         f_soc = float(convert(1.0, ss.unit, "kWh"))
-        soc = store.search_beliefs(soc_sensor_id, start, end, one_per_event=True).select(
-            "event_start", (pl.col("event_value") * f_soc).alias("soc_kwh")
-        )
+        soc = store.search_beliefs(
+            soc_sensor_id, start, end, one_per_event=True, source_types=source_types
+        ).select("event_start", (pl.col("event_value") * f_soc).alias("soc_kwh"))
         out = out.join(soc, on="event_start", how="left")
     else:
         out = out.with_columns(pl.lit(None, pl.Float64).alias("soc_kwh"))
