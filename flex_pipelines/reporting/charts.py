@@ -25,6 +25,7 @@ import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError
+from flex_pipelines.reporting.series import preferred_values
 from flex_pipelines.units import convert
 
 __all__ = [
@@ -81,25 +82,23 @@ def schedule_chart_data(
     found_price, found_soc = _device_sensors(store, power_sensor_id)
     price_sensor_id = price_sensor_id or found_price
     soc_sensor_id = soc_sensor_id or found_soc
-    power = store.search_beliefs(
-        power_sensor_id, start, end, one_per_event=True, source_types=source_types
-    )
+    power = preferred_values(store, power_sensor_id, start, end, source_types=source_types)
     factor = float(convert(1.0, sensor.unit, "kW", resolution=sensor.event_resolution))
     out = power.select("event_start", (pl.col("event_value") * factor).alias("power_kw"))
     if price_sensor_id is not None and not out.is_empty():
         ps = store.get_sensor(price_sensor_id)
-        prices = store.search_beliefs(
-            price_sensor_id, start - ps.event_resolution, end, one_per_event=True
-        ).select("event_start", pl.col("event_value").alias("price"))
+        prices = preferred_values(store, price_sensor_id, start - ps.event_resolution, end).select(
+            "event_start", pl.col("event_value").alias("price")
+        )
         out = out.sort("event_start").join_asof(prices.sort("event_start"), on="event_start")
     else:
         out = out.with_columns(pl.lit(None, pl.Float64).alias("price"))
     if soc_sensor_id is not None and not out.is_empty():
         ss = store.get_sensor(soc_sensor_id)
         f_soc = float(convert(1.0, ss.unit, "kWh"))
-        soc = store.search_beliefs(
-            soc_sensor_id, start, end, one_per_event=True, source_types=source_types
-        ).select("event_start", (pl.col("event_value") * f_soc).alias("soc_kwh"))
+        soc = preferred_values(store, soc_sensor_id, start, end, source_types=source_types).select(
+            "event_start", (pl.col("event_value") * f_soc).alias("soc_kwh")
+        )
         out = out.join(soc, on="event_start", how="left")
     else:
         out = out.with_columns(pl.lit(None, pl.Float64).alias("soc_kwh"))

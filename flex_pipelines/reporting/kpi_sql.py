@@ -31,9 +31,15 @@ from flex_pipelines.time import get_zone
 
 __all__ = ["kpi_sql", "per_event_sql", "latest_values_sql"]
 
+#: Which belief counts for an event: observed values (measurements, market prices: any source
+#: type but forecaster and scheduler) before schedules before forecasts; within a kind, the
+#: latest belief, then the probability closest to 0.5 (lower on a tie), then the higher
+#: source id. So costs settle at published prices, not at a forecast made at the same time.
+#: Needs the sources table joined as ``src``.
+SOURCE_RANK = "CASE src.type WHEN 'forecaster' THEN 2 WHEN 'scheduler' THEN 1 ELSE 0 END"
 _LATEST_ORDER = (
-    "ORDER BY sensor_id, event_start, belief_time DESC, abs(cumulative_probability - 0.5), "
-    "cumulative_probability, source_id DESC"
+    f"ORDER BY b.sensor_id, b.event_start, {SOURCE_RANK}, b.belief_time DESC, "
+    "abs(b.cumulative_probability - 0.5), b.cumulative_probability, b.source_id DESC"
 )
 
 
@@ -91,22 +97,23 @@ def _epoch_s(col: str, dialect: str) -> str:
 
 
 def latest_values_sql(dialect: str, where: str) -> str:
-    """One value per sensor and event (the ``latest_beliefs`` rule), fastest per dialect.
+    """One value per sensor and event (see :data:`SOURCE_RANK`), fastest per dialect.
 
-    PostgreSQL: ``DISTINCT ON`` (served by the primary key's order). DuckDB: a hash aggregate
-    with ``arg_max`` over the same ordering key, several times faster than its ``DISTINCT ON``
-    on tens of millions of rows. Both pick the latest belief time, then the probability
-    closest to 0.5 (the lower one on a tie), then the higher source id.
+    ``where`` refers to the beliefs as ``b``. PostgreSQL: ``DISTINCT ON``. DuckDB: a hash
+    aggregate with ``arg_max`` over the same ordering key, several times faster than its
+    ``DISTINCT ON`` on tens of millions of rows.
     """
+    src = "beliefs b JOIN sources src ON src.id = b.source_id"
     if dialect == "duckdb":
         return (
-            "SELECT sensor_id, event_start, arg_max(event_value, (belief_time, "
-            "-abs(cumulative_probability - 0.5), -cumulative_probability, source_id)) "
-            f"AS event_value FROM beliefs WHERE {where} GROUP BY sensor_id, event_start"
+            f"SELECT b.sensor_id, b.event_start, arg_max(b.event_value, (-({SOURCE_RANK}), "
+            "b.belief_time, -abs(b.cumulative_probability - 0.5), -b.cumulative_probability, "
+            f"b.source_id)) AS event_value FROM {src} WHERE {where} "
+            "GROUP BY b.sensor_id, b.event_start"
         )
     return (
-        f"SELECT DISTINCT ON (sensor_id, event_start) sensor_id, event_start, event_value "
-        f"FROM beliefs WHERE {where} {_LATEST_ORDER}"
+        f"SELECT DISTINCT ON (b.sensor_id, b.event_start) b.sensor_id, b.event_start, "
+        f"b.event_value FROM {src} WHERE {where} {_LATEST_ORDER}"
     )
 
 
@@ -170,8 +177,8 @@ ev AS (
 # The latest_beliefs ordering as one HUGEINT: belief time (µs), then closeness of the
 # probability to 0.5 (in steps of 1e-4), then the lower probability, then the higher source id.
 _DUCKDB_LATEST_KEY = (
-    "((CAST(epoch_us(l.belief_time) AS HUGEINT) * 10001 "
-    "+ CAST(round((0.5 - abs(l.cumulative_probability - 0.5)) * 10000) AS HUGEINT)) * 2 "
+    f"(((CAST(2 - ({SOURCE_RANK}) AS HUGEINT) * 100000000000000000 + epoch_us(l.belief_time)) "
+    "* 10001 + CAST(round((0.5 - abs(l.cumulative_probability - 0.5)) * 10000) AS HUGEINT)) * 2 "
     "+ CAST(l.cumulative_probability <= 0.5 AS INTEGER)) * 10000000 + l.source_id"
 )
 
@@ -220,13 +227,13 @@ def _duckdb_power_ctes(
     in_power = ", ".join(map(str, power_slots)) or "NULL"
     return f"""vals AS (
   SELECT c.site_id, c.slot, l.event_start AS t, l.event_value * c.factor AS v, {key} AS key
-  FROM beliefs l JOIN comp c ON c.sensor_id = l.sensor_id
+  FROM beliefs l JOIN comp c ON c.sensor_id = l.sensor_id JOIN sources src ON src.id = l.source_id
   WHERE c.k = 1 AND NOT c.direct AND {where()}
   UNION ALL
   SELECT c.site_id, c.slot, l.event_start + o.k * c.step_s * INTERVAL '1 second' AS t,
          l.event_value * c.factor AS v, {key} AS key
   FROM beliefs l JOIN comp c ON c.sensor_id = l.sensor_id AND c.k > 1 AND NOT c.direct
-  JOIN offs o ON o.k < c.k WHERE {where()}{bl}
+  JOIN sources src ON src.id = l.source_id JOIN offs o ON o.k < c.k WHERE {where()}{bl}
 ),
 slotted AS (
   SELECT site_id, t,
@@ -338,7 +345,7 @@ def per_event_sql(
     price_ctes = ""
     price_join = ""
     if prices:
-        price_where = where({p[0] for p in prices.values()})
+        price_where = where({p[0] for p in prices.values()}, "b.")
         price_values = _values(list(prices.values()), ["BIGINT", "DOUBLE PRECISION", "BIGINT", "BIGINT", "BIGINT"])  # fmt: skip
         pair_values = _values([(i, c, p) for (c, p), i in pairs.items()], ["BIGINT"] * 3)
         # prices joined once per event through one BIGINT key: epoch seconds * 1024 + pair id,
@@ -372,7 +379,7 @@ pexp2 AS (
             ctes.append(_duckdb_power_ctes(slots, lambda: where(power_ids, "l."), bool(baselines)))
     else:
         if has_pivot:
-            ctes.append(_power_ctes(dialect, where(power_ids), bool(baselines)))
+            ctes.append(_power_ctes(dialect, where(power_ids, "b."), bool(baselines)))
     cp_col = "pz.cprice" if prices else "CAST(NULL AS DOUBLE PRECISION)"
     pp_col = "pz.pprice" if prices else "CAST(NULL AS DOUBLE PRECISION)"
     parts = []

@@ -3,8 +3,9 @@
 An input is written as in FlexMeasures' flex-context fields:
 
 - a sensor reference ``{"sensor": 3}`` (optionally ``"source-types": ["scheduler"]``,
-  ``"exclude-source-types": [...]``): one value per event (the latest belief, as known
-  ``as_of``), in the sensor's unit;
+  ``"exclude-source-types": [...]``): one value per event as known ``as_of`` — observed values
+  before schedules before forecasts, then the latest belief (:func:`preferred_values`) — in
+  the sensor's unit;
 - a fixed quantity ``"500 kW"`` (every event of the report's grid);
 - a time-ranged list ``[{"start": "...", "end": "...", "value": "200 kW"}, ...]``.
 
@@ -30,7 +31,54 @@ from flex_pipelines.reporting.base import REPORT_FRAME_SCHEMA, UTC_US, ReportErr
 from flex_pipelines.time import floor_to, format_duration, parse_datetime
 from flex_pipelines.units import UnitError, convert, is_energy_unit, parse_quantity
 
-__all__ = ["Series", "read_input", "to_resolution", "grid", "is_sensor_ref", "sensor_ids_of"]
+__all__ = [
+    "Series",
+    "preferred_values",
+    "read_input",
+    "to_resolution",
+    "grid",
+    "is_sensor_ref",
+    "sensor_ids_of",
+]
+
+_RANK = {"forecaster": 2, "scheduler": 1}
+
+
+def preferred_values(
+    store: BeliefStore,
+    sensor_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    as_of: datetime | None = None,
+    source_types: Sequence[str] | None = None,
+    exclude_source_types: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """One belief per event (a belief frame), preferring what reports should settle on:
+    observed values (measurements, published prices) over schedules over forecasts; within a
+    kind the latest belief, then the probability closest to 0.5, then the higher source id —
+    the same rule as the KPI SQL (``kpi_sql.SOURCE_RANK``)."""
+    frame = store.search_beliefs(
+        sensor_id, start, end, as_of=as_of, source_types=source_types,
+        exclude_source_types=exclude_source_types, most_recent=True,
+    )  # fmt: skip
+    if frame.is_empty():
+        return frame
+    types = {src.id: _RANK.get(src.type, 0) for src in store.list_sources()}
+    return (
+        frame.with_columns(
+            pl.col("source_id")
+            .replace_strict(types, default=0, return_dtype=pl.Int8)
+            .alias("_rank"),
+            (pl.col("cumulative_probability") - 0.5).abs().alias("_dev"),
+        )
+        .sort(
+            ["event_start", "_rank", "belief_time", "_dev", "cumulative_probability", "source_id"],
+            descending=[False, False, True, False, False, True],
+        )
+        .unique("event_start", keep="first", maintain_order=True)
+        .drop("_rank", "_dev")
+    )
 
 
 @dataclass(frozen=True)
@@ -154,14 +202,14 @@ def _read_sensor(
     q_start = start
     if sensor.event_resolution > timedelta(0):
         q_start = floor_to(start, sensor.event_resolution)  # a coarser event covering `start`
-    frame = store.search_beliefs(
+    frame = preferred_values(
+        store,
         sensor.id,
         q_start,
         end,
         as_of=as_of,
         source_types=spec.get("source-types"),
         exclude_source_types=spec.get("exclude-source-types"),
-        one_per_event=True,
     )
     bt = frame["belief_time"].max() if not frame.is_empty() else None
     out = frame.select("event_start", pl.col("event_value").alias("value"))

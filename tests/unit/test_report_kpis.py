@@ -230,3 +230,26 @@ def test_one_query_for_sites_of_one_and_of_several_sensors(store):
     assert both.row(1, named=True)["cost"] == pytest.approx(
         sum(0.1 * 0.25 * p * 4 for p in TOY_PRICES)
     )
+
+
+def test_costs_settle_at_published_prices_not_forecasts(store):
+    """A price forecast believed at the same time as the published price (and by a source of
+    a higher id) must not replace it: KPIs, profit-loss and charts use the published price."""
+    ids = toy_process_site(store, with_pv=False)
+    schedule(store, ids["power"], "INFLEXIBLE")
+    fc = store.get_or_create_source("price forecaster", type="forecaster")
+    store.save_beliefs(beliefs(ids["price"], fc.id, DAY, timedelta(hours=1), [1000.0] * 24))
+    row = site_kpis(store, ids["building"], DAY, NEXT_DAY).row(0, named=True)
+    assert row["cost"] == pytest.approx(9.60)  # INFLEXIBLE at the published prices
+    pl_cost = profit_loss(
+        store, {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": ids["price"]}},
+        DAY, NEXT_DAY,
+    )  # fmt: skip
+    assert pl_cost.totals["total_cost_eur"] == pytest.approx(9.60)
+    from flex_pipelines.reporting.charts import schedule_chart_data
+
+    data = schedule_chart_data(store, ids["power"], DAY, NEXT_DAY)
+    assert data["price"].max() == max(TOY_PRICES)
+    # without the published price, the forecast is what there is
+    store.delete_beliefs(ids["price"], source_ids=[store.get_source("day-ahead market").id])
+    assert site_kpis(store, ids["building"], DAY, NEXT_DAY)["cost"][0] == pytest.approx(800.0)
