@@ -33,7 +33,15 @@ class TimeGrid:
 
     @property
     def end(self) -> datetime:
-        return self.start + self.n_steps * self.resolution
+        return self._after(self.n_steps * self.resolution)
+
+    def _after(self, delta: timedelta) -> datetime:
+        """``start + delta`` in elapsed (UTC) time, shown in the start's timezone.
+
+        Adding a timedelta to a datetime with a ZoneInfo adds wall-clock time, which is off by
+        the DST shift across a transition; a fixed offset gives the same result either way.
+        """
+        return (self.start.astimezone(UTC) + delta).astimezone(self.start.tzinfo)
 
     @property
     def dt_hours(self) -> float:
@@ -53,11 +61,11 @@ class TimeGrid:
         return self.start_s + np.arange(self.n_steps + 1) * self.resolution.total_seconds()
 
     def time_at_step(self, i: int) -> datetime:
-        return self.start + int(i) * self.resolution
+        return self._after(int(i) * self.resolution)
 
     def time_at_instant(self, k: int) -> datetime:
         """Instant k (0 = start, k = end of step k-1)."""
-        return self.start + int(k) * self.resolution
+        return self._after(int(k) * self.resolution)
 
     def fmt(self, t: datetime) -> str:
         """A time as shown in messages: ISO in the grid's own offset."""
