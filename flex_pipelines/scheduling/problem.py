@@ -17,6 +17,7 @@ with ``b = (eff - 1) / ln(eff)`` (``b = 1`` when ``eff = 1``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -116,6 +117,9 @@ class SchedulingProblem:
     devices: list[Device]
     site: Site
     tie_break_weight: float = 0.0  # max per-MWh-step weight of the prefer-* tie breakers
+    # processes scheduled jointly with the devices (process_milp.ProcessDevice: binary starts or
+    # slots); energy is costed through the site's import/export, see build_highs.formulate
+    processes: list[Any] = field(default_factory=list)
 
     @property
     def n_steps(self) -> int:
