@@ -48,6 +48,7 @@ class Layout:
     pairs: list[ExclusivePair] = field(default_factory=list)
     n_steps: int = 0
     modes: dict[int, list[tuple[float, float, float]]] = field(default_factory=dict)
+    processes: list[np.ndarray] = field(default_factory=list)  # binary columns per process
 
 
 def _net_bounds(p: SchedulingProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -55,11 +56,32 @@ def _net_bounds(p: SchedulingProblem) -> tuple[np.ndarray, np.ndarray]:
     s = p.site
     cmax = sum((_finite_cap(d.consumption_capacity_mw, d.consumption_breach_price)
                 for d in p.devices), np.zeros(p.n_steps))  # fmt: skip
+    cmax = cmax + sum((max(pd.power_mw, 0.0) for pd in p.processes if not pd.is_fixed), 0.0)
     pmax = sum((_finite_cap(d.production_capacity_mw, d.production_breach_price)
                 for d in p.devices), np.zeros(p.n_steps))  # fmt: skip
-    hi = np.minimum(s.inflexible_mw + cmax, s.consumption_hard_mw)
-    lo = np.maximum(s.inflexible_mw - pmax, -s.production_hard_mw)
+    base = s.inflexible_mw + process_fixed_mw(p)
+    hi = np.minimum(base + cmax, s.consumption_hard_mw)
+    lo = np.maximum(base - pmax, -s.production_hard_mw)
     return lo, hi
+
+
+def process_fixed_mw(p: SchedulingProblem) -> np.ndarray:
+    """Summed power (MW) of the processes without decisions (INFLEXIBLE, or filling the window)."""
+    return sum((pd.fixed_power_mw(p.grid.start, p.grid.resolution) for pd in p.processes
+                if pd.is_fixed), np.zeros(p.n_steps))  # fmt: skip
+
+
+def check_processes(p: SchedulingProblem) -> None:
+    """Refuse what the joint build cannot do: a process with optimization-sense MAX."""
+    for pd in p.processes:
+        if str(pd.flex_model.optimization_sense) == "MAX":
+            from flex_pipelines.scheduling.grid import SchedulingError
+
+            raise SchedulingError(
+                f"process {pd.name!r}: flex-model field 'optimization-sense' = 'MAX' is not "
+                f"supported when processes are scheduled jointly with the site (the joint solve "
+                f"minimises the site's cost); use 'MIN', or schedule the process on its own"
+            )
 
 
 def _finite_cap(cap: np.ndarray, breach: np.ndarray | None) -> np.ndarray:
@@ -77,6 +99,7 @@ def _linear_site(p: SchedulingProblem) -> bool:
         and s.peak_consumption_price is None
         and s.peak_production_price is None
         and not s.commitments
+        and not p.processes
     )
 
 
@@ -158,6 +181,22 @@ def formulate(p: SchedulingProblem) -> tuple[LinearModel, Layout]:
                 m.add_rows(f"soc-maxima any[{dev.name}]", k.size,
                            [(r, np.full(k.size, worst[0]), 1.0), (r, sur, -1.0)], 0.0, np.inf)  # fmt: skip
 
+    # --- processes: binary start (SHIFTABLE) or slot (BREAKABLE) columns, zero cost (their
+    # energy is costed through import/export); fixed ones are constant load in the balance ----
+    check_processes(p)
+    proc_terms = []
+    for pd in p.processes:
+        cand = pd.candidates()
+        x = m.add_cols(f"process[{pd.name}]", cand.size, 0.0, 1.0, 0.0, integer=True)
+        lay.processes.append(x)
+        if not cand.size:
+            continue
+        m.add_rows(f"process link[{pd.name}]", 1, [(np.zeros(cand.size, np.int64), x, 1.0)],
+                   pd.link_rhs(), pd.link_rhs(), field="duration", device=pd.name)  # fmt: skip
+        st, lc, coef = pd.power_triplets()
+        proc_terms.append((st, x[lc], coef))
+    fixed = process_fixed_mw(p)
+
     # --- site ------------------------------------------------------------------------------
     net_lo, net_hi = _net_bounds(p)
     lay.n_steps = T
@@ -190,7 +229,8 @@ def formulate(p: SchedulingProblem) -> tuple[LinearModel, Layout]:
     terms = [(steps, imp, -1.0), (steps, exp, 1.0)]
     for ch, dis in zip(lay.charge, lay.discharge, strict=True):
         terms += [(steps, ch, 1.0), (steps, dis, -1.0)]
-    m.add_rows("site balance", T, terms, -s.inflexible_mw, -s.inflexible_mw,
+    terms += proc_terms
+    m.add_rows("site balance", T, terms, -s.inflexible_mw - fixed, -s.inflexible_mw - fixed,
                field="site-power-capacity")  # fmt: skip
     if s.consumption_soft_mw is not None and s.consumption_breach_price is not None:
         _soft_upper(m, "site consumption", imp, s.consumption_soft_mw, s.consumption_breach_price,
