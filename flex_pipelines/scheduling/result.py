@@ -33,6 +33,7 @@ class DeviceSchedule:
     soc_mwh: np.ndarray | None
     power_sensor: int | None = None
     state_of_charge_sensor: int | None = None
+    starts: list[str] | None = None  # processes only: ISO start of each run (block or slot run)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class ScheduleResult:
                     "power": series(d.power_mw, "MW"),
                     "soc": series(d.soc_mwh, "MWh") if d.soc_mwh is not None else None,
                 }
+                | ({"starts": d.starts} if d.starts is not None else {})
                 for d in self.devices
             ],
             "site": {"power": series(self.site_power_mw, "MW")},
@@ -101,11 +103,20 @@ def _pos(x: np.ndarray) -> np.ndarray:
 
 
 def compute_costs(
-    p: SchedulingProblem, power: list[np.ndarray], soc: list[np.ndarray | None]
+    p: SchedulingProblem,
+    power: list[np.ndarray],
+    soc: list[np.ndarray | None],
+    process_mw: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Cost per commitment from the physical schedule (CUR); ``total`` excludes preferences."""
+    """Cost per commitment from the physical schedule (CUR); ``total`` excludes preferences.
+
+    ``process_mw``: the summed power of jointly scheduled processes (MW per step), part of the
+    site's net power.
+    """
     s, dt = p.site, p.dt
     net = s.inflexible_mw + sum(power, np.zeros(p.n_steps))
+    if process_mw is not None:
+        net = net + process_mw
     imp, exp = _pos(net), _pos(-net)
     costs: dict[str, float] = {
         "electricity": float(dt * np.sum(s.consumption_price * imp - s.production_price * exp))

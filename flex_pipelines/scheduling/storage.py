@@ -27,6 +27,12 @@ from flex_pipelines.scheduling.fields import SensorResolver, UnitContext
 from flex_pipelines.scheduling.flex_context import parse_flex_context
 from flex_pipelines.scheduling.flex_model import parse_storage_flex_model
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
+from flex_pipelines.scheduling.joint import (
+    is_process_entry,
+    parse_process_entry,
+    process_powers,
+    run_starts,
+)
 from flex_pipelines.scheduling.problem import SchedulingProblem
 from flex_pipelines.scheduling.result import (
     DeviceSchedule,
@@ -60,8 +66,16 @@ def build_problem(
     ctx = UnitContext(resolver=resolver)
     site, relax, spc = parse_flex_context(flex_context, grid, ctx)
     devices = []
+    processes = []  # entries with a 'process-type': scheduled jointly (scheduling/joint.py)
     names: set[str] = set()
     for i, fm in enumerate(flex_models):
+        if is_process_entry(fm):
+            pd = parse_process_entry(fm, grid, default_name=f"device {i + 1}")
+            if pd.name in names:
+                raise SchedulingError(f"flex-model name {pd.name!r} is used twice")
+            names.add(pd.name)
+            processes.append(pd)
+            continue
         dev = parse_storage_flex_model(fm, grid, ctx, relax, site_power_capacity_mw=spc,
                                        default_name=f"device {i + 1}")  # fmt: skip
         if dev.name in names:
@@ -71,7 +85,8 @@ def build_problem(
     prices = np.concatenate([site.consumption_price, site.production_price])
     spread = float(np.max(prices) - np.min(prices)) or max(float(np.max(np.abs(prices))), 1.0)
     weight = TIE_BREAK_FRACTION * spread / grid.n_steps
-    return SchedulingProblem(grid=grid, devices=devices, site=site, tie_break_weight=weight)
+    return SchedulingProblem(grid=grid, devices=devices, site=site, tie_break_weight=weight,
+                             processes=processes)  # fmt: skip
 
 
 def solve(
@@ -109,8 +124,10 @@ def solve(
         power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
         soc = [None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
                for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+        procs = process_powers(problem, lay.processes, x) if problem.processes else None
         result = _result(problem, power, soc, run.objective, "highs",
-                         {"build": t_build, "solve": t_solve}, stats.binaries, stats.iterations)  # fmt: skip
+                         {"build": t_build, "solve": t_solve}, stats.binaries, stats.iterations,
+                         processes=procs)  # fmt: skip
         result.mip_gap = stats.gap
         if run.status == "Feasible":
             result.status = "feasible"
@@ -118,6 +135,9 @@ def solve(
                                 f"{stats.gap:.2e} (relative) of the optimum, not proven optimal")  # fmt: skip
         return result
     if backend == "pyomo":
+        if problem.processes:
+            raise SchedulingError("backend 'pyomo' does not schedule process devices (yet); "
+                                  "use backend 'highs' for processes with storage")  # fmt: skip
         from flex_pipelines.scheduling.build_pyomo import solve_pyomo
 
         power, soc, obj, timings, n_bin, iters, extras = solve_pyomo(problem, extend=extend)
@@ -138,13 +158,20 @@ def _result(
     timings: dict[str, float],
     binaries: int,
     iterations: int,
+    processes: list[np.ndarray] | None = None,
 ) -> ScheduleResult:
     power = [np.where(np.abs(x) < 1e-9, 0.0, x) for x in power]
-    costs = compute_costs(p, power, soc)
-    site = p.site.inflexible_mw + sum(power, np.zeros(p.n_steps))
+    proc_mw = sum(processes or [], np.zeros(p.n_steps))
+    costs = compute_costs(p, power, soc, process_mw=proc_mw)
+    site = p.site.inflexible_mw + sum(power, np.zeros(p.n_steps)) + proc_mw
     devices = [
         DeviceSchedule(d.name, pw, st, d.power_sensor, d.state_of_charge_sensor)
         for d, pw, st in zip(p.devices, power, soc, strict=True)
+    ]
+    # jointly scheduled processes follow the storage devices (power, no SoC, chosen starts)
+    devices += [
+        DeviceSchedule(pd.name, pw, None, pd.power_sensor, starts=run_starts(pw, p.grid))
+        for pd, pw in zip(p.processes, processes or [], strict=True)
     ]
     return ScheduleResult(
         status="optimal", objective=float(objective), costs=costs,
