@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, Me
 
 from assets_defs.inbox import inbox_beliefs
 from assets_defs.partitions import daily_partitions, window_utc
-from flex_pipelines.pipeline import MissingInputsError, day_windows, forecast_days, forecast_sensors
+from flex_pipelines.pipeline import day_windows, forecast_days, forecast_sensors
 from resources import STORE_POOL, BeliefStoreResource
 
 
@@ -29,10 +29,9 @@ def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> Mat
     with store.open() as s:
         ids = forecast_sensors(s)
         for sid in ids:
-            try:
-                made += forecast_days(s, sid, days)
-            except MissingInputsError as exc:
-                skipped.append(str(exc))
+            n_new, why = forecast_days(s, sid, days)
+            made += n_new
+            skipped += why
     for reason in skipped[:5]:
         context.log.warning(f"forecast skipped: {reason}")
     return MaterializeResult(

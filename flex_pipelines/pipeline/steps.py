@@ -152,9 +152,10 @@ def forecast_sensors(store: BeliefStore) -> list[int]:
     return [s.id for s in store.list_sensors() if isinstance(s.attributes.get("forecast"), dict)]
 
 
-def forecast_days(store: BeliefStore, sensor_id: int, days: Sequence[date], now: datetime | None = None) -> int:  # fmt: skip
+def forecast_days(store: BeliefStore, sensor_id: int, days: Sequence[date], now: datetime | None = None) -> tuple[int, list[str]]:  # fmt: skip
     """Day-ahead forecasts of a sensor for local ``days``, each made at its gate closure the day
-    before (or now, if that is still ahead); saved by the forecasting library. Returns new beliefs.
+    before (or now, if that is still ahead); saved by the forecasting library. Returns the number of
+    new beliefs and the days skipped with their reason (e.g. too little history before them).
 
     One call of :func:`~flex_pipelines.forecasting.store_io.forecast_sensor` covers a run of
     days whose viewpoints are a day apart (a backfill retrains once per viewpoint, as the cycles do).
@@ -176,7 +177,9 @@ def forecast_days(store: BeliefStore, sensor_id: int, days: Sequence[date], now:
         else:
             groups.append([i])
     made = 0
-    for g in groups:
+    skipped: list[str] = []
+    while groups:
+        g = groups.pop(0)
         min_h = min(spans[i][1] - vps[i] for i in g)
         max_h = max(spans[i][2] - vps[i] for i in g)
         config = CycleConfig(
@@ -190,10 +193,15 @@ def forecast_days(store: BeliefStore, sensor_id: int, days: Sequence[date], now:
                 model=str(cfg.get("model", "ridge")), regressor_ids=[int(r) for r in cfg.get("regressors", [])],
             )  # fmt: skip
         except ForecastingError as exc:
-            raise MissingInputsError(f"sensor {sensor_id} ({sensor.name}), {spans[g[0]][0]} to {spans[g[-1]][0]}: {exc}") from exc  # fmt: skip
+            if len(g) > 1:  # some days may lack history (the first ones): split and retry
+                half = len(g) // 2
+                groups[:0] = [g[:half], g[half:]]
+                continue
+            skipped.append(f"sensor {sensor_id} ({sensor.name}), {spans[g[0]][0]}: {exc}")
+            continue
         made += run.n_new
         report_progress("forecasts", f"sensor {sensor_id} {spans[g[-1]][0]}")
-    return made
+    return made, skipped
 
 
 # --- reporting --------------------------------------------------------------------------------
