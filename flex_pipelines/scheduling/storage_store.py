@@ -93,6 +93,26 @@ def _descendant_devices(store: BeliefStore, asset: Asset) -> list[Asset]:
     return out
 
 
+def _site_processes(store: BeliefStore, asset_id: int) -> list[dict[str, Any]]:
+    """Process flex-models (with their power ``sensor``) of the assets below a site asset, for the
+    joint solve (scheduling/joint.py); none when ``asset_id`` is itself a device."""
+    asset = store.get_asset(asset_id)
+    fm = asset.flex_model
+    if isinstance(fm, list) or (isinstance(fm, Mapping) and "sensor" in fm):
+        return []
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: int) -> None:
+        for child in store.list_assets(parent_id=parent):
+            cfm = child.flex_model or {}
+            if isinstance(cfm, Mapping) and "process-type" in cfm and "sensor" in cfm:
+                out.append({"name": child.name, **dict(cfm)})
+            walk(child.id)
+
+    walk(asset.id)
+    return out
+
+
 def _ancestry(store: BeliefStore, asset_id: int) -> list[Asset]:
     fn = getattr(store, "asset_ancestry", None)
     if fn is not None:
@@ -179,23 +199,31 @@ def schedule_storage(
     as_of: datetime | str | None = None,
     backend: str = "highs",
     save: bool = True,
+    include_processes: bool = True,
 ) -> StorageRun:
     """Schedule one storage device (``sensor_id``) or all devices of an asset; save the beliefs.
 
     ``start``/``end`` (or ``duration``) are tz-aware; the resolution is the first device's power
-    sensor resolution. Returns a :class:`StorageRun`; raises a :class:`SchedulingError` (e.g.
+    sensor resolution. For a site (``asset_id``), process assets below it (flex-model with a
+    ``process-type`` and a ``sensor``) are scheduled jointly with the storage devices under the
+    site's limits (``include_processes=False``: storage only); their power schedules are saved
+    on their power sensors. Returns a :class:`StorageRun`; raises a :class:`SchedulingError` (e.g.
     :class:`~flex_pipelines.scheduling.diagnostics.InfeasibleError`) naming field and time.
     """
     if start is None:
         raise SchedulingError("schedule: 'start' missing")
     as_of_dt = parse_datetime(as_of) if isinstance(as_of, str) else as_of
     fms, ctx_asset = _gather(store, sensor_id, asset_id, flex_model)
-    sensors = {int(f["sensor"]): store.get_sensor(int(f["sensor"])) for f in fms}
-    res = {s.event_resolution for s in sensors.values()}
+    procs = _site_processes(store, asset_id) if asset_id is not None and include_processes else []
+    sensors = {int(f["sensor"]): store.get_sensor(int(f["sensor"])) for f in fms + procs}
+    res = {sensors[int(f["sensor"])].event_resolution for f in fms}
     if len(res) != 1:
         raise SchedulingError(f"devices have different power resolutions {sorted(map(str, res))}; "
                               "schedule them separately")  # fmt: skip
     resolution = res.pop()
+    # processes on another resolution are left to the standalone process scheduler
+    skipped = [f for f in procs if sensors[int(f["sensor"])].event_resolution != resolution]
+    procs = [f for f in procs if f not in skipped]
     grid = make_grid(start, resolution, end=end, duration=duration if end is None else None)
     chain = [flex_context or {}]
     if ctx_asset is not None:
@@ -204,11 +232,17 @@ def schedule_storage(
     for f in fms:
         f.setdefault("name", sensors[int(f["sensor"])].name)
         _soc_at_start(store, f, grid.start, as_of_dt)
-    problem = build_problem(grid, fms, fc, _store_resolver(store, as_of_dt))
+    for f in procs:  # a bare-number power is in the process sensor's unit (FlexMeasures)
+        if isinstance(f.get("power"), int | float):
+            f["power"] = f"{f['power']} {sensors[int(f['sensor'])].unit}"
+    problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt))
     result = solve(problem, backend)
+    result.notes += [f"process {f['name']!r} not scheduled jointly: its power sensor has another "
+                     f"resolution" for f in skipped]  # fmt: skip
     belief_time = (as_of_dt or datetime.now(UTC)).astimezone(UTC)
     run = StorageRun(result, None, None, belief_time, {d.name: int(f["sensor"]) for d, f in zip(
         problem.devices, fms, strict=True)})  # fmt: skip
+    run.sensors.update({pd.name: int(pd.power_sensor) for pd in problem.processes})
     if not save:
         return run
     source = store.get_or_create_source(name=SOURCE_NAME, type="scheduler",
@@ -231,6 +265,11 @@ def schedule_storage(
                 frames.append(
                     _frame(os_, _to_sensor_unit(vals, "MW", os_), grid, belief_time, source)
                 )
+    for sched in result.devices[len(problem.devices) :]:  # jointly scheduled processes
+        s = sensors[int(sched.power_sensor)]
+        frames.append(
+            _frame(s, _to_sensor_unit(sched.power_mw, "MW", s), grid, belief_time, source)
+        )
     agg = fc.get("aggregate-power")
     if isinstance(agg, Mapping) and isinstance(agg.get("sensor"), int):
         a_s = store.get_sensor(int(agg["sensor"]))
