@@ -108,6 +108,7 @@ def schedule_site(
     out = SiteSchedule(site.id, start, end)
     wanted = set(kinds)
     storage = _storage_scheduler()
+    joint: set[int] = set()  # power sensors of processes scheduled jointly with the storage
     t0 = time.perf_counter()
     with store.transaction():
         storage_devices = [d for d in site.devices if device_kind(d) == "storage"]
@@ -116,7 +117,11 @@ def schedule_site(
                 out.skipped += [f"device {d.id} ({d.name}): storage scheduler not available" for d in storage_devices]  # fmt: skip
             else:  # every storage device of the site together, behind its grid connection
                 chain = [{"sensor": k, "soc-at-start": v} for k, v in (soc_at_start or {}).items()]
-                run = storage(store, asset_id=site.id, start=start, end=end, as_of=as_of, flex_model=chain or None)  # fmt: skip
+                # JOINT SCHEDULING (issue 6): the storage scheduler also schedules the site's
+                # process devices (same resolution) under the same grid limit; the loop below
+                # skips those (``joint``) instead of scheduling them a second time on their own.
+                run = storage(store, asset_id=site.id, start=start, end=end, as_of=as_of, flex_model=chain or None, include_processes="process" in wanted)  # fmt: skip
+                joint = {int(d.power_sensor) for d in run.result.devices if getattr(d, "starts", None) is not None and d.power_sensor is not None}  # fmt: skip
                 n_steps_ = len(run.result.site_power_mw)
                 for dev in run.result.devices:
                     if dev.soc_mwh is not None and len(dev.soc_mwh) == n_steps_ + 1 and dev.power_sensor is not None:  # fmt: skip
@@ -129,6 +134,8 @@ def schedule_site(
                 out.n_beliefs += n_new
         for dev in site.devices:
             if device_kind(dev) != "process" or "process" not in wanted:
+                continue
+            if int(dev.flex_model["sensor"]) in joint:  # scheduled with the storage (see above)
                 continue
             from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
 
