@@ -7,7 +7,8 @@ A site is an asset with a flex-context (docs/conventions.md). From the asset tre
 - **devices**: the site and every asset below it whose ``flex_model`` names a ``"sensor"``
   (a list of flex-models is searched too). A flex-model with ``process-type`` is a process
   (its baseline runs at ``power`` for ``duration`` from the start of each local day — its
-  INFLEXIBLE start); otherwise it is a storage device (baseline: not there at all), whose
+  INFLEXIBLE start: its first allowed start in each local day, given its time restrictions);
+  otherwise it is a storage device (baseline: not there at all), whose
   ``soc-max`` gives the capacity for equivalent full cycles;
 - **PV**: power sensors of assets of type ``solar``/``pv``/``PV`` below the site, production
   positive (as FlexMeasures' PV sensors) unless the sensor's attribute
@@ -44,7 +45,10 @@ from flex_pipelines.units import (
     parse_quantity,
 )
 
-__all__ = ["Catalog", "Component", "SiteSpec", "site_spec", "site_specs", "find_sites"]
+__all__ = [
+    "Catalog", "Component", "ProcessBaseline", "SiteSpec", "site_spec", "site_specs",
+    "find_sites",
+]  # fmt: skip
 
 _PV_TYPES = {"solar", "pv", "PV", "photovoltaic"}
 
@@ -59,6 +63,17 @@ class Component:
     resolution: timedelta
 
 
+@dataclass(frozen=True)
+class ProcessBaseline:
+    """A process device, to be put back at its INFLEXIBLE start in the baseline."""
+
+    power_mw: float
+    duration: timedelta
+    flex_model: dict[str, Any]  # the stored process flex-model (without "sensor")
+    unit: str  # the power sensor's unit (for bare-number powers)
+    resolution: timedelta  # the power sensor's resolution
+
+
 @dataclass
 class SiteSpec:
     """Everything the KPI and timeline SQL need about one site."""
@@ -70,7 +85,7 @@ class SiteSpec:
     fixed_consumption_price: float | None = None  # currency/MWh
     fixed_production_price: float | None = None
     currency: str = "EUR"
-    processes: list[tuple[float, timedelta]] = field(default_factory=list)  # (power_mw, duration)
+    processes: list[ProcessBaseline] = field(default_factory=list)
 
     @property
     def power_components(self) -> list[Component]:
@@ -194,7 +209,12 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
                     dur = parse_timedelta(fm.get("duration", "PT0H"))
                 except (UnitError, ValueError) as exc:
                     raise ReportError(f"process {asset.name!r} flex-model: {exc}") from exc
-                spec.processes.append((power, dur))
+                spec.processes.append(
+                    ProcessBaseline(
+                        power, dur, {k: v for k, v in fm.items() if k != "sensor"},
+                        sensor.unit, sensor.event_resolution,
+                    )
+                )  # fmt: skip
             else:
                 cap = over.get("battery-capacity") or fm.get("soc-max")
                 if cap is not None:

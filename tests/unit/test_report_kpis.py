@@ -253,3 +253,16 @@ def test_costs_settle_at_published_prices_not_forecasts(store):
     # without the published price, the forecast is what there is
     store.delete_beliefs(ids["price"], source_ids=[store.get_source("day-ahead market").id])
     assert site_kpis(store, ids["building"], DAY, NEXT_DAY)["cost"][0] == pytest.approx(800.0)
+
+
+def test_process_baseline_respects_its_time_restrictions(store):
+    """Not allowed 00:00–02:00: the INFLEXIBLE baseline runs 02:00–06:00 (12, 15, 18, 17)."""
+    ids = toy_process_site(store, with_pv=False)
+    fm = store.get_asset(ids["process"]).flex_model
+    forbid = [{"start": DAY.isoformat(), "duration": "PT2H"}]
+    store.update_asset(ids["process"], flex_model={**fm, "time-restrictions": forbid})
+    schedule(store, ids["power"], "SHIFTABLE")  # 11:00–15:00 as before: 5.40 EUR
+    row = site_kpis(store, ids["building"], DAY, NEXT_DAY).row(0, named=True)
+    assert row["cost"] == pytest.approx(5.40)
+    assert row["baseline_cost"] == pytest.approx(0.2 * (12 + 15 + 18 + 17))
+    assert row["savings"] == pytest.approx(12.40 - 5.40)
