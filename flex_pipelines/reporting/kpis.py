@@ -9,7 +9,7 @@ Per site and local day (in the site's timezone):
   NULL (not 0) when some event of the day has no price;
 - ``baseline_cost`` and ``savings`` (= baseline − cost): the baseline is the site without its
   flexible devices' schedules (net − Σ devices), with each process put back at its INFLEXIBLE
-  start (``power`` for ``duration`` from the start of each local day);
+  start (``power`` for ``duration`` from its first allowed start in each local day);
 - ``self_consumption_ratio``: Σ min(PV, PV − export)⁺ / Σ PV (NULL without PV production);
 - ``peak_consumption_mw`` (and ``baseline_peak_consumption_mw``);
 - ``equivalent_full_cycles``: Σ |battery power| × hours / (2 × capacity) per battery, summed.

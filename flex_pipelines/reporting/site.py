@@ -6,9 +6,9 @@ A site is an asset with a flex-context (docs/conventions.md). From the asset tre
 
 - **devices**: the site and every asset below it whose ``flex_model`` names a ``"sensor"``
   (a list of flex-models is searched too). A flex-model with ``process-type`` is a process
-  (its baseline runs at ``power`` for ``duration`` from the start of each local day — its
-  INFLEXIBLE start: its first allowed start in each local day, given its time restrictions);
-  otherwise it is a storage device (baseline: not there at all), whose
+  (its baseline runs at ``power`` for ``duration`` from its INFLEXIBLE start: the first
+  allowed start in each local day, given its time restrictions); otherwise it is a storage
+  device (baseline: not there at all), whose
   ``soc-max`` gives the capacity for equivalent full cycles;
 - **PV**: power sensors of assets of type ``solar``/``pv``/``PV`` below the site, production
   positive (as FlexMeasures' PV sensors) unless the sensor's attribute
