@@ -248,7 +248,8 @@ def schedule_storage(
     source = store.get_or_create_source(name=SOURCE_NAME, type="scheduler",
                                         model="StorageScheduler", version=SCHEDULER_VERSION)  # fmt: skip
     frames = []
-    for dev, sched, f in zip(problem.devices, result.devices, fms, strict=True):
+    for dev, sched, f in zip(problem.devices, result.devices[: len(problem.devices)], fms,
+                             strict=True):  # fmt: skip
         s = sensors[int(f["sensor"])]
         frames.append(
             _frame(s, _to_sensor_unit(sched.power_mw, "MW", s), grid, belief_time, source)
