@@ -49,6 +49,11 @@ class Layout:
     n_steps: int = 0
     modes: dict[int, list[tuple[float, float, float]]] = field(default_factory=dict)
     processes: list[np.ndarray] = field(default_factory=list)  # binary columns per process
+    # for exact repair of non-exclusive steps (see exact._repair): per device (eta_c, eta_d),
+    # whether its charge/discharge may be netted, and the single energy price of a linear site
+    eta: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    repairable: list[bool] = field(default_factory=list)
+    repair_price: np.ndarray | None = None
 
 
 def _net_bounds(p: SchedulingProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -130,6 +135,8 @@ def formulate(p: SchedulingProblem) -> tuple[LinearModel, Layout]:
         ch = m.add_cols(f"charge[{dev.name}]", T, 0.0, ch_ub)
         dis = m.add_cols(f"discharge[{dev.name}]", T, 0.0, dis_ub, dis_cost)
         lay.charge.append(ch)
+        lay.eta.append((dev.charging_efficiency, dev.discharging_efficiency))
+        lay.repairable.append(dev.has_stock and not (soft_c or soft_p or dev.operation_modes))
         lay.discharge.append(dis)
         lay.pairs.append(ExclusivePair(f"charge/discharge[{dev.name}]", ch, dis, ch_ub, dis_ub))
         for soft, flow, cap, price, label in (
@@ -201,6 +208,7 @@ def formulate(p: SchedulingProblem) -> tuple[LinearModel, Layout]:
     net_lo, net_hi = _net_bounds(p)
     lay.n_steps = T
     if _linear_site(p):
+        lay.repair_price = s.consumption_price
         # One price for both directions and no site-level soft terms: the energy cost is linear
         # in net power, so no import/export split is needed (fewer columns and rows).
         for ch, dis in zip(lay.charge, lay.discharge, strict=True):

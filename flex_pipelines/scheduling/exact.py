@@ -179,6 +179,47 @@ def _incumbent(base: LinearModel, lay: Layout, x: np.ndarray, pair_steps: dict[i
     return run if run.status == "Optimal" else None
 
 
+def _repair(model: LinearModel, lay: Layout, x: np.ndarray) -> np.ndarray | None:
+    """Net out simultaneous charge and discharge where that provably costs nothing.
+
+    On a linear site (one energy price, no site-level soft terms) replacing (charge, discharge)
+    at a step by the one-sided flow with the *same stock change* keeps every stock balance,
+    lowers net consumption, and so does not raise the cost where the price is ≥ 0. If the
+    netted point satisfies every row and bound and its objective is not above the relaxation's
+    optimum, it is an optimum of the relaxation that is physical at those steps, so no binary is
+    needed there. Returns the netted point, or None when nothing could be netted safely.
+    """
+    if lay.repair_price is None:
+        return None
+    x2 = x.copy()
+    changed = False
+    for d, (ch, dis) in enumerate(zip(lay.charge, lay.discharge, strict=True)):
+        if not lay.repairable[d]:
+            continue
+        a, b = x2[ch], x2[dis]
+        bad = (a > TOL) & (b > TOL) & (lay.repair_price >= 0)
+        if not bad.any():
+            continue
+        ec, ed = lay.eta[d]
+        delta = ec * a - b / ed
+        up, dn = bad & (delta >= 0), bad & (delta < 0)
+        x2[ch] = np.where(up, delta / ec, np.where(dn, 0.0, a))
+        x2[dis] = np.where(dn, -delta * ed, np.where(up, 0.0, b))
+        changed = True
+    if not changed:
+        return None
+    arr = model.arrays()
+    if (x2 < arr["lb"] - 1e-7).any() or (x2 > arr["ub"] + 1e-7).any():
+        return None
+    r = model.to_csc() @ x2
+    if ((r < arr["rlb"] - 1e-7) | (r > arr["rub"] + 1e-7)).any():
+        return None
+    c0, c2 = float(arr["cost"] @ x), float(arr["cost"] @ x2)
+    if c2 > c0 + 1e-9 * max(1.0, abs(c0)):
+        return None
+    return x2
+
+
 def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
     out = mask.copy()
     for s in range(1, k + 1):
@@ -227,6 +268,10 @@ def solve_exact(
             stats.lp_seconds += run.seconds
         if run.status != "Optimal":  # infeasible, or time is up ("Feasible": gap reported)
             return run, stats
+        netted = _repair(model, lay, run.x)
+        if netted is not None:
+            run.x = netted
+            run.objective = float(model.arrays()["cost"] @ netted) + model.offset
         bad_pairs, bad_modes = violations(run.x, lay)
         stats.history.append(int(sum(int(v.sum()) for v in bad_pairs.values())
                                  + sum(int(v.sum()) for v in bad_modes.values())))  # fmt: skip
