@@ -126,8 +126,9 @@ def solve(
                for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
         procs = process_powers(problem, lay.processes, x) if problem.processes else None
         result = _result(problem, power, soc, run.objective, "highs",
-                         {"build": t_build, "solve": t_solve}, stats.binaries, stats.iterations,
-                         processes=procs)  # fmt: skip
+                         {"build": t_build, "solve": t_solve},
+                         stats.binaries + sum(c.size for c in lay.processes),  # + process columns
+                         stats.iterations, processes=procs)  # fmt: skip
         result.mip_gap = stats.gap
         if run.status == "Feasible":
             result.status = "feasible"
