@@ -85,8 +85,9 @@ FROM beliefs b JOIN sensors s ON s.id = b.sensor_id JOIN sources src ON src.id =
 CREATE OR REPLACE VIEW latest_beliefs AS
 SELECT DISTINCT ON (sensor_id, event_start) *
 FROM belief_details
-ORDER BY sensor_id, event_start, belief_time DESC, abs(cumulative_probability - 0.5),
-         cumulative_probability, source_id DESC;
+ORDER BY sensor_id, event_start, belief_time DESC,
+         CASE source_type WHEN 'forecaster' THEN 2 WHEN 'scheduler' THEN 1 WHEN 'reporter' THEN 1
+         ELSE 0 END, abs(cumulative_probability - 0.5), cumulative_probability, source_id DESC;
 """
 
 DUCKDB_TYPES = {"ts": "TIMESTAMPTZ", "dbl": "DOUBLE", "text": "VARCHAR", "beliefs_pk": ""}

@@ -213,6 +213,20 @@ class SQLBeliefStore(SQLEntities):
             return None
         return f"source_id IN ({in_list(sorted(allowed))})" if allowed else "FALSE"
 
+    def _derived_rank(self) -> str:
+        """An ORDER BY term that, at equal belief times, puts data (measurements, published
+        prices) before schedules and reports, and those before forecasts."""
+        rank = {"scheduler": 1, "reporter": 1, "forecaster": 2}
+        by_rank: dict[int, list[int]] = {}
+        for src in self.list_sources(list(rank)):
+            by_rank.setdefault(rank[src.type], []).append(src.id)
+        if not by_rank:
+            return ""
+        whens = " ".join(
+            f"WHEN source_id IN ({in_list(ids)}) THEN {r}" for r, ids in sorted(by_rank.items())
+        )
+        return f"CASE {whens} ELSE 0 END, "
+
     def search_beliefs(
         self,
         sensor_ids: int | Sequence[int],
@@ -250,7 +264,8 @@ class SQLBeliefStore(SQLEntities):
             sql = (
                 f"SELECT DISTINCT ON (sensor_id, event_start) {_BELIEF_COLS} FROM beliefs "
                 f"WHERE {cond} ORDER BY sensor_id, event_start, belief_time DESC, "
-                f"abs(cumulative_probability - 0.5), cumulative_probability, source_id DESC"
+                f"{self._derived_rank()}abs(cumulative_probability - 0.5), "
+                f"cumulative_probability, source_id DESC"
             )
         elif most_recent:
             sql = (

@@ -182,8 +182,9 @@ class BeliefStore(ABC):
         - ``as_of``: only beliefs with ``belief_time <= as_of`` (what was known then);
         - ``most_recent``: per event, source and probability, only the latest belief;
         - ``one_per_event``: one deterministic value per event (implies ``most_recent``): the
-          latest belief over all sources, the median (or the probability closest to 0.5);
-          ties go to the higher source id;
+          latest belief over all sources; at equal belief times data (measurements, published
+          prices) comes before schedules and reports, and those before forecasts; then the
+          median (or the probability closest to 0.5); then the higher source id;
         - ``resolution``: resample to a coarser resolution (means for power, price and other
           intensive units; sums for energy); needs ``one_per_event``.
         """

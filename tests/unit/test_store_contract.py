@@ -238,6 +238,22 @@ def test_as_of_most_recent_and_one_per_event(store, site):
     assert store.search_beliefs(p, T0 + H, T0 + 2 * H).height == 3  # end is exclusive
 
 
+def test_at_equal_belief_times_data_beats_forecasts(store, site):
+    """A forecast made at the moment the price was published must not replace the price."""
+    p, bt = site["price"].id, T0 - timedelta(hours=13)
+    late_fc = store.get_or_create_source("late forecaster", "forecaster")  # higher id than market
+    assert late_fc.id > site["market"].id
+    store.save_beliefs(frame(p, late_fc.id, [T0, T0 + H], [1, 1], bt))
+    store.save_beliefs(frame(p, site["market"].id, [T0], [50], bt))
+    got = store.search_beliefs(p, T0, T0 + 2 * H, one_per_event=True)
+    assert got["event_value"].to_list() == [50.0, 1.0]  # the forecast fills only where no data
+    view = store.query("SELECT event_value FROM latest_beliefs ORDER BY event_start")
+    assert view["event_value"].to_list() == [50.0, 1.0]
+    # a later forecast still wins over older data (latest belief first)
+    store.save_beliefs(frame(p, late_fc.id, [T0], [2], bt + H))
+    assert store.search_beliefs(p, T0, T0 + H, one_per_event=True)["event_value"].to_list() == [2.0]
+
+
 def test_probabilistic_beliefs_one_per_event_takes_the_median(store, site):
     p, fc = site["price"].id, site["fc"].id
     f = pl.concat(
