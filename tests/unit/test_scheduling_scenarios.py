@@ -194,3 +194,27 @@ def test_pyomo_extension_adds_a_constraint_and_a_cost_term():
     assert r.objective > plain.objective
     with pytest.raises(Exception, match="pyomo"):
         solve(p, "highs", extend=no_charging_at_night_and_wear)
+
+
+def test_free_simultaneous_flows_are_netted_not_branched():
+    """At a price ≥ 0 charging and discharging at once can be netted to one side at no cost;
+    at a negative price it cannot (that is where binaries are needed)."""
+    from flex_pipelines.scheduling.exact import _repair
+
+    prob = negative_day(**{"soc-at-start": "1 MWh"})
+    prob["duration"] = "PT4H"
+    prob["flex-context"]["consumption-price"] = hourly([10, 0, -5, 10])
+    p = parse_problem_json(prob)
+    base, lay = formulate(p)
+    x = run_highs(base).x
+    ch, dis = lay.charge[0], lay.discharge[0]
+    eta_c, eta_d = lay.eta[0][0][0], lay.eta[0][1][0]
+    assert x[ch[0]] == 0 and 0 < x[dis[0]] < 1  # sells at 10 EUR/MWh in the first hour
+    y = x.copy()
+    y[ch[0]] += 0.02  # burn energy: the stock change stays the same
+    y[dis[0]] += 0.02 * eta_c * eta_d
+    netted = _repair(base, lay, y)
+    assert netted is not None and np.allclose(netted, x, atol=1e-9)
+    lay.repair_price = lay.repair_price.copy()
+    lay.repair_price[0] = -1.0  # were the price negative, burning could pay: no netting
+    assert _repair(base, lay, y) is None
