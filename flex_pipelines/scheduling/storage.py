@@ -28,9 +28,11 @@ from flex_pipelines.scheduling.flex_context import parse_flex_context
 from flex_pipelines.scheduling.flex_model import parse_storage_flex_model
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
 from flex_pipelines.scheduling.joint import (
+    add_pyomo_processes,
     is_process_entry,
     parse_process_entry,
     process_powers,
+    pyomo_process_powers,
     run_starts,
 )
 from flex_pipelines.scheduling.problem import SchedulingProblem
@@ -136,13 +138,22 @@ def solve(
                                 f"{stats.gap:.2e} (relative) of the optimum, not proven optimal")  # fmt: skip
         return result
     if backend == "pyomo":
-        if problem.processes:
-            raise SchedulingError("backend 'pyomo' does not schedule process devices (yet); "
-                                  "use backend 'highs' for processes with storage")  # fmt: skip
         from flex_pipelines.scheduling.build_pyomo import solve_pyomo
 
-        power, soc, obj, timings, n_bin, iters, extras = solve_pyomo(problem, extend=extend)
-        result = _result(problem, power, soc, obj, "pyomo", timings, n_bin, iters)
+        models: list[Any] = []
+        user_extend = extend
+
+        def with_processes(m: Any, p: SchedulingProblem) -> None:
+            add_pyomo_processes(m, p)  # processes first, so user extensions see them
+            models.append(m)
+            if user_extend is not None:
+                user_extend(m, p)
+
+        ext = with_processes if problem.processes else extend
+        power, soc, obj, timings, n_bin, iters, extras = solve_pyomo(problem, extend=ext)
+        procs = pyomo_process_powers(models[0], problem) if problem.processes else None
+        result = _result(problem, power, soc, obj, "pyomo", timings, n_bin, iters,
+                         processes=procs)  # fmt: skip
         for name, value in extras.items():  # user-added cost terms count in the total
             result.costs[name] = value
             result.costs["total"] += value

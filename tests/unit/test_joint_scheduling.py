@@ -145,8 +145,29 @@ def test_bad_process_entries_name_field_value_and_window():
     twice = {"name": "battery", "duration": "PT2H", "power": "1 MW", "process-type": "SHIFTABLE"}
     with pytest.raises(SchedulingError, match="'battery' is used twice"):
         solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [BATTERY, twice], "PT6H"))
-    with pytest.raises(SchedulingError, match="backend 'pyomo' does not schedule process"):
-        solve_problem_json(_strict_case(), backend="pyomo")
+
+
+def test_pyomo_build_gives_the_same_joint_optimum():
+    procs = [
+        {"name": "A", "duration": "PT3H", "power": "1 MW", "process-type": "SHIFTABLE"},
+        {"name": "C", "duration": "PT4H", "power": "0.5 MW", "process-type": "BREAKABLE",
+         "latest-end": "2026-11-26T10:00+00:00"},
+        {"name": "I", "duration": "PT1H", "power": "0.1 MW", "process-type": "INFLEXIBLE"},
+    ]  # fmt: skip
+    data = _problem(TOY, [BATTERY, *procs], "P1D", cap="1.2 MW")
+    highs, pyomo = solve_problem_json(data), solve_problem_json(data, backend="pyomo")
+    assert pyomo.backend == "pyomo"
+    assert pyomo.costs["total"] == pytest.approx(highs.costs["total"], abs=1e-6)
+    assert [d.name for d in pyomo.devices] == ["battery", "A", "C", "I"]
+    assert pyomo.device("I").power_mw[0] == pytest.approx(0.1)
+    assert np.count_nonzero(pyomo.device("C").power_mw[:10]) == 4
+    strict = solve_problem_json(_strict_case(), backend="pyomo")
+    assert strict.costs["total"] == pytest.approx(-89.814, abs=1e-3)
+    assert strict.device("P").starts == ["2026-11-26T04:00:00+00:00"]
+    with pytest.raises(SchedulingError, match="'optimization-sense' = 'MAX'"):
+        bad = _strict_case()
+        bad["flex-model"][1]["optimization-sense"] = "MAX"
+        solve_problem_json(bad, backend="pyomo")
 
 
 def test_cli_schedule_solve_with_a_process_device(tmp_path):
