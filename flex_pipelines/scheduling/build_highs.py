@@ -87,6 +87,43 @@ def check_processes(p: SchedulingProblem) -> None:
                 f"supported when processes are scheduled jointly with the site (the joint solve "
                 f"minimises the site's cost); use 'MIN', or schedule the process on its own"
             )
+    if p.processes:
+        _check_process_room(p)
+
+
+def _check_process_room(p: SchedulingProblem) -> None:
+    """Each process must fit under the hard site consumption limit somewhere it may run (with
+    the inflexible load, the fixed processes and every device producing at full capacity)."""
+    from flex_pipelines.scheduling.grid import SchedulingError
+    from flex_pipelines.scheduling.process import feasible_block_starts
+
+    s, g = p.site, p.grid
+    produce = sum((d.production_capacity_mw for d in p.devices), np.zeros(p.n_steps))
+    fixed = process_fixed_mw(p)
+    room = s.consumption_hard_mw - s.inflexible_mw + produce
+    over = np.flatnonzero(fixed > room + 1e-9)
+    if over.size:
+        i = int(over[0])
+        raise SchedulingError(
+            f"site-power-capacity {s.consumption_hard_mw[i]:g} MW is exceeded at "
+            f"{g.fmt(g.time_at_step(i))} by the inflexible load and the INFLEXIBLE processes "
+            f"({s.inflexible_mw[i] + fixed[i]:g} MW; the devices can offset {produce[i]:g} MW)"
+        )
+    room = room - fixed
+    for pd in p.processes:
+        if pd.is_fixed:
+            continue
+        bad = pd.blocked | (room < pd.power_mw - 1e-9)
+        fits = (~bad).sum() >= pd.n_on if str(pd.process_type) == "BREAKABLE" else (
+            feasible_block_starts(bad, pd.n_on).any())  # fmt: skip
+        if not fits:
+            i = int(np.argmax(~pd.blocked))
+            raise SchedulingError(
+                f"process {pd.name!r}: flex-model field 'power' = {pd.power_mw:g} MW does not fit "
+                f"under the site-power-capacity ({np.max(s.consumption_hard_mw):g} MW, with the "
+                f"other load) for {pd.n_on} step(s) in its allowed window from "
+                f"{g.fmt(g.time_at_step(i))} to {g.fmt(g.end)}"
+            )
 
 
 def _finite_cap(cap: np.ndarray, breach: np.ndarray | None) -> np.ndarray:

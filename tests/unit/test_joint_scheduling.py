@@ -147,6 +147,19 @@ def test_bad_process_entries_name_field_value_and_window():
         solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [BATTERY, twice], "PT6H"))
 
 
+def test_a_process_that_cannot_fit_under_the_site_limit_is_named():
+    big = {"name": "P", "duration": "PT2H", "power": "2 MW", "process-type": "SHIFTABLE"}
+    msg = ("process 'P': flex-model field 'power' = 2 MW does not fit under the "
+           "site-power-capacity \\(1 MW, with the other load\\) for 2 step\\(s\\) in its allowed "
+           "window from 2026-11-26T00:00\\+00:00 to 2026-11-26T06:00\\+00:00")  # fmt: skip
+    with pytest.raises(SchedulingError, match=msg):
+        solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [big], "PT6H"))
+    fixed = {**big, "process-type": "INFLEXIBLE"}
+    with pytest.raises(SchedulingError, match="site-power-capacity 1 MW is exceeded at "
+                       "2026-11-26T00:00\\+00:00 by the inflexible load and the INFLEXIBLE"):  # fmt: skip
+        solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [fixed], "PT6H"))
+
+
 def test_pyomo_build_gives_the_same_joint_optimum():
     procs = [
         {"name": "A", "duration": "PT3H", "power": "1 MW", "process-type": "SHIFTABLE"},
