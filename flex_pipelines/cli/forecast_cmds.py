@@ -30,6 +30,12 @@ def _quantiles(text: str) -> tuple[float, ...]:
         raise CLIError(f"--quantiles {text!r} is not a comma-separated list of numbers") from exc
 
 
+def _bucket_hours(max_horizon: timedelta) -> float:
+    """Lead-time bucket for the summary table: 1 h up to a day ahead, 6 h up to 2 days, else 1 day."""
+    hours = max_horizon / timedelta(hours=1)
+    return 1.0 if hours <= 24 else 6.0 if hours <= 48 else 24.0
+
+
 def _records(table: object) -> list[dict[str, object]]:
     return table.to_dicts()  # type: ignore[attr-defined]
 
@@ -97,7 +103,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 try:
                     table = score_forecasts(
                         store, sensor_id, t0, t1 + cfg.max_horizon, source_ids=[run.source_id],
-                        bucket_hours=max(1.0, cfg.max_horizon / timedelta(hours=1) / 8),
+                        bucket_hours=_bucket_hours(cfg.max_horizon),
                     )  # fmt: skip
                 except FlexPipelinesError:
                     table = None  # nothing measured yet for these events
