@@ -215,8 +215,12 @@ def schedule_storage(
     as_of_dt = parse_datetime(as_of) if isinstance(as_of, str) else as_of
     fms, ctx_asset = _gather(store, sensor_id, asset_id, flex_model)
     procs = _site_processes(store, asset_id) if asset_id is not None and include_processes else []
+    # process entries given in the request (or stored on the scheduled device) join them
+    given = [f for f in fms if "process-type" in f]
+    fms = [f for f in fms if "process-type" not in f]
+    procs = given + [f for f in procs if f["sensor"] not in {g["sensor"] for g in given}]
     sensors = {int(f["sensor"]): store.get_sensor(int(f["sensor"])) for f in fms + procs}
-    res = {sensors[int(f["sensor"])].event_resolution for f in fms}
+    res = {sensors[int(f["sensor"])].event_resolution for f in fms or procs}
     if len(res) != 1:
         raise SchedulingError(f"devices have different power resolutions {sorted(map(str, res))}; "
                               "schedule them separately")  # fmt: skip
@@ -233,6 +237,7 @@ def schedule_storage(
         f.setdefault("name", sensors[int(f["sensor"])].name)
         _soc_at_start(store, f, grid.start, as_of_dt)
     for f in procs:  # a bare-number power is in the process sensor's unit (FlexMeasures)
+        f.setdefault("name", sensors[int(f["sensor"])].name)
         if isinstance(f.get("power"), int | float):
             f["power"] = f"{f['power']} {sensors[int(f['sensor'])].unit}"
     problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt))

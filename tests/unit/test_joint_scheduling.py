@@ -263,6 +263,13 @@ def test_site_with_battery_and_process_is_scheduled_jointly_and_saved(site_store
                                  end=day + timedelta(hours=6), as_of=day, save=False,
                                  include_processes=False)  # fmt: skip
         assert [d.name for d in alone.result.devices] == ["battery"]
+        # a process sensor on its own through the same engine, the request overriding a field
+        oven_only = schedule_storage(store, sensor_id=site_store["oven"], start=day,
+                                     end=day + timedelta(hours=6), as_of=day, save=False,
+                                     flex_model={"duration": "PT3H"})  # fmt: skip
+        assert [d.name for d in oven_only.result.devices] == ["oven power"]
+        assert oven_only.result.devices[0].starts == ["2026-11-26T03:00:00+00:00"]
+        assert oven_only.cost_eur == pytest.approx(6.0)
 
 
 def test_pipeline_site_schedule_schedules_the_process_once_jointly(site_store):
