@@ -16,6 +16,7 @@ only at the steps where the LP relaxation is not physical (see there).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,7 @@ class Layout:
     n_steps: int = 0
     modes: dict[int, list[tuple[float, float, float]]] = field(default_factory=dict)
     processes: list[np.ndarray] = field(default_factory=list)  # binary columns per process
+    highs_options: dict[str, Any] = field(default_factory=dict)  # extra HiGHS options
     # for exact repair of non-exclusive steps (see exact._repair): per device (eta_c, eta_d),
     # whether its charge/discharge may be netted, and the single energy price of a linear site
     eta: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -239,6 +241,9 @@ def formulate(p: SchedulingProblem) -> tuple[LinearModel, Layout]:
                    pd.link_rhs(), pd.link_rhs(), field="duration", device=pd.name)  # fmt: skip
         st, lc, coef = pd.power_triplets()
         proc_terms.append((st, x[lc], coef))
+        # with process starts HiGHS spent most of its time in sub-MIP heuristics after presolve
+        # restarts; presolve off was 3-6x faster on every tight site limit measured (bench_joint)
+        lay.highs_options["presolve"] = "off"
     fixed = process_fixed_mw(p)
 
     # --- site ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -64,12 +65,16 @@ def run_highs(
     time_limit: float | None = None,
     start: np.ndarray | None = None,
     mip_rel_gap: float = MIP_REL_GAP,
+    options: dict[str, Any] | None = None,
 ) -> HighsRun:
-    """Pass the model to HiGHS as numpy arrays (passModel) and solve it."""
+    """Pass the model to HiGHS as numpy arrays (passModel) and solve it (``options``: extra
+    HiGHS options, e.g. the build's ``Layout.highs_options``)."""
     a = model.arrays()
     A = model.to_csc()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     integrality = a["int"]
@@ -256,7 +261,8 @@ def solve_exact(
     t_end = None if time_limit is None else time.perf_counter() + time_limit
     for it in range(max_iterations):
         left = None if t_end is None else max(t_end - time.perf_counter(), 1.0)
-        run = run_highs(model, time_limit=left, start=start_x, mip_rel_gap=mip_rel_gap)
+        run = run_highs(model, time_limit=left, start=start_x, mip_rel_gap=mip_rel_gap,
+                        options=lay.highs_options)  # fmt: skip
         stats.iterations = it + 1
         n_bin = int(sum(int(m.sum()) for m in pair_steps.values()) + sum(
             int(m.sum()) * len(lay.modes[d]) for d, m in mode_steps.items()))  # fmt: skip
