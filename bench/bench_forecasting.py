@@ -254,6 +254,35 @@ def bench_pv(n_days: int) -> str:
     return "\n".join(lines)
 
 
+def bench_quantiles(n_days: int = 56) -> str:
+    """Pinball loss and 10–90 % coverage of quantile forecasts, BE prices, last ``n_days``."""
+    from flex_pipelines.forecasting.backtest import backtest
+
+    hist, df = epf_prices("be")
+    start, _, _ = _price_test_window(df)
+    start = start + timedelta(days=364 - n_days)
+    lines = [
+        "| model | quantiles from | MAE | pinball (0.1/0.5/0.9) | coverage of [q0.1, q0.9] (nominal 0.80) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, retrain, how in [
+        ("hgb", 7, "quantile loss, one booster per quantile"),
+        ("lear", 1, "in-sample residual quantiles"),
+        ("ridge", 1, "in-sample residual quantiles"),
+        ("sarimax", 7, "Gaussian predictive distribution"),
+    ]:
+        cfg = CycleConfig(
+            **DAY_AHEAD, train_period=timedelta(days=364), retrain_every=retrain,
+            quantiles=(0.1, 0.5, 0.9), holiday_country="BE",
+        )  # fmt: skip
+        r = backtest(name, hist, start, start + timedelta(days=n_days), cfg).overall()
+        lines.append(
+            f"| {name} | {how} | {r['mae']:.2f} | {r['pinball']:.3f} | {r['coverage']:.3f} |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def bench_timing(runs: int = 3) -> str:
     hist, _ = epf_prices("be")
     v = datetime(2016, 1, 3, 12, tzinfo=CET)
@@ -290,6 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     load_table = bench_load(28)
     pv_table = bench_pv(42)
+    quantile_table = bench_quantiles(14 if args.quick else 56)
     timing_table = bench_timing()
     total = time.perf_counter() - t0
     aims = []
@@ -331,6 +361,10 @@ Against the aims:
 ### PV: NREL SERF East, day-ahead (last 42 days)
 
 {pv_table}
+
+### Quantile forecasts (BE prices, last {14 if args.quick else 56} test days, same protocol)
+
+{quantile_table}
 
 ### Time to fit and forecast (BE prices)
 
