@@ -4,7 +4,12 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, Me
 
 from assets_defs.inbox import inbox_beliefs
 from assets_defs.partitions import daily_partitions, window_utc
-from flex_pipelines.pipeline import day_windows, forecast_days, forecast_sensors
+from flex_pipelines.pipeline import (
+    day_windows,
+    forecast_accuracy_summary,
+    forecast_days,
+    forecast_sensors,
+)
 from resources import STORE_POOL, BeliefStoreResource
 
 
@@ -21,7 +26,8 @@ def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> Mat
     """Day-ahead forecasts of sensors marked with ``attributes["forecast"]``, saved on the same
     sensors by the "FlexPipelines forecaster" source, made at gate closure the day before
     (``FLEXPIPE_GATE_CLOSURE``, default 12:00 local). A sensor without history is skipped with
-    its reason in the metadata.
+    its reason in the metadata. Where actual values already exist (backfills, re-runs), the
+    metadata holds each sensor's accuracy over the window (MAE, RMSE, sMAPE).
     """
     start, end = window_utc(context.partition_time_window)
     days = [d for d, _, _ in day_windows(start, end)]
@@ -32,6 +38,7 @@ def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> Mat
             n_new, why = forecast_days(s, sid, days)
             made += n_new
             skipped += why
+        accuracy = forecast_accuracy_summary(s, ids, start, end)
     for reason in skipped[:5]:
         context.log.warning(f"forecast skipped: {reason}")
     return MaterializeResult(
@@ -40,5 +47,8 @@ def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> Mat
             "sensors": MetadataValue.json(ids),
             "skipped": MetadataValue.json(skipped[:50]),
             "n_skipped": len(skipped),
+            # where actual values already exist (backfills, re-runs): MAE etc. per sensor
+            "accuracy": MetadataValue.json(accuracy),
+            **{f"mae_sensor_{a['sensor_id']}": a["mae"] for a in accuracy},
         }
     )

@@ -38,6 +38,7 @@ from flex_pipelines.pipeline.sites import (
 from flex_pipelines.pipeline.steps import (
     SiteSchedule,
     check_inputs,
+    forecast_accuracy_summary,
     forecast_coverage,
     forecast_days,
     forecast_sensors,
@@ -185,6 +186,7 @@ __all__ = [
     "days_in",
     "device_kind",
     "forecast_coverage",
+    "forecast_accuracy_summary",
     "forecast_days",
     "forecast_sensors",
     "latest_soc",

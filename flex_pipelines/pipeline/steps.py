@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import polars as pl
+
 from flex_pipelines.beliefs import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.pipeline.sites import (
@@ -336,4 +338,30 @@ def latest_soc(store: BeliefStore, site: Site, at: datetime, lookback: timedelta
         if not found.is_empty() and sensor.unit.strip() != "%":
             last = found.sort("event_start")[-1]
             out[int(dev.flex_model["sensor"])] = f"{float(last['event_value'][0])} {sensor.unit}"
+    return out
+
+
+def forecast_accuracy_summary(store: BeliefStore, sensor_ids: Sequence[int], start: datetime, end: datetime) -> list[dict[str, Any]]:  # fmt: skip
+    """Per forecast sensor, the accuracy over [start, end) where actual values exist (all lead
+    times together): model, n, MAE, RMSE, sMAPE. Sensors without actuals yet are left out."""
+    from flex_pipelines.forecasting.errors import ForecastingError
+    from flex_pipelines.forecasting.store_io import score_forecasts
+
+    out = []
+    for sid in sensor_ids:
+        try:
+            table = score_forecasts(store, sid, start, end, bucket_hours=1000.0)
+        except ForecastingError:
+            continue
+        for row in table.filter(pl.col("horizon") == "all").to_dicts() or table.to_dicts()[-1:]:
+            out.append(
+                {
+                    "sensor_id": sid,
+                    "model": row["model"],
+                    "n": int(row["n"]),
+                    "mae": round(float(row["mae"]), 4),
+                    "rmse": round(float(row["rmse"]), 4),
+                    "smape": round(float(row["smape"]), 3),
+                }
+            )
     return out

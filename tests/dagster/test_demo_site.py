@@ -20,6 +20,11 @@ def test_demo_site_ingest_forecast_schedule_report(db_url: str, tmp_path: Path, 
     assert summary.success, summary.error
     assert summary.assets["inbox_beliefs"]["files"] == 4
     assert summary.assets["forecasts"]["row_count"] == 2 * (24 + 96 + 96)  # price, load, PV
+    # a backfill over the past: the forecasts are scored against what happened, per sensor
+    accuracy = {a["sensor_id"]: a for a in summary.assets["forecasts"]["accuracy"]}
+    assert set(accuracy) == {ids["price"], ids["load"], ids["pv"]}
+    assert accuracy[ids["load"]]["n"] == 2 * 96 and 0 < accuracy[ids["load"]]["mae"] < 50  # kW
+    assert accuracy[ids["price"]]["n"] == 2 * 24 and accuracy[ids["price"]]["mae"] > 0
     sched = summary.assets["schedules"]
     assert sched["site_days"] == 2 and sched["n_skipped"] == 0
     assert all(summary.checks.values()), summary.checks
