@@ -232,7 +232,8 @@ def supplement() -> str:
     md = "\n".join([
         "", "### Without negative prices (the LP is the exact optimum)", "",
         "Same batteries and price, negative hours clipped to 0 EUR/MWh: the LP relaxation is "
-        "physical everywhere, so the exact method adds no binary. Medians of 3 runs.", "",
+        "physical everywhere, so the exact method adds no binary (flows at a price of exactly 0 are "
+        "netted, not branched on). Medians of 3 runs.", "",
         "| case | steps | parse | build | solve | **total** | binaries | LP floor | FlexMeasures |",
         "|---|---|---|---|---|---|---|---|---|", *rows, "",
         f"Peak memory of this year solve (fresh process, VmHWM): **{mem:.0f} MB**.", "",
