@@ -89,6 +89,9 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
     days: list[dict[str, Any]] = []
     skipped: list[str] = [] if start < end else [f"intraday at {now.isoformat()}: the window ended at {end.isoformat()}"]  # fmt: skip
     with store.open() as s:
+        # the inputs this run sees: beliefs that arrive while it solves come after this mark
+        # and trigger another re-optimisation (the run's own outputs are ignored by source type)
+        watermark = s.ingestion_watermark()
         site = next(x for x in list_sites(s) if x.id == target["site_id"])
         # consecutive days continue from the planned state; intraday starts from the latest SoC
         soc: dict[int, str] | None = None
@@ -108,7 +111,6 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
                 raise Failure(description=f"site {site.id} ({site.asset.name}), {ws.isoformat()} to {we.isoformat()}: {exc}", allow_retries=False) from exc  # fmt: skip
             soc = res.end_soc or None
             days.append(res.to_record())
-        watermark = s.ingestion_watermark()
     for reason in skipped[:5]:
         context.log.warning(f"skipped: {reason}")
     return {

@@ -66,7 +66,8 @@ def inbox_files(context: SensorEvaluationContext, inbox: InboxResource):
 
 
 def seen_watermarks(instance: DagsterInstance, day: str) -> dict[int, int]:
-    """Per site, the ingestion watermark right after the latest schedule of ``day`` was saved."""
+    """Per site, the ingestion watermark the latest schedule of ``day`` had seen (taken before
+    it read its inputs)."""
     result = instance.fetch_materializations(
         AssetRecordsFilter(asset_key=SCHEDULES, asset_partitions=[day]), limit=1
     )

@@ -60,8 +60,10 @@ CREATE TABLE IF NOT EXISTS ingestions (
     n_new BIGINT NOT NULL,
     first_event_start {ts} NOT NULL,
     last_event_end {ts} NOT NULL,
-    created_at {ts} NOT NULL
+    created_at {ts} NOT NULL,
+    source_types {text} NOT NULL DEFAULT ''
 );
+ALTER TABLE ingestions ADD COLUMN IF NOT EXISTS source_types {text} DEFAULT '';
 CREATE TABLE IF NOT EXISTS beliefs (
     sensor_id BIGINT NOT NULL,
     event_start {ts} NOT NULL,

@@ -113,20 +113,22 @@ class SQLBeliefStore(SQLEntities):
         Returns ``[(ingestion_id, n_new)]`` per sensor with new beliefs.
         """
         per_sensor = self._run(
-            f"SELECT sensor_id, count(*), min(event_start), max(event_start) FROM _cmp "
-            f"WHERE {new} GROUP BY sensor_id ORDER BY sensor_id"
+            f"SELECT c.sensor_id, count(*), min(c.event_start), max(c.event_start), "
+            f"string_agg(DISTINCT src.type, ',' ORDER BY src.type) FROM _cmp c "
+            f"JOIN sources src ON src.id = c.source_id WHERE {new} "
+            f"GROUP BY c.sensor_id ORDER BY c.sensor_id"
         )
         if not per_sensor:
             return []
         now = now_utc()
         out = []
         ids = {}
-        for sensor_id, n, first, last in per_sensor:
+        for sensor_id, n, first, last, types in per_sensor:
             res = self.get_sensor(int(sensor_id)).event_resolution
             (row,) = self._run(
                 "INSERT INTO ingestions (sensor_id, n_new, first_event_start, last_event_end, "
-                "created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                [int(sensor_id), int(n), first, last + res, now],
+                "created_at, source_types) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                [int(sensor_id), int(n), first, last + res, now, types or ""],
             )
             ids[int(sensor_id)] = int(row[0])
             out.append((int(row[0]), int(n)))
@@ -166,11 +168,22 @@ class SQLBeliefStore(SQLEntities):
 
     def ingestions_since(self, watermark: int, limit: int = 10_000) -> list[Ingestion]:
         rows = self._run(
-            "SELECT id, sensor_id, n_new, first_event_start, last_event_end, created_at "
-            "FROM ingestions WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, sensor_id, n_new, first_event_start, last_event_end, created_at, "
+            "source_types FROM ingestions WHERE id > ? ORDER BY id LIMIT ?",
             [int(watermark), int(limit)],
         )
-        return [Ingestion(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [
+            Ingestion(
+                int(r[0]),
+                int(r[1]),
+                int(r[2]),
+                r[3],
+                r[4],
+                r[5],
+                tuple(filter(None, (r[6] or "").split(","))),
+            )
+            for r in rows
+        ]
 
     # --- beliefs: reading ----------------------------------------------------------------------
     @staticmethod

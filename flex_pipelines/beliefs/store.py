@@ -37,6 +37,7 @@ class Ingestion:
     first_event_start: datetime
     last_event_end: datetime
     created_at: datetime
+    source_types: tuple[str, ...] = ()  # types of the sources of the new beliefs, sorted
 
 
 class BeliefStore(ABC):

@@ -167,7 +167,9 @@ def reopt_targets(
 
     Returns ``{day: {site_id: latest ingestion id}}``. A site is affected by beliefs on its
     inputs (:meth:`Site.input_sensor_ids`); each ingestion's event window maps to the days it
-    overlaps. Beliefs on device power sensors (the schedules themselves) affect nothing.
+    overlaps. Beliefs on device power sensors (the schedules themselves) affect nothing, and
+    neither do ingestions made only by scheduler sources (a schedule's own SoC and power
+    outputs), so a schedule never re-triggers itself.
     """
     by_sensor: dict[int, set[int]] = {}
     for site in sites:
@@ -175,6 +177,8 @@ def reopt_targets(
             by_sensor.setdefault(sid, set()).add(site.id)
     out: dict[str, dict[int, int]] = {}
     for ing in ingestions:
+        if ing.source_types and set(ing.source_types) <= {"scheduler"}:
+            continue
         for site_id in by_sensor.get(ing.sensor_id, ()):
             for d in days_in(ing.first_event_start, ing.last_event_end, timezone):
                 per_day = out.setdefault(d.isoformat(), {})

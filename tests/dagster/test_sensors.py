@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -85,6 +86,28 @@ def test_schedule_outputs_and_already_scheduled_inputs_trigger_nothing(db_url: s
     result = _tick(instance, db_url, cursor)
     assert isinstance(result, SensorResult) and result.run_requests == []
     assert int(result.cursor) > int(cursor)
+
+
+def test_a_schedule_records_the_inputs_it_saw_before_its_own_writes(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip
+    """Beliefs that land while a schedule solves are newer than what it saw, so they trigger
+    another run; the schedule's own (scheduler-only) writes never do."""
+    from assets_defs.sensors import seen_watermarks
+    from flex_pipelines.pipeline import list_sites, reopt_targets
+
+    with open_store(db_url) as s:
+        before = s.ingestion_watermark()
+    assert run_pipeline(db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"]).success  # fmt: skip
+    with open_store(db_url) as s:
+        own = s.ingestions_since(before)
+        sites = list_sites(s)
+    assert own and all(i.source_types == ("scheduler",) for i in own)
+    (site,) = sites
+    # the mark is the watermark before the run read its inputs, not after its saves
+    assert seen_watermarks(instance, DAY.isoformat())[site.id] == before
+    assert reopt_targets(sites, own) == {}  # own outputs (incl. SoC) affect nothing
+    # a price that arrived during the solve (any ingestion after the mark) does
+    mixed = [replace(own[0], sensor_id=toy_site["price sensor"]["id"], source_types=("market",))]
+    assert reopt_targets(sites, mixed)[DAY.isoformat()] == {site.id: mixed[0].id}
 
 
 def test_locked_store_skips_and_keeps_the_cursor(db_url: str, toy_site: dict, instance) -> None:

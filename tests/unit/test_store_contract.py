@@ -128,7 +128,7 @@ def test_save_is_idempotent_and_advances_watermark(store, site):
     r3 = store.save_beliefs(f2)
     assert (r3.n_new, r3.n_existing) == (24, 24)
     (ing,) = store.ingestions_since(w1)
-    assert ing.sensor_id == site["price"].id and ing.n_new == 24
+    assert ing.sensor_id == site["price"].id and ing.n_new == 24 and ing.source_types == ("market",)
     assert ing.first_event_start == T0 + 48 * H and ing.last_event_end == T0 + 72 * H
 
 
