@@ -100,3 +100,25 @@ def _cell(v: Any) -> str:
     if isinstance(v, dict | list):
         return json.dumps(v, default=_jsonable)
     return str(_jsonable(v))
+
+
+def schedule_group(add_app: typer.Typer) -> typer.Typer:
+    """The ``add schedule`` sub-app: the one already registered on ``add_app``, or a new one.
+
+    ``for-storage`` (schedule_cmds) and ``for-process`` (process_cmds) both hang under it, so
+    whichever module registers first creates it and the other reuses it.
+    """
+    for group in add_app.registered_groups:
+        inst = group.typer_instance
+        name = group.name if isinstance(group.name, str) else None
+        if name is None and inst is not None and isinstance(inst.info.name, str):
+            name = inst.info.name
+        if name == "schedule" and inst is not None:
+            return inst
+    sub = typer.Typer(
+        name="schedule",
+        help="Compute schedules for flexible devices and save them as beliefs.",
+        no_args_is_help=True,
+    )
+    add_app.add_typer(sub, name="schedule")
+    return sub

@@ -14,34 +14,19 @@ from typing import Annotated, Any
 
 import typer
 
-from flex_pipelines.cli.common import DEFAULT_DB, DbOption, console, dumps, emit_records
+from flex_pipelines.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    dumps,
+    emit_records,
+    schedule_group,
+)
 from flex_pipelines.errors import FlexPipelinesError
 
-__all__ = ["register", "schedule_group", "for_process", "schedule_chart", "pair_forbids"]
+__all__ = ["register", "for_process", "schedule_chart", "pair_forbids"]
 
 MAX_TABLE_ROWS = 48  # longer windows list only the steps in which the process runs
-
-
-def schedule_group(add_app: typer.Typer) -> typer.Typer:
-    """The ``add schedule`` sub-app: the one already registered on ``add_app``, or a new one.
-
-    Both ``for-storage`` (schedule_cmds) and ``for-process`` (this module) hang under it, so
-    whichever module registers first creates it and the other reuses it.
-    """
-    for group in add_app.registered_groups:
-        inst = group.typer_instance
-        name = group.name if isinstance(group.name, str) else None
-        if name is None and inst is not None and isinstance(inst.info.name, str):
-            name = inst.info.name
-        if name == "schedule" and inst is not None:
-            return inst
-    sub = typer.Typer(
-        name="schedule",
-        help="Compute schedules for flexible devices and save them as beliefs.",
-        no_args_is_help=True,
-    )
-    add_app.add_typer(sub, name="schedule")
-    return sub
 
 
 def schedule_chart(run: Any, width: int = 90, height: int = 16) -> str:

@@ -14,30 +14,19 @@ from typing import Annotated, Any
 
 import typer
 
-from flex_pipelines.cli.common import DEFAULT_DB, DbOption, console, dumps, emit_records
+from flex_pipelines.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    dumps,
+    emit_records,
+    schedule_group,
+)
 from flex_pipelines.errors import FlexPipelinesError
 
 __all__ = ["register", "schedule_chart", "result_rows"]
 
 MAX_TABLE_ROWS = 96
-
-
-def _schedule_group(add_app: typer.Typer) -> typer.Typer:
-    """The ``add schedule`` sub-app, shared with ``for-process`` (whoever registers first)."""
-    for group in add_app.registered_groups:
-        inst = group.typer_instance
-        name = group.name if isinstance(group.name, str) else None
-        if name is None and inst is not None and isinstance(inst.info.name, str):
-            name = inst.info.name
-        if name == "schedule" and inst is not None:
-            return inst
-    sub = typer.Typer(
-        name="schedule",
-        help="Compute schedules for flexible devices and save them as beliefs.",
-        no_args_is_help=True,
-    )
-    add_app.add_typer(sub, name="schedule")
-    return sub
 
 
 def schedule_chart(result: Any, width: int = 100, height: int = 18) -> str:
@@ -231,4 +220,4 @@ def register(
     schedule_app = typer.Typer(help="Stateless scheduling (no database).", no_args_is_help=True)
     schedule_app.command("solve")(solve_cmd)
     app.add_typer(schedule_app, name="schedule")
-    _schedule_group(add_app).command("for-storage")(for_storage)
+    schedule_group(add_app).command("for-storage")(for_storage)

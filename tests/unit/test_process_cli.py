@@ -12,8 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from flex_pipelines.beliefs import open_store
+from flex_pipelines.cli.common import schedule_group
 from flex_pipelines.cli.main import app
-from flex_pipelines.cli.process_cmds import pair_forbids, schedule_group
+from flex_pipelines.cli.process_cmds import pair_forbids
 from flex_pipelines.errors import FlexPipelinesError
 
 TOY_PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7]  # fmt: skip
