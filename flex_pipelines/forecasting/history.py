@@ -15,7 +15,7 @@ that the forecast does not change).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -105,25 +105,13 @@ def knowledge_times(
     - ``ex_ante``: event start − offset;
     - ``day_ahead``: ``horizon.hour`` o'clock local time on the local day before the event.
     """
-    starts = event_start.cast(UTC_DT)
-    if horizon.kind == "ex_post":
-        out = starts + (resolution + horizon.offset)
-    elif horizon.kind == "ex_ante":
-        out = starts - horizon.offset
-    elif horizon.kind == "day_ahead":
-        local_day = starts.dt.convert_time_zone(timezone).dt.date() - timedelta(days=1)
-        out = (
-            pl.DataFrame({"d": local_day})
-            .select(
-                pl.col("d")
-                .dt.combine(time(horizon.hour))
-                .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-                .dt.convert_time_zone("UTC")
-            )
-            .to_series()
-        )
-    else:  # pragma: no cover - KnowledgeHorizon validates its kind
-        raise ForecastingError(f"knowledge-horizon kind {horizon.kind!r} is unknown")
+    from flex_pipelines.beliefs.knowledge import knowledge_time_expr
+    from flex_pipelines.beliefs.model import Sensor
+
+    # one definition of knowledge time, shared with the belief store
+    sensor = Sensor(0, "", "", resolution, timezone, knowledge_horizon=horizon)
+    frame = pl.DataFrame({"event_start": event_start.cast(UTC_DT)})
+    out = frame.select(knowledge_time_expr(pl.col("event_start"), sensor)).to_series()
     return out.cast(UTC_DT).alias("belief_time")
 
 
