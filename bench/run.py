@@ -14,7 +14,16 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-ORDER = ["store", "scheduling", "process", "joint", "forecasting", "reporting", "orchestration", "api"]
+ORDER = [
+    "store",
+    "scheduling",
+    "process",
+    "joint",
+    "forecasting",
+    "reporting",
+    "orchestration",
+    "api",
+]
 HERE = Path(__file__).parent
 
 

@@ -63,7 +63,9 @@ def test_killed_run_leaves_whole_windows_and_a_rerun_completes(pg_url, tmp_path,
             if sum(_per_day(pg_url, power).values()) > 0:
                 break
             time.sleep(0.02)
-        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()!r}"
+        assert proc.poll() is None, (
+            f"the run ended before it could be killed: {proc.stderr.read()!r}"
+        )
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     finally:
