@@ -35,6 +35,10 @@ __all__ = ["HighsRun", "SolveStats", "run_highs", "solve_exact", "violations"]
 
 TOL = 1e-6
 MIP_REL_GAP = 1e-6  # exactness tolerance; HiGHS' own default (1e-4) is faster but looser
+# Options for the MILP rounds (not the LP): with presolve the lazy-binary MILPs spend most of
+# their time in presolve restarts and sub-MIP heuristics. Measured on the benchmark's month
+# (negative prices, 40 binaries, same optimum): 5.97 s with presolve, 1.88 s without.
+MIP_OPTIONS: dict[str, Any] = {"presolve": "off"}
 
 
 @dataclass
@@ -79,6 +83,9 @@ def run_highs(
         h.setOptionValue("time_limit", float(time_limit))
     integrality = a["int"]
     if integrality.any():
+        for key, value in MIP_OPTIONS.items():
+            if key not in (options or {}):
+                h.setOptionValue(key, value)
         h.setOptionValue("mip_rel_gap", mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-6)
     st = h.passModel(
