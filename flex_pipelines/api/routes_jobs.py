@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -20,11 +19,16 @@ from flex_pipelines.api.errors import ApiError, bad_request, forbidden
 from flex_pipelines.api.jobs import job_status_json
 from flex_pipelines.api.models import ForecastTrigger, Id, ReportTrigger, ScheduleTrigger
 from flex_pipelines.api.runners import check_process_flex_model, devices_of_asset, report_request
-from flex_pipelines.api.sensor_data import aware, timedelta_field, values_on_grid, window
+from flex_pipelines.api.sensor_data import (
+    aware,
+    timedelta_field,
+    values_in_unit,
+    values_on_grid,
+    window,
+)
 from flex_pipelines.beliefs.model import Asset, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.time import TimeError, add_duration, format_duration, n_steps, parse_duration
-from flex_pipelines.units import UnitError, convert
 
 router = APIRouter(prefix="/api/v3_0")
 Auth = Annotated[Principal, Depends(current_principal)]
@@ -196,14 +200,7 @@ def _result_values(
         return None
     n = n_steps(start, end, step)
     values = values_on_grid(frame, start, n, step)
-    out_unit = unit or sensor.unit
-    if out_unit != sensor.unit:
-        arr = np.array([np.nan if v is None else v for v in values], dtype=float)
-        try:
-            arr = np.asarray(convert(arr, sensor.unit, out_unit, step))
-        except UnitError as exc:
-            raise bad_request(f"unit {out_unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}", "INVALID_UNIT") from exc  # fmt: skip
-        values = [None if np.isnan(v) else float(v) for v in arr]
+    values, out_unit = values_in_unit(values, sensor, unit, step)
     return {
         "values": values,
         "start": start.isoformat(),

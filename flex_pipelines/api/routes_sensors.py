@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from flex_pipelines.api.auth import (
@@ -24,6 +23,7 @@ from flex_pipelines.api.sensor_data import (
     aware,
     beliefs_from_post,
     timedelta_field,
+    values_in_unit,
     values_on_grid,
     window,
 )
@@ -32,7 +32,6 @@ from flex_pipelines.beliefs.model import KnowledgeHorizon, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.beliefs.validate import BeliefValidationError
 from flex_pipelines.time import TimeError, format_duration, get_zone, n_steps
-from flex_pipelines.units import UnitError, convert
 
 router = APIRouter(prefix="/api/v3_0", tags=["sensors"])
 Auth = Annotated[Principal, Depends(current_principal)]
@@ -199,14 +198,7 @@ def get_data(
             resolution=step if res > timedelta(0) and step != res else None,
         )  # fmt: skip
     values = values_on_grid(frame, t0, n, step)
-    out_unit = unit or sensor.unit
-    if out_unit != sensor.unit:
-        arr = np.array([np.nan if v is None else v for v in values], dtype=float)
-        try:
-            arr = np.asarray(convert(arr, sensor.unit, out_unit, step))
-        except UnitError as exc:
-            raise bad_request(f"unit {out_unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}", "INVALID_UNIT") from exc  # fmt: skip
-        values = [None if np.isnan(v) else float(v) for v in arr]
+    values, out_unit = values_in_unit(values, sensor, unit, step)
     return {
         "values": values,
         "start": t0.isoformat(),

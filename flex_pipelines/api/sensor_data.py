@@ -164,3 +164,18 @@ def values_on_grid(
         if off % step_us == 0 and 0 <= off // step_us < n:
             out[off // step_us] = float(v)
     return out
+
+
+def values_in_unit(
+    values: list[float | None], sensor: Sensor, unit: str | None, step: timedelta
+) -> tuple[list[float | None], str]:
+    """Values in the sensor's unit converted to ``unit`` (400 when it does not fit)."""
+    out_unit = unit or sensor.unit
+    if out_unit == sensor.unit:
+        return values, out_unit
+    arr = np.array([np.nan if v is None else v for v in values], dtype=float)
+    try:
+        arr = np.asarray(convert(arr, sensor.unit, out_unit, step))
+    except UnitError as exc:
+        raise bad_request(f"unit {out_unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}", "INVALID_UNIT") from exc  # fmt: skip
+    return [None if np.isnan(v) else float(v) for v in arr], out_unit
