@@ -57,7 +57,7 @@ def run_demo(db: str, first: date, days: int, out: Path) -> dict[str, Any]:
     _, end = day_window(last, TZ)
     with open_store(db) as store:
         result = {
-            "pipeline": summary.to_record() if hasattr(summary, "to_record") else str(summary),
+            "pipeline": summary.to_record(),
             "counts": _counts(store, ids),
             "forecasts": _forecast_accuracy(store, ids, start, end),
             "kpis": _kpis(store, ids, start, end),
@@ -101,10 +101,8 @@ def _forecast_accuracy(store: BeliefStore, ids: dict[str, int], start: datetime,
 
 
 def _kpis(store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime) -> list[dict[str, Any]]:  # fmt: skip
-    try:
-        from flex_pipelines.reporting.kpis import site_kpis
-    except ImportError:
-        return []
+    from flex_pipelines.reporting.kpis import site_kpis
+
     return site_kpis(store, ids["site"], start, end).to_dicts()
 
 
