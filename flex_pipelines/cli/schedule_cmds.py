@@ -82,7 +82,8 @@ def _print_result(result: Any, fmt: str, chart: bool = True) -> None:
     costs = [{"cost": k, result.currency: round(v, 6)} for k, v in result.costs.items()]
     emit_records(costs, "table", title=f"Costs ({result.currency})")
     timing = ", ".join(f"{k} {v:.3f} s" for k, v in result.timings.items())
-    console.print(f"objective {result.objective:.6f}; binaries {result.binaries}; {timing}")
+    how = f"method {result.method}; " if result.method else ""
+    console.print(f"objective {result.objective:.6f}; {how}binaries {result.binaries}; {timing}")
     for u in result.unmet:
         console.print(f"[yellow]unmet[/] {u['field']} of {u['device']} at {u['time']}: "
                       f"{u['required_mwh']:.6g} MWh required, {u['scheduled_mwh']:.6g} scheduled")  # fmt: skip
@@ -95,6 +96,14 @@ def solve_cmd(
     backend: Annotated[str, typer.Option("--backend", help="highs (default) or pyomo.")] = "highs",
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw a chart.")] = True,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="highs backend: auto (default), dp (dynamic programme over "
+            "the SoC) or milp (LP first, binaries where needed).",
+        ),
+    ] = "auto",
 ) -> None:
     """Solve a self-contained storage scheduling problem (no database needed)."""
     from flex_pipelines.scheduling.storage import solve_problem_json
@@ -105,7 +114,7 @@ def solve_cmd(
     try:
         text = typer.get_text_stream("stdin").read() if str(problem) == "-" else problem.read_text()
         data = json.loads(text)
-        result = solve_problem_json(data, backend=backend)
+        result = solve_problem_json(data, backend=backend, method=method)
     except (OSError, json.JSONDecodeError) as exc:
         typer.echo(f"Error: cannot read problem {problem}: {exc}", err=True)
         raise typer.Exit(2) from exc

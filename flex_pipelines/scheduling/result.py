@@ -54,6 +54,7 @@ class ScheduleResult:
     iterations: int = 1
     mip_gap: float = 0.0
     notes: list[str] = field(default_factory=list)
+    method: str = ""  # highs backend: "dp", "lp" (LP exact, no binaries) or "milp"
 
     def device(self, name: str) -> DeviceSchedule:
         for d in self.devices:
@@ -78,6 +79,7 @@ class ScheduleResult:
             "unmet": self.unmet,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
             "backend": self.backend,
+            "method": self.method,
             "binaries": self.binaries,
             "iterations": self.iterations,
             "mip_gap": self.mip_gap,

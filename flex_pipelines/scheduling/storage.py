@@ -22,6 +22,7 @@ from flex_pipelines.scheduling.diagnostics import (
     check_feasibility,
     explain_infeasible,
 )
+from flex_pipelines.scheduling.dp import applicable, solve_dp
 from flex_pipelines.scheduling.exact import solve_exact
 from flex_pipelines.scheduling.fields import SensorResolver, UnitContext
 from flex_pipelines.scheduling.flex_context import parse_flex_context
@@ -51,7 +52,8 @@ __all__ = [
     "SCHEDULER_VERSION",
 ]
 
-SCHEDULER_VERSION = "1"
+SCHEDULER_VERSION = "2"  # 2: the exact dynamic programme (dp.py) where it applies
+METHODS = ("auto", "dp", "milp")
 TIE_BREAK_FRACTION = 1e-4
 PROBLEM_KEYS = {"start", "end", "duration", "resolution", "timezone", "flex-model", "flex-context"}
 
@@ -99,12 +101,20 @@ def solve(
     check: bool = True,
     time_limit: float | None = 300.0,
     mip_rel_gap: float | None = None,
+    method: str = "auto",
 ) -> ScheduleResult:
     """Solve to the exact optimum; raise :class:`InfeasibleError` naming field and time.
 
     ``extend(model, problem)`` (pyomo backend only) may add constraints and cost terms to the
     pyomo model before it is solved; see docs/extending-the-scheduler.md.
+
+    ``method`` (highs backend): ``dp`` — the exact dynamic programme over the SoC
+    (:mod:`~flex_pipelines.scheduling.dp`; only for problems whose steps meet in the stock
+    alone); ``milp`` — LP first, binaries only where needed (:mod:`~.exact`); ``auto`` (default)
+    — ``dp`` where it applies, else ``milp``.
     """
+    if method not in METHODS:
+        raise SchedulingError(f"method {method!r} is not one of {', '.join(METHODS)}")
     if check:
         check_feasibility(problem)
     if backend == "highs":
@@ -113,6 +123,10 @@ def solve(
         t0 = time.perf_counter()
         base, lay = formulate(problem)
         t_build = time.perf_counter() - t0
+        if method != "milp":
+            done = _solve_dp(problem, base, lay, method, t_build)
+            if done is not None:
+                return done
         s = problem.site
         concave = (s.consumption_price < 0) | (s.production_price > s.consumption_price)
         kw = {} if mip_rel_gap is None else {"mip_rel_gap": mip_rel_gap}
@@ -132,6 +146,7 @@ def solve(
                          stats.binaries + sum(c.size for c in lay.processes),  # + process columns
                          stats.iterations, processes=procs)  # fmt: skip
         result.mip_gap = stats.gap
+        result.method = "milp" if stats.binaries else "lp"
         if run.status == "Feasible":
             result.status = "feasible"
             result.notes.append(f"time limit of {time_limit} s reached: the schedule is within "
@@ -159,6 +174,32 @@ def solve(
             result.costs["total"] += value
         return result
     raise SchedulingError(f"backend {backend!r} is not one of highs, pyomo")
+
+
+def _solve_dp(
+    problem: SchedulingProblem, base: Any, lay: Any, method: str, t_build: float
+) -> ScheduleResult | None:
+    """The dynamic programme's schedule, or None when it does not apply (method ``auto``)."""
+    why = applicable(base, lay, problem)
+    if why is not None:
+        if method == "dp":
+            raise SchedulingError(f"method 'dp' does not apply to this problem ({why}); use "
+                                  f"'milp' or 'auto'")  # fmt: skip
+        return None
+    run = solve_dp(base, lay, problem)
+    if run is None:  # infeasible (or rejected by the model's rows): the MILP path explains it
+        if method == "dp":
+            raise SchedulingError("method 'dp' found no feasible schedule; use 'milp' or 'auto' "
+                                  "for a diagnosis")  # fmt: skip
+        return None
+    x = run.x
+    power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
+    soc = [np.concatenate([[dev.soc_at_start_mwh], x[s]])
+           for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+    result = _result(problem, power, soc, run.objective, "highs",
+                     {"build": t_build, "solve": run.seconds}, 0, 1)  # fmt: skip
+    result.method = "dp"
+    return result
 
 
 def _result(
@@ -224,13 +265,16 @@ def parse_problem_json(
 
 
 def solve_problem_json(
-    data: Mapping[str, Any], backend: str = "highs", resolver: SensorResolver | None = None
+    data: Mapping[str, Any],
+    backend: str = "highs",
+    resolver: SensorResolver | None = None,
+    method: str = "auto",
 ) -> ScheduleResult:
     """Parse, check, build and solve a stateless problem; timings include parsing."""
     t0 = time.perf_counter()
     problem = parse_problem_json(data, resolver)
     t_parse = time.perf_counter() - t0
-    result = solve(problem, backend)
+    result = solve(problem, backend, method=method)
     result.timings = {"parse": t_parse, **result.timings}
     result.timings["total"] = time.perf_counter() - t0
     return result

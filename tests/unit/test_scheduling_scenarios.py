@@ -36,11 +36,15 @@ def negative_day(**fm) -> dict:
             "flex-model": [battery(**fm)], "flex-context": {"consumption-price": hourly(NEG_PRICES)}}  # fmt: skip
 
 
-def test_negative_prices_lazy_binaries_reach_the_full_milp_optimum():
+@pytest.mark.parametrize("method", ["milp", "dp"])
+def test_negative_prices_reach_the_full_milp_optimum(method):
+    """Both exact methods: lazy binaries (LP first) and the dynamic programme over the SoC."""
     p = parse_problem_json(negative_day(**{"soc-at-start": "1.8 MWh"}))
-    r = solve(p, "highs")
+    r = solve(p, "highs", method=method)
+    assert r.method == method
     ch = np.maximum(r.devices[0].power_mw, 0)
-    assert r.binaries > 0  # the LP relaxation burned energy, so binaries were needed
+    # the LP relaxation burned energy, so the lazy method needed binaries (the DP needs none)
+    assert r.binaries > 0 if method == "milp" else r.binaries == 0
     # the true MILP: binaries at every step, solved to a tiny gap
     base, lay = formulate(p)
     full = add_binaries(base, lay, {i: np.ones(p.n_steps, bool) for i in range(len(lay.pairs))}, {})
@@ -62,8 +66,8 @@ def test_negative_prices_both_builds_agree():
 def test_nonnegative_prices_need_no_binaries():
     prob = negative_day()
     prob["flex-context"]["consumption-price"] = hourly(np.abs(NEG_PRICES))
-    r = solve_problem_json(prob)
-    assert r.binaries == 0 and r.iterations == 1
+    r = solve(parse_problem_json(prob), method="milp")
+    assert r.binaries == 0 and r.iterations == 1 and r.method == "lp"
 
 
 def test_inflexible_pv_beyond_the_site_limit_is_absorbed_by_the_battery():

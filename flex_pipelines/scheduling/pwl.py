@@ -1,0 +1,271 @@
+"""Continuous piecewise-linear functions of one variable on a closed interval (numpy arrays).
+
+A function is a pair ``(x, y)``: breakpoints ``x`` strictly increasing (one point = a function
+defined at that point only) and the values there; between breakpoints it is linear, outside
+``[x[0], x[-1]]`` it is undefined (+inf). These are the value functions of the exact dynamic
+programme in :mod:`flex_pipelines.scheduling.dp`; the operations below are exact up to
+floating-point rounding (no sampling of the variable), and the functions need not be convex:
+
+- :func:`inf_convolution` — ``W(u) = min_x c(x) + f(u + x)`` for a piecewise-linear ``c``;
+- :func:`restrict` — the function on a sub-interval;
+- :func:`simplify` — drop collinear and coincident breakpoints;
+- :func:`evaluate` — values, +inf outside the domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Convex", "Pwl", "as_convex", "convex_argmin", "convex_step", "evaluate", "inf_convolution",
+    "restrict", "simplify",
+]  # fmt: skip
+
+Pwl = tuple[np.ndarray, np.ndarray]
+MergeInfo = tuple[float, float, list[tuple[float, float, bool]]]
+INF = np.inf
+X_TOL = 1e-11  # breakpoints closer than this (MWh) are merged
+Y_TOL = 1e-10  # a breakpoint within this (currency) of the chord of its neighbours is dropped
+SLOPE_TOL = 1e-12  # relative slope difference taken as equal (convexity, merging pieces)
+
+
+def evaluate(f: Pwl, z: np.ndarray | float) -> np.ndarray:
+    """Values at ``z`` (+inf outside the domain, with a tolerance of ``X_TOL``)."""
+    x, y = f
+    z = np.asarray(z, dtype=float)
+    v = np.interp(z, x, y)
+    return np.where((z < x[0] - X_TOL) | (z > x[-1] + X_TOL), INF, v)
+
+
+def simplify(f: Pwl) -> Pwl:
+    """Merge breakpoints closer than ``X_TOL`` (keeping the lower value) and drop breakpoints
+    that lie on the chord of their neighbours (within ``Y_TOL``)."""
+    x, y = f
+    if x.size > 1:
+        new = np.concatenate([[True], (x[1:] - x[:-1]) > X_TOL])
+        if not new.all():
+            starts = np.flatnonzero(new)
+            y = np.minimum.reduceat(y, starts)
+            x = x[starts]
+    if x.size > 2:
+        dx = x[1:] - x[:-1]
+        chord = y[:-2] + (y[2:] - y[:-2]) * (dx[:-1] / (x[2:] - x[:-2]))
+        keep = np.concatenate([[True], np.abs(y[1:-1] - chord) > Y_TOL, [True]])
+        if not keep.all():
+            x, y = x[keep], y[keep]
+    return x, y
+
+
+def inf_convolution(f: Pwl, xs: np.ndarray, cs: np.ndarray) -> Pwl:
+    """``W(u) = min{c(x) + f(u + x) : xs[0] <= x <= xs[-1]}`` with ``c`` piecewise linear
+    through ``(xs, cs)`` (``xs`` sorted, repeats allowed), on ``[x[0] - xs[-1], x[-1] - xs[0]]``.
+
+    For a given ``u`` the minimum over ``x`` of a piecewise-linear function is at a breakpoint
+    of ``c`` or of ``f(u + .)``. So ``W`` is the lower envelope of the shifted copies
+    ``cs[i] + f(u + xs[i])`` and of the segments ``f(x_k) + c(x_k - u)`` (one per breakpoint
+    ``x_k`` of ``f`` and piece of ``c``). All of them are linear between the points
+    ``x_k - xs[i]``; :func:`_envelope` takes their minimum exactly on that grid.
+    """
+    x, y = f
+    shifts = x[:, None] - xs[None, :]  # (n, P + 1)
+    g = np.unique(shifts)
+    if g.size == 1:
+        return g, np.array([float(np.min(cs + y[0]))])
+    lo_u, hi_u = g[:-1], g[1:]
+    # shifted copies, each defined on [x[0] - xs[i], x[-1] - xs[i]]
+    ok_a = (lo_u[None, :] >= shifts[0][:, None]) & (hi_u[None, :] <= shifts[-1][:, None])
+    a0 = np.where(ok_a, np.interp(lo_u[None, :] + xs[:, None], x, y) + cs[:, None], INF)
+    a1 = np.where(ok_a, np.interp(hi_u[None, :] + xs[:, None], x, y) + cs[:, None], INF)
+    # segments: piece i of c at breakpoint k of f, defined on [x_k - xs[i + 1], x_k - xs[i]]
+    live = (xs[1:] - xs[:-1]) > X_TOL
+    if not live.any():
+        return _envelope(g, a0, a1)
+    xl, xr = xs[:-1][live], xs[1:][live]
+    cl = cs[:-1][live]
+    slope = (cs[1:][live] - cl) / (xr - xl)
+    d_lo = (x[:, None] - xr[None, :]).reshape(-1)
+    d_hi = (x[:, None] - xl[None, :]).reshape(-1)
+    at = (y[:, None] + cl[None, :] + slope[None, :] * (x[:, None] - xl[None, :])).reshape(-1)
+    sl = np.broadcast_to(slope[None, :], (x.size, slope.size)).reshape(-1)
+    ok_b = (lo_u[None, :] >= d_lo[:, None] - X_TOL) & (hi_u[None, :] <= d_hi[:, None] + X_TOL)
+    b0 = np.where(ok_b, at[:, None] - sl[:, None] * lo_u[None, :], INF)
+    b1 = np.where(ok_b, at[:, None] - sl[:, None] * hi_u[None, :], INF)
+    return _envelope(g, np.concatenate([a0, b0]), np.concatenate([a1, b1]))
+
+
+def _envelope(g: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> Pwl:
+    """Minimum of candidates that are linear on each interval of the grid ``g``.
+
+    ``v0[c, k]``/``v1[c, k]``: candidate ``c`` at the left/right end of interval ``k`` (+inf
+    where it is not defined on the interval). On an interval the minimum of lines is concave:
+    start from the lowest line at the left end and follow it to the first line that crosses it
+    from above; repeat (each switch goes to a line with a lower right end, so it ends).
+    """
+    n_int = g.size - 1
+    col = np.arange(n_int)
+    m0 = v0.min(axis=0)
+    gv = np.minimum(np.append(m0, INF), np.insert(v1.min(axis=0), 0, INF))
+    fin = np.isfinite(v0) & np.isfinite(v1)
+    cur = np.argmin(np.where(v0 <= m0 + Y_TOL, v1, INF), axis=0)
+    c0, c1 = v0[cur, col], v1[cur, col]
+    t = np.zeros(n_int)
+    pts, vals = [g], [gv]
+    width = g[1:] - g[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(v0.shape[0]):
+            d0 = v0 - c0
+            d1 = v1 - c1
+            tau = np.where(fin & (d1 < -Y_TOL), d0 / (d0 - d1), INF)
+            tau = np.where(tau >= t - 1e-12, tau, INF)
+            best = np.argmin(tau, axis=0)
+            bt = tau[best, col]
+            go = np.flatnonzero(bt < 1.0)
+            if not go.size:
+                break
+            tb = bt[go]
+            pts.append(g[go] + tb * width[go])
+            vals.append(c0[go] + tb * (c1[go] - c0[go]))
+            nb = best[go]
+            cur[go] = nb
+            c0[go], c1[go] = v0[nb, go], v1[nb, go]
+            t[go] = tb
+    if len(pts) == 1:
+        return simplify((g, gv))
+    xo = np.concatenate(pts)
+    order = np.argsort(xo, kind="stable")
+    return simplify((xo[order], np.concatenate(vals)[order]))
+
+
+def restrict(f: Pwl, lo: float, hi: float) -> Pwl | None:
+    """The function on ``[lo, hi]`` ∩ its domain; None when that is empty."""
+    x, y = f
+    lo2, hi2 = max(lo, x[0]), min(hi, x[-1])
+    if lo2 > hi2 + X_TOL:
+        return None
+    if hi2 - lo2 <= X_TOL:
+        z = min(max(0.5 * (lo2 + hi2), x[0]), x[-1])
+        return np.array([z]), np.interp([z], x, y)
+    if lo2 == x[0] and hi2 == x[-1]:
+        return f
+    inner = (x > lo2 + X_TOL) & (x < hi2 - X_TOL)
+    xs = np.concatenate([[lo2], x[inner], [hi2]])
+    return xs, np.interp(xs, x, y)
+
+
+# --- convex functions as slope lists (pure Python: the arrays are a dozen pieces long, where
+# numpy's per-call overhead would dominate) --------------------------------------------------
+
+
+@dataclass
+class Convex:
+    """A convex piecewise-linear function: value ``y0`` at ``x0``, then ``pieces`` of
+    ``(slope, length)`` with non-decreasing slopes (none: defined at ``x0`` only)."""
+
+    x0: float
+    y0: float
+    pieces: list[tuple[float, float]]
+
+    def arrays(self) -> Pwl:
+        xs, ys = [self.x0], [self.y0]
+        for s, ln in self.pieces:
+            xs.append(xs[-1] + ln)
+            ys.append(ys[-1] + s * ln)
+        return np.array(xs), np.array(ys)
+
+    @property
+    def end(self) -> float:
+        return self.x0 + sum(ln for _, ln in self.pieces)
+
+
+def as_convex(f: Pwl) -> Convex | None:
+    """The slope-list form of ``f`` when it is convex (within rounding), else None."""
+    x, y = f
+    if x.size == 1:
+        return Convex(float(x[0]), float(y[0]), [])
+    dx = x[1:] - x[:-1]
+    sl = (y[1:] - y[:-1]) / dx
+    if sl.size > 1 and ((sl[1:] - sl[:-1]) < -SLOPE_TOL * (1.0 + np.abs(sl[1:]))).any():
+        return None
+    return Convex(float(x[0]), float(y[0]), list(zip(sl.tolist(), dx.tolist(), strict=True)))
+
+
+def convex_step(
+    f: Convex, c_pieces: list[tuple[float, float]], c_end: tuple[float, float],
+    scale: float, shift: float, lo: float, hi: float,
+) -> tuple[Convex | None, MergeInfo]:  # fmt: skip
+    """One step of the dynamic programme when ``f`` and the step cost ``c`` are convex:
+    ``V(s) = min_x c(x) + f(scale * s + shift + x)`` restricted to ``[lo, hi]``.
+
+    ``c`` is given by its pieces ``(slope, length)`` in increasing ``x`` and ``c_end = (x, c(x))``
+    at its right end. The minimum over ``x`` (an infimal convolution) takes the pieces of ``f``
+    and of ``c`` reflected, in order of slope, from ``f(x0) + c(x_end)`` on. Also returns how
+    the pieces were merged (start in ``u = scale * s + shift``, then ``(slope, length, from
+    f)``), from which :func:`convex_argmin` reads the optimal ``x`` for any ``u``; None when no
+    point of ``[lo, hi]`` is reachable.
+    """
+    merged = [(s, ln, True) for s, ln in f.pieces]
+    merged += [(-s, ln, False) for s, ln in reversed(c_pieces)]
+    merged.sort(key=_slope)
+    u0 = f.x0 - c_end[0]
+    y = f.y0 + c_end[1]
+    # s = (u - shift) / scale: lengths shrink by 1/scale, slopes grow by scale
+    x = (u0 - shift) / scale
+    inv = 1.0 / scale
+    out: list[tuple[float, float]] = []
+    start: tuple[float, float] | None = None
+    for s_u, ln_u, _ in merged:
+        s, ln = s_u * scale, ln_u * inv
+        a, b = x, x + ln
+        ca, cb = max(a, lo), min(b, hi)
+        if cb - ca > X_TOL:
+            if start is None:
+                start = (ca, y + s * (ca - a))
+            if out and abs(out[-1][0] - s) <= SLOPE_TOL * (1.0 + abs(s)):
+                out[-1] = (out[-1][0], out[-1][1] + cb - ca)
+            else:
+                out.append((s, cb - ca))
+        x, y = b, y + s * ln
+        if x >= hi:
+            break
+    info = (u0, f.x0, merged)
+    if start is not None:
+        return Convex(start[0], start[1], out), info
+    # no piece overlaps [lo, hi] by more than X_TOL: a single point, if any
+    end = x
+    z = min(max(lo, (u0 - shift) / scale), end)
+    if z < lo - X_TOL or z > hi + X_TOL:
+        return None, info
+    return Convex(z, _value_walk((u0 - shift) / scale, f.y0 + c_end[1], merged, scale, z), []), info
+
+
+def _slope(piece: tuple[float, float, bool]) -> float:
+    return piece[0]
+
+
+def _value_walk(
+    x0: float, y0: float, merged: list[tuple[float, float, bool]], scale: float, z: float
+) -> float:
+    x, y = x0, y0
+    for s_u, ln_u, _ in merged:
+        s, ln = s_u * scale, ln_u / scale
+        if x + ln >= z:
+            return y + s * (z - x)
+        x, y = x + ln, y + s * ln
+    return y
+
+
+def convex_argmin(info: MergeInfo, u: float) -> float:
+    """The optimal ``x`` of :func:`convex_step` at ``u``: walk the merged pieces up to ``u``;
+    the length taken from ``f`` gives ``z = u + x``."""
+    u0, z, merged = info
+    left = u - u0
+    for _, ln, from_f in merged:
+        take = min(ln, left)
+        if take <= 0.0:
+            break
+        if from_f:
+            z += take
+        left -= take
+    return z - u
