@@ -95,7 +95,12 @@ def test_convex_step_agrees_with_the_general_operation(seed):
 
 
 def hourly(values, unit="EUR/MWh") -> dict:
-    return {"start": START, "resolution": "PT1H", "unit": unit, "values": [float(v) for v in values]}
+    return {
+        "start": START,
+        "resolution": "PT1H",
+        "unit": unit,
+        "values": [float(v) for v in values],
+    }
 
 
 def random_problem(rng: np.random.Generator, n_devices: int = 1) -> dict:
