@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "Convex", "Pwl", "as_convex", "convex_argmin", "convex_step", "evaluate", "inf_convolution",
-    "restrict", "simplify",
+    "Convex", "Pwl", "add_hinge", "as_convex", "convex_argmin", "convex_step", "evaluate",
+    "inf_convolution", "restrict", "simplify",
 ]  # fmt: skip
 
 Pwl = tuple[np.ndarray, np.ndarray]
@@ -269,3 +269,28 @@ def convex_argmin(info: MergeInfo, u: float) -> float:
             z += take
         left -= take
     return z - u
+
+
+def add_hinge(f: Convex | Pwl, at: float, left: float, right: float) -> Convex | Pwl:
+    """``f(s) + left * max(at - s, 0) + right * max(s - at, 0)`` (a soft bound's penalty;
+    ``left, right >= 0`` keeps a convex function convex)."""
+    if isinstance(f, Convex):
+        y0 = f.y0 + left * max(at - f.x0, 0.0) + right * max(f.x0 - at, 0.0)
+        out: list[tuple[float, float]] = []
+        x = f.x0
+        for s, ln in f.pieces:
+            a, b = x, x + ln
+            if b <= at:
+                out.append((s - left, ln))
+            elif a >= at:
+                out.append((s + right, ln))
+            else:
+                out += [(s - left, at - a), (s + right, b - at)]
+            x = b
+        return Convex(f.x0, y0, out)
+    x, y = f
+    if x[0] + X_TOL < at < x[-1] - X_TOL:
+        k = int(np.searchsorted(x, at))
+        y = np.insert(y, k, np.interp(at, x, y))
+        x = np.insert(x, k, at)
+    return x, y + left * np.maximum(at - x, 0.0) + right * np.maximum(x - at, 0.0)

@@ -187,10 +187,10 @@ def _solve_dp(
                                   f"'milp' or 'auto'")  # fmt: skip
         return None
     run = solve_dp(base, lay, problem)
-    if run is None:  # infeasible (or rejected by the model's rows): the MILP path explains it
+    if run.rejected is not None:  # infeasible, or a soft limit breached: the MILP decides
         if method == "dp":
-            raise SchedulingError("method 'dp' found no feasible schedule; use 'milp' or 'auto' "
-                                  "for a diagnosis")  # fmt: skip
+            raise SchedulingError(f"method 'dp' cannot certify an optimum ({run.rejected}); use "
+                                  f"'milp' or 'auto'")  # fmt: skip
         return None
     x = run.x
     power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]

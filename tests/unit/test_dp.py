@@ -107,7 +107,8 @@ def random_problem(rng: np.random.Generator, n_devices: int = 1) -> dict:
     hours = int(rng.choice([6, 12, 24]))
     res = str(rng.choice(["PT1H", "PT15M"]))
     prices = np.round(rng.normal(30, 45, hours), 2)
-    fc: dict = {"consumption-price": hourly(prices), "relax-constraints": False}
+    # hard SoC bounds, or soft ones at the default breach prices (worst breach charged once)
+    fc: dict = {"consumption-price": hourly(prices), "relax-constraints": bool(rng.random() < 0.3)}
     single = n_devices == 1  # several devices qualify only on a site that does not couple them
     if single and rng.random() < 0.4:  # a production price apart from the consumption price
         fc["production-price"] = hourly(prices - rng.uniform(-15, 25, hours))
@@ -115,6 +116,9 @@ def random_problem(rng: np.random.Generator, n_devices: int = 1) -> dict:
         fc["inflexible-consumption"] = hourly(rng.uniform(-0.8, 0.8, hours), "MW")
     if single and rng.random() < 0.4:
         fc["site-power-capacity"] = f"{rng.uniform(0.9, 1.6):.2f} MW"
+    if single and rng.random() < 0.3:  # soft when relaxed: priced per step and on the worst
+        fc["site-consumption-capacity"] = f"{rng.uniform(0.5, 1.5):.2f} MW"
+        fc["site-production-capacity"] = f"{rng.uniform(0.5, 1.5):.2f} MW"
     if single and rng.random() < 0.3:
         fc["commitments"] = [{"name": "block", "baseline": hourly(rng.uniform(-1, 1, hours), "MW"),
                               "up-price": f"{rng.uniform(0, 90):.1f} EUR/MWh",
@@ -164,10 +168,12 @@ def test_dp_reaches_the_full_milp_optimum_on_random_problems(n_devices, seed):
         data = random_problem(rng, n_devices)
         p = parse_problem_json(data)
         try:
-            r = solve(p, method="dp")
+            r = solve(p)
         except InfeasibleError:
             continue  # drawn SoC bounds out of reach: the pre-check names them (tested elsewhere)
-        assert r.method == "dp" and r.binaries == 0
+        if r.method != "dp":  # a soft bound the DP's optimum breaches: the MILP decided
+            assert r.unmet
+        assert r.binaries == 0 or r.method == "milp"
         ref = full_milp_objective(p)
         assert r.objective == pytest.approx(ref, rel=1e-7, abs=1e-6), data
         # the schedule is physical: within limits, and its SoC follows from its power
@@ -176,8 +182,8 @@ def test_dp_reaches_the_full_milp_optimum_on_random_problems(n_devices, seed):
             assert (sched.power_mw >= -dev.production_capacity_mw - 1e-7).all()
             assert (sched.soc_mwh >= dev.soc_min_mwh - 1e-7).all()
             assert (sched.soc_mwh <= dev.soc_max_mwh + 1e-7).all()
-        compared += 1
-        negative += bool((p.site.consumption_price < 0).any())
+        compared += r.method == "dp"
+        negative += r.method == "dp" and bool((p.site.consumption_price < 0).any())
     assert compared >= (25 if n_devices == 1 else 8)
     assert negative >= compared // 2  # most draws have negative prices: the concave case
 
@@ -203,22 +209,46 @@ def test_dp_with_pinned_soc_and_zero_capacity_steps():
     assert r.objective == pytest.approx(full_milp_objective(p), rel=1e-7, abs=1e-6)
 
 
-def test_auto_uses_the_dp_only_where_it_is_exact():
+def test_soft_bounds_the_dp_meets_are_certified_else_the_milp_decides():
+    """Soft SoC bounds carry a once-charged worst-breach term the DP cannot see. Its optimum
+    without that term is certified when it breaches nothing; else auto falls back."""
+    fm = {"name": "battery 0", "soc-at-start": "1 MWh", "soc-min": "0 MWh", "soc-max": "2 MWh",
+          "power-capacity": "1 MW", "roundtrip-efficiency": "85%",
+          "soc-maxima": [{"datetime": "2026-03-29T03:00+01:00", "value": "0.4 MWh"}]}  # fmt: skip
+    prices = [-20, 10, 40, -30, -30, 60, 80, 5, -10, -40, 20, 90]
+    data = {"start": START, "duration": "PT12H", "resolution": "PT15M", "flex-model": [fm],
+            "flex-context": {"consumption-price": hourly(prices)}}  # fmt: skip
+    data["flex-context"]["relax-constraints"] = True  # soft, at the default breach prices
+    p = parse_problem_json(data)
+    base, lay = formulate(p)
+    assert applicable(base, lay, p) is None
+    run = solve_dp(base, lay, p)
+    assert run.rejected is None
+    r = solve(p)
+    assert r.method == "dp" and not r.unmet
+    assert r.objective == pytest.approx(full_milp_objective(p), rel=1e-7, abs=1e-6)
+    # a soft target out of reach: the relaxation breaches it, so no certificate
+    fm["power-capacity"] = "0.05 MW"
+    fm["soc-targets"] = [{"datetime": "2026-03-29T01:00+01:00", "value": "2 MWh"}]
+    p = parse_problem_json(data)
+    assert solve_dp(*formulate(p), p).rejected == "soft SoC bound of 'battery 0' not met"
+    with pytest.raises(SchedulingError, match="method 'dp' cannot certify"):
+        solve(p, method="dp")
+    r = solve(p)
+    assert r.method in ("lp", "milp") and r.unmet
+    assert r.objective == pytest.approx(full_milp_objective(p), rel=1e-7, abs=1e-6)
+
+
+def test_problems_the_dp_cannot_take_go_to_the_milp():
     data = random_problem(np.random.default_rng(5))
-    data["flex-model"][0].pop("soc-minima", None)
-    data["flex-model"][0]["soc-maxima"] = [{"datetime": "2026-03-29T03:00+01:00",
-                                            "value": "0.4 MWh"}]  # fmt: skip
-    data["flex-context"]["relax-constraints"] = True  # soft maxima: a worst-breach term
+    data["flex-context"]["site-peak-consumption"] = "0.2 MW"
+    data["flex-context"]["site-peak-consumption-price"] = "100 EUR/MW"
     p = parse_problem_json(data)
     base, lay = formulate(p)
     assert "couples steps" in applicable(base, lay, p)
     assert solve(p).method in ("lp", "milp")
     with pytest.raises(SchedulingError, match="method 'dp' does not apply"):
         solve(p, method="dp")
-    data["flex-context"]["relax-constraints"] = False
-    p = parse_problem_json(data)
-    assert solve(p).method == "dp"
-    assert solve_dp(*formulate(p), p) is not None
 
 
 def test_dp_devices_that_share_a_site_limit_go_to_the_milp():

@@ -1,0 +1,191 @@
+"""What the dynamic programme (:mod:`~flex_pipelines.scheduling.dp`) reads from and writes to the
+LP of :mod:`~flex_pipelines.scheduling.build_highs`.
+
+Costs and bounds are taken from the model's own arrays (so the objective is the model's, term
+for term), and the schedule is written back into the model's column vector and checked against
+every row. Terms of two kinds:
+
+- *per step* — energy prices, commitments, tie-breakers, hard limits: exact in the programme;
+- *soft limits with a worst-breach term* (soft SoC minima/maxima/targets, soft site capacities):
+  the programme keeps their per-step price and drops the once-charged worst breach, which makes
+  it a relaxation. When its optimum breaches nothing, the dropped term is zero there, so it is
+  the optimum of the full problem (certified in :func:`fill_columns`); otherwise the caller
+  falls back to the MILP.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from flex_pipelines.scheduling.build_highs import Layout
+from flex_pipelines.scheduling.linear_model import LinearModel
+from flex_pipelines.scheduling.problem import SchedulingProblem, loss_factor_b
+
+__all__ = ["Steps", "SocPenalty", "applicable", "fill_columns", "soc_penalty", "step_costs"]
+
+FEAS_TOL = 1e-7
+BREACH_TOL = 1e-9  # MWh or MW: a breach below this counts as none (certificate)
+_COLS = re.compile(
+    r"^(charge|discharge|soc)\[.*\]$|^(import|export)$"
+    r"|^soc (worst )?(shortfall|surplus)\[.*\]$|^site (consumption|production) (worst )?breach$"
+)
+_ROWS = re.compile(
+    r"^stock balance\[.*\]$|^site balance$|^commitment "
+    r"|^soc-(minima|maxima)( any)?\[.*\]$|^site-(consumption|production)-capacity$"
+    r"|^site (consumption|production) any$"
+)
+
+
+def applicable(base: LinearModel, lay: Layout, p: SchedulingProblem) -> str | None:
+    """None when the dynamic programme applies to this problem, else why not."""
+    if p.processes:
+        return "processes"
+    if lay.modes:
+        return "operation modes"
+    if not all(d.has_stock for d in p.devices):
+        return "a device without stock"
+    if any((d.storage_efficiency <= 0).any() for d in p.devices):
+        return "storage-efficiency 0"
+    commitments = {f"{c.name} {side}" for c in p.site.commitments for side in ("up", "down")}
+    for name in base.cols:
+        if not _COLS.match(name) and name not in commitments:
+            return f"variable {name!r} couples steps"
+    for blk in base.row_blocks:
+        if not _ROWS.match(blk.name):
+            return f"constraint {blk.name!r} couples steps"
+    shared = lay.imp is not None or any(b.name == "site balance" for b in base.row_blocks)
+    if len(p.devices) > 1 and shared:
+        return "devices share the site"
+    return None
+
+
+@dataclass
+class Steps:
+    """Per step: breakpoints of the device's power ``q`` (MW; columns sorted), the cost there,
+    and the same breakpoints as stock changes ``x`` (MWh)."""
+
+    q: np.ndarray  # (T, K)
+    cost: np.ndarray  # (T, K)
+    x: np.ndarray  # (T, K)
+
+
+def _rows(base: LinearModel, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(row indices, steps) of the row block ``name``, if the model has it."""
+    for blk in base.row_blocks:
+        if blk.name == name:
+            return np.arange(blk.start, blk.start + blk.count), np.asarray(blk.steps)
+    return None
+
+
+def step_costs(arr: dict, lay: Layout, p: SchedulingProblem, base: LinearModel, d: int) -> Steps:
+    """The per-step cost of device ``d``'s power as a piecewise-linear function."""
+    T = p.n_steps
+    dev = p.devices[d]
+    ch, dis = lay.charge[d], lay.discharge[d]
+    q_lo, q_hi = -arr["ub"][dis], arr["ub"][ch]
+    inflex = p.site.inflexible_mw
+    # (kink in net site power, cost per MW above it, cost per MW below it)
+    terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    balance = _rows(base, "site balance")
+    if lay.imp is None and balance is not None:  # one price: the site limit bounds the flows
+        q_lo = np.maximum(q_lo, arr["rlb"][balance[0]])
+        q_hi = np.minimum(q_hi, arr["rub"][balance[0]])
+    if lay.imp is not None:  # import/export split: net = inflexible + q
+        q_lo = np.maximum(q_lo, -arr["ub"][lay.exp] - inflex)
+        q_hi = np.minimum(q_hi, arr["ub"][lay.imp] - inflex)
+        terms.append((np.zeros(T), arr["cost"][lay.imp], arr["cost"][lay.exp]))
+        for c in p.site.commitments:
+            up, dn = base.cols[f"{c.name} up"], base.cols[f"{c.name} down"]
+            terms.append((c.baseline_mw, arr["cost"][up], arr["cost"][dn]))
+        for side, sign in (("consumption", 1.0), ("production", -1.0)):
+            rows = _rows(base, f"site-{side}-capacity")
+            if rows is not None:  # breach = max(sign * net - cap, 0), priced per step
+                price = arr["cost"][base.cols[f"site {side} breach"]]
+                cap = sign * arr["rub"][rows[0]]
+                zero = np.zeros(T)
+                terms.append((cap, price, zero) if sign > 0 else (cap, zero, price))
+    q = np.column_stack([q_lo, np.zeros(T), *(k - inflex for k, _, _ in terms), q_hi])
+    q = np.sort(np.clip(q, q_lo[:, None], q_hi[:, None]), axis=1)
+    cost = arr["cost"][ch][:, None] * np.maximum(q, 0.0)
+    cost += arr["cost"][dis][:, None] * np.maximum(-q, 0.0)
+    for kink, c_up, c_dn in terms:
+        over = inflex[:, None] + q - kink[:, None]
+        cost += c_up[:, None] * np.maximum(over, 0.0) + c_dn[:, None] * np.maximum(-over, 0.0)
+    b = (loss_factor_b(dev.storage_efficiency) * p.dt)[:, None]
+    xs = np.where(q >= 0, q * b * dev.charging_efficiency[:, None],
+                  q * b / dev.discharging_efficiency[:, None])  # fmt: skip
+    return Steps(q, cost, xs)
+
+
+@dataclass
+class SocPenalty:
+    """Soft SoC bounds per SoC column (stock at each step's end; NaN = none) and their price
+    per MWh of shortfall or surplus (the model's per-step cost)."""
+
+    lo: np.ndarray
+    lo_price: np.ndarray
+    hi: np.ndarray
+    hi_price: np.ndarray
+
+    def active(self, j: int) -> bool:
+        return not (np.isnan(self.lo[j]) and np.isnan(self.hi[j]))
+
+
+def soc_penalty(arr: dict, base: LinearModel, name: str, T: int) -> SocPenalty:
+    pen = SocPenalty(np.full(T, np.nan), np.zeros(T), np.full(T, np.nan), np.zeros(T))
+    for kind, bound, price, side in (("minima", pen.lo, pen.lo_price, "rlb"),
+                                     ("maxima", pen.hi, pen.hi_price, "rub")):  # fmt: skip
+        rows = _rows(base, f"soc-{kind}[{name}]")
+        if rows is None:
+            continue
+        col = "shortfall" if kind == "minima" else "surplus"
+        bound[rows[1]] = arr[side][rows[0]]
+        price[rows[1]] = arr["cost"][base.cols[f"soc {col}[{name}]"]]
+    return pen
+
+
+def fill_columns(
+    x: np.ndarray, arr: dict, lay: Layout, p: SchedulingProblem, base: LinearModel
+) -> str | None:
+    """Write the site, commitment and breach columns for the devices' flows and SoC already in
+    ``x``; then check every bound and row. None when the point is feasible and breaches no soft
+    limit (so the dropped worst-breach terms are zero), else what is wrong."""
+    for dev, soc in zip(p.devices, lay.soc, strict=True):
+        for col, worst, sign, bound in (("shortfall", "worst shortfall", 1.0, "rlb"),
+                                        ("surplus", "worst surplus", -1.0, "rub")):  # fmt: skip
+            rows = _rows(base, f"soc-{'minima' if sign > 0 else 'maxima'}[{dev.name}]")
+            if rows is None:
+                continue
+            gap = np.maximum(sign * (arr[bound][rows[0]] - x[soc[rows[1]]]), 0.0)
+            if gap.max(initial=0.0) > BREACH_TOL:
+                return f"soft SoC bound of {dev.name!r} not met"
+            x[base.cols[f"soc {col}[{dev.name}]"]] = gap
+            x[base.cols[f"soc {worst}[{dev.name}]"]] = gap.max(initial=0.0)
+    if lay.imp is not None:
+        net = p.site.inflexible_mw + sum(
+            (x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)),
+            np.zeros(p.n_steps),
+        )
+        x[lay.imp] = np.maximum(net, 0.0)
+        x[lay.exp] = np.maximum(-net, 0.0)
+        for c in p.site.commitments:
+            x[base.cols[f"{c.name} up"]] = np.maximum(net - c.baseline_mw, 0.0)
+            x[base.cols[f"{c.name} down"]] = np.maximum(c.baseline_mw - net, 0.0)
+        for side, flow in (("consumption", lay.imp), ("production", lay.exp)):
+            rows = _rows(base, f"site-{side}-capacity")
+            if rows is None:
+                continue
+            over = np.maximum(x[flow] - arr["rub"][rows[0]], 0.0)
+            if over.max(initial=0.0) > BREACH_TOL:
+                return f"soft site-{side}-capacity breached"
+            x[base.cols[f"site {side} breach"]] = over
+            x[base.cols[f"site {side} worst breach"]] = over.max(initial=0.0)
+    if (x < arr["lb"] - FEAS_TOL).any() or (x > arr["ub"] + FEAS_TOL).any():
+        return "a bound is violated"
+    r = base.to_csc() @ x
+    if not ((r >= arr["rlb"] - FEAS_TOL) & (r <= arr["rub"] + FEAS_TOL)).all():
+        return "a row is violated"
+    return None
