@@ -30,9 +30,16 @@ from typing import Any
 import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
-from flex_pipelines.reporting.base import ReportError, ReportResult, save_report
+from flex_pipelines.reporting.base import ReportError, ReportResult
+from flex_pipelines.reporting.common import (
+    check_fields,
+    config_resolution,
+    empty_note,
+    finish,
+    latest_belief_time,
+)
 from flex_pipelines.reporting.series import Series, read_input, to_resolution
-from flex_pipelines.time import format_duration, parse_timedelta
+from flex_pipelines.time import format_duration
 
 __all__ = ["aggregate", "AGGREGATOR_FIELDS"]
 
@@ -72,11 +79,7 @@ def aggregate(
     belief_time: datetime | None = None,
 ) -> ReportResult:
     """Combine the configured inputs per event over [start, end) (see module docstring)."""
-    unknown = set(config) - AGGREGATOR_FIELDS
-    if unknown:
-        raise ReportError(
-            f"aggregator config has unknown field(s) {sorted(unknown)}; known: {sorted(AGGREGATOR_FIELDS)}"
-        )
+    check_fields(config, AGGREGATOR_FIELDS, "aggregator")
     method = str(config.get("method", "sum"))
     if method not in _METHODS:
         raise ReportError(f"aggregator method {method!r} is not one of {sorted(_METHODS)}")
@@ -96,7 +99,7 @@ def aggregate(
         )
     if not any("sensor" in raw for *_, raw in specs):
         raise ReportError("aggregator config needs at least one sensor input to define its events")
-    res_cfg = parse_timedelta(config["resolution"]) if config.get("resolution") else None
+    res_cfg = config_resolution(config)
 
     series: list[tuple[Series, float]] = []
     for name, spec, weight, _raw in specs:
@@ -122,14 +125,11 @@ def aggregate(
 
     frame: pl.DataFrame | None = None
     cols: list[str] = []
-    bts = []
     for k, (s, weight) in enumerate(series):
         col = f"_in{k}"
         cols.append(col)
         aligned = to_resolution(s, resolution, start, end).converted(unit)
         part = aligned.frame.select("event_start", (pl.col("value") * weight).alias(col))
-        if s.belief_time is not None:
-            bts.append(s.belief_time)
         if s.sensor is None:
             continue  # fixed values join below, on the sensors' events
         frame = (
@@ -166,10 +166,7 @@ def aggregate(
     }[method]
     frame = frame.with_columns(combine(cols).alias("value"))
     if frame.is_empty():
-        notes.append(
-            f"no input values in {start.isoformat()}–{end.isoformat()} "
-            f"({', '.join(s.label for s in sensors)}): empty report"
-        )
+        notes.append(empty_note(sensors, start, end))
     result = ReportResult(
         "aggregator",
         start,
@@ -183,9 +180,7 @@ def aggregate(
             "max": frame["value"].max() if frame.height else None,
         },  # fmt: skip
         notes=notes,
-        input_belief_time=max(bts) if bts else None,
+        input_belief_time=latest_belief_time(s for s, _ in series),
         extra=frame.rename({c: s.name for c, (s, _) in zip(cols, series, strict=True)}),
     )
-    if output_sensor_id is not None:
-        save_report(store, result, output_sensor_id, "AggregatorReporter", config, belief_time)
-    return result
+    return finish(store, result, output_sensor_id, "AggregatorReporter", config, belief_time)

@@ -32,6 +32,7 @@ __all__ = [
     "ReportError",
     "ReportResult",
     "REPORT_FRAME_SCHEMA",
+    "coarsen",
     "config_hash",
     "reporter_source",
     "save_report",
@@ -116,6 +117,17 @@ class ReportResult:
         return out
 
 
+def coarsen(frame: pl.DataFrame, resolution: timedelta, extensive: bool) -> pl.DataFrame:
+    """``event_start, value`` on the coarser grid of ``resolution``: sums of extensive values
+    (energy, money), means of intensive ones (power, prices)."""
+    agg = pl.col("value").sum() if extensive else pl.col("value").mean()
+    return (
+        frame.sort("event_start")
+        .group_by_dynamic("event_start", every=f"{int(resolution.total_seconds())}s")
+        .agg(agg)
+    )
+
+
 def _to_output_grid(result: ReportResult, sensor: Sensor) -> pl.DataFrame:
     """The report in the output sensor's unit and resolution (sums money/energy when coarser)."""
     frame = result.frame
@@ -129,12 +141,7 @@ def _to_output_grid(result: ReportResult, sensor: Sensor) -> pl.DataFrame:
                 f"{format_duration(own)}; choose an output sensor of {format_duration(own)} "
                 f"or coarser"
             )
-        agg = pl.col("value").sum() if extensive else pl.col("value").mean()
-        frame = (
-            frame.sort("event_start")
-            .group_by_dynamic("event_start", every=f"{int(target.total_seconds())}s")
-            .agg(agg)
-        )
+        frame = coarsen(frame, target, extensive)
     try:
         factor = float(convert(1.0, result.unit, sensor.unit))
     except UnitError as exc:

@@ -34,9 +34,15 @@ from typing import Any
 import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
-from flex_pipelines.reporting.base import ReportError, ReportResult, save_report
+from flex_pipelines.reporting.base import ReportError, ReportResult
+from flex_pipelines.reporting.common import (
+    check_fields,
+    config_resolution,
+    finish,
+    latest_belief_time,
+)
 from flex_pipelines.reporting.series import read_input, to_resolution
-from flex_pipelines.time import format_duration, parse_timedelta
+from flex_pipelines.time import format_duration
 from flex_pipelines.units import UnitError, is_energy_unit, is_power_unit, is_price_unit
 
 __all__ = ["profit_loss", "price_currency", "PROFIT_LOSS_FIELDS"]
@@ -66,12 +72,7 @@ def price_currency(unit: str, field: str) -> str:
 
 
 def _check_config(config: Mapping[str, Any]) -> None:
-    unknown = set(config) - PROFIT_LOSS_FIELDS
-    if unknown:
-        raise ReportError(
-            f"profit-loss config has unknown field(s) {sorted(unknown)}; known fields: "
-            f"{sorted(PROFIT_LOSS_FIELDS)}"
-        )
+    check_fields(config, PROFIT_LOSS_FIELDS, "profit-loss")
     if ("power" in config) == ("energy" in config):
         raise ReportError("profit-loss config needs exactly one of 'power' or 'energy'")
     if "consumption-price" not in config:
@@ -100,7 +101,7 @@ def profit_loss(
     """
     _check_config(config)
     field = "power" if "power" in config else "energy"
-    res_cfg = parse_timedelta(config["resolution"]) if config.get("resolution") else None
+    res_cfg = config_resolution(config)
     power = read_input(store, config[field], field, start, end, resolution=res_cfg, as_of=as_of)
     if not (is_power_unit(power.unit) or is_energy_unit(power.unit)):
         raise ReportError(
@@ -202,7 +203,6 @@ def profit_loss(
         "energy_consumed_mwh": float(per_event["consumed_mwh"].sum()),
         "energy_produced_mwh": float(per_event["produced_mwh"].sum()),
     }
-    bts = [s.belief_time for s in (power, cons, prod) if s.belief_time is not None]
     result = ReportResult(
         "profit-loss",
         start,
@@ -211,9 +211,7 @@ def profit_loss(
         currency,
         per_event.select("event_start", "value"),
         totals=totals,
-        input_belief_time=max(bts) if bts else None,
+        input_belief_time=latest_belief_time((power, cons, prod)),
         extra=per_event.drop("cost").rename({"value": label}),
     )
-    if output_sensor_id is not None:
-        save_report(store, result, output_sensor_id, "ProfitLossReporter", config, belief_time)
-    return result
+    return finish(store, result, output_sensor_id, "ProfitLossReporter", config, belief_time)

@@ -27,7 +27,7 @@ import polars as pl
 
 from flex_pipelines.beliefs.model import Sensor
 from flex_pipelines.beliefs.store import BeliefStore
-from flex_pipelines.reporting.base import REPORT_FRAME_SCHEMA, UTC_US, ReportError
+from flex_pipelines.reporting.base import REPORT_FRAME_SCHEMA, UTC_US, ReportError, coarsen
 from flex_pipelines.time import floor_to, format_duration, parse_datetime
 from flex_pipelines.units import UnitError, convert, is_energy_unit, parse_quantity
 
@@ -283,12 +283,7 @@ def to_resolution(series: Series, resolution: timedelta, start: datetime, end: d
             (pl.col("value") / k) if extensive else pl.col("value"),
         )
     elif own < resolution and resolution.total_seconds() % own.total_seconds() == 0:
-        agg = pl.col("value").sum() if extensive else pl.col("value").mean()
-        frame = (
-            frame.sort("event_start")
-            .group_by_dynamic("event_start", every=f"{int(resolution.total_seconds())}s")
-            .agg(agg)
-        )
+        frame = coarsen(frame, resolution, extensive)
     else:
         raise ReportError(
             f"input {series.label} has resolution {format_duration(own)}, which cannot be "

@@ -34,9 +34,16 @@ import duckdb
 import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
-from flex_pipelines.reporting.base import UTC_US, ReportError, ReportResult, save_report
+from flex_pipelines.reporting.base import REPORT_FRAME_SCHEMA, ReportError, ReportResult
+from flex_pipelines.reporting.common import (
+    check_fields,
+    config_resolution,
+    empty_note,
+    finish,
+    latest_belief_time,
+)
 from flex_pipelines.reporting.series import Series, is_sensor_ref, read_input, to_resolution
-from flex_pipelines.time import format_duration, parse_timedelta
+from flex_pipelines.time import format_duration
 
 __all__ = ["SQLReportError", "check_read_only_sql", "run_sql_report", "sql_report", "SQL_FIELDS"]
 
@@ -143,11 +150,7 @@ def sql_report(
     belief_time: datetime | None = None,
 ) -> ReportResult:
     """Run the configured query over the window [start, end) (see module docstring)."""
-    unknown = set(config) - SQL_FIELDS
-    if unknown:
-        raise SQLReportError(
-            f"sql reporter config has unknown field(s) {sorted(unknown)}; known: {sorted(SQL_FIELDS)}"
-        )
+    check_fields(config, SQL_FIELDS, "sql reporter", SQLReportError)
     sql = config.get("sql", "")
     check_read_only_sql(sql)  # refuse before reading anything
     inputs = config.get("inputs") or {}
@@ -160,7 +163,7 @@ def sql_report(
                 f"sql reporter input or parameter name {name!r} must be an SQL identifier "
                 f"(letters, digits, _) other than {sorted(_RESERVED)}"
             )
-    res_cfg = parse_timedelta(config["resolution"]) if config.get("resolution") else None
+    res_cfg = config_resolution(config)
     series: dict[str, Series] = {}
     for name, spec in inputs.items():
         if not is_sensor_ref(spec):
@@ -187,11 +190,8 @@ def sql_report(
         unit = store.get_sensor(output_sensor_id).unit if output_sensor_id else sensors[0].unit
     notes = []
     if all(s.frame.is_empty() for s in sensors):
-        notes.append(
-            f"no input values in {start.isoformat()}–{end.isoformat()} "
-            f"({', '.join(s.label for s in sensors)}): empty report"
-        )
-        out = pl.DataFrame(schema={"event_start": UTC_US, "value": pl.Float64})
+        notes.append(empty_note(sensors, start, end))
+        out = pl.DataFrame(schema=REPORT_FRAME_SCHEMA)
     else:
         params.update(window_start=start.astimezone(UTC), window_end=end.astimezone(UTC))
         out = run_sql_report(sql, {n: s.frame for n, s in series.items()}, params)
@@ -212,12 +212,9 @@ def sql_report(
                 f"report query returned event_start {off['event_start'][0].isoformat()}, which "
                 f"is not on the {format_duration(resolution)} grid of the report"
             )
-    bts = [s.belief_time for s in sensors if s.belief_time is not None]
     result = ReportResult(
         "sql", start, end, resolution, unit, out,
         totals={"sum": out["value"].sum() if out.height else None},
-        notes=notes, input_belief_time=max(bts) if bts else None,
+        notes=notes, input_belief_time=latest_belief_time(sensors),
     )  # fmt: skip
-    if output_sensor_id is not None:
-        save_report(store, result, output_sensor_id, "SQLReporter", config, belief_time)
-    return result
+    return finish(store, result, output_sensor_id, "SQLReporter", config, belief_time)

@@ -6,9 +6,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import polars as pl
 import pytest
 
-from flex_pipelines.reporting import ReportError, aggregate, profit_loss, run_report
+from flex_pipelines.reporting import (
+    ReportError,
+    SQLReportError,
+    aggregate,
+    profit_loss,
+    run_report,
+)
+from flex_pipelines.reporting.common import config_resolution, empty_note, latest_belief_time
+from flex_pipelines.reporting.series import Series
 from flex_pipelines.time import floor_to
 from tests.unit.test_report_helpers import (
     DAY,
@@ -258,6 +267,29 @@ def test_bad_configs_name_the_field(store):
         aggregate(store, {"method": "median", "inputs": [{"sensor": ids["pv"]}]}, DAY, NEXT_DAY)
     with pytest.raises(ReportError, match="reporter 'pandas'"):
         run_report(store, "pandas", {}, DAY, NEXT_DAY)
+
+
+@pytest.mark.parametrize(
+    ("reporter", "error"),
+    [("profit-loss", ReportError), ("aggregator", ReportError), ("sql", SQLReportError)],
+)
+def test_every_reporter_refuses_unknown_fields_alike(store, reporter, error):
+    with pytest.raises(error, match=r"config has unknown field\(s\) \['prize'\]; known fields: \["):
+        run_report(store, reporter, {"prize": 3}, DAY, NEXT_DAY)
+
+
+def test_shared_reporter_helpers():
+    none = Series("x", pl.DataFrame(), "kW", Q)
+    early = Series("y", pl.DataFrame(), "kW", Q, belief_time=PUBLISHED)
+    late = Series("z", pl.DataFrame(), "kW", Q, belief_time=PUBLISHED + Q)
+    assert latest_belief_time([none, late, early]) == PUBLISHED + Q
+    assert latest_belief_time([none]) is None
+    assert config_resolution({"resolution": "PT1H"}) == timedelta(hours=1)
+    assert config_resolution({"resolution": None}) is None and config_resolution({}) is None
+    note = empty_note([early, late], DAY, NEXT_DAY)
+    assert (
+        note == f"no input values in {DAY.isoformat()}–{NEXT_DAY.isoformat()} (y, z): empty report"
+    )
 
 
 def test_aggregator_input_names_must_differ(store):
