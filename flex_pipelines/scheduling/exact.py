@@ -49,6 +49,7 @@ class HighsRun:
     seconds: float
     highs: highspy.Highs | None = None
     gap: float = 0.0
+    bound: float = float("-inf")  # MIP: HiGHS' dual bound (a lower bound on the optimum)
 
 
 @dataclass
@@ -109,7 +110,8 @@ def run_highs(
     ok = status in ("Optimal", "Feasible")
     x = np.asarray(h.getSolution().col_value, dtype=float) if ok else np.zeros(0)
     obj = float(info.objective_function_value) if ok else float("nan")
-    return HighsRun(status, x, obj, secs, h if keep else None, gap)
+    bound = float(info.mip_dual_bound) if integrality.any() else obj
+    return HighsRun(status, x, obj, secs, h if keep else None, gap, bound)
 
 
 def violations(x: np.ndarray, lay: Layout) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
@@ -232,6 +234,38 @@ def _repair(model: LinearModel, lay: Layout, x: np.ndarray) -> np.ndarray | None
     return x2
 
 
+def _physical_at_time_limit(
+    base: LinearModel, lay: Layout, run: HighsRun, stats: SolveStats, concave: np.ndarray | None
+) -> HighsRun:
+    """At the time limit HiGHS' incumbent is physical only where binaries were added. Fix each
+    pair's side where it is not, and at every concave step (the larger side, as in
+    :func:`_incumbent`), and re-solve the LP, repeating while new steps turn non-physical: a physical schedule, with its gap to the MIP's
+    dual bound (a lower bound on the true optimum: the model is a relaxation of the full MILP).
+    Status "Time limit reached" (no schedule) when that fails."""
+    fail = HighsRun("Time limit reached", np.zeros(0), float("nan"), run.seconds)
+    x, seconds = run.x[: base.n_cols], run.seconds  # without the binaries' columns
+    fixed: dict[int, np.ndarray] = {}
+    for _ in range(20):
+        bad, modes = violations(x, lay)
+        if modes:
+            return fail
+        if not bad:
+            obj = float(base.arrays()["cost"] @ x) + base.offset
+            gap = (obj - run.bound) / max(abs(obj), 1e-9)
+            stats.gap = gap
+            return HighsRun("Feasible", x, obj, seconds, None, gap, run.bound)
+        for i, mask in bad.items():
+            start = concave if concave is not None else np.zeros(mask.size, dtype=bool)
+            fixed[i] = fixed.get(i, start) | mask
+        inc = _incumbent(base, lay, x, fixed)
+        if inc is None:
+            return fail
+        seconds += inc.seconds
+        netted = _repair(base, lay, inc.x)
+        x = inc.x if netted is None else netted
+    return fail
+
+
 def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
     out = mask.copy()
     for s in range(1, k + 1):
@@ -279,7 +313,9 @@ def solve_exact(
             stats.mip_seconds += run.seconds
         else:
             stats.lp_seconds += run.seconds
-        if run.status != "Optimal":  # infeasible, or time is up ("Feasible": gap reported)
+        if run.status == "Feasible":  # time is up: the incumbent may still be non-physical
+            return _physical_at_time_limit(base, lay, run, stats, concave), stats
+        if run.status != "Optimal":  # infeasible, or time is up without any incumbent
             return run, stats
         netted = _repair(model, lay, run.x)
         if netted is not None:
