@@ -133,8 +133,19 @@ def test_cli_schedule_solve_json_and_table():
     assert dev["power"]["unit"] == "MW" and len(dev["power"]["values"]) == 48
     assert dev["soc"]["unit"] == "MWh" and len(dev["soc"]["values"]) == 49
     assert out["costs"]["total"] < 0
+    assert out["method"] == "dp"  # one battery: the dynamic programme
     table = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json")])
     assert table.exit_code == 0 and "hours from start" in table.output and "total" in table.output
+    assert "method dp" in table.output
+    milp = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json"),
+                                    "--format", "json", "--method", "milp"])  # fmt: skip
+    assert milp.exit_code == 0, milp.output
+    other = json.loads(milp.output)
+    assert other["method"] in ("lp", "milp")
+    assert other["objective"] == pytest.approx(out["objective"], rel=1e-7)
+    bad = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json"),
+                                   "--method", "fastest"])  # fmt: skip
+    assert bad.exit_code == 2 and "method 'fastest' is not one of auto, dp, milp" in bad.output
 
 
 def test_cli_schedule_solve_reports_bad_input(tmp_path):
