@@ -19,8 +19,9 @@ values has no row (an empty result is empty, not zeros). Coarser inputs (hourly 
 PV) are repeated over the site's finer events inside SQL (forward fill within their event).
 
 The SQL (one statement per timezone for all sites; the few dialect differences — ``arg_max``
-and ``epoch_us`` in DuckDB, ``DISTINCT ON`` and ``extract(epoch …)`` in PostgreSQL — kept in one
-place) is built in :mod:`flex_pipelines.reporting.kpi_sql`.
+and ``epoch_us`` in DuckDB, ``DISTINCT ON`` and ``date_part('epoch', …)`` in PostgreSQL — kept in
+the SQL modules, not here) is built in :mod:`flex_pipelines.reporting.kpi_sql`, which names the
+modules it is made of.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError
-from flex_pipelines.reporting.kpi_sql import kpi_sql, per_event_sql
+from flex_pipelines.reporting.event_sql import per_event_sql
+from flex_pipelines.reporting.kpi_sql import kpi_sql
 from flex_pipelines.reporting.site import SiteSpec, site_specs
 
 __all__ = ["site_kpis", "kpi_totals", "kpis_for_specs", "kpi_sql", "per_event_sql", "KPI_COLUMNS"]

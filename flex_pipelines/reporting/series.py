@@ -57,7 +57,7 @@ def preferred_values(
     """One belief per event (a belief frame), preferring what reports should settle on:
     observed values (measurements, published prices) over schedules over forecasts; within a
     kind the latest belief, then the probability closest to 0.5, then the higher source id —
-    the same rule as the KPI SQL (``kpi_sql.SOURCE_RANK``)."""
+    the same rule as the KPI SQL (``sql_parts.SOURCE_RANK``)."""
     frame = store.search_beliefs(
         sensor_id, start, end, as_of=as_of, source_types=source_types,
         exclude_source_types=exclude_source_types, most_recent=True,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError
-from flex_pipelines.reporting.kpi_sql import per_event_sql
+from flex_pipelines.reporting.event_sql import per_event_sql
 from flex_pipelines.reporting.site import Catalog, find_sites, site_spec
 
 __all__ = ["ensure_views", "VIEW_NAMES", "site_timeline_sql"]
