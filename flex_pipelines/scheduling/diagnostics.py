@@ -101,25 +101,26 @@ def _check_device(p: SchedulingProblem, k: int, d: Device, g: TimeGrid) -> None:
     dn_step = b * (-pmax / d.discharging_efficiency + d.stock_delta_mw)
     lo = hi = d.soc_at_start_mwh
     u = d.soc_unit
-    with np.errstate(invalid="ignore"):
-        for j in range(T):
-            new_hi = eff[j] * hi + up_step[j]
-            new_lo = eff[j] * lo + dn_step[j]
+    # plain floats: numpy scalar access would dominate this loop on long horizons
+    eff_l, up_l, dn_l = eff.tolist(), up_step.tolist(), dn_step.tolist()
+    lo_l, hi_l = lo_b.tolist(), hi_b.tolist()
+    for j in range(T):
+        new_hi = eff_l[j] * hi + up_l[j]
+        new_lo = eff_l[j] * lo + dn_l[j]
+        if new_hi < lo_l[j + 1] - 1e-7:
             t = g.fmt(g.time_at_instant(j + 1))
-            if new_hi < lo_b[j + 1] - 1e-7:
-                rate = _p(cmax[j], u)
-                raise InfeasibleError(
-                    f"{lo_f[j + 1]} {_e(lo_b[j + 1], u)} at {t} unreachable (device {d.name!r}): "
-                    f"at most {_e(new_hi, u)} by then at {rate}"
-                )
-            if new_lo > hi_b[j + 1] + 1e-7:
-                rate = _p(pmax[j], u)
-                raise InfeasibleError(
-                    f"{hi_f[j + 1]} {_e(hi_b[j + 1], u)} at {t} cannot hold (device {d.name!r}): "
-                    f"at least {_e(new_lo, u)} by then, discharging at {rate}"
-                )
-            lo = max(new_lo, lo_b[j + 1])
-            hi = min(new_hi, hi_b[j + 1])
+            raise InfeasibleError(
+                f"{lo_f[j + 1]} {_e(lo_b[j + 1], u)} at {t} unreachable (device {d.name!r}): "
+                f"at most {_e(new_hi, u)} by then at {_p(cmax[j], u)}"
+            )
+        if new_lo > hi_l[j + 1] + 1e-7:
+            t = g.fmt(g.time_at_instant(j + 1))
+            raise InfeasibleError(
+                f"{hi_f[j + 1]} {_e(hi_b[j + 1], u)} at {t} cannot hold (device {d.name!r}): "
+                f"at least {_e(new_lo, u)} by then, discharging at {_p(pmax[j], u)}"
+            )
+        lo = max(new_lo, lo_l[j + 1])
+        hi = min(new_hi, hi_l[j + 1])
 
 
 def explain_infeasible(model: LinearModel, p: SchedulingProblem) -> InfeasibleError:

@@ -61,7 +61,7 @@ class DpRun:
     objective: float
     seconds: float
     breakpoints: int  # largest value function (breakpoints), a measure of the work
-    rejected: str | None = None  # why the point is not the certified optimum (then x is unset)
+    rejected: str | None = None  # why x is not a certified optimum (infeasible, soft breach)
 
 
 def solve_dp(base: LinearModel, lay: Layout, p: SchedulingProblem) -> DpRun:
@@ -97,14 +97,15 @@ def _step_pieces(st: Steps) -> tuple[list, list, list[bool]]:
     live = dx > X_TOL
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = np.where(live, (st.cost[:, 1:] - st.cost[:, :-1]) / dx, 0.0)
-    pieces, convex = [], []
-    for sl, ln, ok in zip(slope.tolist(), dx.tolist(), live.tolist(), strict=True):
-        pcs = [(s, w) for s, w, k in zip(sl, ln, ok, strict=True) if k]
-        pieces.append(pcs)
-        convex.append(all(a[0] <= b[0] + SLOPE_TOL * (1.0 + abs(b[0]))
-                          for a, b in zip(pcs, pcs[1:], strict=False)))  # fmt: skip
+    convex = np.ones(dx.shape[0], dtype=bool)
+    for i in range(dx.shape[1]):
+        for k in range(i + 1, dx.shape[1]):
+            drop = slope[:, i] > slope[:, k] + SLOPE_TOL * (1.0 + np.abs(slope[:, k]))
+            convex &= ~(live[:, i] & live[:, k] & drop)
+    rows = zip(slope.tolist(), dx.tolist(), live.tolist(), strict=True)
+    pieces = [[(a, w) for a, w, k in zip(sl, ln, ok, strict=True) if k] for sl, ln, ok in rows]
     ends = list(zip(st.x[:, -1].tolist(), st.cost[:, -1].tolist(), strict=True))
-    return pieces, ends, convex
+    return pieces, ends, convex.tolist()
 
 
 def _backward(
@@ -119,9 +120,11 @@ def _backward(
     lo_l, hi_l = soc_lo.tolist(), soc_hi.tolist()
     pieces, ends, convex = _step_pieces(st)
     plan: list = [None] * T
-    v: Convex | Pwl | None = Convex(lo_l[-1], 0.0, [(0.0, hi_l[-1] - lo_l[-1])]
+    v: Convex | Pwl | None = Convex(lo_l[-1], 0.0, [(0.0, hi_l[-1] - lo_l[-1], True)]
                                     if hi_l[-1] > lo_l[-1] else [])  # fmt: skip
-    v = _penalize(v, pen, T - 1)
+    active = (~np.isnan(pen.lo) | ~np.isnan(pen.hi)).tolist()
+    if active[T - 1]:
+        v = _penalize(v, pen, T - 1)
     largest = 0
     for j in range(T - 1, -1, -1):
         lo, hi = (lo_l[j - 1], hi_l[j - 1]) if j else (-np.inf, np.inf)
@@ -137,15 +140,13 @@ def _backward(
             v = None if w is None else (as_convex(w) or w)
         if v is None:
             return None, None, largest
-        if j:
+        if j and active[j - 1]:
             v = _penalize(v, pen, j - 1)
     return plan, v, largest
 
 
 def _penalize(v: Convex | Pwl, pen: SocPenalty, col: int) -> Convex | Pwl:
     """Add the per-step price of SoC column ``col``'s soft bounds to ``v``."""
-    if not pen.active(col):
-        return v
     if not np.isnan(pen.lo[col]):
         v = add_hinge(v, float(pen.lo[col]), float(pen.lo_price[col]), 0.0)
     if not np.isnan(pen.hi[col]):

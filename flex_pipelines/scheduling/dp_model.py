@@ -130,9 +130,6 @@ class SocPenalty:
     hi: np.ndarray
     hi_price: np.ndarray
 
-    def active(self, j: int) -> bool:
-        return not (np.isnan(self.lo[j]) and np.isnan(self.hi[j]))
-
 
 def soc_penalty(arr: dict, base: LinearModel, name: str, T: int) -> SocPenalty:
     pen = SocPenalty(np.full(T, np.nan), np.zeros(T), np.full(T, np.nan), np.zeros(T))
@@ -185,7 +182,7 @@ def fill_columns(
             x[base.cols[f"site {side} worst breach"]] = over.max(initial=0.0)
     if (x < arr["lb"] - FEAS_TOL).any() or (x > arr["ub"] + FEAS_TOL).any():
         return "a bound is violated"
-    r = base.to_csc() @ x
+    r = base.row_activity(x)
     if not ((r >= arr["rlb"] - FEAS_TOL) & (r <= arr["rub"] + FEAS_TOL)).all():
         return "a row is violated"
     return None

@@ -121,6 +121,13 @@ class LinearModel:
         m = sp.coo_matrix((v[keep], (ri[keep], ci[keep])), shape=(self.n_rows, self.n_cols))
         return m.tocsc()
 
+    def row_activity(self, x: np.ndarray) -> np.ndarray:
+        """``A @ x`` straight from the triplets (no sparse matrix built)."""
+        if not self._ri:
+            return np.zeros(self.n_rows)
+        ri, ci, v = np.concatenate(self._ri), np.concatenate(self._ci), np.concatenate(self._v)
+        return np.bincount(ri, weights=v * x[ci], minlength=self.n_rows)
+
     def row_block_of(self, row: int) -> tuple[RowBlock, int]:
         for b in self.row_blocks:
             if b.start <= row < b.start + b.count:

@@ -14,6 +14,7 @@ floating-point rounding (no sampling of the variable), and the functions need no
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,8 @@ __all__ = [
 ]  # fmt: skip
 
 Pwl = tuple[np.ndarray, np.ndarray]
-MergeInfo = tuple[float, float, list[tuple[float, float, bool]]]
+Piece = tuple[float, float, bool]  # slope, length, and (in a merge) whether it came from f
+MergeInfo = tuple[float, float, list[Piece]]
 INF = np.inf
 X_TOL = 1e-11  # breakpoints closer than this (MWh) are merged
 Y_TOL = 1e-10  # a breakpoint within this (currency) of the chord of its neighbours is dropped
@@ -103,34 +105,36 @@ def _envelope(g: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> Pwl:
     start from the lowest line at the left end and follow it to the first line that crosses it
     from above; repeat (each switch goes to a line with a lower right end, so it ends).
     """
-    n_int = g.size - 1
-    col = np.arange(n_int)
     m0 = v0.min(axis=0)
     gv = np.minimum(np.append(m0, INF), np.insert(v1.min(axis=0), 0, INF))
     fin = np.isfinite(v0) & np.isfinite(v1)
     cur = np.argmin(np.where(v0 <= m0 + Y_TOL, v1, INF), axis=0)
-    c0, c1 = v0[cur, col], v1[cur, col]
-    t = np.zeros(n_int)
+    # only intervals where another line ends below the current one can switch
+    act = np.flatnonzero(v1.min(axis=0) < v1[cur, np.arange(g.size - 1)] - Y_TOL)
     pts, vals = [g], [gv]
-    width = g[1:] - g[:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for _ in range(v0.shape[0]):
-            d0 = v0 - c0
-            d1 = v1 - c1
-            tau = np.where(fin & (d1 < -Y_TOL), d0 / (d0 - d1), INF)
-            tau = np.where(tau >= t - 1e-12, tau, INF)
-            best = np.argmin(tau, axis=0)
-            bt = tau[best, col]
-            go = np.flatnonzero(bt < 1.0)
-            if not go.size:
-                break
-            tb = bt[go]
-            pts.append(g[go] + tb * width[go])
-            vals.append(c0[go] + tb * (c1[go] - c0[go]))
-            nb = best[go]
-            cur[go] = nb
-            c0[go], c1[go] = v0[nb, go], v1[nb, go]
-            t[go] = tb
+    if act.size:
+        v0, v1, fin, cur = v0[:, act], v1[:, act], fin[:, act], cur[act]
+        col = np.arange(act.size)
+        c0, c1 = v0[cur, col], v1[cur, col]
+        t = np.zeros(act.size)
+        left, width = g[act], g[act + 1] - g[act]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for _ in range(v0.shape[0]):
+                d0 = v0 - c0
+                d1 = v1 - c1
+                tau = np.where(fin & (d1 < -Y_TOL), d0 / (d0 - d1), INF)
+                tau = np.where(tau >= t - 1e-12, tau, INF)
+                best = np.argmin(tau, axis=0)
+                bt = tau[best, col]
+                go = np.flatnonzero(bt < 1.0)
+                if not go.size:
+                    break
+                tb = bt[go]
+                pts.append(left[go] + tb * width[go])
+                vals.append(c0[go] + tb * (c1[go] - c0[go]))
+                nb = best[go]
+                c0[go], c1[go] = v0[nb, go], v1[nb, go]
+                t[go] = tb
     if len(pts) == 1:
         return simplify((g, gv))
     xo = np.concatenate(pts)
@@ -161,22 +165,18 @@ def restrict(f: Pwl, lo: float, hi: float) -> Pwl | None:
 @dataclass
 class Convex:
     """A convex piecewise-linear function: value ``y0`` at ``x0``, then ``pieces`` of
-    ``(slope, length)`` with non-decreasing slopes (none: defined at ``x0`` only)."""
+    ``(slope, length, _)`` with non-decreasing slopes (none: defined at ``x0`` only)."""
 
     x0: float
     y0: float
-    pieces: list[tuple[float, float]]
+    pieces: list[Piece]
 
     def arrays(self) -> Pwl:
         xs, ys = [self.x0], [self.y0]
-        for s, ln in self.pieces:
+        for s, ln, _ in self.pieces:
             xs.append(xs[-1] + ln)
             ys.append(ys[-1] + s * ln)
         return np.array(xs), np.array(ys)
-
-    @property
-    def end(self) -> float:
-        return self.x0 + sum(ln for _, ln in self.pieces)
 
 
 def as_convex(f: Pwl) -> Convex | None:
@@ -188,7 +188,8 @@ def as_convex(f: Pwl) -> Convex | None:
     sl = (y[1:] - y[:-1]) / dx
     if sl.size > 1 and ((sl[1:] - sl[:-1]) < -SLOPE_TOL * (1.0 + np.abs(sl[1:]))).any():
         return None
-    return Convex(float(x[0]), float(y[0]), list(zip(sl.tolist(), dx.tolist(), strict=True)))
+    return Convex(float(x[0]), float(y[0]), [(a, b, True) for a, b in zip(sl.tolist(), dx.tolist(),
+                                                                        strict=True)])  # fmt: skip
 
 
 def convex_step(
@@ -200,59 +201,63 @@ def convex_step(
 
     ``c`` is given by its pieces ``(slope, length)`` in increasing ``x`` and ``c_end = (x, c(x))``
     at its right end. The minimum over ``x`` (an infimal convolution) takes the pieces of ``f``
-    and of ``c`` reflected, in order of slope, from ``f(x0) + c(x_end)`` on. Also returns how
-    the pieces were merged (start in ``u = scale * s + shift``, then ``(slope, length, from
-    f)``), from which :func:`convex_argmin` reads the optimal ``x`` for any ``u``; None when no
-    point of ``[lo, hi]`` is reachable.
+    and of ``c`` reflected, in order of slope, from ``f(x0) + c(x_end)`` on: ``c``'s pieces are
+    inserted into ``f``'s sorted list, then the ends outside ``[lo, hi]`` are cut off. Also
+    returns how the pieces were merged (start in ``u = scale * s + shift``, ``f``'s start, then
+    ``(slope, length, from f)``), from which :func:`convex_argmin` reads the optimal ``x`` for
+    any ``u``; None instead of ``V`` when no point of ``[lo, hi]`` is reachable.
     """
-    merged = [(s, ln, True) for s, ln in f.pieces]
-    merged += [(-s, ln, False) for s, ln in reversed(c_pieces)]
-    merged.sort(key=_slope)
+    merged = [(p[0], p[1], True) for p in f.pieces]
+    for sl, ln in c_pieces:
+        insort(merged, (-sl, ln, False), key=_slope)
     u0 = f.x0 - c_end[0]
-    y = f.y0 + c_end[1]
-    # s = (u - shift) / scale: lengths shrink by 1/scale, slopes grow by scale
-    x = (u0 - shift) / scale
-    inv = 1.0 / scale
-    out: list[tuple[float, float]] = []
-    start: tuple[float, float] | None = None
-    for s_u, ln_u, _ in merged:
-        s, ln = s_u * scale, ln_u * inv
-        a, b = x, x + ln
-        ca, cb = max(a, lo), min(b, hi)
-        if cb - ca > X_TOL:
-            if start is None:
-                start = (ca, y + s * (ca - a))
-            if out and abs(out[-1][0] - s) <= SLOPE_TOL * (1.0 + abs(s)):
-                out[-1] = (out[-1][0], out[-1][1] + cb - ca)
-            else:
-                out.append((s, cb - ca))
-        x, y = b, y + s * ln
-        if x >= hi:
-            break
     info = (u0, f.x0, merged)
-    if start is not None:
-        return Convex(start[0], start[1], out), info
-    # no piece overlaps [lo, hi] by more than X_TOL: a single point, if any
-    end = x
-    z = min(max(lo, (u0 - shift) / scale), end)
-    if z < lo - X_TOL or z > hi + X_TOL:
+    y0 = f.y0 + c_end[1]
+    # s = (u - shift) / scale: lengths shrink by 1/scale, slopes grow by scale
+    if scale == 1.0:
+        x0, pieces = u0 - shift, merged
+    else:
+        inv = 1.0 / scale
+        x0 = (u0 - shift) * inv
+        pieces = [(p[0] * scale, p[1] * inv, True) for p in merged]
+    end = x0 + sum(p[1] for p in pieces)
+    lo2, hi2 = max(lo, x0), min(hi, end)
+    if lo2 > hi2 + X_TOL:
         return None, info
-    return Convex(z, _value_walk((u0 - shift) / scale, f.y0 + c_end[1], merged, scale, z), []), info
+    if hi2 - lo2 <= X_TOL:  # a single point
+        z = min(max(lo2, x0), end)
+        return Convex(z, _value_walk(x0, y0, pieces, z), []), info
+    k, n, x, y = 0, len(pieces), x0, y0
+    while k < n and x + pieces[k][1] <= lo2 + X_TOL:  # pieces left of lo
+        x += pieces[k][1]
+        y += pieces[k][0] * pieces[k][1]
+        k += 1
+    m = n
+    while m > k and end - pieces[m - 1][1] >= hi2 - X_TOL:  # pieces right of hi
+        end -= pieces[m - 1][1]
+        m -= 1
+    out = pieces[k:m]
+    if x < lo2 and out:  # cut into the first piece
+        sl, ln, _ = out[0]
+        y += sl * (lo2 - x)
+        out[0] = (sl, ln - (lo2 - x), True)
+        x = lo2
+    if end > hi2 and out:  # and into the last
+        sl, ln, _ = out[-1]
+        out[-1] = (sl, ln - (end - hi2), True)
+    return Convex(x, y, out), info
 
 
 def _slope(piece: tuple[float, float, bool]) -> float:
     return piece[0]
 
 
-def _value_walk(
-    x0: float, y0: float, merged: list[tuple[float, float, bool]], scale: float, z: float
-) -> float:
+def _value_walk(x0: float, y0: float, pieces: list[Piece], z: float) -> float:
     x, y = x0, y0
-    for s_u, ln_u, _ in merged:
-        s, ln = s_u * scale, ln_u / scale
+    for sl, ln, _ in pieces:
         if x + ln >= z:
-            return y + s * (z - x)
-        x, y = x + ln, y + s * ln
+            return y + sl * (z - x)
+        x, y = x + ln, y + sl * ln
     return y
 
 
@@ -276,16 +281,16 @@ def add_hinge(f: Convex | Pwl, at: float, left: float, right: float) -> Convex |
     ``left, right >= 0`` keeps a convex function convex)."""
     if isinstance(f, Convex):
         y0 = f.y0 + left * max(at - f.x0, 0.0) + right * max(f.x0 - at, 0.0)
-        out: list[tuple[float, float]] = []
+        out: list[Piece] = []
         x = f.x0
-        for s, ln in f.pieces:
+        for s, ln, _ in f.pieces:
             a, b = x, x + ln
             if b <= at:
-                out.append((s - left, ln))
+                out.append((s - left, ln, True))
             elif a >= at:
-                out.append((s + right, ln))
+                out.append((s + right, ln, True))
             else:
-                out += [(s - left, at - a), (s + right, b - at)]
+                out += [(s - left, at - a, True), (s + right, b - at, True)]
             x = b
         return Convex(f.x0, y0, out)
     x, y = f
