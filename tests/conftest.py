@@ -25,6 +25,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"PostgreSQL: {server.description}"
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Say which PostgreSQL the tests used also under ``-q`` (which hides the header)."""
+    if "server" in _PG:
+        terminalreporter.write_line(pytest_report_header(config))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     server = _PG.get("server")
     if server is not None:

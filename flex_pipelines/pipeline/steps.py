@@ -131,7 +131,7 @@ def schedule_site(
                 saved = getattr(run, "saved", None)
                 n_new = int(getattr(saved, "n_new", 0) or 0)
                 cost = float(getattr(run, "cost_eur", 0.0) or 0.0)
-                out.devices.append({"device_ids": [d.id for d in storage_devices], "kind": "storage", "cost_eur": round(cost, 4), "n_new": n_new})  # fmt: skip
+                out.devices.append({"device_ids": [d.id for d in storage_devices], "kind": "storage", "cost_eur": round(cost, 4), "n_new": n_new, "method": run.result.method})  # fmt: skip
                 out.cost_eur += cost
                 out.n_beliefs += n_new
         for dev in site.devices:
