@@ -92,6 +92,13 @@ def emit_records(records: Sequence[dict[str, Any]], fmt: str, title: str | None 
     console.print(table)
 
 
+def require_format(fmt: str, allowed: Sequence[str] = ("table", "json")) -> None:
+    """Exit with status 2 and a message naming the value when ``--format`` is not allowed."""
+    if fmt not in allowed:
+        typer.echo(f"Error: --format {fmt!r} is not one of {', '.join(allowed)}", err=True)
+        raise typer.Exit(2)
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""

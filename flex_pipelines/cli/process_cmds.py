@@ -20,6 +20,7 @@ from flex_pipelines.cli.common import (
     console,
     dumps,
     emit_records,
+    require_format,
     schedule_group,
 )
 from flex_pipelines.errors import FlexPipelinesError
@@ -154,9 +155,7 @@ def for_process(
     from flex_pipelines.beliefs import open_store
     from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
 
-    if fmt not in ("table", "json"):
-        typer.echo(f"Error: --format {fmt!r} is not one of table, json", err=True)
-        raise typer.Exit(2)
+    require_format(fmt)
     try:
         given = {
             "duration": process_duration,

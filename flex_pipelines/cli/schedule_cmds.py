@@ -20,6 +20,7 @@ from flex_pipelines.cli.common import (
     console,
     dumps,
     emit_records,
+    require_format,
     schedule_group,
 )
 from flex_pipelines.errors import FlexPipelinesError
@@ -108,9 +109,7 @@ def solve_cmd(
     """Solve a self-contained storage scheduling problem (no database needed)."""
     from flex_pipelines.scheduling.storage import solve_problem_json
 
-    if fmt not in ("table", "json"):
-        typer.echo(f"Error: --format {fmt!r} is not one of table, json", err=True)
-        raise typer.Exit(2)
+    require_format(fmt)
     try:
         text = typer.get_text_stream("stdin").read() if str(problem) == "-" else problem.read_text()
         data = json.loads(text)
@@ -165,9 +164,7 @@ def for_storage(
     from flex_pipelines.beliefs import open_store
     from flex_pipelines.scheduling.storage_store import schedule_storage
 
-    if fmt not in ("table", "json"):
-        typer.echo(f"Error: --format {fmt!r} is not one of table, json", err=True)
-        raise typer.Exit(2)
+    require_format(fmt)
     try:
         if (sensor is None) == (asset is None):
             raise FlexPipelinesError("give exactly one of --sensor and --asset")

@@ -146,6 +146,9 @@ def test_cli_schedule_solve_json_and_table():
     bad = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json"),
                                    "--method", "fastest"])  # fmt: skip
     assert bad.exit_code == 2 and "method 'fastest' is not one of auto, dp, milp" in bad.output
+    xml = CliRunner().invoke(app, ["schedule", "solve", str(CASES / "toy_battery.json"),
+                                   "--format", "xml"])  # fmt: skip
+    assert xml.exit_code == 2 and "--format 'xml' is not one of table, json" in xml.output
 
 
 def test_cli_schedule_solve_reports_bad_input(tmp_path):
