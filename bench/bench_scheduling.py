@@ -188,7 +188,8 @@ def render(
     out = [
         "## Storage scheduling (issue 3)",
         "",
-        f"Machine: 2 cores (where the FlexMeasures figures were measured), Python "
+        f"Machine: 2 cores (where the FlexMeasures figures were measured; compare the LP floors "
+        f"with the issue's to see how fast it ran), Python "
         f"{platform.python_version()}, HiGHS 1.15 via highspy, pyomo "
         f"6.10 (appsi); measured {now}. Medians of 5 runs after a warm-up (day, week, 10 "
         "batteries) or 3 (month, year); the MILP method of the month and year: 1 run.",

@@ -1,7 +1,7 @@
 """Storage scheduling commands.
 
-- ``flexpipe schedule solve PROBLEM.json [--backend highs|pyomo] [--format table|json]``: a
-  stateless solve of a self-contained problem (no database);
+- ``flexpipe schedule solve PROBLEM.json [--backend highs|pyomo] [--method auto|dp|milp]
+  [--format table|json]``: a stateless solve of a self-contained problem (no database);
 - ``flexpipe add schedule for-storage --sensor ID | --asset ID --start T --duration D …``: read
   prices and other series from the belief store, schedule, save the schedules as beliefs.
 """
@@ -92,19 +92,18 @@ def _print_result(result: Any, fmt: str, chart: bool = True) -> None:
         console.print(f"[yellow]note[/] {n}")
 
 
+METHOD_HELP = (
+    "highs backend: auto (default: dp where it applies, else milp), dp (dynamic "
+    "programme over the SoC) or milp (LP first, binaries where needed)."
+)
+
+
 def solve_cmd(
     problem: Annotated[Path, typer.Argument(help="Problem JSON file ('-' for stdin).")],
     backend: Annotated[str, typer.Option("--backend", help="highs (default) or pyomo.")] = "highs",
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw a chart.")] = True,
-    method: Annotated[
-        str,
-        typer.Option(
-            "--method",
-            help="highs backend: auto (default), dp (dynamic programme over "
-            "the SoC) or milp (LP first, binaries where needed).",
-        ),
-    ] = "auto",
+    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "auto",
 ) -> None:
     """Solve a self-contained storage scheduling problem (no database needed)."""
     from flex_pipelines.scheduling.storage import solve_problem_json
@@ -155,6 +154,7 @@ def for_storage(
         str | None, typer.Option("--as-of", help="Use data known then; the belief time.")
     ] = None,
     backend: Annotated[str, typer.Option("--backend", help="highs or pyomo.")] = "highs",
+    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute, do not save.")] = False,
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw a chart.")] = True,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
@@ -192,7 +192,7 @@ def for_storage(
             run = schedule_storage(
                 store, sensor_id=sensor, asset_id=asset, start=start, duration=duration,
                 flex_model=fm or None, flex_context=fc, as_of=as_of, backend=backend,
-                save=not dry_run,
+                save=not dry_run, method=method,
             )  # fmt: skip
     except json.JSONDecodeError as exc:
         typer.echo(f"Error: --flex-model/--flex-context is not valid JSON: {exc}", err=True)

@@ -200,6 +200,7 @@ def schedule_storage(
     backend: str = "highs",
     save: bool = True,
     include_processes: bool = True,
+    method: str = "auto",
 ) -> StorageRun:
     """Schedule one storage device (``sensor_id``) or all devices of an asset; save the beliefs.
 
@@ -209,6 +210,7 @@ def schedule_storage(
     site's limits (``include_processes=False``: storage only); their power schedules are saved
     on their power sensors. Returns a :class:`StorageRun`; raises a :class:`SchedulingError` (e.g.
     :class:`~flex_pipelines.scheduling.diagnostics.InfeasibleError`) naming field and time.
+    ``method``: see :func:`~flex_pipelines.scheduling.storage.solve` (auto, dp, milp).
     """
     if start is None:
         raise SchedulingError("schedule: 'start' missing")
@@ -241,7 +243,7 @@ def schedule_storage(
         if isinstance(f.get("power"), int | float):
             f["power"] = f"{f['power']} {sensors[int(f['sensor'])].unit}"
     problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt))
-    result = solve(problem, backend)
+    result = solve(problem, backend, method=method)
     result.notes += [f"process {f['name']!r} not scheduled jointly: its power sensor has another "
                      f"resolution" for f in skipped]  # fmt: skip
     belief_time = (as_of_dt or datetime.now(UTC)).astimezone(UTC)

@@ -117,6 +117,16 @@ def test_cli_add_schedule_for_storage(toy_store):
     out = json.loads(res.output)
     assert out["saved"] == 97 and out["status"] == "optimal"
     assert len(out["devices"][0]["soc"]["values"]) == 49
+    assert out["method"] == "dp"
+    milp = CliRunner().invoke(app, [
+        "add", "schedule", "for-storage", "--sensor", str(toy_store["power"]),
+        "--consumption-price-sensor", str(toy_store["prices"]), "--start", START,
+        "--duration", "PT12H", "--soc-at-start", "225kWh", "--as-of", "2026-01-02T06:00+00:00",
+        "--db", str(toy_store["path"]), "--format", "json", "--method", "milp", "--dry-run"])  # fmt: skip
+    assert milp.exit_code == 0, milp.output
+    other = json.loads(milp.output)
+    assert other["method"] in ("lp", "milp") and other["saved"] == 0
+    assert other["objective"] == pytest.approx(out["objective"], rel=1e-7)
     bad = CliRunner().invoke(app, [
         "add", "schedule", "for-storage", "--sensor", str(toy_store["power"]), "--start", START,
         "--duration", "PT12H", "--soc-at-start", "600kWh", "--db", str(toy_store["path"])])  # fmt: skip
