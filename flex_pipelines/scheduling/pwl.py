@@ -8,8 +8,11 @@ floating-point rounding (no sampling of the variable), and the functions need no
 
 - :func:`inf_convolution` — ``W(u) = min_x c(x) + f(u + x)`` for a piecewise-linear ``c``;
 - :func:`restrict` — the function on a sub-interval;
-- :func:`simplify` — drop collinear and coincident breakpoints;
-- :func:`evaluate` — values, +inf outside the domain.
+- :func:`simplify` — drop collinear and coincident breakpoints.
+
+Convex functions also have a pure-Python form (:class:`Convex`: a start and a list of slopes
+and lengths), in which one step of the programme is a merge of two sorted lists
+(:func:`convex_step`, :func:`convex_argmin`); most steps take that path.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "Convex", "Pwl", "add_hinge", "as_convex", "convex_argmin", "convex_step", "evaluate",
+    "Convex", "Pwl", "add_hinge", "as_convex", "convex_argmin", "convex_step",
     "inf_convolution", "restrict", "simplify",
 ]  # fmt: skip
 
@@ -31,14 +34,6 @@ INF = np.inf
 X_TOL = 1e-11  # breakpoints closer than this (MWh) are merged
 Y_TOL = 1e-10  # a breakpoint within this (currency) of the chord of its neighbours is dropped
 SLOPE_TOL = 1e-12  # relative slope difference taken as equal (convexity, merging pieces)
-
-
-def evaluate(f: Pwl, z: np.ndarray | float) -> np.ndarray:
-    """Values at ``z`` (+inf outside the domain, with a tolerance of ``X_TOL``)."""
-    x, y = f
-    z = np.asarray(z, dtype=float)
-    v = np.interp(z, x, y)
-    return np.where((z < x[0] - X_TOL) | (z > x[-1] + X_TOL), INF, v)
 
 
 def simplify(f: Pwl) -> Pwl:
