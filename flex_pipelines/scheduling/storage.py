@@ -115,6 +115,9 @@ def solve(
     """
     if method not in METHODS:
         raise SchedulingError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    if backend == "pyomo" and method == "dp":
+        raise SchedulingError("method 'dp' runs on the highs backend; the pyomo build is the MILP "
+                              "(use method 'auto' or 'milp' with backend 'pyomo')")  # fmt: skip
     if check:
         check_feasibility(problem)
     if backend == "highs":

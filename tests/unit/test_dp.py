@@ -249,6 +249,8 @@ def test_problems_the_dp_cannot_take_go_to_the_milp():
     assert solve(p).method in ("lp", "milp")
     with pytest.raises(SchedulingError, match="method 'dp' does not apply"):
         solve(p, method="dp")
+    with pytest.raises(SchedulingError, match="method 'dp' runs on the highs backend"):
+        solve(p, "pyomo", method="dp")
 
 
 def test_dp_devices_that_share_a_site_limit_go_to_the_milp():
