@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import polars as pl
 import psycopg
 
@@ -104,6 +105,27 @@ class PostgresStore(SQLBeliefStore):
         )
 
     def _fetch_beliefs(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Belief rows via binary COPY … TO STDOUT, decoded with numpy (no Python row objects).
+
+        Every belief column is NOT NULL and 8 bytes wide, so each row of the binary COPY stream
+        has the same layout and the whole stream is one structured numpy array. Anything else
+        (which the schema rules out) falls back to the CSV path.
+        """
+        buf = io.BytesIO()
+        with (
+            self._con.cursor() as cur,
+            cur.copy(
+                f"COPY ({self._pg(sql)}) TO STDOUT (FORMAT binary)", list(params or [])
+            ) as copy,
+        ):
+            for chunk in copy:
+                buf.write(chunk)
+        frame = _decode_binary_beliefs(buf.getbuffer())
+        if frame is None:
+            return self._fetch_beliefs_csv(sql, params)
+        return frame
+
+    def _fetch_beliefs_csv(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Belief rows via COPY … TO STDOUT and polars' CSV reader (no Python row objects)."""
         from flex_pipelines.beliefs.model import BELIEF_SCHEMA
 
@@ -163,3 +185,43 @@ class PostgresStore(SQLBeliefStore):
 
     def _ddl(self) -> list[str]:
         return ddl(POSTGRES_TYPES)
+
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+#: microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC)
+_PG_EPOCH_US = 946_684_800_000_000
+
+
+def _decode_binary_beliefs(data: memoryview) -> pl.DataFrame | None:
+    """A belief frame from a binary COPY of the :data:`BELIEF_SCHEMA` columns, or None when the
+    stream is not the fixed layout (6 non-null fields of 8 bytes per row)."""
+    from flex_pipelines.beliefs.model import BELIEF_SCHEMA
+
+    if len(data) < 21 or bytes(data[:11]) != _COPY_SIGNATURE:
+        return None
+    body = 19 + int.from_bytes(data[15:19], "big")  # header: signature, flags, extension
+    if bytes(data[-2:]) != b"\xff\xff":
+        return None
+    names = list(BELIEF_SCHEMA)
+    kinds = {pl.Int64: ">i8", pl.Float64: ">f8", pl.Datetime: ">i8"}
+    fields: list[tuple[str, str]] = [("n", ">i2")]
+    for name, dtype in BELIEF_SCHEMA.items():
+        fields += [(f"{name}_len", ">i4"), (name, kinds[type(dtype)])]
+    row = np.dtype(fields)
+    payload = data[body:-2]
+    if len(payload) % row.itemsize:
+        return None
+    rows = np.frombuffer(payload, dtype=row)
+    if len(rows) and (
+        (rows["n"] != len(names)).any() or any((rows[f"{c}_len"] != 8).any() for c in names)
+    ):
+        return None
+    columns = {}
+    for name, dtype in BELIEF_SCHEMA.items():
+        values = rows[name].astype(rows[name].dtype.newbyteorder("="))
+        if isinstance(dtype, pl.Datetime):
+            # Int64 -> Datetime("us", "UTC") reads the integers as UTC epoch microseconds
+            columns[name] = pl.Series(name, values + _PG_EPOCH_US, dtype=pl.Int64).cast(dtype)
+        else:
+            columns[name] = pl.Series(name, values, dtype=dtype)
+    return pl.DataFrame(list(columns.values()))
