@@ -111,37 +111,30 @@ class PostgresStore(SQLBeliefStore):
         has the same layout and the whole stream is one structured numpy array. Anything else
         (which the schema rules out) falls back to the CSV path.
         """
-        buf = io.BytesIO()
-        with (
-            self._con.cursor() as cur,
-            cur.copy(
-                f"COPY ({self._pg(sql)}) TO STDOUT (FORMAT binary)", list(params or [])
-            ) as copy,
-        ):
-            for chunk in copy:
-                buf.write(chunk)
-        frame = _decode_binary_beliefs(buf.getbuffer())
+        frame = _decode_binary_beliefs(memoryview(self._copy_out(sql, params, "FORMAT binary")))
         if frame is None:
             return self._fetch_beliefs_csv(sql, params)
         return frame
+
+    def _copy_out(self, sql: str, params: Sequence[Any] | None, options: str) -> bytes:
+        """The result of ``sql`` as ``COPY … TO STDOUT (options)`` bytes."""
+        buf = io.BytesIO()
+        with (
+            self._con.cursor() as cur,
+            cur.copy(f"COPY ({self._pg(sql)}) TO STDOUT ({options})", list(params or [])) as copy,
+        ):
+            for chunk in copy:
+                buf.write(chunk)
+        return buf.getvalue()
 
     def _fetch_beliefs_csv(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Belief rows via COPY … TO STDOUT and polars' CSV reader (no Python row objects)."""
         from flex_pipelines.beliefs.model import BELIEF_SCHEMA
 
-        buf = io.BytesIO()
-        with (
-            self._con.cursor() as cur,
-            cur.copy(
-                f"COPY ({self._pg(sql)}) TO STDOUT (FORMAT csv, HEADER true)", list(params or [])
-            ) as copy,
-        ):
-            for chunk in copy:
-                buf.write(chunk)
         schema = {
             c: (pl.String if isinstance(t, pl.Datetime) else t) for c, t in BELIEF_SCHEMA.items()
         }
-        frame = pl.read_csv(buf.getvalue(), schema=schema)
+        frame = pl.read_csv(self._copy_out(sql, params, "FORMAT csv, HEADER true"), schema=schema)
         return frame.with_columns(
             pl.col(c).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us")
             for c, t in BELIEF_SCHEMA.items()
