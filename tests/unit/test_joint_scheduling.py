@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from flex_pipelines.scheduling.joint import schedule_sequentially
 from flex_pipelines.scheduling.process_milp import solve_processes
 from flex_pipelines.scheduling.storage import parse_problem_json, solve, solve_problem_json
 from flex_pipelines.scheduling.storage_store import schedule_storage
+from tests.helpers import belief_frame
 
 T0 = "2026-11-26T00:00+00:00"
 BATTERY = {"name": "battery", "soc-at-start": "0 MWh", "soc-min": "0 MWh", "soc-max": "1 MWh",
@@ -210,16 +210,6 @@ def test_time_grid_adds_elapsed_time_across_dst():
 
 
 # --- a site with a battery and a process on a real DuckDB file -----------------------------
-def _beliefs(sensor_id, source_id, values, start, step, belief_time) -> pl.DataFrame:
-    n = len(values)
-    return pl.DataFrame({
-        "sensor_id": pl.Series([sensor_id] * n, dtype=pl.Int64),
-        "event_start": pl.Series([start + i * step for i in range(n)], dtype=pl.Datetime("us", "UTC")),
-        "belief_time": pl.Series([belief_time] * n, dtype=pl.Datetime("us", "UTC")),
-        "source_id": pl.Series([source_id] * n, dtype=pl.Int64),
-        "cumulative_probability": pl.Series([0.5] * n, dtype=pl.Float64),
-        "event_value": pl.Series([float(v) for v in values], dtype=pl.Float64),
-    })  # fmt: skip
 
 
 @pytest.fixture()
@@ -243,7 +233,7 @@ def site_store(tmp_path):
         store.update_asset(oven.id, flex_model={"sensor": opow.id, "duration": "PT2H",
                                                  "power": 1000, "process-type": "SHIFTABLE"})  # fmt: skip
         src = store.get_or_create_source("market", "market")
-        store.save_beliefs(_beliefs(prices.id, src.id, [1, 1, 100, 2, 2, 2], day,
+        store.save_beliefs(belief_frame(prices.id, src.id, [1, 1, 100, 2, 2, 2], day,
                                     timedelta(hours=1), day - timedelta(hours=12)))  # fmt: skip
     return {"path": path, "site": site.id, "battery": bpow.id, "oven": opow.id, "day": day}
 

@@ -7,31 +7,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from flex_pipelines.beliefs import open_store
 from flex_pipelines.cli.main import app
 from flex_pipelines.scheduling.storage_store import SOURCE_NAME, schedule_storage
+from tests.helpers import belief_frame
 
 PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5,
           10, 7]  # fmt: skip
 DAY = datetime(2026, 1, 1, 23, 0, tzinfo=UTC)  # 2026-01-02T00:00+01:00
 START = "2026-01-02T07:00+01:00"
 CASES = Path(__file__).parent / "scheduling_cases"
-
-
-def _beliefs(sensor_id, source_id, values, start, step, belief_time) -> pl.DataFrame:
-    n = len(values)
-    return pl.DataFrame({
-        "sensor_id": pl.Series([sensor_id] * n, dtype=pl.Int64),
-        "event_start": pl.Series([start + i * step for i in range(n)], dtype=pl.Datetime("us", "UTC")),
-        "belief_time": pl.Series([belief_time] * n, dtype=pl.Datetime("us", "UTC")),
-        "source_id": pl.Series([source_id] * n, dtype=pl.Int64),
-        "cumulative_probability": pl.Series([0.5] * n, dtype=pl.Float64),
-        "event_value": pl.Series([float(v) for v in values], dtype=pl.Float64),
-    })  # fmt: skip
 
 
 @pytest.fixture()
@@ -54,9 +42,9 @@ def toy_store(tmp_path):
             "state-of-charge": {"sensor": soc.id}})  # fmt: skip
         src = store.get_or_create_source("market", "market")
         known = DAY - timedelta(hours=11)
-        store.save_beliefs(_beliefs(prices.id, src.id, PRICES, DAY, timedelta(hours=1), known))
+        store.save_beliefs(belief_frame(prices.id, src.id, PRICES, DAY, timedelta(hours=1), known))
         # a later revision of one price, known only after the schedule was made
-        later = _beliefs(prices.id, src.id, [100.0], DAY + timedelta(hours=14), timedelta(hours=1),
+        later = belief_frame(prices.id, src.id, [100.0], DAY + timedelta(hours=14), timedelta(hours=1),
                          DAY + timedelta(hours=13))  # fmt: skip
         store.save_beliefs(later)
     return {"path": path, "prices": prices.id, "power": power.id, "soc": soc.id,
@@ -92,7 +80,7 @@ def test_schedule_storage_for_a_site_reads_the_stored_soc(toy_store):
     as_of = datetime(2026, 1, 2, 6, 0, tzinfo=UTC)
     with open_store(toy_store["path"]) as store:
         src = store.get_or_create_source("gateway", "gateway")
-        store.save_beliefs(_beliefs(toy_store["soc"], src.id, [300.0],
+        store.save_beliefs(belief_frame(toy_store["soc"], src.id, [300.0],
                                     datetime(2026, 1, 2, 6, 0, tzinfo=UTC), timedelta(0), as_of))  # fmt: skip
         run = schedule_storage(store, asset_id=toy_store["building"], start=START,
                                duration="PT12H", as_of=as_of, save=False)  # fmt: skip
