@@ -26,7 +26,6 @@ from flex_pipelines.scheduling.problem import SchedulingProblem, loss_factor_b
 
 __all__ = ["Steps", "SocPenalty", "applicable", "fill_columns", "soc_penalty", "step_costs"]
 
-FEAS_TOL = 1e-7
 BREACH_TOL = 1e-9  # MWh or MW: a breach below this counts as none (certificate)
 _COLS = re.compile(
     r"^(charge|discharge|soc)\[.*\]$|^(import|export)$"
@@ -180,9 +179,4 @@ def fill_columns(
                 return f"soft site-{side}-capacity breached"
             x[base.cols[f"site {side} breach"]] = over
             x[base.cols[f"site {side} worst breach"]] = over.max(initial=0.0)
-    if (x < arr["lb"] - FEAS_TOL).any() or (x > arr["ub"] + FEAS_TOL).any():
-        return "a bound is violated"
-    r = base.row_activity(x)
-    if not ((r >= arr["rlb"] - FEAS_TOL) & (r <= arr["rub"] + FEAS_TOL)).all():
-        return "a row is violated"
-    return None
+    return base.violation(x, arr)

@@ -223,10 +223,7 @@ def _repair(model: LinearModel, lay: Layout, x: np.ndarray) -> np.ndarray | None
     if not changed:
         return None
     arr = model.arrays()
-    if (x2 < arr["lb"] - 1e-7).any() or (x2 > arr["ub"] + 1e-7).any():
-        return None
-    r = model.to_csc() @ x2
-    if ((r < arr["rlb"] - 1e-7) | (r > arr["rub"] + 1e-7)).any():
+    if model.violation(x2, arr) is not None:
         return None
     c0, c2 = float(arr["cost"] @ x), float(arr["cost"] @ x2)
     if c2 > c0 + 1e-9 * max(1.0, abs(c0)):

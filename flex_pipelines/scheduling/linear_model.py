@@ -128,6 +128,19 @@ class LinearModel:
         ri, ci, v = np.concatenate(self._ri), np.concatenate(self._ci), np.concatenate(self._v)
         return np.bincount(ri, weights=v * x[ci], minlength=self.n_rows)
 
+    def violation(
+        self, x: np.ndarray, arr: dict[str, np.ndarray] | None = None, tol: float = 1e-7
+    ) -> str | None:
+        """None when ``x`` is within every column and row bound (to ``tol``), else which kind
+        fails (``arr``: :meth:`arrays`, if the caller has it already)."""
+        a = self.arrays() if arr is None else arr
+        if (x < a["lb"] - tol).any() or (x > a["ub"] + tol).any():
+            return "a bound is violated"
+        r = self.row_activity(x)
+        if ((r < a["rlb"] - tol) | (r > a["rub"] + tol)).any():
+            return "a row is violated"
+        return None
+
     def row_block_of(self, row: int) -> tuple[RowBlock, int]:
         for b in self.row_blocks:
             if b.start <= row < b.start + b.count:
