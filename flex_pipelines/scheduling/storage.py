@@ -140,9 +140,7 @@ def solve(
                 raise explain_infeasible(base, problem)
             raise SchedulingError(f"the solver stopped with status {run.status!r}; no schedule")
         x = run.x
-        power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
-        soc = [None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
-               for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+        power, soc = _flows_and_stock(problem, lay, x)
         procs = process_powers(problem, lay.processes, x) if problem.processes else None
         result = _result(problem, power, soc, run.objective, "highs",
                          {"build": t_build, "solve": t_solve},
@@ -195,14 +193,22 @@ def _solve_dp(
             raise SchedulingError(f"method 'dp' cannot certify an optimum ({run.rejected}); use "
                                   f"'milp' or 'auto'")  # fmt: skip
         return None
-    x = run.x
-    power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
-    soc = [np.concatenate([[dev.soc_at_start_mwh], x[s]])
-           for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+    power, soc = _flows_and_stock(problem, lay, run.x)
     result = _result(problem, power, soc, run.objective, "highs",
                      {"build": t_build, "solve": run.seconds}, 0, 1)  # fmt: skip
     result.method = "dp"
     return result
+
+
+def _flows_and_stock(
+    problem: SchedulingProblem, lay: Any, x: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Power per device (MW) and SoC per instant (MWh, None without stock) from the LP's
+    column vector."""
+    power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
+    soc = [None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
+           for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+    return power, soc
 
 
 def _result(
