@@ -102,7 +102,7 @@ def schedules_within_limits(context: AssetCheckExecutionContext, store: BeliefSt
 def schedules_schema(context: AssetCheckExecutionContext, store: BeliefStoreResource) -> AssetCheckResult:  # fmt: skip
     start, end = _window(context)
     with store.open() as s:
-        ids = [int(d.flex_model["sensor"]) for site in list_sites(s) for d in site.devices]
+        ids = [i for site in list_sites(s) for i in site.power_sensor_ids()]
         frame = s.search_beliefs(ids, start, end, source_types=["scheduler"]) if ids else None
     errors = schema_errors(frame) if frame is not None else []
     rows = frame.height if frame is not None else 0

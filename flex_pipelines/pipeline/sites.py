@@ -64,6 +64,10 @@ class Site:
     def id(self) -> int:
         return self.asset.id
 
+    def power_sensor_ids(self) -> list[int]:
+        """The power sensors of the site's devices (where their schedules are saved)."""
+        return [int(d.flex_model["sensor"]) for d in self.devices]
+
     def input_sensor_ids(self) -> set[int]:
         """Sensors whose new beliefs change this site's schedule (prices, loads, SoC)."""
         ids: set[int] = set()
