@@ -27,7 +27,13 @@ from flex_pipelines.scheduling.flex_model import RelaxSettings, _bool
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid
 from flex_pipelines.scheduling.problem import Commitment, Site
 
-__all__ = ["FLEX_CONTEXT_FIELDS", "merge_flex_contexts", "parse_flex_context"]
+__all__ = [
+    "FLEX_CONTEXT_FIELDS",
+    "FLEX_CONTEXT_OUTPUT_FIELDS",
+    "FLEX_CONTEXT_ID_LISTS",
+    "merge_flex_contexts",
+    "parse_flex_context",
+]
 
 FLEX_CONTEXT_FIELDS = frozenset(
     {
@@ -42,6 +48,11 @@ FLEX_CONTEXT_FIELDS = frozenset(
         "commitments", "aggregate-power",
     }
 )  # fmt: skip
+
+#: flex-context fields naming sensors the scheduler writes (the rest it reads)
+FLEX_CONTEXT_OUTPUT_FIELDS = ("aggregate-power",)
+#: flex-context fields whose list items may be bare sensor ids
+FLEX_CONTEXT_ID_LISTS = ("inflexible-device-sensors",)
 
 DEFAULT_SOC_BREACH_PRICE = 1000.0 * 1000  # 1000 CUR/kWh in CUR/MWh
 DEFAULT_SITE_BREACH_PRICE = 10000.0 * 1000  # 10000 CUR/kW in CUR/MW

@@ -27,7 +27,12 @@ from flex_pipelines.scheduling.fields import (
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid
 from flex_pipelines.scheduling.problem import Device
 
-__all__ = ["FLEX_MODEL_FIELDS", "RelaxSettings", "parse_storage_flex_model"]
+__all__ = [
+    "FLEX_MODEL_FIELDS",
+    "FLEX_MODEL_OUTPUT_FIELDS",
+    "RelaxSettings",
+    "parse_storage_flex_model",
+]
 
 FLEX_MODEL_FIELDS = frozenset(
     {
@@ -39,6 +44,8 @@ FLEX_MODEL_FIELDS = frozenset(
         "operation-modes", "state-of-charge", "consumption", "production",
     }
 )  # fmt: skip
+#: flex-model fields naming sensors the scheduler writes (the rest it reads)
+FLEX_MODEL_OUTPUT_FIELDS = ("sensor", "state-of-charge", "consumption", "production")
 _STOCK_FIELDS = ("soc-at-start", "soc-min", "soc-max", "soc-minima", "soc-maxima", "soc-targets",
                  "soc-usage", "soc-gain")  # fmt: skip
 

@@ -30,7 +30,7 @@ from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid
 from flex_pipelines.scheduling.problem import SchedulingProblem
 from flex_pipelines.scheduling.process import place_process
 from flex_pipelines.scheduling.process_milp import ProcessDevice, process_device
-from flex_pipelines.scheduling.process_model import parse_process_flex_model
+from flex_pipelines.scheduling.process_model import is_process_flex_model, parse_process_flex_model
 from flex_pipelines.time import parse_datetime
 
 __all__ = [
@@ -46,9 +46,8 @@ __all__ = [
 JOINT_PROCESS_KEYS = ("name", "earliest-start", "latest-end")
 
 
-def is_process_entry(flex_model: Any) -> bool:
-    """Whether a flex-model list entry describes a process (it has a ``process-type``)."""
-    return isinstance(flex_model, Mapping) and "process-type" in flex_model
+#: whether a flex-model list entry describes a process (process_model's one test)
+is_process_entry = is_process_flex_model
 
 
 def parse_process_entry(

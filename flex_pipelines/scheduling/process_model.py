@@ -199,6 +199,12 @@ def parse_time_restrictions(
     return tuple(out)
 
 
+def is_process_flex_model(flex_model: Any) -> bool:
+    """Whether a device flex-model describes a process (it has a ``process-type``); the one
+    test of a device's kind (storage otherwise)."""
+    return isinstance(flex_model, Mapping) and "process-type" in flex_model
+
+
 def parse_process_flex_model(
     flex_model: Mapping[str, Any] | ProcessFlexModel,
     *,

@@ -29,7 +29,7 @@ from flex_pipelines.beliefs.model import SaveResult, Sensor, Source
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.scheduling.process import ProcessSchedule, schedule_process
-from flex_pipelines.scheduling.process_model import parse_process_flex_model
+from flex_pipelines.scheduling.process_model import is_process_flex_model, parse_process_flex_model
 from flex_pipelines.time import (
     TimeError,
     add_duration,
@@ -112,14 +112,12 @@ def _consumption_price_from_context(
 ) -> Any:
     if flex_context and flex_context.get("consumption-price") is not None:
         return flex_context["consumption-price"]
-    asset_id = sensor.asset_id
-    seen: set[int] = set()
-    while asset_id is not None and asset_id not in seen:
-        seen.add(asset_id)
-        asset = store.get_asset(asset_id)
-        if asset.flex_context.get("consumption-price") is not None:
-            return asset.flex_context["consumption-price"]
-        asset_id = asset.parent_id
+    if sensor.asset_id is not None:
+        from flex_pipelines.sites import AssetTree
+
+        merged = AssetTree.load(store).merged_flex_context(sensor.asset_id)
+        if merged.get("consumption-price") is not None:
+            return merged["consumption-price"]
     raise FlexPipelinesError(
         f"flex-context field 'consumption-price' is not set for sensor {sensor.id} "
         f"({sensor.name}) nor on its asset or their ancestors; give a price sensor"
@@ -343,11 +341,6 @@ def schedule_process_for_sensor(
         source=source,
         saved=saved,
     )
-
-
-def is_process_flex_model(flex_model: Any) -> bool:
-    """Whether a stored device flex-model describes a process (it has a ``process-type``)."""
-    return isinstance(flex_model, Mapping) and "process-type" in flex_model
 
 
 def schedule_process_asset(

@@ -3,12 +3,10 @@
 :func:`schedule_storage` is what the CLI (``flexpipe add schedule for-storage``), the API and the
 Dagster asset call:
 
-- the devices: one power sensor (``sensor_id``), or an asset (``asset_id``): a device asset
-  (its ``flex_model`` names a ``sensor``) or a site, whose descendant device assets are all
-  scheduled together behind its grid connection;
-- flex-models: stored on each device asset, overridden field by field by the request's;
-- flex-context: the request's, then the asset's, its parent's, … (nearest wins,
-  :func:`~flex_pipelines.scheduling.flex_context.merge_flex_contexts`);
+- the devices, flex-models and flex-context: the site model's
+  (:meth:`flex_pipelines.sites.AssetTree.scopes`: stored flex-models with the request's fields
+  on top, the request's flex-context over the site's ancestry, nearest wins);
+  :func:`schedule_scope` takes them ready-made (the service layer's entry point);
 - sensor references resolve to the most recent belief per event known ``as_of`` (scheduler
   beliefs excluded); coarser series (hourly prices) are forward-filled onto the schedule's steps;
 - power schedules are saved on each device's power sensor (in its unit), SoC on its
@@ -27,17 +25,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from flex_pipelines.beliefs.model import Asset, SaveResult, Sensor, Source
+from flex_pipelines.beliefs.model import SaveResult, Sensor, Source
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.scheduling.fields import RawSeries
-from flex_pipelines.scheduling.flex_context import merge_flex_contexts
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
 from flex_pipelines.scheduling.result import ScheduleResult
 from flex_pipelines.scheduling.storage import SCHEDULER_VERSION, build_problem, solve
 from flex_pipelines.time import parse_datetime
 from flex_pipelines.units import convert, is_energy_unit, is_power_unit
 
-__all__ = ["StorageRun", "schedule_storage", "SOURCE_NAME"]
+__all__ = ["StorageRun", "schedule_scope", "schedule_storage", "SOURCE_NAME"]
 
 SOURCE_NAME = "FlexPipelines storage scheduler"
 
@@ -83,95 +80,6 @@ def _store_resolver(store: BeliefStore, as_of: datetime | None):
     return resolve
 
 
-def _descendant_devices(store: BeliefStore, asset: Asset) -> list[Asset]:
-    out = []
-    for child in store.list_assets(parent_id=asset.id):
-        fm = child.flex_model or {}
-        if isinstance(fm, Mapping) and "sensor" in fm and "process-type" not in fm:
-            out.append(child)
-        out.extend(_descendant_devices(store, child))
-    return out
-
-
-def _site_processes(store: BeliefStore, asset_id: int) -> list[dict[str, Any]]:
-    """Process flex-models (with their power ``sensor``) of the assets below a site asset, for the
-    joint solve (scheduling/joint.py); none when ``asset_id`` is itself a device."""
-    asset = store.get_asset(asset_id)
-    fm = asset.flex_model
-    if isinstance(fm, list) or (isinstance(fm, Mapping) and "sensor" in fm):
-        return []
-    out: list[dict[str, Any]] = []
-
-    def walk(parent: int) -> None:
-        for child in store.list_assets(parent_id=parent):
-            cfm = child.flex_model or {}
-            if isinstance(cfm, Mapping) and "process-type" in cfm and "sensor" in cfm:
-                out.append({"name": child.name, **dict(cfm)})
-            walk(child.id)
-
-    walk(asset.id)
-    return out
-
-
-def _ancestry(store: BeliefStore, asset_id: int) -> list[Asset]:
-    fn = getattr(store, "asset_ancestry", None)
-    if fn is not None:
-        return list(fn(asset_id))
-    out, cur = [], asset_id
-    while cur is not None:
-        a = store.get_asset(cur)
-        out.append(a)
-        cur = a.parent_id
-    return out
-
-
-def _gather(
-    store: BeliefStore,
-    sensor_id: int | None,
-    asset_id: int | None,
-    flex_model: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Device flex-models (stored, overridden by the request) and the asset for the context."""
-    requested = (
-        [dict(flex_model)]
-        if isinstance(flex_model, Mapping)
-        else [dict(f) for f in flex_model or []]
-    )
-    stored: list[dict[str, Any]] = []
-    ctx_asset: int | None = None
-    if asset_id is not None:
-        asset = store.get_asset(asset_id)
-        ctx_asset = asset.id
-        fm = asset.flex_model
-        if isinstance(fm, list):
-            stored = [dict(f) for f in fm]
-        elif isinstance(fm, Mapping) and "sensor" in fm:
-            stored = [dict(fm)]
-        else:
-            stored = [
-                dict(a.flex_model) | {"name": a.name} for a in _descendant_devices(store, asset)
-            ]
-    elif sensor_id is not None:
-        sensor = store.get_sensor(sensor_id)
-        ctx_asset = sensor.asset_id
-        fm = store.get_asset(sensor.asset_id).flex_model if sensor.asset_id is not None else {}
-        base = dict(fm) if isinstance(fm, Mapping) and fm.get("sensor") in (None, sensor_id) else {}
-        stored = [{**base, "sensor": sensor_id}]
-    else:
-        raise SchedulingError("schedule: give a power sensor id or an asset id")
-    by_sensor = {int(f["sensor"]): f for f in stored if isinstance(f.get("sensor"), int)}
-    for req in requested:
-        sid = req.get("sensor", sensor_id if len(requested) == 1 else None)
-        if sid is None:
-            raise SchedulingError(f"flex-model {req!r}: each device needs its power 'sensor'")
-        by_sensor[int(sid)] = {**by_sensor.get(int(sid), {}), **req, "sensor": int(sid)}
-    if not by_sensor:
-        raise SchedulingError(
-            f"asset {asset_id}: no storage devices (assets whose flex-model names a sensor)"
-        )
-    return list(by_sensor.values()), ctx_asset
-
-
 def _soc_at_start(
     store: BeliefStore, fm: dict[str, Any], start: datetime, as_of: datetime | None
 ) -> None:
@@ -202,25 +110,82 @@ def schedule_storage(
     include_processes: bool = True,
     method: str = "auto",
 ) -> StorageRun:
-    """Schedule one storage device (``sensor_id``) or all devices of an asset; save the beliefs.
+    """Schedule one storage device (``sensor_id``) or all devices of a site (``asset_id``).
 
-    ``start``/``end`` (or ``duration``) are tz-aware; the resolution is the first device's power
-    sensor resolution. For a site (``asset_id``), process assets below it (flex-model with a
-    ``process-type`` and a ``sensor``) are scheduled jointly with the storage devices under the
-    site's limits (``include_processes=False``: storage only); their power schedules are saved
-    on their power sensors. Returns a :class:`StorageRun`; raises a :class:`SchedulingError` (e.g.
-    :class:`~flex_pipelines.scheduling.diagnostics.InfeasibleError`) naming field and time.
-    ``method``: see :func:`~flex_pipelines.scheduling.storage.solve` (auto, dp, milp).
+    What the request covers is the site model's
+    (:meth:`~flex_pipelines.sites.AssetTree.scopes`): stored flex-models with the request's
+    fields on top, under the merged flex-context. An asset spanning several sites is refused
+    (schedule each; the service layer does). See :func:`schedule_scope` for the rest.
+    """
+    from flex_pipelines.sites import AssetTree
+
+    fm: Any = flex_model
+    if isinstance(fm, Sequence) and not isinstance(fm, Mapping):
+        fm = [dict(f) for f in fm]
+        if sensor_id is not None and len(fm) == 1:
+            fm = fm[0]
+    scopes = AssetTree.load(store).scopes(
+        asset_id=asset_id, sensor_id=sensor_id, flex_model=fm, flex_context=flex_context
+    )
+    if len(scopes) > 1:
+        raise SchedulingError(
+            f"asset {asset_id} spans {len(scopes)} sites "
+            f"({', '.join(str(sc.site.id) for sc in scopes if sc.site)}); schedule each site"
+        )
+    return schedule_scope(
+        store, scopes[0].flex_models, scopes[0].flex_context, start, end,
+        duration=duration, as_of=as_of, backend=backend, save=save,
+        include_processes=include_processes, method=method,
+    )  # fmt: skip
+
+
+def schedule_scope(
+    store: BeliefStore,
+    flex_models: Sequence[Mapping[str, Any]],
+    flex_context: Mapping[str, Any],
+    start: datetime | str | None,
+    end: datetime | str | None = None,
+    *,
+    duration: str | None = None,
+    as_of: datetime | str | None = None,
+    backend: str = "highs",
+    save: bool = True,
+    include_processes: bool = True,
+    method: str = "auto",
+) -> StorageRun:
+    """Schedule storage devices (and processes jointly) under one merged flex-context; save.
+
+    Parameters
+    ----------
+    flex_models
+        Complete device flex-models, each with its power ``"sensor"`` (a ``process-type``
+        marks a process, scheduled jointly under the same site limits unless
+        ``include_processes`` is false or its sensor has another resolution).
+    flex_context
+        The merged flex-context (prices in currency/MWh or sensors, limits, …).
+    start, end, duration
+        The window (tz-aware); the resolution is the first device's power sensor's.
+    as_of
+        Inputs as known then; the schedule's belief time (default now).
+
+    Returns
+    -------
+    StorageRun
+        ``result.notes`` name processes left out of the joint solve.
+
+    Raises
+    ------
+    SchedulingError
+        e.g. :class:`~flex_pipelines.scheduling.diagnostics.InfeasibleError`, naming field and
+        time; nothing is saved then.
     """
     if start is None:
         raise SchedulingError("schedule: 'start' missing")
     as_of_dt = parse_datetime(as_of) if isinstance(as_of, str) else as_of
-    fms, ctx_asset = _gather(store, sensor_id, asset_id, flex_model)
-    procs = _site_processes(store, asset_id) if asset_id is not None and include_processes else []
-    # process entries given in the request (or stored on the scheduled device) join them
-    given = [f for f in fms if "process-type" in f]
-    fms = [f for f in fms if "process-type" not in f]
-    procs = given + [f for f in procs if f["sensor"] not in {g["sensor"] for g in given}]
+    fms = [dict(f) for f in flex_models if "process-type" not in f]
+    procs = [dict(f) for f in flex_models if "process-type" in f] if include_processes else []
+    if not fms and not procs:
+        raise SchedulingError("schedule: no storage devices (flex-models naming a power sensor)")
     sensors = {int(f["sensor"]): store.get_sensor(int(f["sensor"])) for f in fms + procs}
     res = {sensors[int(f["sensor"])].event_resolution for f in fms or procs}
     if len(res) != 1:
@@ -231,10 +196,7 @@ def schedule_storage(
     skipped = [f for f in procs if sensors[int(f["sensor"])].event_resolution != resolution]
     procs = [f for f in procs if f not in skipped]
     grid = make_grid(start, resolution, end=end, duration=duration if end is None else None)
-    chain = [flex_context or {}]
-    if ctx_asset is not None:
-        chain += [a.flex_context for a in _ancestry(store, ctx_asset)]
-    fc = merge_flex_contexts(chain)
+    fc = dict(flex_context)
     for f in fms:
         f.setdefault("name", sensors[int(f["sensor"])].name)
         _soc_at_start(store, f, grid.start, as_of_dt)
