@@ -21,9 +21,7 @@ from typing import Any
 
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.pipeline.sites import (
-    INFLEXIBLE_FIELDS,
     PIPELINE_TIMEZONE,
-    PRICE_FIELDS,
     MissingInputsError,
     Site,
     _progress_hook,
@@ -173,9 +171,7 @@ def _console_progress(show: bool, n_days: int) -> Iterator[Callable[[str, str], 
 
 
 __all__ = [
-    "INFLEXIBLE_FIELDS",
     "PIPELINE_TIMEZONE",
-    "PRICE_FIELDS",
     "MissingInputsError",
     "PipelineSummary",
     "Site",

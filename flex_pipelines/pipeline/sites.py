@@ -1,8 +1,8 @@
 """Sites, devices and windows as the pipeline sees them (no dagster, no domain logic).
 
-- a **site** is the nearest ancestor with a flex-context of every device (an asset whose
-  flex-model names a power ``sensor``); its inputs are the sensors whose new beliefs change its
-  schedule (:meth:`Site.input_sensor_ids`);
+- a **site** is the site model's (:mod:`flex_pipelines.sites`): the nearest ancestor with a
+  flex-context of every device; its inputs are the sensors whose new beliefs change its
+  schedule (:meth:`~flex_pipelines.sites.Site.input_sensor_ids`);
 - **windows** are local calendar days of ``FLEXPIPE_TIMEZONE`` (default Europe/Amsterdam) as UTC
   instants: a DST day holds 92 or 100 quarter hours;
 - :func:`reopt_targets` maps new ingestions to the days and sites they affect.
@@ -13,21 +13,26 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from flex_pipelines.beliefs import Asset, BeliefStore, Ingestion
-from flex_pipelines.errors import FlexPipelinesError
+from flex_pipelines.beliefs import BeliefStore, Ingestion
+from flex_pipelines.service.schedule import MissingInputsError
+from flex_pipelines.sites import AssetTree, Device, Site
 from flex_pipelines.time import day_window, get_zone
 
+__all__ = [
+    "MissingInputsError",
+    "Site",
+    "day_ahead_viewpoint",
+    "day_windows",
+    "days_in",
+    "device_kind",
+    "list_sites",
+    "reopt_targets",
+    "report_progress",
+]
+
 PIPELINE_TIMEZONE = os.environ.get("FLEXPIPE_TIMEZONE", "Europe/Amsterdam")
-PRICE_FIELDS = ("consumption-price", "production-price")
-INFLEXIBLE_FIELDS = ("inflexible-device-sensors", "inflexible-consumption", "inflexible-production")
-
-
-class MissingInputsError(FlexPipelinesError):
-    """A window cannot be computed because its inputs are not in the store (a skip, not a failure)."""
 
 
 # --- progress hook (in-process runs only) ---------------------------------------------------
@@ -50,88 +55,15 @@ def _progress_hook(fn: Callable[[str, str], None] | None) -> Iterator[None]:
         _progress = old
 
 
-# --- sites and devices ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Site:
-    """An asset with a flex-context and the schedulable devices below it."""
-
-    asset: Asset
-    devices: tuple[Asset, ...]
-    flex_context: dict[str, Any]
-    forecast_ids: tuple[int, ...] = ()  # sensors below the site with a forecast config
-
-    @property
-    def id(self) -> int:
-        return self.asset.id
-
-    def power_sensor_ids(self) -> list[int]:
-        """The power sensors of the site's devices (where their schedules are saved)."""
-        return [int(d.flex_model["sensor"]) for d in self.devices]
-
-    def input_sensor_ids(self) -> set[int]:
-        """Sensors whose new beliefs change this site's schedule (prices, loads, SoC)."""
-        ids: set[int] = set()
-        for key in PRICE_FIELDS:
-            ref = self.flex_context.get(key)
-            if isinstance(ref, dict) and "sensor" in ref:
-                ids.add(int(ref["sensor"]))
-        for key in INFLEXIBLE_FIELDS:
-            for ref in self.flex_context.get(key, []) or []:
-                ids.add(int(ref["sensor"]) if isinstance(ref, dict) else int(ref))
-        for dev in self.devices:
-            soc = dev.flex_model.get("state-of-charge")
-            if isinstance(soc, dict) and "sensor" in soc:
-                ids.add(int(soc["sensor"]))
-        return ids | set(self.forecast_ids)
-
-
-def device_kind(device: Asset) -> str:
+# --- sites and devices: the site model's (flex_pipelines.sites) ----------------------------------
+def device_kind(device: Device) -> str:
     """``process`` when the flex-model has a process type, else ``storage``."""
-    return "process" if "process-type" in device.flex_model else "storage"
+    return device.kind
 
 
 def list_sites(store: BeliefStore) -> list[Site]:
-    """Sites (nearest ancestor with a flex-context) of every device (flex-model with a sensor)."""
-    assets = {a.id: a for a in store.list_assets()}
-    devices: dict[int, list[Asset]] = {}
-    contexts: dict[int, dict[str, Any]] = {}
-    for a in assets.values():
-        if not a.flex_model.get("sensor"):
-            continue
-        chain, node = [], a
-        while node is not None:
-            chain.append(node)
-            node = assets.get(node.parent_id) if node.parent_id is not None else None
-        site = next((n for n in chain if n.flex_context), chain[-1])
-        merged: dict[str, Any] = {}
-        for n in reversed(chain):  # inherited down the tree, nearest wins
-            merged.update(n.flex_context)
-        devices.setdefault(site.id, []).append(a)
-        contexts.setdefault(site.id, merged)
-
-    def site_of(asset_id: int | None) -> int | None:
-        seen: set[int] = set()
-        while asset_id is not None and asset_id not in seen:
-            if asset_id in devices:
-                return asset_id
-            seen.add(asset_id)
-            asset_id = assets[asset_id].parent_id if asset_id in assets else None
-        return None
-
-    forecast: dict[int, list[int]] = {}
-    for s in store.list_sensors():
-        sid = site_of(s.asset_id)
-        if sid is not None and isinstance(s.attributes.get("forecast"), dict):
-            forecast.setdefault(sid, []).append(s.id)
-    return [
-        Site(
-            assets[sid],
-            tuple(sorted(devs, key=lambda d: d.id)),
-            contexts[sid],
-            tuple(forecast.get(sid, [])),
-        )
-        for sid, devs in sorted(devices.items())
-    ]
+    """The sites with a schedulable device (:meth:`flex_pipelines.sites.AssetTree.sites`)."""
+    return [s for s in AssetTree.load(store).sites() if s.devices]
 
 
 # --- windows ----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_partition_without_prices_is_skipped_with_a_reason(db_url: str, toy_site
     assert summary.success  # a skip, not a failed-looking run
     assert "schedules" not in summary.assets and "reports" not in summary.assets
     reason = summary.skipped["schedules"]
-    assert f"consumption-price sensor {toy_site['price sensor']['id']} has no beliefs" in reason
+    assert f"consumption-price sensor {toy_site['price sensor']['id']} has 0 of 24 values" in reason
     assert "2015-03-19T23:00:00+00:00" in reason
     assert _scheduled(db_url, toy_site["power sensor"]["id"]).is_empty()
 
@@ -75,7 +75,7 @@ def test_blocking_check_stops_reports_when_a_schedule_breaks_site_capacity(db_ur
     events = [e for e in instance.all_logs(summary.run_id) if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]  # fmt: skip
     data = next(e.dagster_event.event_specific_data for e in events if e.dagster_event.event_specific_data.check_name == "schedules_within_limits")  # fmt: skip
     assert data.metadata["violations"].value == 16
-    assert "over site-power-capacity 150 kW" in data.metadata["examples"].value[0]
+    assert "over its consumption capacity 150 kW" in data.metadata["examples"].value[0]
 
 
 def test_replay_is_idempotent_and_live_runs_add_a_new_belief(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip

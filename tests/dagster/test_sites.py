@@ -9,13 +9,16 @@ import pytest
 from flex_pipelines.beliefs import Asset, Ingestion, open_store
 from flex_pipelines.demo import build_demo_site
 from flex_pipelines.pipeline import Site, list_sites, reopt_targets
+from flex_pipelines.sites import Device
 
 
 def _site(site_id: int, ctx: dict, devices: list[dict], forecast_ids: tuple[int, ...] = ()) -> Site:
     def asset(i: int, fm: dict) -> Asset:
         return Asset(id=i, name=f"a{i}", type="x", account_id=1, parent_id=site_id, flex_model=fm)
 
-    return Site(Asset(id=site_id, name="site", type="building", account_id=1, flex_context=ctx), tuple(asset(100 + k, fm) for k, fm in enumerate(devices)), ctx, forecast_ids)  # fmt: skip
+    site = Asset(id=site_id, name="site", type="building", account_id=1, flex_context=ctx)
+    devs = tuple(Device(asset(100 + k, fm), fm) for k, fm in enumerate(devices))
+    return Site(site, devs, ctx, (site,), forecast_ids=forecast_ids)
 
 
 def _ing(i: int, sensor: int, start: datetime, hours: int) -> Ingestion:
