@@ -24,6 +24,7 @@ from flex_pipelines.api.state import ApiState
 from flex_pipelines.beliefs.model import Asset, Sensor, User
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
+from flex_pipelines.service.access import Caller, can_read, can_write, refusal
 
 ROLES = ("admin", "account-admin", "user")
 _MAX_PASSWORD_BYTES = 72  # bcrypt's limit
@@ -119,6 +120,16 @@ class Principal:
     def is_account_admin(self) -> bool:
         return "account-admin" in self.user.roles or self.is_admin
 
+    @property
+    def caller(self) -> Caller:
+        """The service's view of this user (account and roles)."""
+        return caller_of(self.user)
+
+
+def caller_of(user: User) -> Caller:
+    """A user as the service's :class:`~flex_pipelines.service.access.Caller`."""
+    return Caller(user.account_id, frozenset(user.roles), f"user {user.email}")
+
 
 def api_state(request: Request) -> ApiState:
     return request.app.state.api
@@ -185,25 +196,15 @@ def sensor_asset(store: BeliefStore, sensor: Sensor) -> Asset | None:
 
 
 def check_read_sensor(p: Principal, store: BeliefStore, sensor: Sensor) -> None:
-    asset = sensor_asset(store, sensor)
-    if p.is_admin:
-        return
-    if asset is None:
-        raise forbidden(f"sensor {sensor.id} belongs to no asset; only admins may read it")
-    if asset.account_id is None or asset.account_id == p.account_id:
-        return
-    raise forbidden(f"sensor {sensor.id} belongs to another account; user {p.user.email} may not read it")  # fmt: skip
+    """Reading a sensor's data: the service's rule (:func:`flex_pipelines.service.access.can_read`)."""
+    if not can_read(p.caller, store, sensor):
+        raise forbidden(refusal(p.caller, store, sensor, "read"))
 
 
 def check_write_sensor_data(p: Principal, store: BeliefStore, sensor: Sensor) -> None:
     """Posting data and triggering jobs: any user of the owning account; public: admins."""
-    asset = sensor_asset(store, sensor)
-    if p.is_admin:
-        return
-    if asset is None or asset.account_id is None:
-        raise forbidden(f"sensor {sensor.id} is public; only admins may write to it")
-    if asset.account_id != p.account_id:
-        raise forbidden(f"sensor {sensor.id} belongs to another account; user {p.user.email} may not write to it")  # fmt: skip
+    if not can_write(p.caller, store, sensor):
+        raise forbidden(refusal(p.caller, store, sensor, "write"))
 
 
 def check_account(p: Principal, account_id: int) -> None:

@@ -169,6 +169,10 @@ class JobManager:
                     raise FlexPipelinesError(f"no runner for job kind {kind!r}")
                 result = runner(store, job)
                 message = describe(kind, "FINISHED")
+                warnings = [w["message"] for w in result.get("warnings") or []]
+                if warnings:
+                    more = f" (and {len(warnings) - 3} more)" if len(warnings) > 3 else ""
+                    message += f" {len(warnings)} warning(s): " + "; ".join(warnings[:3]) + more
             except FlexPipelinesError as exc:
                 status, message = "FAILED", describe(kind, "FAILED", f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # a bug: keep the traceback for the job record

@@ -18,7 +18,7 @@ from flex_pipelines.api.auth import (
 from flex_pipelines.api.errors import ApiError, bad_request, forbidden
 from flex_pipelines.api.jobs import job_status_json
 from flex_pipelines.api.models import ForecastTrigger, Id, ReportTrigger, ScheduleTrigger
-from flex_pipelines.api.runners import check_process_flex_model, devices_of_asset, report_request
+from flex_pipelines.api.runners import report_request
 from flex_pipelines.api.sensor_data import (
     aware,
     timedelta_field,
@@ -28,6 +28,10 @@ from flex_pipelines.api.sensor_data import (
 )
 from flex_pipelines.beliefs.model import Asset, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.errors import FlexPipelinesError, NotFoundError
+from flex_pipelines.service import AccessDenied, SchedulePlan, prepare_schedule
+from flex_pipelines.service.forecast_report import prepare_forecast, prepare_report
+from flex_pipelines.sites import AssetTree
 from flex_pipelines.time import TimeError, add_duration, format_duration, n_steps, parse_duration
 
 router = APIRouter(prefix="/api/v3_0")
@@ -113,20 +117,30 @@ def trigger_sensor_schedule(request: Request, p: Auth, sensor_id: Id, body: Sche
         sensor = store.get_sensor(sensor_id)
         check_write_sensor_data(p, store, sensor)
         req = _schedule_window(body, sensor.event_resolution)
-        check_process_flex_model(store, sensor.id, body.flex_model or {})  # type: ignore[arg-type]
+        _prepare(
+            p,
+            store,
+            sensor_id=sensor.id,
+            flex_model=body.flex_model,
+            flex_context=req["flex_context"],
+        )
         account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
     assert state.jobs is not None
     job_id, dedup = state.jobs.submit("schedule", "sensor", sensor.id, account, p.user.id, req, force)  # fmt: skip
     return _accepted(job_id, dedup, "schedule", f"/api/v3_0/sensors/{sensor.id}/schedules/{job_id}")  # fmt: skip
 
 
-def _in_subtree(store: BeliefStore, asset_id: int, sensor: Sensor) -> bool:
-    cur = sensor.asset_id
-    while cur is not None:
-        if cur == asset_id:
-            return True
-        cur = store.get_asset(cur).parent_id
-    return False
+def _prepare(p: Principal, store: BeliefStore, **request: Any) -> SchedulePlan:
+    """The service's trigger-time checks: 403 for a sensor the user may not use, 400 for a
+    request that names no device, sensors outside the asset or bad process fields."""
+    try:
+        return prepare_schedule(p.caller, store, **request)
+    except AccessDenied as exc:
+        raise forbidden(str(exc)) from exc
+    except NotFoundError:
+        raise
+    except FlexPipelinesError as exc:
+        raise bad_request(str(exc)) from exc
 
 
 @router.post("/assets/{asset_id}/schedules/trigger", tags=["schedules"], status_code=202, summary="Trigger schedules for the devices of a site")  # fmt: skip
@@ -138,25 +152,24 @@ def trigger_asset_schedule(request: Request, p: Auth, asset_id: Id, body: Schedu
         _check_asset_data(p, asset)
         fm = body.flex_model
         if isinstance(fm, dict):
-            fm = [fm] if "sensor" in fm else None
-            if fm is None:
-                raise bad_request("field 'flex-model' of an asset trigger is a list of device flex-models, each with a \"sensor\"")  # fmt: skip
-            body.flex_model = fm
-        ids = [d.get("sensor") for d in fm] if fm else devices_of_asset(store, asset.id)
-        if not ids:
-            raise bad_request(f"asset {asset.id} has no device to schedule: give a flex-model list with \"sensor\" ids")  # fmt: skip
-        resolution = None
-        for sid in ids:
+            if "sensor" not in fm:
+                raise bad_request(
+                    "field 'flex-model' of an asset trigger is a list of device flex-models, each with a \"sensor\""
+                )
+            body.flex_model = fm = [fm]
+        for entry in fm or []:
+            sid = entry.get("sensor")
             if not isinstance(sid, int) or isinstance(sid, bool) or not 1 <= sid <= 2**53:
                 raise bad_request(f'flex-model entry has no valid "sensor" id: {sid!r}')
-            sensor = store.get_sensor(sid)
-            check_write_sensor_data(p, store, sensor)
-            if not _in_subtree(store, asset.id, sensor):
-                raise bad_request(f"sensor {sid} is not a sensor of asset {asset.id} or of an asset below it")  # fmt: skip
-            entry = next((d for d in fm or [] if d.get("sensor") == sid), {})
-            check_process_flex_model(store, sid, {k: v for k, v in entry.items() if k != "sensor"})
-            resolution = sensor.event_resolution if resolution is None else min(resolution, sensor.event_resolution)  # fmt: skip
-        req = _schedule_window(body, resolution or timedelta(0))
+        plan = _prepare(
+            p,
+            store,
+            asset_id=asset.id,
+            flex_model=fm,
+            flex_context=modern_flex_context(body.flex_context),
+        )
+        resolution = min(store.get_sensor(s).event_resolution for s in plan.power_sensor_ids)
+        req = _schedule_window(body, resolution)
     assert state.jobs is not None
     job_id, dedup = state.jobs.submit("schedule", "asset", asset.id, asset.account_id, p.user.id, req, force)  # fmt: skip
     return _accepted(job_id, dedup, "schedule", None)
@@ -234,7 +247,14 @@ def get_schedule(
         out = _result_values(store, sensor, job, duration, unit)
     if out is None:
         raise _unknown_schedule("A scheduling job has been processed with your job ID, but the schedule was not found in the database.")  # fmt: skip
-    return {**out, "scheduler_info": {"scheduler": info}, "status": "PROCESSED", "message": "Request has been processed."}  # fmt: skip
+    warnings = (job["result"] or {}).get("warnings") or []
+    return {
+        **out,
+        "scheduler_info": {"scheduler": info},
+        "warnings": warnings,
+        "status": "PROCESSED",
+        "message": "Request has been processed.",
+    }
 
 
 @router.post("/sensors/{sensor_id}/forecasts/trigger", tags=["forecasts"], status_code=202, summary="Trigger forecasts for a sensor")  # fmt: skip
@@ -264,10 +284,14 @@ def trigger_forecast(request: Request, p: Auth, sensor_id: Id, body: ForecastTri
         check_write_sensor_data(p, store, sensor)
         if sensor.event_resolution <= timedelta(0):
             raise bad_request(f"sensor {sensor.id} records instants; forecasts need a resolution")
-        for rid in (body.config or {}).get("regressors") or []:
+        regressors = (body.config or {}).get("regressors") or []
+        for rid in regressors:
             if not isinstance(rid, int) or not 1 <= rid <= 2**53:
                 raise bad_request(f"config regressors: {rid!r} is not a sensor id")
-            check_read_sensor(p, store, store.get_sensor(rid))
+        try:
+            prepare_forecast(p.caller, store, sensor.id, regressors)
+        except AccessDenied as exc:
+            raise forbidden(str(exc)) from exc
         account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
     assert state.jobs is not None
     job_id, dedup = state.jobs.submit("forecast", "sensor", sensor.id, account, p.user.id, req)
@@ -305,8 +329,14 @@ def trigger_report(request: Request, p: Auth, asset_id: Id, body: ReportTrigger)
         if out is not None:
             sensor = store.get_sensor(out)
             check_write_sensor_data(p, store, sensor)
-            if not _in_subtree(store, asset.id, sensor):
-                raise bad_request(f"output sensor {out} is not a sensor of asset {asset.id} or of an asset below it")  # fmt: skip
+            if not AssetTree.load(store).is_below(sensor.asset_id or 0, asset.id):
+                raise bad_request(
+                    f"output sensor {out} is not a sensor of asset {asset.id} or of an asset below it"
+                )
+        try:
+            prepare_report(p.caller, store, req["config"], out)
+        except AccessDenied as exc:
+            raise forbidden(str(exc)) from exc
     assert state.jobs is not None
     job_id, dedup = state.jobs.submit("report", "asset", asset.id, asset.account_id, p.user.id, req)  # fmt: skip
     return _accepted(job_id, dedup, "report", None)

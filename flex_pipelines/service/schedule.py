@@ -75,12 +75,15 @@ def prepare_schedule(
         For requests that name no device, sensors outside the asset, or bad process fields.
     """
     from flex_pipelines.scheduling.process_model import parse_process_flex_model
+    from flex_pipelines.scheduling.references import flex_references
     from flex_pipelines.units import is_power_unit
 
     tree = tree or AssetTree.load(store)
     fm: Any = flex_model
     if sensor_id is not None and isinstance(fm, Sequence) and not isinstance(fm, Mapping):
         fm = fm[0] if len(fm) == 1 else fm
+    given = [fm] if isinstance(fm, Mapping) else list(fm or [])
+    authorize(caller, store, flex_references(given, flex_context))  # the request's own first
     scopes = tree.scopes(
         asset_id=asset_id, sensor_id=sensor_id, flex_model=fm, flex_context=flex_context
     )

@@ -1,0 +1,145 @@
+"""Forecast a sensor and run a report: the use cases behind the API's forecast and report
+triggers, the CLI's and the pipeline's forecasting and reporting steps.
+
+Both check access first (:func:`prepare_forecast`, :func:`prepare_report`, also called by the
+API at trigger time): the sensor a run saves on needs write access, every sensor it reads (the
+forecast's regressors, every ``{"sensor": id}`` in a reporter config, SQL reporter inputs
+included) read access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.scheduling.references import SensorReference, json_references
+from flex_pipelines.service.access import Caller, authorize
+from flex_pipelines.service.records import RunWarning
+
+__all__ = ["ForecastRecord", "forecast", "prepare_forecast", "prepare_report", "report"]
+
+
+@dataclass
+class ForecastRecord:
+    """What forecasting one sensor over a window of viewpoints did."""
+
+    sensor_id: int
+    source_id: int
+    model: str
+    start: datetime  # first forecast event
+    end: datetime  # end of the last forecast event
+    n_viewpoints: int
+    n_new: int
+    regressor_ids: list[int] = field(default_factory=list)
+    warnings: list[RunWarning] = field(default_factory=list)
+
+
+def prepare_forecast(
+    caller: Caller, store: BeliefStore, sensor_id: int, regressor_ids: Sequence[int] = ()
+) -> None:
+    """Check the caller may write forecasts on the sensor and read each regressor."""
+    refs = [SensorReference("sensor", sensor_id, "write")]
+    refs += [
+        SensorReference(f"config.regressors[{i}]", int(r), "read")
+        for i, r in enumerate(regressor_ids)
+    ]
+    authorize(caller, store, refs)
+
+
+def forecast(
+    caller: Caller,
+    store: BeliefStore,
+    sensor_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    model: str | None = None,
+    regressor_ids: Sequence[int] | None = None,
+    max_horizon: timedelta | None = None,
+    frequency: timedelta | None = None,
+    train_period: timedelta | None = None,
+    quantiles: Sequence[float] | None = None,
+) -> ForecastRecord:
+    """Forecast a sensor from every viewpoint in [start, end) and save the forecasts.
+
+    Settings not given come from the sensor's ``attributes["forecast"]`` (model, regressors,
+    max-horizon, train-period, quantiles), then the forecasting library's defaults. History is
+    read as known at each viewpoint (:func:`~flex_pipelines.forecasting.store_io.forecast_sensor`,
+    the pipeline's integration too).
+    """
+    from flex_pipelines.forecasting.cycles import CycleConfig
+    from flex_pipelines.forecasting.store_io import forecast_sensor
+    from flex_pipelines.time import parse_timedelta
+
+    sensor = store.get_sensor(sensor_id)
+    attrs = dict(sensor.attributes.get("forecast") or {})
+    regs = [
+        int(r)
+        for r in (regressor_ids if regressor_ids is not None else attrs.get("regressors") or [])
+    ]
+    prepare_forecast(caller, store, sensor_id, regs)
+    cfg = CycleConfig(
+        max_horizon=max_horizon or parse_timedelta(attrs.get("max-horizon") or "PT48H"),
+        frequency=frequency or timedelta(days=1),
+        train_period=train_period or parse_timedelta(attrs.get("train-period") or "P30D"),
+        quantiles=tuple(quantiles or attrs.get("quantiles") or (0.5,)),
+    )
+    name = str(model or attrs.get("model") or "ridge")
+    run = forecast_sensor(store, sensor_id, start, end, cfg, model=name, regressor_ids=regs)
+    frame = run.forecasts
+    first = frame["event_start"].min() if frame.height else start
+    last = frame["event_start"].max() if frame.height else start
+    return ForecastRecord(
+        sensor_id,
+        run.source_id,
+        run.model,
+        first,
+        last + sensor.event_resolution,  # type: ignore[arg-type,operator]
+        run.n_viewpoints,
+        run.n_new,
+        regs,
+    )
+
+
+def report_references(
+    config: Mapping[str, Any], output_sensor_id: int | None
+) -> list[SensorReference]:
+    """Every sensor a reporter config reads (any ``{"sensor": id}`` in it) and its output."""
+    refs = list(json_references(dict(config), "config"))
+    if output_sensor_id is not None:
+        refs.append(SensorReference("output", int(output_sensor_id), "write"))
+    return refs
+
+
+def prepare_report(
+    caller: Caller, store: BeliefStore, config: Mapping[str, Any], output_sensor_id: int | None
+) -> None:
+    """Check the caller may read every input of a report and write its output."""
+    authorize(caller, store, report_references(config, output_sensor_id))
+
+
+def report(
+    caller: Caller,
+    store: BeliefStore,
+    reporter: str,
+    config: Mapping[str, Any],
+    start: datetime,
+    end: datetime,
+    *,
+    output_sensor_id: int | None = None,
+    as_of: datetime | None = None,
+) -> Any:
+    """Run one reporter over [start, end) (saving on ``output_sensor_id`` when given).
+
+    Returns the reporter's :class:`~flex_pipelines.reporting.base.ReportResult`; its notes are
+    the run's warnings.
+    """
+    from flex_pipelines.reporting.run import run_report
+
+    prepare_report(caller, store, config, output_sensor_id)
+    return run_report(
+        store, reporter, config, start, end, output_sensor_id=output_sensor_id, as_of=as_of
+    )
