@@ -153,7 +153,8 @@ def for_process(
 ) -> None:
     """Schedule a process (INFLEXIBLE, SHIFTABLE or BREAKABLE) and save it as beliefs."""
     from flex_pipelines.beliefs import open_store
-    from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
+    from flex_pipelines.service import LOCAL_ADMIN, schedule
+    from flex_pipelines.time import add_duration, parse_datetime
 
     require_format(fmt)
     try:
@@ -166,17 +167,28 @@ def for_process(
         }
         # options given on the command line override the asset's stored flex-model
         flex_model = {k: v for k, v in given.items() if v is not None}
+        fc = (
+            {"consumption-price": {"sensor": consumption_price_sensor}}
+            if consumption_price_sensor
+            else None
+        )
         with open_store(db) as store:
-            run = schedule_process_for_sensor(
+            tz = store.get_sensor(sensor).timezone
+            start_dt = parse_datetime(start, timezone=tz)
+            as_of_dt = parse_datetime(as_of, timezone=tz) if as_of else None
+            (record,) = schedule(
+                LOCAL_ADMIN,
                 store,
-                sensor,
-                start,
-                duration,
-                flex_model,
-                consumption_price_sensor_id=consumption_price_sensor,
-                as_of=as_of,
+                start_dt,
+                add_duration(start_dt, duration),
+                sensor_id=sensor,
+                flex_model=flex_model,
+                flex_context=fc,
+                as_of=as_of_dt,
+                kinds=("process",),
                 save=not dry_run,
             )
+        run = record.runs[0].result
     except FlexPipelinesError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from exc

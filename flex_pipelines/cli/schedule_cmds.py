@@ -68,7 +68,7 @@ def result_rows(result: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_result(result: Any, fmt: str, chart: bool = True) -> None:
+def _print_result(result: Any, fmt: str, chart: bool = True, warnings: bool = True) -> None:
     if fmt == "json":
         typer.echo(dumps(result.to_json()))
         return
@@ -85,11 +85,10 @@ def _print_result(result: Any, fmt: str, chart: bool = True) -> None:
     timing = ", ".join(f"{k} {v:.3f} s" for k, v in result.timings.items())
     how = f"method {result.method}; " if result.method else ""
     console.print(f"objective {result.objective:.6f}; {how}binaries {result.binaries}; {timing}")
-    for u in result.unmet:
-        console.print(f"[yellow]unmet[/] {u['field']} of {u['device']} at {u['time']}: "
-                      f"{u['required_mwh']:.6g} MWh required, {u['scheduled_mwh']:.6g} scheduled")  # fmt: skip
-    for n in result.notes:
-        console.print(f"[yellow]note[/] {n}")
+    from flex_pipelines.service.records import warnings_from_result
+
+    for w in warnings_from_result(result) if warnings else []:
+        console.print(f"[yellow]{'unmet' if w.kind == 'unmet-target' else w.kind}[/] {w.message}")
 
 
 METHOD_HELP = (
@@ -162,7 +161,8 @@ def for_storage(
 ) -> None:
     """Schedule storage devices from stored data and save the schedules as beliefs."""
     from flex_pipelines.beliefs import open_store
-    from flex_pipelines.scheduling.storage_store import schedule_storage
+    from flex_pipelines.service import LOCAL_ADMIN, schedule
+    from flex_pipelines.time import add_duration, parse_datetime, parse_duration
 
     require_format(fmt)
     try:
@@ -170,9 +170,13 @@ def for_storage(
             raise FlexPipelinesError("give exactly one of --sensor and --asset")
         fm: Any = json.loads(flex_model) if flex_model else {}
         fc: dict[str, Any] = json.loads(flex_context) if flex_context else {}
-        options = {"soc-at-start": soc_at_start, "soc-min": soc_min, "soc-max": soc_max,
-                   "roundtrip-efficiency": roundtrip_efficiency,
-                   "storage-efficiency": storage_efficiency}  # fmt: skip
+        options = {
+            "soc-at-start": soc_at_start,
+            "soc-min": soc_min,
+            "soc-max": soc_max,
+            "roundtrip-efficiency": roundtrip_efficiency,
+            "storage-efficiency": storage_efficiency,
+        }
         given = {k: v for k, v in options.items() if v is not None}
         if given:
             if isinstance(fm, list):
@@ -180,39 +184,65 @@ def for_storage(
                     "--soc-* options apply to one device; put them in --flex-model"
                 )
             fm = {**fm, **given}
-        if sensor is not None and isinstance(fm, dict):
-            fm.setdefault("sensor", sensor)
         if consumption_price_sensor is not None:
             fc["consumption-price"] = {"sensor": consumption_price_sensor}
         if production_price_sensor is not None:
             fc["production-price"] = {"sensor": production_price_sensor}
         if inflexible_device_sensor:
             fc["inflexible-device-sensors"] = list(inflexible_device_sensor)
+        start_dt = parse_datetime(start)
         with open_store(db) as store:
-            run = schedule_storage(
-                store, sensor_id=sensor, asset_id=asset, start=start, duration=duration,
-                flex_model=fm or None, flex_context=fc, as_of=as_of, backend=backend,
-                save=not dry_run, method=method,
-            )  # fmt: skip
+            records = schedule(
+                LOCAL_ADMIN,
+                store,
+                start_dt,
+                add_duration(start_dt, parse_duration(duration)),
+                sensor_id=sensor,
+                asset_id=asset,
+                flex_model=fm or None,
+                flex_context=fc or None,
+                as_of=parse_datetime(as_of) if as_of else None,
+                backend=backend,
+                save=not dry_run,
+                method=method,
+            )
     except json.JSONDecodeError as exc:
         typer.echo(f"Error: --flex-model/--flex-context is not valid JSON: {exc}", err=True)
         raise typer.Exit(2) from exc
     except FlexPipelinesError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    runs = [(rec, r) for rec in records for r in rec.runs]
     if fmt == "json":
-        out = run.result.to_json()
-        out["belief_time"] = run.belief_time.isoformat()
-        out["source_id"] = run.source.id if run.source else None
-        out["saved"] = run.saved.n_new if run.saved else 0
-        typer.echo(dumps(out))
+        out = []
+        for rec, r in runs:
+            res = r.result.result if r.scheduler == "StorageScheduler" else None
+            item = res.to_json() if res is not None else {"process": r.result.to_record()}
+            item["site_id"] = rec.site_id
+            item["belief_time"] = rec.belief_time.isoformat()
+            item["source_id"] = r.source_id
+            item["saved"] = r.n_new
+            item["warnings"] = [w.to_json() for w in rec.warnings]
+            out.append(item)
+        typer.echo(dumps(out[0] if len(out) == 1 else out))
         return
-    _print_result(run.result, fmt, chart)
-    if dry_run:
-        console.print("Dry run: nothing saved.")
-    elif run.saved is not None and run.source is not None:
-        console.print(f"Saved {run.saved.n_new} new belief(s) (source {run.source.id}, "
-                      f"belief time {run.belief_time.isoformat()}).")  # fmt: skip
+    for _, r in runs:
+        if r.scheduler == "StorageScheduler":
+            _print_result(r.result.result, fmt, chart, warnings=False)
+        else:
+            console.print(f"process on sensor {r.power_sensor_ids[0]}: cost {r.cost_eur:.2f} EUR")
+    for rec in records:
+        for w in rec.warnings:
+            console.print(
+                f"[yellow]{'unmet' if w.kind == 'unmet-target' else w.kind}[/] {w.message}"
+            )
+        if dry_run:
+            console.print("Dry run: nothing saved.")
+        else:
+            console.print(
+                f"Saved {rec.n_beliefs} new belief(s) (site {rec.site_id}, source(s) "
+                f"{', '.join(map(str, rec.source_ids))}, belief time {rec.belief_time.isoformat()})."
+            )
 
 
 def register(
