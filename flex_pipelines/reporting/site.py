@@ -2,15 +2,15 @@
 price sensors, each with the factor that brings its values to MW (consumption positive) or to
 currency/MWh.
 
-A site is an asset with a flex-context (docs/conventions.md). From the asset tree:
+A site is the site model's (:mod:`flex_pipelines.sites`: the nearest asset with a flex-context
+above a device; the same site the scheduler schedules). From it:
 
-- **devices**: the site and every asset below it whose ``flex_model`` names a ``"sensor"``
-  (a list of flex-models is searched too). A flex-model with ``process-type`` is a process
+- **devices**: the site's devices. A process device
   (its baseline runs at ``power`` for ``duration`` from its INFLEXIBLE start: the first
   allowed start in each local day, given its time restrictions); otherwise it is a storage
   device (baseline: not there at all), whose
   ``soc-max`` gives the capacity for equivalent full cycles;
-- **PV**: power sensors of assets of type ``solar``/``pv``/``PV`` below the site, production
+- **PV**: power sensors of assets of type ``solar``/``pv``/``PV`` among the site's members, production
   positive (as FlexMeasures' PV sensors) unless the sensor's attribute
   ``consumption_is_positive`` is true;
 - **inflexible loads**: the flex-context's ``inflexible-device-sensors`` (minus PV sensors) and
@@ -36,6 +36,8 @@ from typing import Any
 from flex_pipelines.beliefs.model import Asset, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.reporting.base import ReportError
+from flex_pipelines.scheduling.references import json_references
+from flex_pipelines.sites import AssetTree
 from flex_pipelines.time import format_duration, parse_timedelta
 from flex_pipelines.units import (
     UnitError,
@@ -49,8 +51,6 @@ __all__ = [
     "Catalog", "Component", "ProcessBaseline", "SiteSpec", "site_spec", "site_specs",
     "find_sites",
 ]  # fmt: skip
-
-_PV_TYPES = {"solar", "pv", "PV", "photovoltaic"}
 
 
 @dataclass(frozen=True)
@@ -101,43 +101,15 @@ class SiteSpec:
 
 
 class Catalog:
-    """Assets and sensors read once (two queries), for resolving many sites quickly."""
+    """Assets and sensors read once (two queries), for resolving many sites quickly: the site
+    model's :class:`~flex_pipelines.sites.AssetTree`."""
 
     def __init__(self, store: BeliefStore) -> None:
         self.store = store
-        self.assets = {a.id: a for a in store.list_assets()}
-        self.sensors = {x.id: x for x in store.list_sensors()}
-        self._children: dict[int, list[Asset]] = {}
-        for a in self.assets.values():
-            if a.parent_id is not None:
-                self._children.setdefault(a.parent_id, []).append(a)
-
-    def asset(self, asset_id: int) -> Asset:
-        return self.assets.get(asset_id) or self.store.get_asset(asset_id)
+        self.tree = AssetTree.load(store)
 
     def sensor(self, sensor_id: int) -> Sensor:
-        return self.sensors.get(sensor_id) or self.store.get_sensor(sensor_id)
-
-    def children(self, asset_id: int) -> list[Asset]:
-        return self._children.get(asset_id, [])
-
-    def sensors_of(self, asset_id: int) -> list[Sensor]:
-        return [x for x in self.sensors.values() if x.asset_id == asset_id]
-
-
-def _descendants(cat: Catalog, asset: Asset) -> list[Asset]:
-    out, todo = [], [asset]
-    while todo:
-        a = todo.pop()
-        out.append(a)
-        todo.extend(cat.children(a.id))
-    return out
-
-
-def _flex_models(asset: Asset) -> list[Mapping[str, Any]]:
-    fm: Any = asset.flex_model or {}
-    items = fm if isinstance(fm, list) else [fm]
-    return [x for x in items if isinstance(x, Mapping) and x.get("sensor") is not None]
+        return self.tree.sensors.get(sensor_id) or self.store.get_sensor(sensor_id)
 
 
 def _power_factor(sensor: Sensor, consumption_positive_default: bool, what: str) -> float:
@@ -191,44 +163,41 @@ def site_specs(store: BeliefStore, asset_ids: list[int]) -> list[SiteSpec]:
 def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None) -> SiteSpec:
     """Resolve a site's KPI components from the asset tree (see module docstring)."""
     cat = catalog or Catalog(store)
-    site = cat.asset(asset_id)
-    ctx: dict[str, Any] = {}
-    for a in reversed(_ancestry(cat, site)):
-        ctx.update(a.flex_context or {})
+    the_site = cat.tree.site(asset_id)
+    site = the_site.asset
+    ctx = the_site.flex_context
     over = dict(site.attributes.get("kpis") or {})
     spec = SiteSpec(site.id, site.name, site.timezone)
-    tree = _descendants(cat, site)
-    for asset in tree:
-        for fm in _flex_models(asset):
-            sensor = cat.sensor(int(fm["sensor"]))
-            f = _power_factor(sensor, True, f"device {asset.name!r}")
-            spec.components.append(Component(sensor.id, "device", f, sensor.event_resolution))
-            if "process-type" in fm:
-                try:
-                    power = parse_quantity(fm.get("power", "0 kW"), sensor.unit).to("MW")
-                    dur = parse_timedelta(fm.get("duration", "PT0H"))
-                except (UnitError, ValueError) as exc:
-                    raise ReportError(f"process {asset.name!r} flex-model: {exc}") from exc
-                spec.processes.append(
-                    ProcessBaseline(
-                        power, dur, {k: v for k, v in fm.items() if k != "sensor"},
-                        sensor.unit, sensor.event_resolution,
+    for dev in the_site.devices:
+        asset, fm = dev.asset, dev.flex_model
+        sensor = cat.sensor(dev.power_sensor_id)
+        f = _power_factor(sensor, True, f"device {asset.name!r}")
+        spec.components.append(Component(sensor.id, "device", f, sensor.event_resolution))
+        if dev.kind == "process":
+            try:
+                power = parse_quantity(fm.get("power", "0 kW"), sensor.unit).to("MW")
+                dur = parse_timedelta(fm.get("duration", "PT0H"))
+            except (UnitError, ValueError) as exc:
+                raise ReportError(f"process {asset.name!r} flex-model: {exc}") from exc
+            spec.processes.append(
+                ProcessBaseline(
+                    power,
+                    dur,
+                    {k: v for k, v in fm.items() if k != "sensor"},
+                    sensor.unit,
+                    sensor.event_resolution,
+                )
+            )
+        else:
+            cap = over.get("battery-capacity") or fm.get("soc-max")
+            if cap is not None:
+                cap_mwh = parse_quantity(cap, "MWh").to("MWh")
+                if cap_mwh > 0:
+                    spec.components.append(
+                        Component(sensor.id, "cycles", f / (2 * cap_mwh), sensor.event_resolution)
                     )
-                )  # fmt: skip
-            else:
-                cap = over.get("battery-capacity") or fm.get("soc-max")
-                if cap is not None:
-                    cap_mwh = parse_quantity(cap, "MWh").to("MWh")
-                    if cap_mwh > 0:
-                        spec.components.append(
-                            Component(
-                                sensor.id, "cycles", f / (2 * cap_mwh), sensor.event_resolution
-                            )
-                        )
     pv_ids = [int(i) for i in over.get("pv", [])] + _refs(ctx.get("inflexible-production"))
-    for asset in tree:
-        if asset.type in _PV_TYPES:
-            pv_ids += [s.id for s in cat.sensors_of(asset.id) if is_power_unit(s.unit)][:1]
+    pv_ids += cat.tree.pv_sensor_ids(the_site)
     for sid in dict.fromkeys(pv_ids):
         s = cat.sensor(sid)
         spec.components.append(
@@ -274,16 +243,7 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
 
 def _refs(value: Any) -> list[int]:
     """Sensor ids in a flex-context field: ``{"sensor": 3}`` or a list of them (else none)."""
-    items = value if isinstance(value, list) else [value]
-    return [int(x["sensor"]) for x in items if isinstance(x, Mapping) and "sensor" in x]
-
-
-def _ancestry(cat: Catalog, asset: Asset) -> list[Asset]:
-    out, cur = [asset], asset
-    while cur.parent_id is not None:
-        cur = cat.asset(cur.parent_id)
-        out.append(cur)
-    return out
+    return [r.sensor_id for r in json_references(value, "")]
 
 
 def _check_resolutions(spec: SiteSpec) -> None:
@@ -298,18 +258,5 @@ def _check_resolutions(spec: SiteSpec) -> None:
 
 
 def find_sites(store: BeliefStore) -> list[int]:
-    """Ids of sites: assets with a flex-context whose ancestors have none."""
-    assets = {a.id: a for a in store.list_assets()}
-    out = []
-    for a in assets.values():
-        if not a.flex_context:
-            continue
-        p, top = a.parent_id, True
-        while p is not None and p in assets:
-            if assets[p].flex_context:
-                top = False
-                break
-            p = assets[p].parent_id
-        if top:
-            out.append(a.id)
-    return sorted(out)
+    """Ids of sites: the site model's (:meth:`flex_pipelines.sites.AssetTree.sites`)."""
+    return [s.id for s in AssetTree.load(store).sites()]
