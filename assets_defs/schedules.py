@@ -9,11 +9,13 @@ fails the step with the solver's message and saves nothing for that site and win
 
 import os
 import socket
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dagster import (
     AssetIn,
+    AssetKey,
     AssetObservation,
     BackfillPolicy,
     Config,
@@ -41,8 +43,12 @@ from flex_pipelines.pipeline import (
     schedule_chart_markdown,
     schedule_site,
 )
+from flex_pipelines.pipeline.sparklines import schedule_sparklines
 from flex_pipelines.time import floor_to
-from resources import STORE_POOL, BeliefStoreResource
+from resources import STORE_POOL, STORE_RETRY, BeliefStoreResource
+
+SCHEDULES = AssetKey("schedules")
+MAX_CHART_DAYS = 7  # a chart per partition for runs of at most a week
 
 
 class ScheduleConfig(Config):
@@ -52,42 +58,73 @@ class ScheduleConfig(Config):
 
     site_ids: list[int] | None = None  # None: every site
     kinds: list[str] = ["storage", "process"]
-    intraday: bool = False  # start at the current quarter hour instead of the window start
+    intraday: bool = False  # never plan before the current quarter hour
     replay: bool = False  # read inputs as known at the window start (backtests; idempotent)
-    now: str | None = (
-        None  # ISO time to act as "now" (backtests of the intraday cycle); default: the clock
-    )
+    #: ISO time to act as "now" (backtests of the intraday cycle); default: the clock
+    now: str | None = None
 
 
-@op(ins={"forecasts": In(Nothing)}, out=DynamicOut(dict))
-def schedule_targets(context: OpExecutionContext, config: ScheduleConfig, store: BeliefStoreResource):  # fmt: skip
+def schedule_run_config(
+    site_ids: Sequence[int] | None = None,
+    *,
+    intraday: bool = False,
+    kinds: Sequence[str] | None = None,
+    now: str | None = None,
+    replay: bool = False,
+) -> dict[str, Any]:
+    """The run config of a run of ``schedules`` for some sites: the one place that knows where
+    :class:`ScheduleConfig` sits in the graph (sensor, intraday cycle, runner and CLI use it)."""
+    fields: dict[str, Any] = {"site_ids": None if site_ids is None else list(site_ids)}
+    fields.update(intraday=intraday, replay=replay, now=now)
+    if kinds is not None:
+        fields["kinds"] = list(kinds)
+    config = ScheduleConfig(**fields)  # validates
+    values = {
+        k: v
+        for k, v in config.model_dump().items()
+        if k in fields and v != ScheduleConfig.model_fields[k].default
+    }
+    return {"ops": {"schedules": {"ops": {"schedule_targets": {"config": values}}}}}
+
+
+@op(ins={"forecasts": In(Nothing)}, out=DynamicOut(dict), retry_policy=STORE_RETRY)
+def schedule_targets(
+    context: OpExecutionContext, config: ScheduleConfig, store: BeliefStoreResource
+) -> Iterator[DynamicOutput]:
     """One output per site to schedule."""
     with store.open() as s:
         sites = [x.id for x in list_sites(s)]
     wanted = [i for i in sites if config.site_ids is None or i in config.site_ids]
     context.log.info(f"scheduling sites {wanted} of {sites}")
     for site_id in wanted:
-        yield DynamicOutput(
-            {
-                "site_id": site_id,
-                "kinds": config.kinds,
-                "intraday": config.intraday,
-                "replay": config.replay,
-                "now": config.now,
-            },
-            mapping_key=f"site_{site_id}",
-        )
+        target = {"site_id": site_id, "kinds": config.kinds, "intraday": config.intraday}
+        target.update(replay=config.replay, now=config.now)
+        yield DynamicOutput(target, mapping_key=f"site_{site_id}")
 
 
 @op(pool=STORE_POOL, retry_policy=RetryPolicy(max_retries=2, delay=5))
-def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefStoreResource) -> dict:  # fmt: skip
-    """Schedule one site for every day of the partition window (one transaction per day)."""
+def schedule_one_site(
+    context: OpExecutionContext, target: dict, store: BeliefStoreResource
+) -> dict[str, Any]:
+    """Schedule one site for every day of the partition window (one transaction per day).
+
+    Intraday runs start at the current quarter hour: the past is never re-planned.
+    """
     start, end = window_utc(context.partition_time_window)
-    now = datetime.fromisoformat(target["now"]).astimezone(UTC) if target.get("now") else datetime.now(UTC)  # fmt: skip
+    fixed_now = datetime.fromisoformat(target["now"]).astimezone(UTC) if target.get("now") else None
+    now = fixed_now or datetime.now(UTC)
     if target["intraday"]:
         start = max(start, floor_to(now, timedelta(minutes=15)))
     days: list[dict[str, Any]] = []
-    skipped: list[str] = [] if start < end else [f"intraday at {now.isoformat()}: the window ended at {end.isoformat()}"]  # fmt: skip
+    skipped: list[dict[str, str]] = []
+    if start >= end:
+        day = context.partition_keys[-1]
+        skipped.append(
+            {
+                "day": day,
+                "reason": f"intraday at {now.isoformat()}: the window ended at {end.isoformat()}",
+            }
+        )
     with store.open() as s:
         # the inputs this run sees: beliefs that arrive while it solves come after this mark
         # and trigger another re-optimisation (the run's own outputs are ignored by source type)
@@ -95,24 +132,32 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
         site = next(x for x in list_sites(s) if x.id == target["site_id"])
         # consecutive days continue from the planned state; intraday starts from the latest SoC
         soc: dict[int, str] | None = None
-        if target["intraday"]:
+        if target["intraday"] and start < end:
             soc = latest_soc(s, site, start) or None
-        for _day, ws, we in day_windows(start, end) if start < end else []:
+        for day, ws, we in day_windows(start, end) if start < end else []:
             ws = max(ws, start)
-            clock = now if target.get("now") else datetime.now(UTC)
+            clock = fixed_now or datetime.now(UTC)
             as_of = min(clock, ws) if target.get("replay") else clock
             try:
-                res = schedule_site(s, site, ws, we, as_of=as_of, kinds=target["kinds"], soc_at_start=soc)  # fmt: skip
+                res = schedule_site(
+                    s, site, ws, we, as_of=as_of, kinds=target["kinds"], soc_at_start=soc
+                )
             except MissingInputsError as exc:
-                skipped.append(str(exc))
+                skipped.append({"day": day.isoformat(), "reason": str(exc)})
                 soc = None
                 continue
             except FlexPipelinesError as exc:  # infeasible or invalid: nothing was saved
-                raise Failure(description=f"site {site.id} ({site.asset.name}), {ws.isoformat()} to {we.isoformat()}: {exc}", allow_retries=False) from exc  # fmt: skip
+                raise Failure(
+                    description=f"site {site.id} ({site.asset.name}), {ws.isoformat()} to {we.isoformat()}: {exc}",
+                    allow_retries=False,
+                ) from exc
             soc = res.end_soc or None
-            days.append(res.to_record())
-    for reason in skipped[:5]:
-        context.log.warning(f"skipped: {reason}")
+            record = res.to_record()
+            record["day"] = day.isoformat()
+            record["warnings"] = [str(w) for w in getattr(res, "warnings", None) or []]
+            days.append(record)
+    for item in skipped[:5]:
+        context.log.warning(f"skipped {item['day']}: {item['reason']}")
     return {
         "site_id": target["site_id"],
         "days": days,
@@ -122,50 +167,90 @@ def schedule_one_site(context: OpExecutionContext, target: dict, store: BeliefSt
     }
 
 
-@op(out=Out(Nothing, is_required=False))
-def collect_schedules(context: OpExecutionContext, results: list[dict], store: BeliefStoreResource):
-    """The asset's materialization: per-site costs, beliefs, solve time and worker."""
+def partition_metadata(results: Sequence[dict[str, Any]], day: str) -> dict[str, Any]:
+    """One partition's own metadata from the site steps' results: its cost, site-days, rows,
+    solve time and skipped sites (a range run reports each day separately)."""
+    done = [(r["site_id"], d) for r in results for d in r["days"] if d["day"] == day]
+    skipped = [x["reason"] for r in results for x in r["skipped"] if x["day"] == day]
+    warnings = [w for _, d in done for w in d.get("warnings", [])]
+    return {
+        "row_count": sum(d["n_beliefs"] for _, d in done),
+        "site_days": len(done),
+        "cost_eur": round(sum(d["cost_eur"] for _, d in done), 2),
+        "solve_s": round(sum(d["solve_s"] for _, d in done), 3),
+        "skipped": MetadataValue.json(skipped[:50]),
+        "n_skipped": len(skipped),
+        "warnings": MetadataValue.json(warnings[:50]),
+        "per_site": MetadataValue.json(
+            [
+                {
+                    "site_id": s,
+                    "cost_eur": d["cost_eur"],
+                    "n_beliefs": d["n_beliefs"],
+                    "start": d["start"],
+                }
+                for s, d in done
+            ]
+        ),
+    }
+
+
+@op(out=Out(Nothing, is_required=False), retry_policy=STORE_RETRY)
+def collect_schedules(
+    context: OpExecutionContext, results: list[dict], store: BeliefStoreResource
+) -> Iterator[Output]:
+    """The asset's materializations: one per partition with that day's own cost, site-days,
+    rows, solve time, skipped sites and chart; the run's totals as ``run_*`` entries."""
+    keys = list(context.partition_keys)
     done = [d for r in results for d in r["days"]]
     skipped = [x for r in results for x in r["skipped"]]
-    meta: dict[str, Any] = {
-        "row_count": sum(d["n_beliefs"] for d in done),
-        "sites": len(results),
-        "site_days": len(done),
-        "cost_eur": round(sum(d["cost_eur"] for d in done), 2),
-        "solve_s": round(sum(d["solve_s"] for d in done), 3),
-        "skipped": skipped[:50],
-        "n_skipped": len(skipped),
-        "watermark": max((r["watermark"] for r in results), default=0),
-        "workers": sorted({f"{r['worker']['hostname']}:{r['worker']['pid']}" for r in results}),
-        "per_site": [
-            {
-                "site_id": r["site_id"],
-                "worker_pid": r["worker"]["pid"],
-                "watermark": r["watermark"],
-                "cost_eur": round(sum(d["cost_eur"] for d in r["days"]), 4),
-            }
-            for r in results
-        ],
-    }
-    first = next((r for r in sorted(results, key=lambda r: r["site_id"]) if r["days"]), None)
-    start, end = window_utc(context.partition_time_window)
-    if first is not None and end - start <= timedelta(days=7):  # one chart: the first site
-        with store.open() as s:
-            site = next(x for x in list_sites(s) if x.id == first["site_id"])
-            chart = schedule_chart_markdown(s, site, start, end)
-        if chart:
-            meta["chart"] = MetadataValue.md(chart)
     if not done:
-        reason = "; ".join(skipped[:3]) or "no site has a schedulable device"
+        reason = "; ".join(x["reason"] for x in skipped[:3]) or "no site has a schedulable device"
         context.log.warning(f"schedules not materialized: {reason}")
         for key in context.selected_asset_keys or []:
-            context.log_event(AssetObservation(key, partition=_partition(context), metadata={"skipped": reason}))  # fmt: skip
+            for day in keys:
+                why = "; ".join(x["reason"] for x in skipped if x["day"] == day)[:2000] or reason
+                context.log_event(AssetObservation(key, partition=day, metadata={"skipped": why}))
         return
-    yield Output(None, metadata=meta)
+    first = next((r for r in sorted(results, key=lambda r: r["site_id"]) if r["days"]), None)
+    with store.open() as s:
+        site = next((x for x in list_sites(s) if first and x.id == first["site_id"]), None)
+        for day in keys:
+            meta = partition_metadata(results, day)
+            if site is not None and meta["site_days"] and len(keys) <= MAX_CHART_DAYS:
+                ws, we = window_utc(daily_partitions.time_window_for_partition_key(day))
+                lines = schedule_sparklines(s, site.power_sensor_ids()[0], ws, we)
+                if lines:
+                    meta["schedule"] = MetadataValue.text(lines)
+                chart = schedule_chart_markdown(s, site, ws, we)
+                if chart:
+                    meta["chart"] = MetadataValue.md(chart)
+            _add_partition_metadata(context, day, meta)
+    yield Output(
+        None,
+        metadata={
+            "run_days": len(keys),
+            "run_row_count": sum(d["n_beliefs"] for d in done),
+            "run_site_days": len(done),
+            "run_cost_eur": round(sum(d["cost_eur"] for d in done), 2),
+            "run_solve_s": round(sum(d["solve_s"] for d in done), 3),
+            "run_n_skipped": len(skipped),
+            "sites": len(results),
+            "watermark": max((r["watermark"] for r in results), default=0),
+            "workers": sorted({f"{r['worker']['hostname']}:{r['worker']['pid']}" for r in results}),
+            "site_workers": MetadataValue.json(
+                [{"site_id": r["site_id"], "worker_pid": r["worker"]["pid"]} for r in results]
+            ),
+        },
+    )
 
 
-def _partition(context: OpExecutionContext) -> str | None:
-    return context.partition_key if context.has_partition_key else None
+def _add_partition_metadata(context: OpExecutionContext, day: str, meta: dict[str, Any]) -> None:
+    """Metadata for one partition's materialization of ``schedules`` (Dagster merges it over the
+    output's metadata for that partition only). The op is inside a graph-backed asset, whose
+    context has no public ``add_asset_metadata``; the step context underneath has it."""
+    step = context._step_execution_context  # noqa: SLF001
+    step.add_asset_metadata(meta, asset_key=SCHEDULES, partition_key=day)
 
 
 @graph_asset(
@@ -179,8 +264,10 @@ def _partition(context: OpExecutionContext) -> str | None:
 def schedules(forecasts):
     """Optimised schedules of every device per site and local day, saved as scheduler beliefs on
     the devices' power sensors (one transaction per site and day; a failed solve saves nothing,
-    so the previous schedule stays the latest belief). Metadata: rows, cost (EUR), solve time,
-    skipped sites with their reason, and the worker (host:pid) of each site step.
+    so the previous schedule stays the latest belief). Metadata per day (also in a range
+    run): rows, site-days, cost (EUR), solve time, skipped sites with their reason, the schedule
+    as text sparklines and a PNG chart; the run's totals as ``run_*``, and each site step's
+    worker (host:pid).
     """
     results = schedule_targets(forecasts).map(schedule_one_site)
     return collect_schedules(results.collect())

@@ -1,24 +1,27 @@
 """Sensors: inbox files, re-optimisation on new beliefs, and operator alerts.
 
 - ``inbox_files``: pending CSV files in the inbox → a run of ``inbox_beliefs`` for today.
-- ``reoptimise_on_new_beliefs``: a cursor on the store's ingestion watermark. One indexed query
-  per tick when nothing changed; otherwise one run per affected day with exactly the affected
-  sites, de-duplicated by ``run_key``. A locked (DuckDB) or unreachable store gives a
-  ``SkipReason`` and keeps the cursor, so the next tick retries.
-- ``alert_on_run_failure`` / ``stale_schedules``: an annotation (an asset observation shown on
-  the asset's page) and an optional webhook (``FLEXPIPE_ALERT_WEBHOOK``).
+- ``reoptimise_on_new_beliefs``: a cursor on the store's ingestion watermark, started at the
+  latest ingestion (history is not replayed: ``flexpipe pipeline reoptimise`` does that). One
+  indexed query per tick when nothing changed; otherwise at most ``FLEXPIPE_REOPT_MAX_RUNS``
+  runs, one per day of the planning window with exactly the affected sites whose inputs are
+  complete (:func:`~flex_pipelines.pipeline.reoptimise.plan_reoptimisation`), de-duplicated by
+  ``run_key``. Why site-days got no run is the tick's ``SkipReason`` (or its log and the run's
+  tags when runs were requested). A locked (DuckDB) or unreachable store gives a ``SkipReason``
+  and keeps the cursor, so the next tick retries.
+- ``alert_on_run_failure`` / ``alert_on_tick_failure`` / ``stale_schedules``: an annotation
+  (an asset observation shown on the asset's page) and an optional webhook
+  (``FLEXPIPE_ALERT_WEBHOOK``).
 """
 
 import hashlib
 import json
-import os
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetKey,
     AssetObservation,
-    AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
@@ -30,23 +33,26 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
+from dagster._core.scheduler.instigation import TickStatus
 
 from assets_defs.inbox import inbox_beliefs
 from assets_defs.jobs import reoptimise_job
-from assets_defs.partitions import PARTITIONS_START
-from flex_pipelines.pipeline import PIPELINE_TIMEZONE, list_sites, reopt_targets
-from flex_pipelines.time import get_zone
+from assets_defs.partitions import SETTINGS
+from assets_defs.schedules import SCHEDULES, schedule_run_config
+from flex_pipelines.pipeline import list_sites
+from flex_pipelines.pipeline.reoptimise import ReoptCursor, local_today, plan_reoptimisation
+from flex_pipelines.settings import Settings, load_settings
 from resources import BeliefStoreResource, InboxResource
 
-DEMO_ON = DefaultSensorStatus.RUNNING if os.environ.get("FLEXPIPE_AUTOMATION", "on") == "on" else DefaultSensorStatus.STOPPED  # fmt: skip
-SCHEDULES = AssetKey("schedules")
-SENSOR_INTERVAL_S = int(os.environ.get("FLEXPIPE_SENSOR_INTERVAL_S", "30"))
+DEMO_ON = DefaultSensorStatus.RUNNING if SETTINGS.automation else DefaultSensorStatus.STOPPED
+SENSOR_INTERVAL_S = SETTINGS.sensor_interval_s
 SENSOR_LOCK_WAIT_S = 2.0  # a tick waits this long for a locked DuckDB file, then skips
+INGESTIONS_PER_TICK = 10_000  # more are read on the next tick
 
 
 def today_key(now: datetime | None = None) -> str:
     """Today's partition key (local day of the pipeline timezone)."""
-    return (now or datetime.now(UTC)).astimezone(get_zone(PIPELINE_TIMEZONE)).date().isoformat()
+    return local_today(now or datetime.now(UTC), SETTINGS.timezone).isoformat()
 
 
 @sensor(
@@ -62,75 +68,91 @@ def inbox_files(context: SensorEvaluationContext, inbox: InboxResource):
     sig = hashlib.sha1(
         json.dumps([(f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files]).encode()
     ).hexdigest()[:16]
-    return RunRequest(run_key=f"inbox:{sig}", partition_key=today_key(), tags={"flexpipe/files": str(len(files))})  # fmt: skip
-
-
-def seen_watermarks(instance: DagsterInstance, day: str) -> dict[int, int]:
-    """Per site, the ingestion watermark the latest schedule of ``day`` had seen (taken before
-    it read its inputs)."""
-    result = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=SCHEDULES, asset_partitions=[day]), limit=1
+    return RunRequest(
+        run_key=f"inbox:{sig}", partition_key=today_key(), tags={"flexpipe/files": str(len(files))}
     )
-    if not result.records:
-        return {}
-    meta = result.records[0].asset_materialization.metadata  # type: ignore[union-attr]
-    per_site = meta["per_site"].value if "per_site" in meta else []
-    return {int(p["site_id"]): int(p.get("watermark", 0)) for p in per_site}  # type: ignore[union-attr]
 
 
-def reopt_requests(instance: DagsterInstance, targets: dict[str, dict[int, int]], last_key: str) -> list[RunRequest]:  # fmt: skip
-    """One run per day for the sites whose inputs changed after their latest schedule."""
-    out = []
-    for day, sites in sorted(targets.items()):
-        if not PARTITIONS_START <= day <= last_key:
-            continue
-        seen = seen_watermarks(instance, day)
-        todo = sorted(s for s, ing in sites.items() if ing > seen.get(s, 0))
-        if not todo:
-            continue
-        newest = max(sites[s] for s in todo)
-        out.append(
-            RunRequest(
-                run_key=f"reopt:{day}:{','.join(map(str, todo))}:{newest}",
-                partition_key=day,
-                run_config={
-                    "ops": {
-                        "schedules": {"ops": {"schedule_targets": {"config": {"site_ids": todo}}}}
-                    }
-                },  # fmt: skip
-                tags={
-                    "flexpipe/trigger": "new beliefs",
-                    "flexpipe/sites": ",".join(map(str, todo)),
-                },
+def reoptimise_tick(
+    cursor_text: str | None,
+    store: BeliefStoreResource,
+    now: datetime,
+    settings: Settings = SETTINGS,
+) -> SensorResult | SkipReason:
+    """One tick of ``reoptimise_on_new_beliefs`` at ``now`` (the sensor passes the clock; tests
+    pass midnight, DST days …): run requests, the new cursor and why site-days got no run."""
+    cursor = ReoptCursor.parse(cursor_text)
+    try:
+        with store.open(lock_wait_s=SENSOR_LOCK_WAIT_S) as s:
+            watermark = s.ingestion_watermark()
+            if cursor is None:  # first start: from now on, history is a backfill's job
+                return SensorResult(
+                    cursor=ReoptCursor(watermark).dump(),
+                    skip_reason=(
+                        f"started at ingestion {watermark}: earlier beliefs are not re-optimised "
+                        "(flexpipe pipeline reoptimise --since-ingestion 0 does that)"
+                    ),
+                )
+            if watermark <= cursor.ingestion and not cursor.pending:
+                return SkipReason(f"no new beliefs since ingestion {cursor.ingestion}")
+            ingestions = s.ingestions_since(cursor.ingestion, limit=INGESTIONS_PER_TICK)
+            sites = list_sites(s)
+            plan = plan_reoptimisation(
+                s,
+                sites,
+                ingestions,
+                now=now,
+                timezone=settings.timezone,
+                horizon_days=settings.planning_horizon_days,
+                max_runs=settings.reopt_max_runs,
+                pending=cursor.pending,
             )
+    except Exception as exc:  # a locked DuckDB file, an unreachable server: retry next tick
+        kept = cursor.ingestion if cursor else "unset"
+        return SkipReason(
+            f"belief store unavailable ({type(exc).__name__}: {exc}); cursor stays at {kept}, "
+            "retrying next tick"
         )
-    return out
+    last = ingestions[-1].id if ingestions else cursor.ingestion
+    new_cursor = ReoptCursor(last, plan.deferred).dump()
+    message = f"ingestions {cursor.ingestion + 1}..{last}: {plan.summary()}"
+    if not plan.runs:
+        return SensorResult(cursor=new_cursor, skip_reason=message)
+    requests = [
+        RunRequest(
+            run_key=run.run_key,
+            partition_key=run.day,
+            run_config=schedule_run_config(run.site_ids, intraday=True),
+            tags={
+                "flexpipe/trigger": "new beliefs",
+                "flexpipe/sites": ",".join(map(str, run.site_ids)),
+                "flexpipe/ingestion": str(run.newest),
+                **({"flexpipe/skipped": "; ".join(run.skipped)[:1000]} if run.skipped else {}),
+            },
+        )
+        for run in plan.runs
+    ]
+    return SensorResult(run_requests=requests, cursor=new_cursor)
 
 
 @sensor(job=reoptimise_job, minimum_interval_seconds=SENSOR_INTERVAL_S, default_status=DEMO_ON)
 def reoptimise_on_new_beliefs(context: SensorEvaluationContext, store: BeliefStoreResource):
-    """Re-optimise exactly the sites and days whose inputs (prices, loads, SoC, forecasts) changed."""
-    cursor = int(context.cursor or 0)
-    try:
-        with store.open(lock_wait_s=SENSOR_LOCK_WAIT_S) as s:
-            watermark = s.ingestion_watermark()
-            if watermark <= cursor:
-                return SkipReason(f"no new beliefs since ingestion {cursor}")
-            ingestions = s.ingestions_since(cursor)
-            sites = list_sites(s)
-    except Exception as exc:  # a locked DuckDB file, an unreachable server: retry next tick
-        return SkipReason(f"belief store unavailable ({type(exc).__name__}: {exc}); cursor stays at {cursor}, retrying next tick")  # fmt: skip
-    last = ingestions[-1].id if ingestions else watermark
-    last_key = (datetime.fromisoformat(today_key()) + timedelta(days=1)).date().isoformat()
-    requests = reopt_requests(context.instance, reopt_targets(sites, ingestions), last_key)
-    context.log.info(f"ingestions {cursor + 1}..{last}: {len(requests)} re-optimisation run(s)")
-    return SensorResult(run_requests=requests, cursor=str(last))
+    """Re-optimise exactly the sites and days (today … the planning horizon) whose inputs
+    (prices, loads, SoC, forecasts) changed, from the current quarter hour on; starts at the
+    latest ingestion, at most ``FLEXPIPE_REOPT_MAX_RUNS`` runs per tick."""
+    result = reoptimise_tick(context.cursor, store, datetime.now(UTC))
+    if isinstance(result, SensorResult) and result.run_requests:
+        context.log.info(
+            f"{len(result.run_requests)} re-optimisation run(s): "
+            + ", ".join(r.run_key or "" for r in result.run_requests)
+        )
+    return result
 
 
 def alert(instance: DagsterInstance, key: AssetKey, message: str, **meta: object) -> None:
     """Record an annotation on an asset and POST it to ``FLEXPIPE_ALERT_WEBHOOK`` when set."""
     instance.report_runless_asset_event(AssetObservation(key, metadata={"alert": message, **meta}))  # type: ignore[arg-type]
-    url = os.environ.get("FLEXPIPE_ALERT_WEBHOOK")
+    url = load_settings().alert_webhook
     if url:
         body = json.dumps({"asset": key.to_user_string(), "text": message, **meta}, default=str)
         req = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
@@ -151,10 +173,11 @@ def alert_on_run_failure(context: RunFailureSensorContext) -> None:
             message += f" {steps[0].dagster_event.step_key}: {err.message.strip()}"
     keys = sorted(run.asset_selection or [SCHEDULES], key=lambda k: k.to_user_string())
     for key in keys:
-        alert(context.instance, key, message, run_id=run.run_id, partition=run.tags.get("dagster/partition", ""))  # fmt: skip
+        partition = run.tags.get("dagster/partition", "")
+        alert(context.instance, key, message, run_id=run.run_id, partition=partition)
 
 
-STALE_AFTER = timedelta(hours=float(os.environ.get("FLEXPIPE_STALE_AFTER_HOURS", "26")))
+STALE_AFTER = timedelta(hours=SETTINGS.stale_after_hours)
 
 
 @sensor(minimum_interval_seconds=600, default_status=DEMO_ON)
@@ -170,3 +193,40 @@ def stale_schedules(context: SensorEvaluationContext):
     alert(context.instance, SCHEDULES, f"schedules are stale: last saved {episode}")
     context.update_cursor(episode)
     return SkipReason(f"alerted: schedules stale since {episode}")
+
+
+@sensor(minimum_interval_seconds=60, default_status=DEMO_ON)
+def alert_on_tick_failure(context: SensorEvaluationContext):
+    """Alert once per failed tick of any sensor or schedule (the daemon records each tick; a
+    failed one means that automation did nothing that tick). Starts from now."""
+    since = float(context.cursor) if context.cursor else datetime.now(UTC).timestamp()
+    failed = tick_failures(context.instance, since)
+    for tick in failed:
+        error = tick.error.message.strip().splitlines()[-1] if tick.error else "no error recorded"
+        when = datetime.fromtimestamp(tick.timestamp, UTC).isoformat()
+        alert(
+            context.instance,
+            SCHEDULES,
+            f"{tick.instigator_type.value.lower()} {tick.instigator_name} failed at {when}: {error}",
+            tick=tick.instigator_name,
+            tick_time=when,
+        )
+    newest = max([since, *(t.timestamp for t in failed)])
+    context.update_cursor(str(newest))
+    return SkipReason(f"alerted {len(failed)} failed tick(s)" if failed else "no failed ticks")
+
+
+def tick_failures(instance: DagsterInstance, since: float) -> list:
+    """Failed sensor and schedule ticks after ``since`` (a UNIX time), oldest first."""
+    out = []
+    for state in instance.all_instigator_state():
+        if state.selector_id is None:
+            continue
+        ticks = instance.get_ticks(
+            state.instigator_origin_id,
+            state.selector_id,
+            after=since,
+            statuses=[TickStatus.FAILURE],
+        )
+        out += [t for t in ticks if t.timestamp > since]
+    return sorted(out, key=lambda t: t.timestamp)

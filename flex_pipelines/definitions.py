@@ -20,15 +20,19 @@ from assets_defs import checks, forecasts, inbox, reports, schedules
 from assets_defs.jobs import celery_schedules_job, day_ahead_job, pipeline_job, reoptimise_job
 from assets_defs.sensors import (
     alert_on_run_failure,
+    alert_on_tick_failure,
     inbox_files,
     reoptimise_on_new_beliefs,
     stale_schedules,
 )
+from flex_pipelines.settings import resource_value
 from resources import BeliefStoreResource, InboxResource
 from schedules.cycles import day_ahead_cycle, intraday_cycle
 
 #: schedules must be refreshed at least daily (the day-ahead cycle); warn after 25 hours
-SCHEDULE_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))  # fmt: skip
+SCHEDULE_FRESHNESS = FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=25)
+)
 
 assets = load_assets_from_modules([inbox, forecasts, schedules, reports])
 jobs = [pipeline_job, reoptimise_job, day_ahead_job]
@@ -39,9 +43,22 @@ defs = Definitions(
     assets=assets,
     asset_checks=load_asset_checks_from_modules([checks]),
     jobs=jobs,
-    sensors=[inbox_files, reoptimise_on_new_beliefs, alert_on_run_failure, stale_schedules],
+    sensors=[
+        inbox_files,
+        reoptimise_on_new_beliefs,
+        alert_on_run_failure,
+        alert_on_tick_failure,
+        stale_schedules,
+    ],
     schedules=[day_ahead_cycle, intraday_cycle],
-    resources={"store": BeliefStoreResource(), "inbox": InboxResource()},
+    # settings reach resources through EnvVar when set (the UI shows the variable), else defaults
+    resources={
+        "store": BeliefStoreResource(
+            url=resource_value("FLEXPIPE_DB_URL"),
+            lock_wait_s=resource_value("FLEXPIPE_LOCK_WAIT_S", int),
+        ),
+        "inbox": InboxResource(path=resource_value("FLEXPIPE_INBOX")),
+    },
     executor=in_process_executor,
 ).map_resolved_asset_specs(
     func=lambda spec: spec.replace_attributes(freshness_policy=SCHEDULE_FRESHNESS),

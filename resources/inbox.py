@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from flex_pipelines.settings import load_settings
+
 
 def default_inbox() -> str:
     """``FLEXPIPE_INBOX``, else var/inbox."""
-    return os.environ.get("FLEXPIPE_INBOX") or "var/inbox"
+    return load_settings().inbox
 
 
 class InboxResource(ConfigurableResource):

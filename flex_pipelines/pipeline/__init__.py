@@ -65,6 +65,8 @@ class PipelineSummary:
     skipped: dict[str, str] = field(default_factory=dict)  # asset → reason (not materialized)
     checks: dict[str, bool] = field(default_factory=dict)  # "asset:check" → passed
     error: str | None = None
+    #: asset → partition key → that partition's own metadata (a range run has one per day)
+    partitions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,15 @@ class PipelineSummary:
             "end": self.end.isoformat(), "seconds": round(self.seconds, 3), "assets": self.assets,
             "skipped": self.skipped, "checks": self.checks, "error": self.error,
         }  # fmt: skip
+
+    def add_materialization(self, asset: str, partition: str | None, meta: dict[str, Any]) -> None:
+        """Record one materialization: its own metadata under ``partitions``; in ``assets`` the
+        run's totals (the ``run_*`` entries, without the prefix) over the latest partition's."""
+        own = {k: v for k, v in meta.items() if not k.startswith("run_") and k != "path"}
+        totals = {k.removeprefix("run_"): v for k, v in meta.items() if k.startswith("run_")}
+        if partition is not None:
+            self.partitions.setdefault(asset, {})[partition] = own
+        self.assets[asset] = {**own, **totals}
 
 
 def run_pipeline(
@@ -85,6 +96,8 @@ def run_pipeline(
     assets: Sequence[str] | None = None,
     log_level: str = "WARNING",
     replay: bool = False,
+    site_ids: Sequence[int] | None = None,
+    intraday: bool = False,
 ) -> PipelineSummary:
     """Materialise ingest → forecasts → schedules → reports for local days ``start``..``end``
     (inclusive) in one in-process run (single-run backfill over the partition range).
@@ -98,6 +111,8 @@ def run_pipeline(
     :param log_level: Dagster's console log level.
     :param replay: schedule with inputs as known at each day's start (believed then), as a
         backtest would; default: as known now.
+    :param site_ids: schedule only these sites (default every site).
+    :param intraday: never plan before the current quarter hour (what the sensor's runs do).
     """
     from dagster import AssetKey, DagsterInstance
     from dagster._core.storage.tags import (
@@ -105,6 +120,7 @@ def run_pipeline(
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
+    from assets_defs.schedules import schedule_run_config
     from flex_pipelines.definitions import defs
 
     if end < start:
@@ -123,7 +139,7 @@ def run_pipeline(
     selection = [AssetKey(a) for a in assets] if assets else None
     run_config: dict[str, Any] = {"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}}  # fmt: skip
     if not assets or "schedules" in assets:
-        run_config["ops"] = {"schedules": {"ops": {"schedule_targets": {"config": {"replay": replay}}}}}  # fmt: skip
+        run_config.update(schedule_run_config(site_ids, replay=replay, intraday=intraday))
     t0 = time.perf_counter()
     with _console_progress(progress, (end - start).days + 1) as hook, _progress_hook(hook):
         result = job.execute_in_process(
@@ -134,11 +150,14 @@ def run_pipeline(
     summary = PipelineSummary(result.run_id, result.success, start, end, time.perf_counter() - t0)
     for ev in result.get_asset_materialization_events():
         mat = ev.step_materialization_data.materialization
-        summary.assets[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items() if k != "path"}  # fmt: skip
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        summary.add_materialization(mat.asset_key.to_user_string(), mat.partition, meta)
     for ev in result.get_asset_observation_events():
         obs = ev.asset_observation_data.asset_observation
         if "skipped" in obs.metadata:
-            summary.skipped[obs.asset_key.to_user_string()] = str(obs.metadata["skipped"].value)
+            name, why = obs.asset_key.to_user_string(), str(obs.metadata["skipped"].value)
+            if why not in summary.skipped.get(name, ""):
+                summary.skipped[name] = "; ".join(filter(None, [summary.skipped.get(name), why]))
     for ev in result.get_asset_check_evaluations():
         summary.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
     failures = [e for e in result.all_events if e.is_step_failure]

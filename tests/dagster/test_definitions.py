@@ -16,7 +16,13 @@ def test_definitions_load() -> None:
     Definitions.validate_loadable(defs)
     names = {j.name for j in defs.resolve_all_job_defs()}
     assert {"pipeline_job", "reoptimise_job", "day_ahead_job", "celery_schedules_job"} <= names
-    assert {s.name for s in defs.sensors} == {"inbox_files", "reoptimise_on_new_beliefs", "alert_on_run_failure", "stale_schedules"}  # fmt: skip
+    assert {s.name for s in defs.sensors} == {
+        "inbox_files",
+        "reoptimise_on_new_beliefs",
+        "alert_on_run_failure",
+        "alert_on_tick_failure",
+        "stale_schedules",
+    }
     assert {s.name for s in defs.schedules} == {"day_ahead_cycle", "intraday_cycle"}
 
 
