@@ -202,13 +202,14 @@ class AssetTree:
             cur = self.assets[cur].parent_id
         return out
 
-    def subtree(self, asset_id: int) -> Iterator[Asset]:
-        """The asset and every asset below it (depth first, by id)."""
-        todo = [self.asset(asset_id)]
+    def subtree(self, asset_id: int, depth: int | None = None) -> Iterator[Asset]:
+        """The asset and every asset below it (depth first, by id); ``depth`` levels at most."""
+        todo = [(self.asset(asset_id), 0)]
         while todo:
-            a = todo.pop()
+            a, level = todo.pop()
             yield a
-            todo.extend(reversed(self.children(a.id)))
+            if depth is None or level < depth:
+                todo.extend((c, level + 1) for c in reversed(self.children(a.id)))
 
     def is_below(self, asset_id: int, ancestor_id: int) -> bool:
         """Whether ``asset_id`` is ``ancestor_id`` or below it."""

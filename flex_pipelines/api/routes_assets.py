@@ -19,6 +19,7 @@ from flex_pipelines.api.serialize import asset_json, json_field
 from flex_pipelines.api.tables import asset_type_name, asset_types
 from flex_pipelines.beliefs.model import Asset
 from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.sites import AssetTree
 
 router = APIRouter(prefix="/api/v3_0", tags=["assets"])
 Auth = Annotated[Principal, Depends(current_principal)]
@@ -47,15 +48,8 @@ def _type_name(store: BeliefStore, type_id: int | None, name: str | None) -> str
 
 
 def _subtree(store: BeliefStore, root: int, depth: int | None) -> list[Asset]:
-    out, level, frontier = [store.get_asset(root)], 0, [root]
-    while frontier and (depth is None or level < depth):
-        nxt = []
-        for a in frontier:
-            kids = store.list_assets(parent_id=a)
-            out.extend(kids)
-            nxt.extend(k.id for k in kids)
-        frontier, level = nxt, level + 1
-    return out
+    """The asset and those below it, ``depth`` levels at most (the site model's tree walk)."""
+    return list(AssetTree.load(store).subtree(root, depth))
 
 
 @router.get("/assets", summary="Assets you may read")

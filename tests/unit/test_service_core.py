@@ -1,0 +1,145 @@
+"""The service core's rules: one definition of a site, sensor references with their roles, one
+access rule, and doors that do not walk the asset tree or read flex-model JSON themselves."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from flex_pipelines.beliefs import open_store
+from flex_pipelines.pipeline import list_sites
+from flex_pipelines.reporting.site import find_sites, site_spec
+from flex_pipelines.scheduling.references import flex_references
+from flex_pipelines.service import LOCAL_ADMIN, AccessDenied, Caller, authorize
+from flex_pipelines.sites import AssetTree
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def campus(tmp_path):  # noqa: ANN001, ANN201
+    """campus (flex-context) → building (flex-context) → battery; a PV asset in the building."""
+    store = open_store(str(tmp_path / "campus.duckdb"))
+    acc = store.add_account("A")
+    price = store.add_sensor("price", "EUR/MWh", timedelta(hours=1))
+    campus = store.add_asset(
+        "campus",
+        "campus",
+        acc.id,
+        flex_context={"consumption-price": {"sensor": price.id}, "site-power-capacity": "1 MW"},
+    )
+    building = store.add_asset(
+        "building",
+        "building",
+        acc.id,
+        parent_id=campus.id,
+        flex_context={"site-power-capacity": "300 kW"},
+    )
+    battery = store.add_asset("battery", "battery", acc.id, parent_id=building.id)
+    power = store.add_sensor("power", "kW", timedelta(minutes=15), asset_id=battery.id)
+    store.update_asset(battery.id, flex_model={"sensor": power.id, "soc-max": "100 kWh"})
+    pv = store.add_asset("pv", "solar", acc.id, parent_id=building.id)
+    pv_s = store.add_sensor("pv power", "kW", timedelta(minutes=15), asset_id=pv.id)
+    ids = {"campus": campus.id, "building": building.id, "battery": battery.id, "power": power.id}
+    ids |= {"price": price.id, "pv": pv_s.id, "account": acc.id}
+    yield store, ids
+    store.close()
+
+
+def test_a_site_means_the_same_for_scheduling_reporting_and_views(campus) -> None:  # noqa: ANN001
+    store, ids = campus
+    assert [s.id for s in list_sites(store)] == [ids["building"]]
+    assert find_sites(store) == [ids["building"]]
+    site = AssetTree.load(store).site_of(ids["battery"])
+    assert site.id == ids["building"]
+    # the campus's price is inherited; the building's own capacity wins
+    assert site.flex_context == {
+        "consumption-price": {"sensor": ids["price"]},
+        "site-power-capacity": "300 kW",
+    }
+    spec = site_spec(store, ids["building"])
+    assert {(c.sensor_id, c.role) for c in spec.components} >= {
+        (ids["power"], "device"),
+        (ids["pv"], "pv"),
+        (ids["price"], "cprice"),
+    }
+    # scheduling the campus schedules the building's devices under the building's context
+    (scope,) = AssetTree.load(store).scopes(asset_id=ids["campus"])
+    assert scope.site is not None and scope.site.id == ids["building"]
+    assert [f["sensor"] for f in scope.flex_models] == [ids["power"]]
+
+
+def test_references_have_roles_wherever_they_are_nested() -> None:
+    refs = flex_references(
+        [
+            {
+                "sensor": 1,
+                "state-of-charge": 2,
+                "soc-minima": {"sensor": 3},
+                "consumption": {"sensor": 9},
+            }
+        ],  # noqa: E501
+        {
+            "consumption-price": {"sensor": 4},
+            "inflexible-device-sensors": [5, {"sensor": 6}],
+            "commitments": [{"name": "x", "baseline": {"sensor": 7}, "up-price": "1 EUR/MWh"}],
+            "aggregate-power": {"sensor": 8},
+        },
+    )
+    roles = {(r.sensor_id, r.role) for r in refs}
+    assert roles == {
+        (1, "write"),
+        (2, "write"),
+        (3, "read"),
+        (9, "write"),
+        (4, "read"),
+        (5, "read"),
+        (6, "read"),
+        (7, "read"),
+        (8, "write"),
+    }
+    assert next(r.field for r in refs if r.sensor_id == 7) == "flex-context.commitments[0].baseline"
+
+
+def test_one_access_rule(campus) -> None:  # noqa: ANN001
+    store, ids = campus
+    other = store.add_account("B")
+    theirs = store.add_asset("theirs", "building", other.id)
+    foreign = store.add_sensor("foreign", "kW", timedelta(minutes=15), asset_id=theirs.id)
+    a, b = Caller(ids["account"], frozenset(), "a"), Caller(other.id, frozenset(), "b")
+    refs = flex_references(
+        [{"sensor": ids["power"]}], {"consumption-price": {"sensor": ids["price"]}}
+    )  # noqa: E501
+    authorize(a, store, refs)  # own power sensor, public price
+    authorize(LOCAL_ADMIN, store, refs)
+    with pytest.raises(AccessDenied, match=f"flex-model.sensor names sensor {ids['power']}"):
+        authorize(b, store, refs)
+    # a public sensor is readable by all, writable by admins only
+    public_write = flex_references([], {"aggregate-power": {"sensor": ids["price"]}})
+    with pytest.raises(AccessDenied, match="is public"):
+        authorize(a, store, public_write)
+    with pytest.raises(AccessDenied) as exc:
+        authorize(a, store, flex_references([], {"consumption-price": {"sensor": foreign.id}}))
+    assert "foreign" not in str(exc.value) and "kW" not in str(exc.value)  # no name, no unit
+
+
+#: what a door would write if it walked the tree or read flex JSON itself
+FORBIDDEN = re.compile(
+    r"flex_model\[|flex_model\.get\(|flex_context\[|flex_context\.get\(|parent_id=|"
+    r"asset_ancestry\(|\"process-type\" in|\.flex_model\b.*\"sensor\""
+)
+
+
+def test_no_door_walks_the_asset_tree_or_reads_flex_json() -> None:
+    doors = [ROOT / "flex_pipelines" / "api", ROOT / "flex_pipelines" / "cli", ROOT / "assets_defs"]
+    hits = [
+        f"{path.relative_to(ROOT)}:{i}: {line.strip()}"
+        for door in doors
+        for path in sorted(door.rglob("*.py"))
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if FORBIDDEN.search(line)
+    ]
+    assert hits == []
