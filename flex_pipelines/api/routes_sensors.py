@@ -28,7 +28,7 @@ from flex_pipelines.api.sensor_data import (
     window,
 )
 from flex_pipelines.api.serialize import json_field, sensor_json
-from flex_pipelines.beliefs.model import KnowledgeHorizon, Sensor
+from flex_pipelines.beliefs.model import KnowledgeHorizon, SaveResult, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.beliefs.validate import BeliefValidationError
 from flex_pipelines.time import TimeError, format_duration, get_zone, n_steps
@@ -148,13 +148,37 @@ def post_data(request: Request, p: Auth, sensor_id: Id, body: SensorDataIn) -> d
         if "refusing to change" in str(exc):
             raise ApiError(403, "INVALID_REPLACEMENT", f"{exc}") from exc
         raise
-    if grouped:  # saved together with concurrent requests: counts are the group's
+    if grouped:  # saved together with a concurrent request about this sensor: group counts
         return {"status": "PROCESSED", "message": "Request has been processed.", "n_received": frame.height}  # fmt: skip
+    status, message = _save_status(saved)
+    return {
+        "status": status,
+        "message": message,
+        "n_received": frame.height,
+        "n_new": saved.n_new,
+        "n_existing": saved.n_existing,
+    }
+
+
+def _save_status(saved: SaveResult) -> tuple[str, str]:
+    """FlexMeasures' status and message for a save; nothing new: already received.
+
+    Parameters
+    ----------
+    saved : SaveResult
+        What the store did with the posted beliefs (unchanged beliefs are not new).
+
+    Returns
+    -------
+    tuple[str, str]
+        The status and the message of the answer.
+    """
     if saved.n_new == 0:
-        status, message = "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED", "All of the data has already been received and successfully processed."  # fmt: skip
-    else:
-        status, message = "PROCESSED", "Request has been processed."
-    return {"status": status, "message": message, "n_received": frame.height, "n_new": saved.n_new, "n_existing": saved.n_existing}  # fmt: skip
+        return (
+            "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED",
+            "All of the data has already been received and successfully processed.",
+        )
+    return "PROCESSED", "Request has been processed."
 
 
 @router.get("/sensors/{sensor_id}/data", summary="Get sensor data, one value per step")
@@ -299,6 +323,12 @@ async def upload_data(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any
             import polars as pl
 
             saved = store.save_beliefs(pl.concat(frames))
-        return {"status": "PROCESSED", "message": f"Processed {len(files)} file(s).", "n_new": saved.n_new, "n_existing": saved.n_existing}  # fmt: skip
+        status = _save_status(saved)[0]
+        return {
+            "status": status,
+            "message": f"Processed {len(files)} file(s).",
+            "n_new": saved.n_new,
+            "n_existing": saved.n_existing,
+        }
 
     return await run_in_threadpool(save)

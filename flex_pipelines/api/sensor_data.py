@@ -6,6 +6,12 @@ power, prices and other intensive units, split evenly for energy units). Values 
 from ``unit`` to the sensor's unit. The belief time is ``prior`` (or ``belief-time``) when given;
 with ``horizon`` it is the knowledge time minus the horizon; with neither it is the knowledge
 time (measurements) but never later than the time of receipt (forecasts).
+
+Posting the same values again stores nothing: about the past they carry the same belief time
+(the same beliefs); about the future they are believed at receipt, and the store does not save
+a belief that repeats its source's most recent one (``save_beliefs(changed_only=True)``). Two
+users correcting each other about the past both believe at the knowledge time; the later post
+wins (the store breaks ties by ingestion).
 """
 
 from __future__ import annotations

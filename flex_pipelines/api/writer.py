@@ -5,7 +5,9 @@ costs a fixed overhead of a few statements. Requests that arrive while a save ru
 are then saved together: the first waiting request becomes the leader and saves everything
 pending in one ``save_beliefs`` call. If that combined save is refused (one request holds a
 conflicting value), nothing of it is stored and each request is saved on its own, so each gets
-its own answer and a rejected request still stores nothing.
+its own answer and a rejected request still stores nothing. Requests of a combined save about
+different sensors get their own counts (the store counts new beliefs per sensor); requests
+sharing a sensor get the counts of the whole group.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class BeliefWriter:
         self.n_grouped = 0  # requests saved in a combined call
 
     def save(self, frame: pl.DataFrame) -> tuple[SaveResult, bool]:
-        """Save one request's frame; returns its result and whether it was saved in a group
-        (then the counts are those of the whole group)."""
+        """Save one request's frame; returns its result and whether its counts are those of a
+        whole group (saved together with a request about the same sensor)."""
         item = _Item(frame)
         with self._lock:
             self._pending.append(item)
@@ -81,8 +83,7 @@ class BeliefWriter:
                     result = store.save_beliefs(pl.concat([i.frame for i in batch]))
                     self.n_saves += 1
                     self.n_grouped += len(batch)
-                    for item in batch:
-                        item.result, item.grouped = result, True
+                    _share_out(result, batch)
                     return
                 except FlexPipelinesError:
                     pass  # one of them is refused: save each on its own
@@ -96,3 +97,18 @@ class BeliefWriter:
                     self.n_saves += 1
                 except BaseException as exc:  # each request gets its own error
                     item.error = exc
+
+
+def _share_out(result: SaveResult, batch: list[_Item]) -> None:
+    """Give each request of a combined save its own counts when no two requests are about the
+    same sensor; otherwise every request gets the group's result (``grouped``)."""
+    sensors = [set(item.frame["sensor_id"].unique().to_list()) for item in batch]
+    if sum(len(s) for s in sensors) != len(set().union(*sensors)):
+        for item in batch:
+            item.result, item.grouped = result, True
+        return
+    for item, own in zip(batch, sensors, strict=True):
+        n_new = sum(result.new_by_sensor.get(s, 0) for s in own)
+        by_sensor = {s: n for s, n in result.new_by_sensor.items() if s in own}
+        ingestion_id = result.ingestion_id if n_new else None
+        item.result = SaveResult(n_new, item.frame.height - n_new, ingestion_id, by_sensor)

@@ -127,11 +127,13 @@ class Source:
 
 @dataclass(frozen=True)
 class SaveResult:
-    """What a save did: how many beliefs were new, how many were already stored."""
+    """What a save did: how many beliefs were new, how many were already stored (the same
+    belief, or one repeating its source's most recent belief about the event)."""
 
     n_new: int
     n_existing: int
     ingestion_id: int | None  # the watermark after this save (None when nothing was new)
+    new_by_sensor: dict[int, int] = field(default_factory=dict)  # n_new of each sensor with some
 
 
 def now_utc() -> datetime:

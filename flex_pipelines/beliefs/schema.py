@@ -85,11 +85,17 @@ SELECT b.sensor_id, s.name AS sensor_name, s.unit, b.event_start,
        b.event_value, s.asset_id
 FROM beliefs b JOIN sensors s ON s.id = b.sensor_id JOIN sources src ON src.id = b.source_id;
 CREATE OR REPLACE VIEW latest_beliefs AS
-SELECT DISTINCT ON (sensor_id, event_start) *
-FROM belief_details
-ORDER BY sensor_id, event_start, belief_time DESC,
-         CASE source_type WHEN 'forecaster' THEN 2 WHEN 'scheduler' THEN 1 WHEN 'reporter' THEN 1
-         ELSE 0 END, abs(cumulative_probability - 0.5), cumulative_probability, source_id DESC;
+SELECT DISTINCT ON (b.sensor_id, b.event_start)
+       b.sensor_id, s.name AS sensor_name, s.unit, b.event_start,
+       b.event_start + s.event_resolution_s * INTERVAL '1 second' AS event_end,
+       b.belief_time, b.belief_horizon_s, b.source_id, src.name AS source_name,
+       src.type AS source_type, src.model AS source_model, b.cumulative_probability,
+       b.event_value, s.asset_id
+FROM beliefs b JOIN sensors s ON s.id = b.sensor_id JOIN sources src ON src.id = b.source_id
+ORDER BY b.sensor_id, b.event_start, b.belief_time DESC,
+         CASE src.type WHEN 'forecaster' THEN 2 WHEN 'scheduler' THEN 1 WHEN 'reporter' THEN 1
+         ELSE 0 END, abs(b.cumulative_probability - 0.5), b.cumulative_probability,
+         b.ingestion_id DESC, b.source_id DESC;
 """
 
 DUCKDB_TYPES = {"ts": "TIMESTAMPTZ", "dbl": "DOUBLE", "text": "VARCHAR", "beliefs_pk": ""}

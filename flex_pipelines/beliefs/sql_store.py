@@ -43,11 +43,51 @@ def _utc(dt: datetime, field: str) -> datetime:
     return to_utc(dt)
 
 
+def drop_unchanged(frame: pl.DataFrame) -> pl.DataFrame:
+    """A checked belief frame without the beliefs that repeat their preceding belief.
+
+    The preceding belief of a belief is the one of the same source about the same event (same
+    sensor, event start and cumulative probability) with the latest earlier belief time, on the
+    same side of the knowledge time: ex-ante beliefs (``belief_horizon_s > 0``) follow ex-ante
+    ones and ex-post beliefs ex-post ones, so the first measurement is kept even when it equals
+    the last forecast (as FlexMeasures does). A belief of a source about an event at a belief
+    time is dropped only as a whole: a probabilistic belief is kept whole when any of its
+    probabilities changed. This equals saving the frame one belief time after the other.
+
+    Parameters
+    ----------
+    frame : pl.DataFrame
+        Beliefs with ``belief_horizon_s`` (as :func:`check_beliefs` returns them), no key twice.
+
+    Returns
+    -------
+    pl.DataFrame
+        The beliefs to store, in any order.
+    """
+    if frame["belief_time"].n_unique() == 1:
+        return frame  # no belief follows another one
+    part = ["sensor_id", "event_start", "source_id", "cumulative_probability", "_ex_ante"]
+    ordered = frame.with_columns((pl.col("belief_horizon_s") > 0).alias("_ex_ante")).sort(
+        [*part, "belief_time"]
+    )
+    follows = pl.all_horizontal(pl.col(c) == pl.col(c).shift(1) for c in part)
+    same = ordered.select(
+        (follows & (pl.col("event_value") == pl.col("event_value").shift(1))).fill_null(False)
+    ).to_series()
+    if not same.any():
+        return frame
+    # a belief of a source at a belief time is unchanged when all its probabilities are
+    unchanged = pl.col("_same").all().over("sensor_id", "event_start", "belief_time", "source_id")
+    return ordered.with_columns(same.alias("_same")).filter(~unchanged).drop("_ex_ante", "_same")
+
+
 class SQLBeliefStore(SQLEntities):
     """Saving and searching beliefs, and the ingestion log."""
 
     # --- beliefs: writing ----------------------------------------------------------------------
-    def save_beliefs(self, beliefs: pl.DataFrame, *, overwrite: bool = False) -> SaveResult:
+    def save_beliefs(
+        self, beliefs: pl.DataFrame, *, overwrite: bool = False, changed_only: bool = True
+    ) -> SaveResult:
         frame = coerce_belief_frame(beliefs)
         if frame.is_empty():
             return SaveResult(0, 0, None)
@@ -70,15 +110,26 @@ class SQLBeliefStore(SQLEntities):
         )
         cols = ", ".join("n." + c for c in BELIEF_SCHEMA)
         with self.transaction():
+            # changed_only: compare with stored beliefs of the same sources in SQL, or, when
+            # there are none, within the frame before it is staged
+            mine = f"{scope} AND b.source_id IN ({in_list(src_ids)}) AND b.belief_time <= ?"
+            window = [lo, hi, frame["belief_time"].max()]
+            stored_before = changed_only and bool(
+                self._run(f"SELECT 1 FROM beliefs b WHERE {mine} LIMIT 1", window)
+            )
+            if changed_only and not stored_before:
+                frame = drop_unchanged(frame)
             self._stage(frame)
             try:
                 # one join tells, per incoming belief, whether (and with what value) it is stored
                 self._run(
                     f"CREATE TEMP TABLE _cmp AS SELECT {cols}, n.belief_horizon_s, "
-                    f"b.event_value AS stored_value FROM _incoming n LEFT JOIN "
-                    f"(SELECT * FROM beliefs b WHERE {scope}) b ON {key_join}",
+                    f"b.event_value AS stored_value, FALSE AS unchanged FROM _incoming n "
+                    f"LEFT JOIN (SELECT * FROM beliefs b WHERE {scope}) b ON {key_join}",
                     [lo, hi],
                 )
+                if stored_before:
+                    self._mark_unchanged(mine, window)
                 changed = "stored_value IS NOT NULL AND stored_value <> event_value"
                 conflicts = self._run(
                     f"SELECT sensor_id, event_start, belief_time, source_id, stored_value, "
@@ -99,18 +150,47 @@ class SQLBeliefStore(SQLEntities):
                         f"FROM _cmp n WHERE {key_join.replace('b.', 'beliefs.')} AND {changed})",
                         [lo, hi],
                     )
-                new = "stored_value IS NULL" + (f" OR ({changed})" if conflicts else "")
+                new = "(stored_value IS NULL AND NOT unchanged)" + (
+                    f" OR ({changed})" if conflicts else ""
+                )
                 counts = self._insert_new(new)
             finally:
                 self._run("DROP TABLE IF EXISTS _cmp")
                 self._unstage()
-        n_new = sum(c[1] for c in counts)
-        return SaveResult(n_new, n_total - n_new, counts[-1][0] if counts else None)
+        n_new = sum(n for _, _, n in counts)
+        by_sensor = {sensor_id: n for sensor_id, _, n in counts}
+        return SaveResult(n_new, n_total - n_new, counts[-1][1] if counts else None, by_sensor)
 
-    def _insert_new(self, new: str) -> list[tuple[int, int]]:
+    def _mark_unchanged(self, mine: str, params: list[Any]) -> None:
+        """Set ``_cmp.unchanged`` where a belief that is not stored yet repeats its preceding
+        belief (see :func:`drop_unchanged`), looking at the incoming beliefs and at the stored
+        ones matching ``mine`` (the scope, the sources, belief times up to the latest incoming).
+
+        A stored belief under the key of an incoming one sorts before it, so the incoming value
+        is what a later belief follows (with ``overwrite`` it replaces the stored one).
+        """
+        if not self._run("SELECT 1 FROM _cmp WHERE stored_value IS NULL LIMIT 1"):
+            return  # everything is stored already
+        key = "sensor_id, event_start, belief_time, source_id, cumulative_probability"
+        self._run(
+            f"UPDATE _cmp SET unchanged = TRUE FROM (SELECT {key} FROM (SELECT {key}, is_new, "
+            f"bool_and(same) OVER (PARTITION BY sensor_id, event_start, belief_time, source_id) "
+            f"AS all_same FROM (SELECT {key}, is_new, coalesce(event_value = lag(event_value) "
+            f"OVER (PARTITION BY sensor_id, event_start, source_id, cumulative_probability, "
+            f"belief_horizon_s > 0 ORDER BY belief_time, is_new), FALSE) AS same FROM ("
+            f"SELECT {key}, event_value, belief_horizon_s, 1 AS is_new FROM _cmp UNION ALL "
+            f"SELECT {key}, event_value, belief_horizon_s, 0 FROM beliefs b WHERE {mine}) seq) "
+            f"prev WHERE is_new = 1) grouped WHERE all_same) u WHERE _cmp.stored_value IS NULL "
+            f"AND _cmp.sensor_id = u.sensor_id AND _cmp.event_start = u.event_start AND "
+            f"_cmp.belief_time = u.belief_time AND _cmp.source_id = u.source_id AND "
+            f"_cmp.cumulative_probability = u.cumulative_probability",
+            params,
+        )
+
+    def _insert_new(self, new: str) -> list[tuple[int, int, int]]:
         """Insert the compared beliefs matching ``new``; log one ingestion per sensor.
 
-        Returns ``[(ingestion_id, n_new)]`` per sensor with new beliefs.
+        Returns ``[(sensor_id, ingestion_id, n_new)]`` per sensor with new beliefs.
         """
         per_sensor = self._run(
             f"SELECT c.sensor_id, count(*), min(c.event_start), max(c.event_start), "
@@ -131,11 +211,11 @@ class SQLBeliefStore(SQLEntities):
                 [int(sensor_id), int(n), first, last + res, now, types or ""],
             )
             ids[int(sensor_id)] = int(row[0])
-            out.append((int(row[0]), int(n)))
+            out.append((int(sensor_id), int(row[0]), int(n)))
         case = " ".join(f"WHEN {s} THEN {i}" for s, i in ids.items())
         self._run(
             f"INSERT INTO beliefs ({_BELIEF_COLS}, belief_horizon_s, ingestion_id) "
-            f"SELECT {_BELIEF_COLS}, belief_horizon_s, CASE sensor_id {case} END FROM _cmp "
+            f"SELECT {_BELIEF_COLS}, belief_horizon_s, CASE sensor_id {case} END FROM _cmp c "
             f"WHERE {new} ORDER BY sensor_id, event_start"  # locality: zone maps, B-tree pages
         )
         return out
@@ -275,7 +355,7 @@ class SQLBeliefStore(SQLEntities):
                 f"SELECT DISTINCT ON (sensor_id, event_start) {_BELIEF_COLS} FROM beliefs "
                 f"WHERE {cond} ORDER BY sensor_id, event_start, belief_time DESC, "
                 f"{self._derived_rank()}abs(cumulative_probability - 0.5), "
-                f"cumulative_probability, source_id DESC"
+                f"cumulative_probability, ingestion_id DESC, source_id DESC"
             )
         elif most_recent:
             sql = (

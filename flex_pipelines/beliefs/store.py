@@ -153,12 +153,38 @@ class BeliefStore(ABC):
 
     # --- beliefs -------------------------------------------------------------------------
     @abstractmethod
-    def save_beliefs(self, beliefs: pl.DataFrame, *, overwrite: bool = False) -> SaveResult:
-        """Save a belief frame atomically and idempotently.
+    def save_beliefs(
+        self, beliefs: pl.DataFrame, *, overwrite: bool = False, changed_only: bool = True
+    ) -> SaveResult:
+        """Save a belief frame atomically (all or nothing) and idempotently.
 
-        Re-saving stored beliefs changes nothing. A belief whose key is stored with a different
-        value is an error naming the sensor, event and belief time (``overwrite=True`` replaces
-        it instead). New beliefs advance the ingestion watermark.
+        Parameters
+        ----------
+        beliefs : pl.DataFrame
+            Beliefs with the columns of ``BELIEF_SCHEMA`` (``cumulative_probability`` defaults
+            to 0.5).
+        overwrite : bool
+            A belief whose key (sensor, event start, belief time, source, probability) is stored
+            with a different value is an error naming the sensor, event and belief time;
+            ``overwrite=True`` replaces the stored value instead.
+        changed_only : bool
+            Like FlexMeasures' ``save_changed_beliefs_only`` (its default too): a belief that
+            repeats the value of its source's most recent belief about the same event (same
+            sensor, event start and cumulative probability; the latest belief time before its
+            own, stored or earlier in the frame) is not stored again. Ex-ante beliefs (made
+            before the knowledge time) and ex-post beliefs are compared separately, so the first
+            measurement is stored even when it equals the last forecast; a probabilistic belief
+            is stored whole when any of its probabilities changed. ``False`` stores every
+            belief: for forecasters, whose beliefs at each horizon are scored and read by
+            horizon (FlexMeasures' forecasters save that way too). Re-saving stored beliefs
+            changes nothing either way.
+
+        Returns
+        -------
+        SaveResult
+            ``n_new`` beliefs stored; ``n_existing`` = the rest (already stored, or unchanged).
+            Only new beliefs advance the ingestion watermark (one ingestion per sensor); a save
+            that stores nothing logs no ingestion and returns ``ingestion_id=None``.
         """
 
     @abstractmethod
@@ -185,7 +211,8 @@ class BeliefStore(ABC):
         - ``one_per_event``: one deterministic value per event (implies ``most_recent``): the
           latest belief over all sources; at equal belief times data (measurements, published
           prices) comes before schedules and reports, and those before forecasts; then the
-          median (or the probability closest to 0.5); then the higher source id;
+          median (or the probability closest to 0.5); then the later ingestion (a correction
+          saved later wins); then the higher source id;
         - ``resolution``: resample to a coarser resolution (means for power, price and other
           intensive units; sums for energy); needs ``one_per_event``.
         """
