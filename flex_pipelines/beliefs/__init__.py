@@ -16,6 +16,7 @@ from flex_pipelines.beliefs.model import (
     User,
 )
 from flex_pipelines.beliefs.store import BeliefStore, Ingestion
+from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
 
 
@@ -34,7 +35,8 @@ def open_store(url: str | Path, *, init: bool = True, read_only: bool = False) -
         store: BeliefStore = PostgresStore(text)
     elif "://" in text and not text.startswith("duckdb://"):
         raise FlexPipelinesError(
-            f"store URL {text!r} is neither a DuckDB path (duckdb:///file) nor postgresql://"
+            f"store URL {redact(text)!r} is neither a DuckDB path (duckdb:///file) nor "
+            "postgresql://"
         )
     else:
         from flex_pipelines.beliefs.duckdb_store import DuckDBStore
@@ -60,4 +62,5 @@ __all__ = [
     "Source",
     "User",
     "open_store",
+    "redact",
 ]

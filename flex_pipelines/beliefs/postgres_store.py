@@ -18,6 +18,7 @@ import psycopg
 
 from flex_pipelines.beliefs.schema import POSTGRES_TYPES, ddl
 from flex_pipelines.beliefs.sql_store import SQLBeliefStore
+from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
 
 _STAGE_COLS = [
@@ -29,11 +30,6 @@ _STAGE_COLS = [
     "event_value",
     "belief_horizon_s",
 ]
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 class PostgresStore(SQLBeliefStore):
@@ -57,7 +53,10 @@ class PostgresStore(SQLBeliefStore):
             )
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise FlexPipelinesError(f"cannot reach PostgreSQL at {redact(url)}: {first}") from exc
+            # libpq may quote the connection string in its message: redact that too
+            raise FlexPipelinesError(
+                f"cannot reach PostgreSQL at {redact(url)}: {redact(first)}"
+            ) from exc
         self._depth = 0
         self.schema = schema
         if schema:

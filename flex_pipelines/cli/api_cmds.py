@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
+from typing import Any
 
 import typer
 
+from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.cli.common import (
     CLIError,
     DbOption,
@@ -16,6 +19,31 @@ from flex_pipelines.cli.common import (
 )
 
 DB_DEFAULT = default_db()
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up with store passwords redacted from every line.
+
+    Our own loggers (``flex_pipelines.*``) write through uvicorn's stderr handler, so an error
+    logged while serving is redacted too.
+
+    Returns
+    -------
+    dict[str, Any]
+        A :func:`logging.config.dictConfig` dictionary for ``uvicorn.run(log_config=…)``.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "flex_pipelines.beliefs.urls.RedactingFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "redact"]
+    config["loggers"]["flex_pipelines"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
 
 
 def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
@@ -49,8 +77,11 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             max_body_bytes=int(max_body_mb * 1_000_000),
         )
         application = create_app(db, settings)
-        console.print(f"[green]FlexPipelines API[/] on http://{host}:{port}/api/ (docs /api/docs), store {db}")  # fmt: skip
-        uvicorn.run(application, host=host, port=port, log_level=log_level)
+        console.print(
+            f"[green]FlexPipelines API[/] on http://{host}:{port}/api/ (docs /api/docs), "
+            f"store {redact(db)}"
+        )
+        uvicorn.run(application, host=host, port=port, log_level=log_level, log_config=log_config())
 
     @add_app.command("user")
     def add_user(

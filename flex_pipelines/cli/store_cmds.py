@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from flex_pipelines.beliefs import BeliefStore, KnowledgeHorizon, open_store
+from flex_pipelines.beliefs import BeliefStore, KnowledgeHorizon, open_store, redact
 from flex_pipelines.beliefs.ingest import CSVOptions, read_csv_beliefs
 from flex_pipelines.cli.charts import terminal_line_chart
 from flex_pipelines.cli.common import (
@@ -59,8 +59,10 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
     def db_init(db: DbOption = DB_DEFAULT) -> None:
         """Create the belief store's tables and views (safe to run again)."""
         with _open(db) as store:
-            console.print(f"[green]Store ready[/] at {store.url} ({store.dialect}); "
-                          f"{store.count_beliefs()} beliefs stored.")  # fmt: skip
+            console.print(
+                f"[green]Store ready[/] at {redact(store.url)} ({store.dialect}); "
+                f"{store.count_beliefs()} beliefs stored."
+            )
 
     @add_app.command("account")
     def add_account(name: str = typer.Option(..., "--name"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
