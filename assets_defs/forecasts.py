@@ -10,7 +10,7 @@ from flex_pipelines.pipeline import (
     forecast_days,
     forecast_sensors,
 )
-from resources import STORE_POOL, BeliefStoreResource
+from resources import STORE_POOL, STORE_RETRY, BeliefStoreResource
 
 
 @asset(
@@ -21,6 +21,7 @@ from resources import STORE_POOL, BeliefStoreResource
     kinds={"python", "scikitlearn"},
     owners=["team:forecasting"],
     pool=STORE_POOL,
+    retry_policy=STORE_RETRY,
 )
 def forecasts(context: AssetExecutionContext, store: BeliefStoreResource) -> MaterializeResult:
     """Day-ahead forecasts of sensors marked with ``attributes["forecast"]``, saved on the same

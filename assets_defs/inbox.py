@@ -23,7 +23,7 @@ from flex_pipelines.beliefs import BeliefStore
 from flex_pipelines.beliefs.ingest import CSVOptions, read_csv_beliefs
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.time import parse_datetime, parse_timedelta
-from resources import STORE_POOL, BeliefStoreResource, InboxResource
+from resources import STORE_POOL, STORE_RETRY, BeliefStoreResource, InboxResource
 
 _OPTION_KEYS = ("datecol", "valuecol", "skiprows", "delimiter", "timezone", "unit", "off_tick")
 
@@ -102,6 +102,7 @@ def ingest_inbox_file(store: BeliefStore, path: Path) -> InboxFile:
     kinds={"python", "csv"},
     owners=["team:data-platform"],
     pool=STORE_POOL,
+    retry_policy=STORE_RETRY,
 )
 def inbox_beliefs(
     context: AssetExecutionContext, store: BeliefStoreResource, inbox: InboxResource

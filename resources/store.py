@@ -25,8 +25,8 @@ from flex_pipelines.settings import DEFAULTS, load_settings
 DEFAULT_DB_URL = DEFAULTS["FLEXPIPE_DB_URL"]
 STORE_POOL = "belief_store"
 #: the retry policy of every step that opens the store (a lock held past ``lock_wait_s``, a
-#: dropped database connection): two more attempts, 30 s and 60 s later
-STORE_RETRY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL)
+#: dropped database connection): two more attempts, 5 s and 10 s later
+STORE_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL)
 MAX_BACKOFF_S = 2.0
 
 

@@ -8,6 +8,7 @@ what it saved, and where the charts are.
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,16 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
 
 
 def run_demo(db: str, first: date, days: int, out: Path) -> dict[str, Any]:
-    """The demo main job; returns what it printed as plain data (for tests)."""
-    from flex_pipelines.pipeline import run_pipeline
+    """The demo main job; returns what it printed as plain data (for tests).
 
+    Runs are recorded in ``DAGSTER_HOME`` (default var/dagster_home, with the repository's
+    dagster.yaml), and the store and inbox are registered there for ``make ui``.
+    """
+    from flex_pipelines.pipeline import run_pipeline
+    from flex_pipelines.ui import default_home, ensure_home, register_store
+
+    home = ensure_home(default_home())
+    os.environ["DAGSTER_HOME"] = str(home)
     last = first + timedelta(days=days - 1)
     console.rule("[bold]FlexPipelines demo[/]")
     with open_store(db) as store:
@@ -52,6 +60,8 @@ def run_demo(db: str, first: date, days: int, out: Path) -> dict[str, Any]:
         f"100 kWp PV, 400 kWh / 200 kW battery, 300 kW grid connection, BE day-ahead prices.\n"
         f"Store: {db}; {len(files)} real-data files written to {inbox} for the ingest asset."
     )
+    registered = register_store(home, db, inbox)
+    console.print(f"Runs are recorded in {home}; `make ui` uses this store ({registered}).")
     summary = run_pipeline(db, first, last, progress=True, inbox=str(inbox))
     start, _ = day_window(first, TZ)
     _, end = day_window(last, TZ)

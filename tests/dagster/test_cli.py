@@ -29,3 +29,27 @@ def test_pipeline_run_table_and_bad_dates(db_url: str, toy_site: dict, tmp_path)
     assert "--end 2015-03-10 is before --start 2015-03-12" in str(bad.exception)
     worse = CliRunner().invoke(app, ["pipeline", "run", "--start", "yesterday", "--end", "2015-03-10", "--db", db_url])  # fmt: skip
     assert "--start 'yesterday' is not a date (YYYY-MM-DD)" in str(worse.exception)
+
+
+def test_reoptimise_backfills_the_history_the_sensor_does_not_replay(
+    db_url: str, toy_site: dict
+) -> None:
+    site = toy_site["building"]["id"]
+    args = ["pipeline", "reoptimise", "--since-ingestion", "0", "--db", db_url, "--format", "json"]
+    dry = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    # 73 hourly prices from 2015-03-10 00:00 local: four days, one run over the stretch
+    assert json.loads(dry.stdout) == {
+        "runs": [{"start": "2015-03-10", "end": "2015-03-13", "sites": [site]}],
+        "results": [],
+    }
+
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    [result] = json.loads(done.stdout)["results"]
+    assert result["success"] and result["assets"]["schedules"]["site_days"] == 3  # the 13th: 1 h
+    # the schedules saw those prices: nothing left to backfill
+    again = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert json.loads(again.stdout)["runs"] == [
+        {"start": "2015-03-13", "end": "2015-03-13", "sites": [site]}
+    ]
