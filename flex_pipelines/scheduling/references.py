@@ -33,8 +33,21 @@ class SensorReference:
     role: Role
 
 
+def _as_id(value: Any) -> int | None:
+    """A sensor id in any form a parser downstream might accept (``3``, ``"3"``, ``3.0``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        return int(value.strip())
+    return None
+
+
 def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return _as_id(value) is not None
 
 
 def json_references(
@@ -42,10 +55,10 @@ def json_references(
 ) -> Iterator[SensorReference]:
     """Every ``{"sensor": id}`` in a JSON value (and bare ids when ``bare_ids``)."""
     if bare_ids and _is_id(value):
-        yield SensorReference(path, int(value), role)
+        yield SensorReference(path, _as_id(value), role)  # type: ignore[arg-type]
     elif isinstance(value, Mapping):
         if _is_id(value.get("sensor")):
-            yield SensorReference(path, int(value["sensor"]), role)
+            yield SensorReference(path, _as_id(value["sensor"]), role)  # type: ignore[arg-type]
         for k, v in value.items():
             if k != "sensor":
                 yield from json_references(v, f"{path}.{k}", role)
@@ -66,7 +79,7 @@ def flex_references(
         where = f"flex-model[{i}]" if len(flex_models) > 1 else "flex-model"
         for key, value in fm.items():
             if key == "sensor" and _is_id(value):
-                out.append(SensorReference(f"{where}.sensor", int(value), "write"))
+                out.append(SensorReference(f"{where}.sensor", _as_id(value), "write"))  # type: ignore[arg-type]
             elif key in FLEX_MODEL_OUTPUT_FIELDS:
                 out += json_references(value, f"{where}.{key}", "write", bare_ids=True)
             else:

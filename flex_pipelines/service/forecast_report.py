@@ -37,16 +37,27 @@ class ForecastRecord:
     warnings: list[RunWarning] = field(default_factory=list)
 
 
+def forecast_regressors(
+    store: BeliefStore, sensor_id: int, given: Sequence[int] | None
+) -> list[int]:
+    """The regressors a forecast uses: the request's, else the sensor's forecast config's."""
+    if given:
+        return [int(r) for r in given]
+    attrs = store.get_sensor(sensor_id).attributes.get("forecast") or {}
+    return [int(r) for r in attrs.get("regressors") or []]
+
+
 def prepare_forecast(
-    caller: Caller, store: BeliefStore, sensor_id: int, regressor_ids: Sequence[int] = ()
-) -> None:
-    """Check the caller may write forecasts on the sensor and read each regressor."""
+    caller: Caller, store: BeliefStore, sensor_id: int, regressor_ids: Sequence[int] | None = None
+) -> list[int]:
+    """Check the caller may write forecasts on the sensor and read each regressor (the
+    request's, else the stored config's); returns the regressors."""
+    regs = forecast_regressors(store, sensor_id, regressor_ids)
+    where = "config.regressors" if regressor_ids else "the sensor's forecast regressors"
     refs = [SensorReference("sensor", sensor_id, "write")]
-    refs += [
-        SensorReference(f"config.regressors[{i}]", int(r), "read")
-        for i, r in enumerate(regressor_ids)
-    ]
+    refs += [SensorReference(f"{where}[{i}]", r, "read") for i, r in enumerate(regs)]
     authorize(caller, store, refs)
+    return regs
 
 
 def forecast(
