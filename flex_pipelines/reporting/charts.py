@@ -41,24 +41,21 @@ VEGA_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
 
 def _device_sensors(store: BeliefStore, power_sensor_id: int) -> tuple[int | None, int | None]:
-    """(price sensor, SoC sensor) for a device power sensor, from its flex-model/context."""
-    sensor = store.get_sensor(power_sensor_id)
-    soc = price = None
-    asset_id = sensor.asset_id
-    if asset_id is not None:
-        fm: Any = store.get_asset(asset_id).flex_model or {}
-        for entry in fm if isinstance(fm, list) else [fm]:
-            if isinstance(entry, dict) and entry.get("sensor") == power_sensor_id:
-                ref = entry.get("state-of-charge")
-                if isinstance(ref, dict) and "sensor" in ref:
-                    soc = int(ref["sensor"])
-    while asset_id is not None and price is None:
-        asset = store.get_asset(asset_id)
-        ref = asset.flex_context.get("consumption-price")
-        if isinstance(ref, dict) and "sensor" in ref:
-            price = int(ref["sensor"])
-        asset_id = asset.parent_id
-    return price, soc
+    """(price sensor, SoC sensor) for a device power sensor, from the site model: its device's
+    ``state-of-charge`` and its site's merged ``consumption-price``."""
+    from flex_pipelines.scheduling.references import json_references
+    from flex_pipelines.sites import AssetTree
+
+    tree = AssetTree.load(store)
+    dev = tree.device_for_sensor(power_sensor_id)
+    sensor = tree.sensor(power_sensor_id)
+    home = dev.asset.id if dev else sensor.asset_id
+    soc = dev.state_of_charge_sensor_id if dev else None
+    if home is None:
+        return None, soc
+    price = tree.merged_flex_context(home).get("consumption-price")
+    refs = [r.sensor_id for r in json_references(price, "consumption-price")]
+    return (refs[0] if len(refs) == 1 and isinstance(price, dict) else None), soc
 
 
 def schedule_chart_data(

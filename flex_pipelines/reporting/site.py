@@ -35,10 +35,13 @@ from typing import Any
 
 from flex_pipelines.beliefs.model import Asset, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.reporting.base import ReportError
+from flex_pipelines.scheduling.fields import UnitContext, field_scalar
+from flex_pipelines.scheduling.process_model import parse_process_flex_model
 from flex_pipelines.scheduling.references import json_references
 from flex_pipelines.sites import AssetTree
-from flex_pipelines.time import format_duration, parse_timedelta
+from flex_pipelines.time import format_duration
 from flex_pipelines.units import (
     UnitError,
     convert,
@@ -174,11 +177,15 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
         f = _power_factor(sensor, True, f"device {asset.name!r}")
         spec.components.append(Component(sensor.id, "device", f, sensor.event_resolution))
         if dev.kind == "process":
-            try:
-                power = parse_quantity(fm.get("power", "0 kW"), sensor.unit).to("MW")
-                dur = parse_timedelta(fm.get("duration", "PT0H"))
-            except (UnitError, ValueError) as exc:
+            try:  # the process scheduler's own parser
+                parsed = parse_process_flex_model(
+                    {k: v for k, v in fm.items() if k not in ("sensor", "name")},
+                    timezone=the_site.timezone,
+                    default_power_unit=sensor.unit if is_power_unit(sensor.unit) else None,
+                )
+            except FlexPipelinesError as exc:
                 raise ReportError(f"process {asset.name!r} flex-model: {exc}") from exc
+            power, dur = parsed.power_mw, parsed.duration
             spec.processes.append(
                 ProcessBaseline(
                     power,
@@ -190,8 +197,8 @@ def site_spec(store: BeliefStore, asset_id: int, catalog: Catalog | None = None)
             )
         else:
             cap = over.get("battery-capacity") or fm.get("soc-max")
-            if cap is not None:
-                cap_mwh = parse_quantity(cap, "MWh").to("MWh")
+            if cap is not None:  # the scheduler's field parser (units, "kWh" or a number)
+                cap_mwh = field_scalar("soc-max", cap, "MWh", UnitContext(), default_unit="MWh")
                 if cap_mwh > 0:
                     spec.components.append(
                         Component(sensor.id, "cycles", f / (2 * cap_mwh), sensor.event_resolution)
