@@ -17,8 +17,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = ("127.0.0.1", 6379)
-BROKER = "redis://127.0.0.1:6379/0"
-BACKEND = "redis://127.0.0.1:6379/1"
+# Redis databases of their own (deploy/celery.yaml reads them from the environment)
+BROKER_DB = 2
+BROKER = f"redis://127.0.0.1:6379/{BROKER_DB}"
+BACKEND = "redis://127.0.0.1:6379/3"
+CELERY_ENV = {"FLEXPIPE_CELERY_BROKER": BROKER, "FLEXPIPE_CELERY_BACKEND": BACKEND}
 
 
 def redis_up() -> bool:
@@ -62,21 +65,38 @@ def write_home(home: Path, config: dict) -> Path:
     return home
 
 
-def start_workers(n: int, home: Path, env_extra: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:  # fmt: skip
-    """``n`` dagster-celery workers (one pool process each), each in its own process group."""
-    bindir = str(Path(sys.executable).parent)  # dagster-celery runs `celery` from PATH
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT), **env_extra}
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    exe = str(Path(bindir) / "dagster-celery")
+def start_workers(
+    n: int, home: Path, env_extra: dict[str, str], log_dir: Path
+) -> list[subprocess.Popen]:
+    """``n`` workers started with ``deploy/celery-worker`` (one pool process each, each in its own
+    process group), from a shell whose PATH has no virtualenv: the script finds its own."""
+    plain_path = os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if not p.startswith(str(ROOT / ".venv"))
+    )
+    env = {**os.environ, "DAGSTER_HOME": str(home), **CELERY_ENV, **env_extra, "PATH": plain_path}
+    env.pop("VIRTUAL_ENV", None)
+    env["FLEXPIPE_VENV"] = str(Path(sys.executable).parent.parent)
     procs = []
     for i in range(1, n + 1):
         log = open(log_dir / f"worker{i}.log", "w")  # noqa: SIM115
         procs.append(
             subprocess.Popen(
-                [exe, "worker", "start", "--name", f"w{i}", "-A", "dagster_celery.app", "-y", str(ROOT / "deploy" / "celery.yaml"), "--", "-c", "1", "--without-heartbeat", "--without-mingle", "--without-gossip"],  # fmt: skip
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(ROOT / "deploy" / "celery-worker"),
+                    f"w{i}",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-        )  # fmt: skip
+        )
     return procs
 
 
@@ -106,5 +126,5 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
 def purge_queue() -> None:
     """Drop stale tasks a killed earlier run may have left in the broker."""
     with socket.create_connection(REDIS, timeout=2) as s:
-        s.sendall(b"SELECT 0\r\nDEL dagster\r\n")
+        s.sendall(f"SELECT {BROKER_DB}\r\nDEL dagster\r\n".encode())
         s.recv(64)

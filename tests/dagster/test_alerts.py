@@ -75,3 +75,75 @@ def test_stale_schedules_alert_once(instance, webhook: list[dict]) -> None:
     assert "already alerted" in second.skip_message
     assert [w["text"] for w in webhook] == ["schedules are stale: last saved never"]
     assert [o["alert"] for o in _observations(instance, "schedules")] == ["schedules are stale: last saved never"]  # fmt: skip
+
+
+def test_a_failed_sensor_tick_is_alerted_once(instance, webhook: list[dict]) -> None:
+    """A tick the daemon recorded as failed (here: the unknown-partition error the old
+    partitions raised for tomorrow) becomes one alert on the same webhook; ticks before the
+    alerting sensor started are not replayed."""
+    import time
+
+    from dagster._core.remote_origin import (
+        InProcessCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        SensorInstigatorData,
+        TickData,
+        TickStatus,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster_shared.error import SerializableErrorInfo
+
+    from assets_defs.sensors import alert_on_tick_failure
+
+    location = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="flex_pipelines.definitions")
+    )
+    origin = RemoteInstigatorOrigin(
+        RemoteRepositoryOrigin(location, "__repository__"), "reoptimise_on_new_beliefs"
+    )
+    state = InstigatorState(
+        origin, InstigatorType.SENSOR, InstigatorStatus.RUNNING, SensorInstigatorData()
+    )
+    instance.add_instigator_state(state)
+
+    def tick(status: TickStatus, at: float, error: str | None = None) -> None:
+        info = (
+            SerializableErrorInfo(error + "\n", [], "DagsterUnknownPartitionError")
+            if error
+            else None
+        )
+        instance.create_tick(
+            TickData(
+                instigator_origin_id=state.instigator_origin_id,
+                instigator_name="reoptimise_on_new_beliefs",
+                instigator_type=InstigatorType.SENSOR,
+                status=status,
+                timestamp=at,
+                selector_id=state.selector_id,
+                error=info,
+            )
+        )
+
+    now = time.time()
+    tick(TickStatus.FAILURE, now - 3600, "an old failure")  # before the alerting sensor started
+    first = alert_on_tick_failure(build_sensor_context(instance=instance, cursor=str(now - 60)))
+    assert first.skip_message == "no failed ticks" and webhook == []
+
+    tick(TickStatus.SKIPPED, now - 30)
+    tick(TickStatus.FAILURE, now - 20, "Could not find a partition with key '2026-12-06'")
+    ctx = build_sensor_context(instance=instance, cursor=str(now - 60))
+    second = alert_on_tick_failure(ctx)
+    assert second.skip_message == "alerted 1 failed tick(s)"
+    [hook] = webhook
+    assert hook["asset"] == "schedules" and hook["tick"] == "reoptimise_on_new_beliefs"
+    assert hook["text"].startswith("sensor reoptimise_on_new_beliefs failed at ")
+    assert hook["text"].endswith("Could not find a partition with key '2026-12-06'")
+    assert [o["alert"] for o in _observations(instance, "schedules")] == [hook["text"]]
+    again = alert_on_tick_failure(build_sensor_context(instance=instance, cursor=ctx.cursor))
+    assert again.skip_message == "no failed ticks" and len(webhook) == 1

@@ -3,18 +3,19 @@ PostgreSQL instance and belief store), with the same schedules as the in-process
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, execute_job
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from flex_pipelines.beliefs import open_store
 from flex_pipelines.pipeline import run_pipeline
 from tests.dagster.celery_support import (
-    BACKEND,
-    BROKER,
+    CELERY_ENV,
     ROOT,
     ensure_redis,
     postgres_instance_yaml,
@@ -53,8 +54,11 @@ def scheduled(url: str) -> list[tuple]:
 def run_on_celery(instance: DagsterInstance, store_url: str, day: date, site_ids: list[int] | None = None):  # fmt: skip
     repo = ReconstructableRepository.for_module("flex_pipelines.definitions", "defs", working_directory=str(ROOT))  # fmt: skip
     job = repo.get_reconstructable_job("celery_schedules_job")
+    # the launcher's executor config is deploy/celery.yaml's, with the Redis URLs from the env
+    for name, value in CELERY_ENV.items():
+        os.environ.setdefault(name, value)
     run_config = {
-        "execution": {"config": {"broker": BROKER, "backend": BACKEND}},
+        "execution": yaml.safe_load((ROOT / "deploy" / "celery.yaml").read_text())["execution"],
         "resources": {"store": {"config": {"url": store_url}}},
         "ops": {"schedules": {"ops": {"schedule_targets": {"config": {"site_ids": site_ids}}}}},
     }
@@ -63,7 +67,11 @@ def run_on_celery(instance: DagsterInstance, store_url: str, day: date, site_ids
 
 @pytest.mark.celery
 @pytest.mark.slow
-def test_schedules_fan_out_over_two_celery_workers(pg_server, tmp_path: Path) -> None:
+def test_schedules_fan_out_over_two_celery_workers(
+    pg_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in CELERY_ENV.items():
+        monkeypatch.setenv(name, value)
     why = ensure_redis()
     if why:
         pytest.fail(why)
@@ -95,7 +103,8 @@ def test_schedules_fan_out_over_two_celery_workers(pg_server, tmp_path: Path) ->
         assert site_steps == {f"schedules.schedule_one_site[site_{i}]" for i in sites}
         mats = instance.fetch_materializations(AssetKey("schedules"), limit=1).records
         meta = mats[0].asset_materialization.metadata
-        assert len({p["worker_pid"] for p in meta["per_site"].value}) >= 2  # two worker processes
+        workers = {p["worker_pid"] for p in meta["site_workers"].value}
+        assert len(workers) >= 2  # two worker processes
         assert meta["sites"].value == N_SITES
 
     summary = run_pipeline(in_process, DAY, DAY, progress=False, assets=["schedules"])
