@@ -171,6 +171,12 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         delimiter: str = typer.Option(",", "--delimiter"),
         off_tick: str = typer.Option("reject", "--off-tick", help="reject or floor"),
         overwrite: bool = typer.Option(False, "--overwrite"),
+        keep_unchanged: bool = typer.Option(
+            False,
+            "--keep-unchanged",
+            help="Also store beliefs that repeat the source's latest belief about their event "
+            "(e.g. forecasts kept per horizon); by default they are skipped.",
+        ),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
     ) -> None:
@@ -194,7 +200,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 frame = read_csv_beliefs(file, sensor, src.id, opts)
             for w in caught:
                 console.print(f"[yellow]Warning:[/] {w.message}")
-            result = store.save_beliefs(frame, overwrite=overwrite)
+            result = store.save_beliefs(frame, overwrite=overwrite, changed_only=not keep_unchanged)
         rec = {"sensor": sensor.id, "source": src.id, "rows": frame.height, "new": result.n_new,
                "already_stored": result.n_existing, "ingestion_id": result.ingestion_id}  # fmt: skip
         if fmt == "json":
@@ -202,7 +208,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         else:
             console.print(
                 f"[green]Saved[/] {result.n_new} new beliefs on sensor {sensor.id} ({sensor.name}) "
-                f"from source {src.name!r}; {result.n_existing} were already stored."
+                f"from source {src.name!r}; {result.n_existing} were already stored or unchanged."
             )
 
     def _list(kind: str, fmt: str, db: str, **kw: Any) -> None:

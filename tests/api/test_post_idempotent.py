@@ -58,7 +58,8 @@ def test_second_identical_post_stores_nothing(server, start):
         if start.startswith("2026-04"):  # past: the same belief time as before, so a conflict
             assert changed["status"] == "INVALID_REPLACEMENT"
         else:  # future: believed at receipt, a new belief
-            assert (changed["status"], changed["n_new"], changed["n_existing"]) == ("PROCESSED", 1, 3)  # fmt: skip
+            counts = (changed["status"], changed["n_new"], changed["n_existing"])
+            assert counts == ("PROCESSED", 1, 3)
             got = c.get(URL.format(sensor), params={"start": start, "duration": "PT1H"}).json()
             assert got["values"] == [1, 2, 3, 5]
     n_changed = 0 if start.startswith("2026-04") else 1
@@ -89,7 +90,8 @@ def test_a_later_correction_by_another_user_of_the_account_is_what_get_returns(s
     hour = "2026-05-01T10:00:00+00:00"  # past: both posts are believed at the knowledge time
     window = {"start": hour, "duration": "PT1H"}
     with server.client("alice") as c:  # alice's source is created first (the lower id)
-        assert c.post(URL.format(sensor), json=msg([9] * 4, "2026-05-02T10:00:00+00:00")).status_code == 200  # fmt: skip
+        other_day = msg([9] * 4, "2026-05-02T10:00:00+00:00")
+        assert c.post(URL.format(sensor), json=other_day).status_code == 200
     with server.client("bob") as c:
         assert c.post(URL.format(sensor), json=msg([1, 2, 3, 4], hour)).json()["n_new"] == 4
     sources = server.with_store(lambda s: {x.name: x.id for x in s.list_sources(["user"])})
