@@ -140,3 +140,18 @@ def test_requests_saved_together_get_their_own_counts(server):
     same = [_Item(beliefs(power, [5, 6], src)), _Item(beliefs(power, [5, 6, 7], src))]
     writer._write(same)
     assert all(i.grouped for i in same) and same[0].result.n_new == 1
+
+
+def test_uploading_the_same_file_again_stores_nothing(server):
+    """CSV upload believes at receipt: the second upload repeats every belief, none is stored."""
+    pv = server.ids["pv_sensor"]
+    csv = b"event_start,value\n2026-08-01T10:00:00+00:00,1.5\n2026-08-01T10:15:00+00:00,2.5\n"
+    files = {"uploaded-files": ("pv.csv", csv, "text/csv")}
+    before = count(server, pv)
+    with server.client("bob") as c:
+        first = c.post(URL.format(pv) + "/upload", files=files)
+        assert first.status_code == 200, first.text
+        assert (first.json()["status"], first.json()["n_new"]) == ("PROCESSED", 2)
+        again = c.post(URL.format(pv) + "/upload", files=files).json()
+        assert (again["status"], again["n_new"], again["n_existing"]) == (ALREADY, 0, 2)
+    assert count(server, pv) == before + 2
