@@ -22,6 +22,7 @@ ORDER = [
     "forecasting",
     "reporting",
     "orchestration",
+    "latency",
     "api",
 ]
 HERE = Path(__file__).parent
