@@ -273,8 +273,61 @@ def supplement() -> str:
     return md
 
 
+COMPARE_CASES = [("day", 1, 1), ("week", 7, 1), ("month", 30, 1), ("year", 365, 1),
+                 ("10 batteries, week", 7, 10)]  # fmt: skip
+_TIMER = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+sys.path.insert(1, {bench!r})
+from bench_scheduling import problem
+from flex_pipelines.scheduling.storage import parse_problem_json, solve
+out = {{}}
+for label, days, n in {cases!r}:
+    data = problem(days, n)
+    times = []
+    for i in range({runs} + 2):
+        t0 = time.perf_counter()
+        r = solve(parse_problem_json(data))
+        if i > 1:
+            times.append(time.perf_counter() - t0)
+    out[label] = [min(times), sorted(times)[len(times) // 2], r.objective, r.method]
+print(json.dumps(out))
+"""
+
+
+def compare(base_root: str, runs: int = 5, rounds: int = 3) -> str:
+    """Before/after in one run: the default method (parse + build + solve) of the same cases
+    with the code in ``base_root`` (e.g. ``git archive <rev> flex_pipelines bench | tar -x``)
+    and with this checkout, alternating fresh processes (``rounds`` each, ``runs`` timed runs
+    per process after a warm-up); medians, and the ratio after / before."""
+    here = str(Path(__file__).resolve().parents[1])
+    bench = str(Path(__file__).resolve().parent)
+    res: dict[str, dict[str, list]] = {"before": {}, "after": {}}
+    for _ in range(rounds):
+        for side, root in (("before", base_root), ("after", here)):
+            code = _TIMER.format(root=root, bench=bench, cases=COMPARE_CASES, runs=runs)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True, cwd=root)  # fmt: skip
+            for label, row in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                res[side].setdefault(label, []).append(row)
+    lines = ["| case | method before / after | before (s) | after (s) | after / before "
+             "| same objective |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for label, _, _ in COMPARE_CASES:
+        b, a = res["before"][label], res["after"][label]
+        tb = statistics.median(r[1] for r in b)
+        ta = statistics.median(r[1] for r in a)
+        same = "yes" if _same(a[0][2], b[0][2]) else f"no ({a[0][2]:.6f} vs {b[0][2]:.6f})"
+        lines.append(f"| {label} | {b[0][3]} / {a[0][3]} | {tb:.4f} | {ta:.4f} "
+                     f"| {ta / tb:.2f} | {same} |")  # fmt: skip
+    md = "\n".join(lines)
+    print(md)
+    return md
+
+
 if __name__ == "__main__":
-    if "--supplement" in sys.argv:
+    if "--compare" in sys.argv:
+        compare(sys.argv[sys.argv.index("--compare") + 1])
+    elif "--supplement" in sys.argv:
         supplement()
     else:
         main()
