@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flex_pipelines.api.errors import ApiError
+from flex_pipelines.api.errors import ApiError, forbidden
 from flex_pipelines.api.jobs import JobManager
 from flex_pipelines.api.runners import RUNNERS
 from flex_pipelines.api.state import FLEXMEASURES_COMPAT_VERSION, ApiSettings, ApiState
@@ -26,6 +26,7 @@ from flex_pipelines.api.tables import ensure_api_tables
 from flex_pipelines.api.writer import BeliefWriter
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
+from flex_pipelines.service.access import AccessDenied
 
 log = logging.getLogger(__name__)
 _JSON = [(b"content-type", b"application/json")]
@@ -157,6 +158,11 @@ def create_app(
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"result": "Rejected", "status": "NOT_FOUND", "message": str(exc)}, status_code=404)  # fmt: skip
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> JSONResponse:
+        err = forbidden(str(exc))
+        return JSONResponse(err.body(), status_code=err.http_status)
 
     @app.exception_handler(FlexPipelinesError)
     async def _bad_input(request: Request, exc: FlexPipelinesError) -> JSONResponse:

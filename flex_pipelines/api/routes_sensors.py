@@ -31,6 +31,7 @@ from flex_pipelines.api.serialize import json_field, sensor_json
 from flex_pipelines.beliefs.model import KnowledgeHorizon, SaveResult, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.beliefs.validate import BeliefValidationError
+from flex_pipelines.service.beliefs import read_beliefs, save_beliefs
 from flex_pipelines.time import TimeError, format_duration, get_zone, n_steps
 
 router = APIRouter(prefix="/api/v3_0", tags=["sensors"])
@@ -216,10 +217,10 @@ def get_data(
             raise bad_request(str(exc), "INVALID_PERIOD") from exc
         if n > state.settings.max_query_steps:
             raise bad_request(f"{n} steps requested; at most {state.settings.max_query_steps} per request")  # fmt: skip
-        frame = store.search_beliefs(
-            sensor.id, t0, t1, as_of=as_of, source_ids=[source] if source else None,
-            horizon_min=horizon_min, one_per_event=True,
-            resolution=step if res > timedelta(0) and step != res else None,
+        frame = read_beliefs(
+            p.caller, store, sensor.id, t0, t1, as_of=as_of,
+            source_ids=[source] if source else None, horizon_min=horizon_min,
+            one_per_event=True, resolution=step if res > timedelta(0) and step != res else None,
         )  # fmt: skip
     values = values_on_grid(frame, t0, n, step)
     values, out_unit = values_in_unit(values, sensor, unit, step)
@@ -322,7 +323,7 @@ async def upload_data(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any
                 frames.append(read_csv_beliefs(data, sensor, source_id, opts))
             import polars as pl
 
-            saved = store.save_beliefs(pl.concat(frames))
+            saved = save_beliefs(p.caller, store, pl.concat(frames))
         status = _save_status(saved)[0]
         return {
             "status": status,
