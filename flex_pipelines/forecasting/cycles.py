@@ -6,6 +6,17 @@ viewpoints within ``train_period`` and retrained every ``retrain_every`` cycles.
 by cutting all inputs at its viewpoint with :func:`~flex_pipelines.forecasting.history.known_at`;
 nothing after that sees the uncut inputs.
 
+With ``local_days`` set, each viewpoint forecasts whole local delivery days instead of a fixed
+horizon window: the ``local_days`` days starting ``days_ahead`` days after the viewpoint's local
+date (in ``day_timezone``, by default the target's), so a clock-change day has its 23 or 25 hours
+(92 or 100 quarter hours), no more and no less.
+
+Quantiles other than the median are calibrated by rolling conformal prediction on the model's own
+past out-of-sample residuals (:mod:`~flex_pipelines.forecasting.calibration`; ``calibration=
+"none"`` keeps the model's own quantiles). The residuals come from ``past_forecasts`` (the same
+model's earlier forecasts, e.g. from the store) and from warm-up cycles over the
+``calibration_window`` before ``start`` that are not covered by them (not returned).
+
 The result is a belief frame (:data:`~flex_pipelines.beliefs.model.BELIEF_SCHEMA`):
 ``belief_time`` is the viewpoint, ``cumulative_probability`` the quantile (0.5 for the median).
 """
@@ -13,7 +24,7 @@ The result is a belief frame (:data:`~flex_pipelines.beliefs.model.BELIEF_SCHEMA
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -21,6 +32,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from flex_pipelines.beliefs.model import BELIEF_SCHEMA
+from flex_pipelines.forecasting.calibration import conformal_quantiles
 from flex_pipelines.forecasting.errors import (
     AllNaNTargetError,
     ForecastingError,
@@ -28,7 +40,7 @@ from flex_pipelines.forecasting.errors import (
     UnsupportedUnitError,
 )
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec, build_design
-from flex_pipelines.forecasting.grid import Grid, build_grid, to_us
+from flex_pipelines.forecasting.grid import Grid, build_grid, from_us, to_us
 from flex_pipelines.forecasting.history import SeriesHistory, known_at
 from flex_pipelines.forecasting.models.base import (
     FitContext,
@@ -53,8 +65,32 @@ class CycleConfig:
     quantiles: tuple[float, ...] = (0.5,)
     holiday_country: str | None = None
     model_params: dict[str, object] = field(default_factory=dict)
+    #: "conformal" (quantiles from the model's own past residuals) or "none" (the model's own)
+    calibration: str = "conformal"
+    calibration_window: timedelta = timedelta(days=56)
+    #: step of the adaptive conformal level update (0: plain rolling conformal)
+    calibration_gamma: float = 0.0
+    #: forecast whole local days (the next ``local_days`` days from ``days_ahead`` days after the
+    #: viewpoint's local date) instead of the window [min_horizon, max_horizon)
+    local_days: int | None = None
+    days_ahead: int = 1
+    day_timezone: str | None = None
 
     def __post_init__(self) -> None:
+        if self.calibration not in ("conformal", "none"):
+            raise ForecastingError(
+                f"calibration {self.calibration!r} is not one of conformal, none"
+            )
+        if self.local_days is not None:
+            if self.local_days < 1 or self.days_ahead < 0:
+                raise ForecastingError(
+                    f"local days {self.local_days} from {self.days_ahead} days ahead: need at "
+                    "least one day, not before the viewpoint's own day"
+                )
+            # lags, history checks and grids reach this far (one extra hour: a 25-hour day)
+            reach = timedelta(days=self.days_ahead + self.local_days, hours=1)
+            object.__setattr__(self, "max_horizon", reach)
+            object.__setattr__(self, "min_horizon", timedelta(0))
         if self.max_horizon <= self.min_horizon:
             raise ForecastingError(
                 f"max-forecast-horizon {format_duration(self.max_horizon)} must exceed the "
@@ -133,14 +169,30 @@ def _check_history(
         )
 
 
+def _day_bounds(v_us: int, cfg: CycleConfig, timezone: str) -> tuple[int, int]:
+    """[start, end) in µs of the local delivery days of viewpoint ``v_us`` (``local_days`` mode)."""
+    zone = get_zone(cfg.day_timezone or timezone)
+    local = from_us(v_us).astimezone(zone)
+    first = local.date() + timedelta(days=cfg.days_ahead)
+    last = first + timedelta(days=cfg.local_days or 1)
+    return (
+        to_us(datetime(first.year, first.month, first.day, tzinfo=zone)),
+        to_us(datetime(last.year, last.month, last.day, tzinfo=zone)),
+    )
+
+
 def _samples(grid: Grid, vps_us: np.ndarray, cfg: CycleConfig) -> tuple[np.ndarray, np.ndarray]:
     """(grid index, viewpoint) of every target event of each viewpoint."""
     lo_us = int(cfg.min_horizon.total_seconds() * 1e6)
     hi_us = int(cfg.max_horizon.total_seconds() * 1e6)
     idx, vp = [], []
     for v in vps_us:
-        i0 = max(0, -(-(int(v) + lo_us - grid.start_us) // grid.step_us))
-        i1 = min(grid.n, -(-(int(v) + hi_us - grid.start_us) // grid.step_us))
+        if cfg.local_days is not None:
+            t0, t1 = _day_bounds(int(v), cfg, grid.timezone)
+        else:
+            t0, t1 = int(v) + lo_us, int(v) + hi_us
+        i0 = max(0, -(-(t0 - grid.start_us) // grid.step_us))
+        i1 = min(grid.n, -(-(t1 - grid.start_us) // grid.step_us))
         if i1 > i0:
             idx.append(np.arange(i0, i1))
             vp.append(np.full(i1 - i0, v, dtype=np.int64))
@@ -162,6 +214,7 @@ def _one_cycle(
     regressors: Sequence[SeriesHistory],
     v: datetime,
     cfg: CycleConfig,
+    quantiles: Sequence[float],
 ) -> tuple[np.ndarray, np.ndarray]:
     # --- the as-of cut: from here on, only beliefs known at v exist ---------------------
     known = known_at(target, v)
@@ -195,7 +248,7 @@ def _one_cycle(
     assert state.model is not None
     pidx, pvp = _samples(grid, np.array([v_us]), cfg)
     test: DesignMatrix = build_design(grid, pidx, pvp, spec, regs, with_target=False)
-    pred = sort_quantiles(state.model.predict(test, ctx, cfg.quantiles))
+    pred = sort_quantiles(state.model.predict(test, ctx, quantiles))
     state.cycles_since_fit += 1
     return test.event_us, pred
 
@@ -211,11 +264,33 @@ def forecast_cycles(
     sensor_id: int = 0,
     source_id: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    past_forecasts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Forecast ``target`` from every viewpoint in [start, end); returns a belief frame.
 
-    ``model`` is a registry name, a model class or an (unfitted) instance used as a template.
-    ``progress(done, total)`` is called after each cycle.
+    Parameters
+    ----------
+    model : str, ForecastModel subclass or instance
+        A registry name, a model class or an (unfitted) instance used as a template.
+    target : SeriesHistory
+        The series to forecast, every belief with its belief time (cut per viewpoint here).
+    start, end : datetime
+        Viewpoints ``start + k * frequency`` before ``end`` (tz-aware).
+    config : CycleConfig
+        Horizons or local days, training window, retraining, quantiles, calibration.
+    regressors : sequence of SeriesHistory
+        Exogenous series, each read as believed at each sample's viewpoint.
+    sensor_id, source_id : int
+        Written into the belief frame.
+    progress : callable, optional
+        ``progress(done, total)`` after each cycle (warm-up cycles included).
+    past_forecasts : polars.DataFrame, optional
+        This model's earlier median forecasts (belief frame) to calibrate quantiles on.
+
+    Returns
+    -------
+    polars.DataFrame
+        Beliefs in the target's unit: one row per event, viewpoint and quantile.
     """
     cfg = config or CycleConfig()
     if start.tzinfo is None or end.tzinfo is None:
@@ -229,17 +304,61 @@ def forecast_cycles(
         raise ForecastingError(
             f"forecast window {start.isoformat()} to {end.isoformat()} holds no viewpoint"
         )
-    state = _CycleState()
+    calibrate = cfg.calibration == "conformal" and any(q != 0.5 for q in cfg.quantiles)
+    past = _past_medians(past_forecasts, vps[0]) if calibrate else None
+    warm: list[datetime] = []
+    if calibrate:
+        done = set(past["belief_time"].to_list()) if past is not None else set()
+        first = vps[0] - cfg.calibration_window
+        warm = viewpoints(first, vps[0], cfg.frequency, target.timezone)
+        warm = [w for w in warm if w not in done]
+    model_q = (0.5,) if calibrate else cfg.quantiles
     frames = []
+    total = len(warm) + len(vps)
     # the problems are small: BLAS/OpenMP threads only add contention (HGB slowed 100× on a
     # busy 2-core machine); parallelise over sensors or viewpoints instead
     with threadpool_limits(limits=1):
-        for k, v in enumerate(vps):
-            ev_us, pred = _one_cycle(factory, state, target, regressors, v, cfg)
-            frames.append(_belief_frame(ev_us, to_us(v), pred, cfg.quantiles, sensor_id, source_id))
+        # warm-up: out-of-sample medians to calibrate the first viewpoints' quantiles (weekly
+        # retraining; a warm-up viewpoint without enough history is skipped)
+        wstate, wcfg = _CycleState(), replace(cfg, retrain_every=max(cfg.retrain_every, 7))
+        for k, v in enumerate(warm):
+            try:
+                ev_us, pred = _one_cycle(factory, wstate, target, regressors, v, wcfg, model_q)
+            except (InsufficientHistoryError, AllNaNTargetError):
+                continue
+            frames.append(_belief_frame(ev_us, to_us(v), pred, model_q, sensor_id, source_id))
             if progress:
-                progress(k + 1, len(vps))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=BELIEF_SCHEMA)
+                progress(k + 1, total)
+        state = _CycleState()
+        for k, v in enumerate(vps):
+            ev_us, pred = _one_cycle(factory, state, target, regressors, v, cfg, model_q)
+            frames.append(_belief_frame(ev_us, to_us(v), pred, model_q, sensor_id, source_id))
+            if progress:
+                progress(len(warm) + k + 1, total)
+    out = pl.concat(frames) if frames else pl.DataFrame(schema=BELIEF_SCHEMA)
+    if not calibrate:
+        return out
+    if past is not None:
+        ids = [pl.lit(source_id).alias("source_id"), pl.lit(sensor_id).alias("sensor_id")]
+        out = pl.concat([past.with_columns(ids).select(out.columns), out], how="vertical_relaxed")
+    return conformal_quantiles(
+        out,
+        target,
+        cfg.quantiles,
+        start=vps[0],
+        window=cfg.calibration_window,
+        gamma=cfg.calibration_gamma,
+    )
+
+
+def _past_medians(past: pl.DataFrame | None, first_vp: datetime) -> pl.DataFrame | None:
+    """The median rows of earlier forecasts made before the first viewpoint."""
+    if past is None or past.height == 0:
+        return None
+    f = past.filter(
+        (pl.col("cumulative_probability") == 0.5) & (pl.col("belief_time") < first_vp)
+    ).select([pl.col(c).cast(t) for c, t in BELIEF_SCHEMA.items()])
+    return f if f.height else None
 
 
 def _factory(

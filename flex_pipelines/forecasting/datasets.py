@@ -23,6 +23,11 @@ PV_TIMEZONE = "Etc/GMT+7"
 #: at 12:00 the day before does not know them; we model publication at 13:00.
 DAY_AHEAD_PUBLICATION = KnowledgeHorizon(kind="day_ahead", hour=13)
 EPF_HOLIDAYS = {"np": "NO", "be": "BE", "fr": "FR"}
+#: day-ahead load/generation forecasts are published before the auction: ENTSO-E's rule is at
+#: the latest two hours before the day-ahead gate closure (12:00), so 10:00 the day before
+EXOGENOUS_PUBLICATION = KnowledgeHorizon(kind="day_ahead", hour=10)
+#: the exogenous file of each market (Belgium uses France's forecasts, as Lago et al. 2021 did)
+EPF_EXOGENOUS_FILE = {"np": "np", "be": "fr", "fr": "fr"}
 
 
 def read_csv(name: str) -> pl.DataFrame:
@@ -49,6 +54,29 @@ def epf_prices(market: str) -> tuple[SeriesHistory, pl.DataFrame]:
         name=f"{market.lower()}-day-ahead-price",
     )
     return hist, df
+
+
+def epf_exogenous(market: str) -> list[SeriesHistory]:
+    """The day-ahead forecasts (MW) the published models of ``np``, ``be`` or ``fr`` used.
+
+    One history per column (NP: grid load and wind power; BE and FR: France's generation and
+    system load), each value believed at 10:00 (UTC+1) on the day before delivery
+    (:data:`EXOGENOUS_PUBLICATION`), i.e. known at a 12:00 viewpoint the day before.
+    """
+    df = read_csv(f"epf_{EPF_EXOGENOUS_FILE[market.lower()]}_exogenous_dayahead_forecasts.csv.gz")
+    return [
+        SeriesHistory.from_values(
+            df["timestamp"],
+            df[col].cast(pl.Float64),
+            resolution=timedelta(hours=1),
+            knowledge_horizon=EXOGENOUS_PUBLICATION,
+            timezone=EPF_TIMEZONE,
+            unit="MW",
+            name=col,
+        )
+        for col in df.columns
+        if col != "timestamp"
+    ]
 
 
 def gb_demand() -> SeriesHistory:

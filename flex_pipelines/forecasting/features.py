@@ -13,7 +13,12 @@ time is ``<= v``:
 - calendar of ``t`` in the series' timezone (time of day, day of week, holidays; day of year
   only with ``season=True``);
 - ``horizon_h``: hours from ``v`` to ``t``;
-- one column per regressor: its value for ``t`` as believed at ``v`` (an as-of join).
+- per regressor (:mod:`~flex_pipelines.forecasting.exogenous`): its value for ``t`` as believed
+  at ``v`` (``reg_<name>``, an as-of join), and with ``regressor_profiles`` the whole local day
+  profile of the delivery day ``D`` of ``t`` and of ``D-k`` (``regprof_<name>_d<k>_s<slot>``, the
+  exogenous inputs of LEAR), or with ``regressor_day_mean`` its mean over ``D``
+  (``regmean_<name>``); for a temperature regressor with ``degree_days`` also its heating
+  and cooling degree terms at ``t`` (``hdd_<name>``, ``cdd_<name>``).
 
 Columns in the target's unit are flagged (``target_like``) so models can transform them together
 with the target.
@@ -25,9 +30,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
-import polars as pl
 
 from flex_pipelines.forecasting.errors import MissingRegressorError
+from flex_pipelines.forecasting.exogenous import (
+    degree_days,
+    is_temperature,
+    regressor_at_event,
+    regressor_profiles,
+)
 from flex_pipelines.forecasting.grid import Grid, from_us
 from flex_pipelines.forecasting.history import SeriesHistory
 
@@ -50,6 +60,14 @@ class FeatureSpec:
     #: window a linear model reads it as a trend and extrapolates it (off by default)
     season: bool = False
     holiday_country: str | None = None
+    #: each regressor's value at the target event (as believed at the viewpoint)
+    regressor_at_event: bool = True
+    #: each regressor's whole-day profile of the delivery day D and of D-k for these k
+    regressor_profiles: tuple[int, ...] = ()
+    #: each regressor's mean over the delivery day D (``regmean_<name>``)
+    regressor_day_mean: bool = False
+    #: heating/cooling degree terms of temperature regressors
+    degree_days: bool = False
 
     def lookback(self, max_horizon: timedelta) -> timedelta:
         """How much history before a viewpoint the deepest lag reaches (for the history check)."""
@@ -193,28 +211,6 @@ def _calendar(grid: Grid, idx: np.ndarray, spec: FeatureSpec) -> tuple[list[np.n
     return cols, names
 
 
-def _regressor_values(reg: SeriesHistory, event_us: np.ndarray, vp_us: np.ndarray) -> np.ndarray:
-    """Value of ``reg`` for each target event as believed at each viewpoint (as-of join)."""
-    step = int(reg.resolution.total_seconds() * 1_000_000)
-    rf = reg.frame.filter(pl.col("event_value").is_not_null())
-    if rf.height == 0:
-        return np.full(len(event_us), np.nan)
-    anchor = int(rf["event_start"].dt.epoch("us")[0])
-    key = event_us - ((event_us - anchor) % step)
-    left = pl.DataFrame(
-        {"row": np.arange(len(event_us)), "key": key, "vp": vp_us.astype(np.int64)}
-    ).sort("vp")
-    right = rf.select(
-        pl.col("event_start").dt.epoch("us").alias("key"),
-        pl.col("belief_time").dt.epoch("us").alias("vp"),
-        pl.col("event_value"),
-    ).sort("vp")
-    joined = left.join_asof(
-        right, on="vp", by="key", strategy="backward", check_sortedness=False
-    ).sort("row")
-    return joined["event_value"].fill_null(np.nan).to_numpy()
-
-
 def build_design(
     grid: Grid,
     idx: np.ndarray,
@@ -276,7 +272,7 @@ def build_design(
         names.append("horizon_h")
         tlike.append(False)
     for reg in regressors or []:
-        vals = _regressor_values(reg, event_us, vp_us)
+        vals = regressor_at_event(reg, event_us, vp_us)
         if len(vals) and np.isnan(vals).all():
             first, last = from_us(int(event_us.min())), from_us(int(event_us.max()))
             raise MissingRegressorError(
@@ -285,9 +281,28 @@ def build_design(
                 f"{from_us(int(vp_us.min())).isoformat()} to "
                 f"{from_us(int(vp_us.max())).isoformat()}"
             )
-        cols.append(vals)
-        names.append(f"reg_{reg.name}")
-        tlike.append(False)
+        if spec.regressor_at_event:
+            cols.append(vals)
+            names.append(f"reg_{reg.name}")
+            tlike.append(False)
+        if spec.regressor_profiles:
+            block, prof_names = regressor_profiles(reg, grid, idx, vp_us, spec.regressor_profiles)
+            cols += list(block.T)
+            names += prof_names
+            tlike += [False] * len(prof_names)
+        if spec.regressor_day_mean:
+            day, _ = regressor_profiles(reg, grid, idx, vp_us, (0,))
+            with np.errstate(invalid="ignore"):
+                counts = np.sum(~np.isnan(day), axis=1)
+                mean = np.where(counts > 0, np.nansum(day, axis=1) / np.maximum(counts, 1), np.nan)
+            cols.append(mean)
+            names.append(f"regmean_{reg.name}")
+            tlike.append(False)
+        if spec.degree_days and is_temperature(reg.unit):
+            hdd, cdd = degree_days(vals, reg.unit)
+            cols += [hdd, cdd]
+            names += [f"hdd_{reg.name}", f"cdd_{reg.name}"]
+            tlike += [False, False]
     X = np.column_stack(cols) if cols else np.empty((len(idx), 0))
     return DesignMatrix(
         X=X.astype(np.float64),

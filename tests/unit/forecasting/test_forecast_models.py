@@ -58,7 +58,9 @@ def _assert_non_crossing(fc: pl.DataFrame) -> None:
 
 
 def test_quantiles_never_cross(be_prices: SeriesHistory) -> None:
-    cfg = CycleConfig(**DA, train_period=timedelta(days=28), quantiles=(0.9, 0.1, 0.5))
+    cfg = CycleConfig(
+        **DA, train_period=timedelta(days=28), quantiles=(0.9, 0.1, 0.5), calibration="none"
+    )
     fc = forecast_cycles("test-crossing", be_prices, VP, VP + timedelta(days=2), cfg)
     assert sorted(fc["cumulative_probability"].unique().to_list()) == [0.1, 0.5, 0.9]
     _assert_non_crossing(fc)
