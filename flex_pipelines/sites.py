@@ -41,12 +41,28 @@ class SiteError(FlexPipelinesError):
     """An asset or sensor is not what a request needs (no device, not below the asset, …)."""
 
 
-def device_flex_models(asset: Asset) -> list[dict[str, Any]]:
+def device_flex_models(asset: Asset, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The device flex-models stored on an asset: its ``flex_model`` when it names a
-    ``"sensor"``, or each entry of a list of such flex-models."""
+    ``"sensor"``, or each entry of a list of such flex-models, with the sensor id canonical.
+
+    An entry whose ``"sensor"`` is no sensor id
+    (:func:`~flex_pipelines.scheduling.references.sensor_id_of`) is left out and described in
+    ``problems``: a request that covers the asset is refused with it, the pipeline skips it.
+    """
+    from flex_pipelines.scheduling.grid import SchedulingError
+    from flex_pipelines.scheduling.references import sensor_id_of
+
     fm: Any = asset.flex_model or {}
-    items = fm if isinstance(fm, list) else [fm]
-    return [dict(x) for x in items if isinstance(x, Mapping) and x.get("sensor") is not None]
+    out = []
+    for x in fm if isinstance(fm, list) else [fm]:
+        if not isinstance(x, Mapping) or x.get("sensor") is None:
+            continue
+        try:
+            out.append({**x, "sensor": sensor_id_of(x["sensor"], "flex-model sensor")})
+        except SchedulingError as exc:
+            if problems is not None:
+                problems.append(f"asset {asset.id} ({asset.name}): {exc}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,7 @@ class Device:
 
     @property
     def power_sensor_id(self) -> int:
-        """Where the device's power schedule is saved."""
+        """Where the device's power schedule is saved (canonical: see :func:`device_flex_models`)."""
         return int(self.flex_model["sensor"])
 
     @property
@@ -78,12 +94,14 @@ class Device:
     @property
     def state_of_charge_sensor_id(self) -> int | None:
         """The sensor its planned state of charge is saved on (storage devices), if any."""
-        ref = self.flex_model.get("state-of-charge")
-        if isinstance(ref, Mapping) and isinstance(ref.get("sensor"), int):
-            return int(ref["sensor"])
-        if isinstance(ref, int) and not isinstance(ref, bool):
-            return ref
-        return None
+        from flex_pipelines.scheduling.references import json_references
+
+        refs = list(
+            json_references(
+                self.flex_model.get("state-of-charge"), "state-of-charge", bare_ids=True
+            )
+        )
+        return refs[0].sensor_id if refs else None
 
 
 @dataclass(frozen=True)
@@ -293,12 +311,37 @@ class AssetTree:
           list ``flex_model`` overrides devices by their ``"sensor"`` (each must be a sensor of
           the asset or an asset below it) and may add devices.
         """
+        from flex_pipelines.scheduling.references import canonical_flex
+
+        if isinstance(flex_model, Mapping):
+            (fm_req,), fc_req = canonical_flex([flex_model], flex_context)
+        else:
+            fm_list, fc_req = canonical_flex(list(flex_model or []), flex_context)
+            fm_req = fm_list if flex_model is not None else None  # type: ignore[assignment]
+        out = []
+        for sc in self._scopes(asset_id, sensor_id, fm_req, fc_req):
+            fms, fc = canonical_flex(sc.flex_models, sc.flex_context)
+            out.append(Scope(sc.site, tuple(fms), fc))
+        return out
+
+    def _scopes(
+        self,
+        asset_id: int | None,
+        sensor_id: int | None,
+        flex_model: Mapping[str, Any] | list[Mapping[str, Any]] | None,
+        flex_context: Mapping[str, Any] | None,
+    ) -> list[Scope]:
         if (asset_id is None) == (sensor_id is None):
             raise SiteError("schedule: give exactly one of a power sensor id and an asset id")
         if sensor_id is not None:
             if isinstance(flex_model, list):
                 raise SiteError("the flex-model of a sensor schedule is one object, not a list")
             sensor = self.sensor(sensor_id)
+            if sensor.asset_id in self.assets:
+                problems = []
+                device_flex_models(self.assets[sensor.asset_id], problems)
+                if problems:
+                    raise SiteError("; ".join(problems))
             dev = self.device_for_sensor(sensor_id)
             fm = {**(dev.flex_model if dev else {}), **(flex_model or {}), "sensor": sensor_id}
             home = dev.asset.id if dev else sensor.asset_id
@@ -307,13 +350,18 @@ class AssetTree:
             site = self._site_or_none(self.site_asset_of(home).id)
             return [Scope(site, (fm,), self.merged_flex_context(home, flex_context))]
         asset = self.asset(int(asset_id))  # type: ignore[arg-type]
+        problems: list[str] = []
+        for a in self.subtree(asset.id):
+            device_flex_models(a, problems)
+        if problems:
+            raise SiteError("; ".join(problems))
         given = [flex_model] if isinstance(flex_model, Mapping) else list(flex_model or [])
         by_site: dict[int, dict[int, dict[str, Any]]] = {}
         for site, devs in self.sites_for(asset.id):
             by_site[site.id] = {d.power_sensor_id: {**d.flex_model, "name": d.name} for d in devs}
         for entry in given:
             sid = entry.get("sensor")
-            if not isinstance(sid, int) or isinstance(sid, bool):
+            if sid is None:
                 raise SiteError(
                     f'flex-model entry {dict(entry)!r}: each device needs its power "sensor" id'
                 )

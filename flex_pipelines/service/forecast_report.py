@@ -15,7 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flex_pipelines.beliefs.store import BeliefStore
-from flex_pipelines.scheduling.references import SensorReference, json_references
+from flex_pipelines.scheduling.references import (
+    SensorReference,
+    canonical_ids,
+    json_references,
+    sensor_id_of,
+)
 from flex_pipelines.service.access import Caller, authorize
 from flex_pipelines.service.records import RunWarning
 
@@ -42,9 +47,10 @@ def forecast_regressors(
 ) -> list[int]:
     """The regressors a forecast uses: the request's, else the sensor's forecast config's."""
     if given:
-        return [int(r) for r in given]
+        return [sensor_id_of(r, f"config.regressors[{i}]") for i, r in enumerate(given)]
     attrs = store.get_sensor(sensor_id).attributes.get("forecast") or {}
-    return [int(r) for r in attrs.get("regressors") or []]
+    stored = attrs.get("regressors") or []
+    return [sensor_id_of(r, f"forecast regressors[{i}]") for i, r in enumerate(stored)]
 
 
 def prepare_forecast(
@@ -151,6 +157,7 @@ def report(
     from flex_pipelines.reporting.run import run_report
 
     prepare_report(caller, store, config, output_sensor_id)
+    config = canonical_ids(dict(config), "config")  # exactly the ids the check saw
     return run_report(
         store, reporter, config, start, end, output_sensor_id=output_sensor_id, as_of=as_of
     )

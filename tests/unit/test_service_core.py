@@ -143,3 +143,33 @@ def test_no_door_walks_the_asset_tree_or_reads_flex_json() -> None:
         if FORBIDDEN.search(line)
     ]
     assert hits == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3, 3),
+        ("3", 3),
+        (3.0, 3),
+        (" 12 ", 12),
+        (True, None),
+        (9.5, None),
+        ("0_9", None),
+        ("²", None),
+        (0, None),
+        (-2, None),
+        ("3a", None),
+    ],
+)
+def test_one_reading_of_sensor_ids(value, expected) -> None:  # noqa: ANN001
+    from flex_pipelines.scheduling.grid import SchedulingError
+    from flex_pipelines.scheduling.references import canonical_ids, sensor_id_of
+
+    if expected is None:
+        with pytest.raises(SchedulingError, match="is not a sensor id"):
+            sensor_id_of(value, "x")
+        with pytest.raises(SchedulingError):
+            list(flex_references([], {"consumption-price": {"sensor": value}}))
+    else:
+        assert sensor_id_of(value) == expected
+        assert canonical_ids({"a": [{"sensor": value}]}) == {"a": [{"sensor": expected}]}
