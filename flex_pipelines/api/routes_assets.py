@@ -19,6 +19,8 @@ from flex_pipelines.api.serialize import asset_json, json_field
 from flex_pipelines.api.tables import asset_type_name, asset_types
 from flex_pipelines.beliefs.model import Asset
 from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.service.access import AccessDenied
+from flex_pipelines.service.config import authorize_asset_config
 from flex_pipelines.sites import AssetTree
 
 router = APIRouter(prefix="/api/v3_0", tags=["assets"])
@@ -120,6 +122,11 @@ def create_asset(request: Request, p: Auth, body: AssetIn) -> dict[str, Any]:
             check_write_asset(p, parent, "add children to")
             if parent.account_id != account_id:
                 raise bad_request(f"parent asset {parent.id} belongs to another account than {account_id}")  # fmt: skip
+        fm = json_field("flex_model", body.flex_model) if body.flex_model is not None else None
+        fc = (
+            json_field("flex_context", body.flex_context) if body.flex_context is not None else None
+        )
+        _authorize_config(p, store, fm, fc, attributes)
         asset = store.add_asset(
             body.name,
             type_name,
@@ -128,15 +135,21 @@ def create_asset(request: Request, p: Auth, body: AssetIn) -> dict[str, Any]:
             latitude=body.latitude,
             longitude=body.longitude,
             timezone=body.timezone or "UTC",
-            flex_model=json_field("flex_model", body.flex_model)
-            if body.flex_model is not None
-            else None,  # fmt: skip
-            flex_context=json_field("flex_context", body.flex_context)
-            if body.flex_context is not None
-            else None,  # fmt: skip
+            flex_model=fm,
+            flex_context=fc,
             attributes=attributes,
         )
         return asset_json(store, asset)
+
+
+def _authorize_config(p: Principal, store: BeliefStore, fm: Any, fc: Any, attributes: Any) -> None:
+    """A stored configuration may name only sensors the user may use (403 otherwise)."""
+    try:
+        authorize_asset_config(
+            p.caller, store, flex_model=fm, flex_context=fc, attributes=attributes
+        )
+    except AccessDenied as exc:
+        raise forbidden(str(exc)) from exc
 
 
 @router.patch("/assets/{asset_id}", summary="Change an asset (account-admins)")
@@ -175,6 +188,9 @@ def patch_asset(request: Request, p: Auth, asset_id: Id, body: AssetPatch) -> di
             if parent.account_id != asset.account_id:
                 raise bad_request(f"parent asset {parent.id} belongs to another account than asset {asset.id}")  # fmt: skip
             fields["parent_id"] = parent.id
+        _authorize_config(
+            p, store, fields.get("flex_model"), fields.get("flex_context"), fields.get("attributes")
+        )
         with store.transaction():
             updated = store.update_asset(asset_id, **fields) if fields else asset
         return asset_json(store, updated)

@@ -147,10 +147,24 @@ def test_api_cli_and_pipeline_make_the_same_schedule(tmp_path) -> None:  # noqa:
     # the CLI door, on the same file
     out = CliRunner().invoke(
         cli_app,
-        ["add", "schedule", "for-storage", "--asset", str(ids["building"]), "--start",
-         DAY.isoformat(), "--duration", "PT24H", "--as-of", t_cli.isoformat(), "--format",
-         "json", "--db", url],
-    )  # fmt: skip
+        [
+            "add",
+            "schedule",
+            "for-storage",
+            "--asset",
+            str(ids["building"]),
+            "--start",
+            DAY.isoformat(),
+            "--duration",
+            "PT24H",
+            "--as-of",
+            t_cli.isoformat(),
+            "--format",
+            "json",
+            "--db",
+            url,
+        ],
+    )
     assert out.exit_code == 0, out.output
     cli = json.loads(out.output)
     names = {"toy-battery": devices["battery_sensor"], "oven": devices["oven_sensor"]}
@@ -166,3 +180,61 @@ def test_api_cli_and_pipeline_make_the_same_schedule(tmp_path) -> None:  # noqa:
         oven = _schedule_at(s, devices["oven_sensor"], t_api)
         assert np.count_nonzero(oven) == 12  # 3 hours at 100 kW, once
         assert AssetTree.load(s).site_of(ids["battery"]).id == ids["building"]
+
+
+def test_stored_configuration_may_not_name_another_accounts_sensors(tmp_path) -> None:  # noqa: ANN001
+    store = open_store(str(tmp_path / "cfg.duckdb"))
+    ids = populate(store)
+    srv, stop = start_server(store)
+    try:
+        with httpx.Client(
+            base_url=srv.base, headers={"Authorization": srv.token("alice")}, timeout=30
+        ) as c:
+            foreign = ids["other_sensor"]
+            bad = [
+                (
+                    f"/api/v3_0/assets/{ids['building']}",
+                    {"flex_context": json.dumps({"consumption-price": {"sensor": foreign}})},
+                ),
+                (
+                    f"/api/v3_0/assets/{ids['battery']}",
+                    {
+                        "flex_model": json.dumps(
+                            {"sensor": ids["power_sensor"], "state-of-charge": {"sensor": foreign}}
+                        )
+                    },
+                ),
+                (
+                    f"/api/v3_0/assets/{ids['building']}",
+                    {
+                        "attributes": json.dumps(
+                            {
+                                "reports": [
+                                    {
+                                        "reporter": "aggregator",
+                                        "config": {"inputs": [{"sensor": foreign}]},
+                                    }
+                                ]
+                            }
+                        )
+                    },
+                ),
+                (
+                    f"/api/v3_0/sensors/{ids['pv_sensor']}",
+                    {"attributes": json.dumps({"forecast": {"regressors": [foreign]}})},
+                ),
+            ]
+            for path, body in bad:
+                r = c.patch(path, json=body)
+                assert r.status_code == 403, (path, r.text)
+                assert f"sensor {foreign}" in r.json()["message"]
+                assert "carol-load" not in r.text
+            # the same with the account's own sensor is stored
+            own = {"consumption-price": {"sensor": ids["price_sensor"]}}
+            r = c.patch(
+                f"/api/v3_0/assets/{ids['building']}", json={"flex_context": json.dumps(own)}
+            )  # noqa: E501
+            assert r.status_code == 200, r.text
+    finally:
+        stop()
+        store.close()
