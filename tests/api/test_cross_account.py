@@ -820,7 +820,7 @@ def test_stored_flex_references_to_foreign_sensors_are_refused(
     world: World, stored: Any, what: str
 ) -> None:
     """B's account-admin stores A's sensor in B's own site flex-context or battery flex-model
-    (nothing checks references when they are stored); bob's trigger reads them: refused. The
+    (refused through the API; stored directly all the same); bob's trigger reads them: refused. The
     same stored field naming B's own sensor schedules fine."""
     srv = world.srv
     url, body = _sensor_schedule(world)
@@ -839,10 +839,12 @@ def test_stored_flex_references_to_foreign_sensors_are_refused(
         def patch(sid: int) -> dict[str, Any]:
             return {"flex_model": {**fm, "state-of-charge": ref(sid)}}
 
-    with srv.client("alice") as c:
+    with srv.client("alice") as c:  # refused when stored through the API
         p = c.patch(f"/api/v3_0/assets/{asset}", json=patch(world.a[role]))
-    assert p.status_code == 200, p.text
+    assert p.status_code == 403, p.text
     assert_no_secret(p.text)
+    # stored all the same (before that rule, or by the store's owner): refused when triggered
+    srv.with_store(lambda st: st.update_asset(asset, **patch(world.a[role])))
     message = post_refused(world, "bob", url, body, f"stored {fld} naming A's sensor")["message"]
     assert fld in message and "another account" in message, message
     with srv.client("alice") as c:
@@ -881,11 +883,13 @@ def test_stored_process_sensor_not_given_as_an_integer_is_refused(
         p = c.patch(
             f"/api/v3_0/assets/{process}", json={"flex_model": {**fm, "sensor": form(foreign)}}
         )
-    assert p.status_code in (200, 400), p.text
+    assert p.status_code in (400, 403), p.text  # refused when stored through the API
     assert_no_secret(p.text)
-    if p.status_code == 200:  # (400: refused when stored, nothing to trigger)
-        what = f"stored process sensor {form(foreign)!r} of account A"
-        post_refused(world, "pat", url, body, what, statuses=(400, 403))
+    # stored all the same (before that rule, or by the store's owner): refused when triggered
+    bad = {**fm, "sensor": form(foreign)}
+    srv.with_store(lambda st: st.update_asset(process, flex_model=bad))
+    what = f"stored process sensor {form(foreign)!r} of account A"
+    post_refused(world, "pat", url, body, what, statuses=(400, 403))
     srv.with_store(lambda st: st.update_asset(process, flex_model=fm))
     with srv.client("pat") as c:  # the process's own (integer) sensor schedules fine
         r = c.post(url, json=body)
@@ -901,10 +905,12 @@ def test_stored_forecast_regressor_of_a_foreign_sensor_is_refused_at_trigger_tim
     bob's forecast trigger is refused before a job exists, as a stored flex-context is."""
     srv, target, foreign = world.srv, world.b["fc_target"], world.a["load"]
     attributes = {"forecast": {"regressors": [foreign]}}
-    with srv.client("alice") as c:
+    with srv.client("alice") as c:  # refused when stored through the API
         p = c.patch(f"/api/v3_0/sensors/{target}", json={"attributes": attributes})
-    assert p.status_code == 200, p.text
+    assert p.status_code == 403, p.text
     assert_no_secret(p.text)
+    # stored all the same (before that rule, or by the store's owner): refused when triggered
+    srv.with_store(lambda st: st.update_sensor(target, attributes=attributes))
     url, body = _forecast(target, [])
     body["config"].pop("regressors")  # the stored ones apply
     message = post_refused(world, "bob", url, body, "stored regressor naming A's sensor")["message"]
