@@ -1,6 +1,9 @@
-"""The pyomo build of the same problem: the extension point for custom constraints and costs.
+"""The pyomo model of the problem, derived from its one description: the extension point.
 
-Named components (indices: ``d`` device position, ``t`` step 0..T-1):
+:func:`build_pyomo_model` turns the blocks of :func:`~.build_highs.formulate` into a pyomo model
+(one variable per column, one constraint per row, one cost term per labelled cost), so nothing is
+written twice: a constraint added to the description is in this model too. On top it names what
+user rules need (indices: ``d`` device position, ``t`` step 0..T-1):
 
 - ``m.charge[d, t]``, ``m.discharge[d, t]`` (MW ≥ 0), ``m.power[d, t]`` (expression, MW,
   consumption positive), ``m.soc[d, t]`` (MWh at the *end* of step t, stock devices only,
@@ -8,337 +11,244 @@ Named components (indices: ``d`` device position, ``t`` step 0..T-1):
 - ``m.imp[t]``, ``m.exp[t]`` (site import/export, MW ≥ 0);
 - ``m.cost_terms`` — a dict name → pyomo expression (CUR); the objective is their sum.
   Add your own term under a new name and it is reported in ``costs`` (and the total).
-- ``m.problem`` — the :class:`SchedulingProblem` (numpy arrays) for your rules.
+- ``m.problem`` — the :class:`SchedulingProblem` (numpy arrays) for your rules;
+- ``m.x`` — every column of the description (``m.description`` holds the blocks).
 
-Exactness uses the same lazy-binary method as the direct build (binaries added as blocks at
-the steps where the relaxation charges and discharges at once, and so on). Solved with HiGHS
-through pyomo's appsi interface. See docs/extending-the-scheduler.md.
+Exactness uses the same lazy-binary method as the direct build: the binaries of
+:func:`~.exact.add_binaries` at the steps where the relaxation is not physical, turned into pyomo
+blocks the same way. Solved with HiGHS through pyomo's appsi interface. See
+docs/extending-the-scheduler.md.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyomo.environ as pe
+from pyomo.core.expr.numeric_expr import LinearExpression
 
-from flex_pipelines.scheduling.build_highs import _finite_cap, _net_bounds, _soc_bounds
+from flex_pipelines.scheduling.build_highs import Layout, formulate
 from flex_pipelines.scheduling.diagnostics import InfeasibleError
-from flex_pipelines.scheduling.exact import MIP_REL_GAP, TOL
+from flex_pipelines.scheduling.exact import MIP_REL_GAP, add_binaries, violations
 from flex_pipelines.scheduling.grid import SchedulingError
-from flex_pipelines.scheduling.problem import SchedulingProblem, loss_factor_b
+from flex_pipelines.scheduling.linear_model import LinearModel
+from flex_pipelines.scheduling.problem import SchedulingProblem
 
-__all__ = ["build_pyomo_model", "solve_pyomo"]
+__all__ = ["PyomoRun", "build_pyomo_model", "solve_pyomo"]
 
 
-def _pairs(m: pe.ConcreteModel) -> list[tuple[str, Any, Any, np.ndarray, np.ndarray]]:
-    return m._pairs
+def _bound(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def _name(text: str) -> str:
+    return re.sub(r"\W+", "_", text).strip("_") or "block"
+
+
+def _add_columns(blk: Any, attr: str, model: LinearModel, first: int) -> Any:
+    """Variables for the columns ``first ..`` of ``model`` as ``blk.<attr>[i - first]``."""
+    a = model.arrays()
+    lb, ub, integer = a["lb"][first:], a["ub"][first:], a["int"][first:]
+
+    def domain(_b: Any, i: int) -> Any:
+        if not integer[i]:
+            return pe.Reals
+        return pe.Binary if lb[i] == 0 and ub[i] == 1 else pe.Integers
+
+    var = pe.Var(range(lb.size), domain=domain, bounds=lambda _b, i: (_bound(lb[i]), _bound(ub[i])))
+    blk.add_component(attr, var)
+    return var
+
+
+def _add_rows(blk: Any, model: LinearModel, first: int, column: Callable[[int], Any]) -> None:
+    """One pyomo constraint per row of ``model`` from row ``first`` on (one component per
+    row block, named after it)."""
+    if model.n_rows <= first:
+        return
+    a = model.arrays()
+    csr = model.to_csc().tocsr()
+    for k, rb in enumerate(b for b in model.row_blocks if b.start >= first):
+        rows = range(rb.start, rb.start + rb.count)
+
+        def rule(_b: Any, r: int) -> Any:
+            lo, hi = a["rlb"][r], a["rub"][r]
+            s, e = csr.indptr[r], csr.indptr[r + 1]
+            expr = LinearExpression(
+                constant=0.0,
+                linear_coefs=csr.data[s:e].tolist(),
+                linear_vars=[column(int(c)) for c in csr.indices[s:e]],
+            )
+            if lo == hi:
+                return expr == float(lo)
+            if not (np.isfinite(lo) or np.isfinite(hi)):
+                return pe.Constraint.Skip
+            return (_bound(lo), expr, _bound(hi))
+
+        blk.add_component(f"r{k}_{_name(rb.name)}", pe.Constraint(rows, rule=rule))
+
+
+def _cost_expressions(
+    model: LinearModel, parts: list, column: Callable[[int], Any]
+) -> dict[str, Any]:
+    """Cost term name → linear expression (currency), from the description's labelled costs."""
+    grouped: dict[str, dict[int, float]] = {}
+    for term, idx, vals in parts:
+        acc = grouped.setdefault(term or "cost", {})
+        for c, v in zip(
+            np.asarray(idx).tolist(), np.asarray(vals, dtype=float).tolist(), strict=True
+        ):
+            if v:
+                acc[c] = acc.get(c, 0.0) + v
+    out = {}
+    for term, coefs in grouped.items():
+        out[term] = LinearExpression(
+            constant=0.0,
+            linear_coefs=list(coefs.values()),
+            linear_vars=[column(c) for c in coefs],
+        )
+    return out
 
 
 def build_pyomo_model(p: SchedulingProblem) -> pe.ConcreteModel:
-    """The LP relaxation as a pyomo model with named components (no objective yet)."""
-    T, dt, s = p.n_steps, p.dt, p.site
-    w = p.tie_break_weights()
+    """The problem's description (:func:`~.build_highs.formulate`, with import and export
+    columns) as a pyomo model with named components; no objective yet (``m.cost_terms``)."""
+    base, lay = formulate(p, split_site=True)
+    T = p.n_steps
     m = pe.ConcreteModel(name="storage schedule")
     m.problem = p
+    m.description = (base, lay)
+    x = _add_columns(m, "x", base, 0)
+    _add_rows(m, base, 0, lambda c: x[c])
     m.T = pe.RangeSet(0, T - 1)
     m.D = pe.RangeSet(0, len(p.devices) - 1)
     stock = [i for i, d in enumerate(p.devices) if d.has_stock]
     m.STOCK = pe.Set(initialize=stock)
-    ch_ub, dis_ub = {}, {}
-    for i, d in enumerate(p.devices):
-        cu = _finite_cap(d.consumption_capacity_mw, d.consumption_breach_price)
-        du = _finite_cap(d.production_capacity_mw, d.production_breach_price)
-        if d.operation_modes:
-            cu = np.minimum(cu, max(max(b[1] for b in d.operation_modes), 0.0))
-            du = np.minimum(du, max(-min(b[0] for b in d.operation_modes), 0.0))
-        ch_ub[i], dis_ub[i] = cu, du
-    m.charge = pe.Var(m.D, m.T, bounds=lambda m, i, t: (0.0, float(ch_ub[i][t])))
-    m.discharge = pe.Var(m.D, m.T, bounds=lambda m, i, t: (0.0, float(dis_ub[i][t])))
-    m.power = pe.Expression(m.D, m.T, rule=lambda m, i, t: m.charge[i, t] - m.discharge[i, t])
-    bounds = {i: _soc_bounds(p.devices[i]) for i in stock}
-
-    def soc_bounds(m, i, t):
-        lo, hi = bounds[i][0][t], bounds[i][1][t]
-        return (
-            None if not np.isfinite(lo) else float(lo),
-            None if not np.isfinite(hi) else float(hi),
-        )
-
-    m.soc = pe.Var(m.STOCK, m.T, bounds=soc_bounds)
-    eff = {i: p.devices[i].storage_efficiency for i in stock}
-    bfac = {i: loss_factor_b(eff[i]) * dt for i in stock}
-
-    def balance(m, i, t):
-        d = p.devices[i]
-        prev = d.soc_at_start_mwh if t == 0 else m.soc[i, t - 1]
-        b = float(bfac[i][t])
-        return m.soc[i, t] == float(eff[i][t]) * prev + b * (
-            float(d.charging_efficiency[t]) * m.charge[i, t]
-            - m.discharge[i, t] / float(d.discharging_efficiency[t])
-            + float(d.stock_delta_mw[t])
-        )
-
-    m.stock_balance = pe.Constraint(m.STOCK, m.T, rule=balance)
-    lo, hi = _net_bounds(p)
-    m.imp = pe.Var(m.T, bounds=lambda m, t: (0.0, float(max(hi[t], 0.0))))
-    m.exp = pe.Var(m.T, bounds=lambda m, t: (0.0, float(max(-lo[t], 0.0))))
-    m.site_power = pe.Expression(
-        m.T, rule=lambda m, t: float(s.inflexible_mw[t]) + sum(m.power[i, t] for i in m.D)
+    m.charge = pe.Reference(
+        {(d, t): x[int(c)] for d, cs in enumerate(lay.charge) for t, c in enumerate(cs)}
     )
-    m.site_balance = pe.Constraint(m.T, rule=lambda m, t: m.imp[t] - m.exp[t] == m.site_power[t])
-    terms: dict[str, Any] = {}
-    terms["electricity"] = dt * sum(
-        float(s.consumption_price[t]) * m.imp[t] - float(s.production_price[t]) * m.exp[t]
-        for t in m.T
+    m.discharge = pe.Reference(
+        {(d, t): x[int(c)] for d, cs in enumerate(lay.discharge) for t, c in enumerate(cs)}
     )
-    m._pairs = [("import/export", m.imp, m.exp, np.maximum(hi, 0), np.maximum(-lo, 0))]
-    for i, d in enumerate(p.devices):
-        m._pairs.append((f"charge/discharge[{d.name}]", _dev(m.charge, i), _dev(m.discharge, i),
-                         ch_ub[i], dis_ub[i]))  # fmt: skip
-        for flow, cap, price, label in (
-            (m.charge, d.consumption_capacity_mw, d.consumption_breach_price, "consumption breach"),
-            (m.discharge, d.production_capacity_mw, d.production_breach_price, "production breach"),
-        ):
-            if price is not None:
-                _soft(m, f"{label}[{d.name}]", _dev(flow, i), cap, price, dt, terms)
-        if not d.has_stock and d.prefer_curtailing_later:
-            terms[f"prefer curtailing later[{d.name}]"] = -sum(
-                float(w[t]) * m.discharge[i, t] for t in m.T
-            )
-    for i in stock:
-        d = p.devices[i]
-        _, _, soft_lo, soft_hi = bounds[i]
-        for arr, price, label, sign in (
-            (soft_lo, s.soc_minima_breach_price, "soc minima breach", 1),
-            (soft_hi, s.soc_maxima_breach_price, "soc maxima breach", -1),
-        ):
-            k = [int(t) for t in np.flatnonzero(~np.isnan(arr))]
-            if not k:
-                continue
-            blk = pe.Block()
-            m.add_component(f"{label} [{d.name}]".replace(" ", "_"), blk)
-            blk.K = pe.Set(initialize=k)
-            blk.gap = pe.Var(blk.K, domain=pe.NonNegativeReals)
-            blk.worst = pe.Var(domain=pe.NonNegativeReals)
-            if sign == 1:
-                blk.c = pe.Constraint(
-                    blk.K, rule=lambda b, t, i=i, a=arr: m.soc[i, t] + b.gap[t] >= float(a[t])
-                )
-            else:
-                blk.c = pe.Constraint(
-                    blk.K, rule=lambda b, t, i=i, a=arr: m.soc[i, t] - b.gap[t] <= float(a[t])
-                )
-            blk.any = pe.Constraint(blk.K, rule=lambda b, t: b.worst >= b.gap[t])
-            pr = float(price or 0.0)
-            terms[f"{label}[{d.name}]"] = pr * blk.worst + pr * dt * sum(blk.gap[t] for t in blk.K)
-        if d.prefer_charging_sooner and np.isfinite(d.soc_max_mwh):
-            terms[f"prefer charging sooner[{d.name}]"] = sum(
-                float(w[t]) * (d.soc_max_mwh - m.soc[i, t]) for t in m.T
-            )
-    if s.consumption_soft_mw is not None and s.consumption_breach_price is not None:
-        _soft(m, "site consumption breach", m.imp, s.consumption_soft_mw,
-              s.consumption_breach_price, dt, terms)  # fmt: skip
-    if s.production_soft_mw is not None and s.production_breach_price is not None:
-        _soft(m, "site production breach", m.exp, s.production_soft_mw,
-              s.production_breach_price, dt, terms)  # fmt: skip
-    for flow, peak, price, label in (
-        (m.imp, s.peak_consumption_mw, s.peak_consumption_price, "site peak consumption"),
-        (m.exp, s.peak_production_mw, s.peak_production_price, "site peak production"),
-    ):
-        if price is not None and peak is not None:
-            blk = pe.Block()
-            m.add_component(label.replace(" ", "_"), blk)
-            blk.excess = pe.Var(domain=pe.NonNegativeReals)
-            blk.c = pe.Constraint(
-                m.T, rule=lambda b, t, f=flow, pk=peak: b.excess >= f[t] - float(pk[t])
-            )
-            terms[label] = float(np.max(price)) * blk.excess
-    for j, c in enumerate(s.commitments):
-        blk = pe.Block()
-        m.add_component(f"commitment_{j}", blk)
-        up_ub, dn_ub = np.maximum(hi - c.baseline_mw, 0), np.maximum(c.baseline_mw - lo, 0)
-        blk.up = pe.Var(m.T, bounds=lambda b, t, u=up_ub: (0.0, float(u[t])))
-        blk.down = pe.Var(m.T, bounds=lambda b, t, u=dn_ub: (0.0, float(u[t])))
-        blk.c = pe.Constraint(m.T, rule=lambda b, t, c=c: m.imp[t] - m.exp[t] - b.up[t] + b.down[t]
-                              == float(c.baseline_mw[t]))  # fmt: skip
-        terms[c.name] = dt * sum(float(c.up_price[t]) * blk.up[t]
-                                 - float(c.down_price[t]) * blk.down[t] for t in m.T)  # fmt: skip
-        m._pairs.append((f"commitment {c.name}", blk.up, blk.down, up_ub, dn_ub))
+    m.soc = pe.Reference({(d, t): x[int(c)] for d in stock for t, c in enumerate(lay.soc[d])})
+    m.power = pe.Expression(m.D, m.T, rule=lambda m, d, t: m.charge[d, t] - m.discharge[d, t])
+    assert lay.imp is not None and lay.exp is not None
+    m.imp = pe.Reference({t: x[int(c)] for t, c in enumerate(lay.imp)})
+    m.exp = pe.Reference({t: x[int(c)] for t, c in enumerate(lay.exp)})
+    m.site_power = pe.Expression(m.T, rule=lambda m, t: m.imp[t] - m.exp[t])
+    terms = _cost_expressions(base, base.cost_parts, lambda c: x[c])
+    for term, value in base.offset_terms.items():
+        terms[term or "cost"] = terms.get(term or "cost", 0.0) + value
+    rest = base.offset - sum(base.offset_terms.values())
+    if abs(rest) > 0:
+        terms["constant"] = rest
     m.cost_terms = terms
     m._standard_terms = set(terms)
     return m
 
 
-class _DeviceView:
-    """``view[t]`` is ``var[i, t]``: lets device variables be handled like site ones."""
-
-    def __init__(self, var: Any, i: int) -> None:
-        self.var, self.i = var, i
-
-    def __getitem__(self, t: int) -> Any:
-        return self.var[self.i, t]
-
-
-def _dev(var: Any, i: int) -> _DeviceView:
-    return _DeviceView(var, i)
-
-
-def _soft(m, name, flow, cap, price, dt, terms) -> None:
-    blk = pe.Block()
-    m.add_component(name.replace(" ", "_").replace("[", "_").replace("]", ""), blk)
-    blk.breach = pe.Var(m.T, domain=pe.NonNegativeReals)
-    blk.worst = pe.Var(domain=pe.NonNegativeReals)
-    blk.c = pe.Constraint(m.T, rule=lambda b, t: flow[t] - b.breach[t] <= float(cap[t]))
-    blk.any = pe.Constraint(m.T, rule=lambda b, t: b.worst >= b.breach[t])
-    terms[name + " (each step)"] = dt * sum(float(price[t]) * blk.breach[t] for t in m.T)
-    terms[name + " (worst)"] = float(np.max(price)) * blk.worst
-
-
-def _add_binaries(m, it: int, pair_steps: dict[int, set[int]], mode_steps: dict[int, set[int]]):
+def _add_binaries(
+    m: pe.ConcreteModel,
+    it: int,
+    pair_steps: dict[int, np.ndarray],
+    mode_steps: dict[int, np.ndarray],
+) -> int:
+    """The binaries :func:`~.exact.add_binaries` adds at these steps, as a pyomo block; returns
+    how many."""
+    base, lay = m.description
+    full = add_binaries(base, lay, pair_steps, mode_steps)
+    if full.n_cols == base.n_cols:
+        return 0
     blk = pe.Block()
     m.add_component(f"binaries_{it}", blk)
-    pairs = _pairs(m)
-    for j, steps in pair_steps.items():
-        if not steps:
-            continue
-        _, a, b, am, bm = pairs[j]
-        K = sorted(steps)
-        z = pe.Var(K, domain=pe.Binary)
-        blk.add_component(f"z{j}", z)
-        blk.add_component(
-            f"a{j}",
-            pe.Constraint(K, rule=lambda _, t, a=a, am=am, z=z: a[t] <= float(am[t]) * z[t]),
-        )
-        blk.add_component(
-            f"b{j}",
-            pe.Constraint(K, rule=lambda _, t, b=b, bm=bm, z=z: b[t] <= float(bm[t]) * (1 - z[t])),
-        )
-    p: SchedulingProblem = m.problem
-    for i, steps in mode_steps.items():
-        if not steps:
-            continue
-        bands = p.devices[i].operation_modes or []
-        K = sorted(steps)
-        B = range(len(bands))
-        z = pe.Var(K, B, domain=pe.Binary)
-        blk.add_component(f"mode{i}", z)
-        blk.add_component(
-            f"one{i}", pe.Constraint(K, rule=lambda _, t, z=z, B=B: sum(z[t, k] for k in B) == 1)
-        )
-        blk.add_component(
-            f"lo{i}",
-            pe.Constraint(
-                K,
-                rule=lambda _, t, z=z, B=B, i=i, bands=bands: (
-                    m.power[i, t] >= sum(bands[k][0] * z[t, k] for k in B)
-                ),
-            ),
-        )
-        blk.add_component(
-            f"hi{i}",
-            pe.Constraint(
-                K,
-                rule=lambda _, t, z=z, B=B, i=i, bands=bands: (
-                    m.power[i, t] <= sum(bands[k][1] * z[t, k] for k in B)
-                ),
-            ),
-        )
-        fixed = sum(bands[k][2] * z[t, k] for t in K for k in B if bands[k][2])
-        if not isinstance(fixed, int):
-            m.cost_terms[f"operation modes[{p.devices[i].name}]"] = fixed + m.cost_terms.get(
-                f"operation modes[{p.devices[i].name}]", 0
-            )
+    z = _add_columns(blk, "z", full, base.n_cols)
+
+    def column(c: int) -> Any:
+        return m.x[c] if c < base.n_cols else z[c - base.n_cols]
+
+    _add_rows(blk, full, base.n_rows, column)
+    for term, expr in _cost_expressions(
+        full, full.cost_parts[len(base.cost_parts) :], column
+    ).items():
+        m.cost_terms[term] = m.cost_terms.get(term, 0.0) + expr
+    return full.n_cols - base.n_cols
 
 
-def _violations(m) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
-    T = len(m.T)
-    bad_pairs: dict[int, set[int]] = {}
-    for j, (_, a, b, _, _) in enumerate(_pairs(m)):
-        av = np.array([pe.value(a[t]) or 0.0 for t in range(T)])
-        bv = np.array([pe.value(b[t]) or 0.0 for t in range(T)])
-        bad = np.flatnonzero((av > TOL) & (bv > TOL))
-        if bad.size:
-            bad_pairs[j] = set(bad.tolist())
-    bad_modes: dict[int, set[int]] = {}
-    p: SchedulingProblem = m.problem
-    for i, d in enumerate(p.devices):
-        if not d.operation_modes:
-            continue
-        pw = np.array([pe.value(m.power[i, t]) for t in range(T)])
-        ok = np.zeros(T, dtype=bool)
-        for lo, hi, _ in d.operation_modes:
-            ok |= (pw >= lo - TOL) & (pw <= hi + TOL)
-        if (~ok).any():
-            bad_modes[i] = set(np.flatnonzero(~ok).tolist())
-    return bad_pairs, bad_modes
+@dataclass
+class PyomoRun:
+    """A solved pyomo model: the description's column vector, objective, timings, binaries,
+    iterations, and the values of the cost terms user rules added."""
+
+    x: np.ndarray
+    layout: Layout
+    objective: float
+    timings: dict[str, float]
+    binaries: int
+    iterations: int
+    extras: dict[str, float]
 
 
 def solve_pyomo(
     p: SchedulingProblem,
     extend: Callable[[pe.ConcreteModel, SchedulingProblem], None] | None = None,
     max_iterations: int = 12,
-) -> tuple[
-    list[np.ndarray], list[np.ndarray | None], float, dict[str, float], int, int, dict[str, float]
-]:
-    """Build, extend, solve exactly with HiGHS (appsi). Returns power, soc, objective, timings,
-    number of binaries, iterations and the values of user-added cost terms."""
+) -> PyomoRun:
+    """Build, extend, solve exactly with HiGHS (appsi)."""
     from pyomo.contrib.appsi.base import TerminationCondition
     from pyomo.contrib.appsi.solvers import Highs
 
     t0 = time.perf_counter()
     m = build_pyomo_model(p)
+    base, lay = m.description
     T = p.n_steps
-    mode_steps = {i: set(range(T)) for i, d in enumerate(p.devices)
-                  if d.operation_modes and any(b[2] for b in d.operation_modes)}  # fmt: skip
+    ones = np.ones(T, dtype=bool)
+    mode_steps = {d: ones for d, bands in lay.modes.items() if any(b[2] for b in bands)}
+    pair_steps: dict[int, np.ndarray] = {}
     if extend is not None:
         extend(m, p)
-    if mode_steps:
-        _add_binaries(m, 0, {}, mode_steps)
+    n_bin = _add_binaries(m, 0, {}, mode_steps) if mode_steps else 0
     m.objective = pe.Objective(expr=sum(m.cost_terms.values()))
     t_build = time.perf_counter() - t0
     opt = Highs()
     opt.config.mip_gap = MIP_REL_GAP
     opt.config.load_solution = False
-    pair_steps: dict[int, set[int]] = {}
-    n_bin = sum(len(v) * len(p.devices[i].operation_modes or []) for i, v in mode_steps.items())
-    it = 0
+    it, x = 0, np.zeros(base.n_cols)
     for it in range(1, max_iterations + 1):
         res = opt.solve(m)
         if res.termination_condition != TerminationCondition.optimal:
-            if res.termination_condition in (TerminationCondition.infeasible,
-                                             TerminationCondition.infeasibleOrUnbounded):  # fmt: skip
-                raise InfeasibleError("infeasible (pyomo build): the hard constraints cannot all "
-                                      "hold; solve with backend 'highs' for the field and time")  # fmt: skip
+            if res.termination_condition in (
+                TerminationCondition.infeasible,
+                TerminationCondition.infeasibleOrUnbounded,
+            ):
+                raise InfeasibleError(
+                    "infeasible (pyomo build): the hard constraints cannot all "
+                    "hold; solve with backend 'highs' for the field and time"
+                )
             raise SchedulingError(f"pyomo/HiGHS stopped with {res.termination_condition}")
         res.solution_loader.load_vars()
-        bad_pairs, bad_modes = _violations(m)
+        x = np.array([pe.value(m.x[i]) or 0.0 for i in range(base.n_cols)])
+        bad_pairs, bad_modes = violations(x, lay)
         if not bad_pairs and not bad_modes:
             break
-        new_p = {j: s - pair_steps.get(j, set()) for j, s in bad_pairs.items()}
-        new_m = {i: s - mode_steps.get(i, set()) for i, s in bad_modes.items()}
-        for j, s in new_p.items():
-            pair_steps.setdefault(j, set()).update(s)
-            n_bin += len(s)
-        for i, s in new_m.items():
-            mode_steps.setdefault(i, set()).update(s)
-            n_bin += len(s) * len(p.devices[i].operation_modes or [])
+        last = it == max_iterations - 1
+        new_p = {i: (ones if last else s) & ~pair_steps.get(i, ~ones) for i, s in bad_pairs.items()}
+        new_m = {d: (ones if last else s) & ~mode_steps.get(d, ~ones) for d, s in bad_modes.items()}
+        for i, s in new_p.items():
+            pair_steps[i] = pair_steps.get(i, ~ones) | s
+        for d, s in new_m.items():
+            mode_steps[d] = mode_steps.get(d, ~ones) | s
+        n_bin += _add_binaries(m, it, new_p, new_m)
         m.del_component(m.objective)
-        _add_binaries(m, it, new_p, new_m)
         m.objective = pe.Objective(expr=sum(m.cost_terms.values()))
     t_solve = time.perf_counter() - t0 - t_build
-    power = [np.array([pe.value(m.power[i, t]) for t in range(T)]) for i in range(len(p.devices))]
-    soc: list[np.ndarray | None] = []
-    for i, d in enumerate(p.devices):
-        if d.has_stock:
-            soc.append(
-                np.concatenate([[d.soc_at_start_mwh], [pe.value(m.soc[i, t]) for t in range(T)]])
-            )
-        else:
-            soc.append(None)
-    extras = {k: float(pe.value(v)) for k, v in m.cost_terms.items() if k not in m._standard_terms
-              and not k.startswith("operation modes")}  # fmt: skip
+    extras = {
+        k: float(pe.value(v))
+        for k, v in m.cost_terms.items()
+        if k not in m._standard_terms and not k.startswith("operation modes")
+    }
     obj = float(pe.value(m.objective))
-    return power, soc, obj, {"build": t_build, "solve": t_solve}, n_bin, it, extras
+    return PyomoRun(x, lay, obj, {"build": t_build, "solve": t_solve}, n_bin, it, extras)

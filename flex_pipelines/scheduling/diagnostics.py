@@ -35,10 +35,12 @@ def _p(v: float, unit: str) -> str:
 def check_feasibility(p: SchedulingProblem) -> None:
     """Raise :class:`InfeasibleError` for the first hard constraint that cannot hold."""
     g, s = p.grid, p.site
-    net_cmax = s.inflexible_mw + sum((d.consumption_capacity_mw for d in p.devices),
-                                     np.zeros(p.n_steps))  # fmt: skip
-    net_pmin = s.inflexible_mw - sum((d.production_capacity_mw for d in p.devices),
-                                     np.zeros(p.n_steps))  # fmt: skip
+    net_cmax = s.inflexible_mw + sum(
+        (d.consumption_capacity_mw for d in p.devices), np.zeros(p.n_steps)
+    )
+    net_pmin = s.inflexible_mw - sum(
+        (d.production_capacity_mw for d in p.devices), np.zeros(p.n_steps)
+    )
     if all(d.production_breach_price is None for d in p.devices):
         bad = np.flatnonzero(net_pmin > s.consumption_hard_mw + 1e-9)
         if bad.size:
@@ -66,10 +68,12 @@ def check_feasibility(p: SchedulingProblem) -> None:
 
 def _check_device(p: SchedulingProblem, k: int, d: Device, g: TimeGrid) -> None:
     s = p.site
-    others_c = sum((o.consumption_capacity_mw for j, o in enumerate(p.devices) if j != k),
-                   np.zeros(p.n_steps))  # fmt: skip
-    others_p = sum((o.production_capacity_mw for j, o in enumerate(p.devices) if j != k),
-                   np.zeros(p.n_steps))  # fmt: skip
+    others_c = sum(
+        (o.consumption_capacity_mw for j, o in enumerate(p.devices) if j != k), np.zeros(p.n_steps)
+    )
+    others_p = sum(
+        (o.production_capacity_mw for j, o in enumerate(p.devices) if j != k), np.zeros(p.n_steps)
+    )
     cmax = d.consumption_capacity_mw.copy()
     pmax = d.production_capacity_mw.copy()
     if d.consumption_breach_price is None:
@@ -140,14 +144,20 @@ def explain_infeasible(model: LinearModel, p: SchedulingProblem) -> InfeasibleEr
         viol_r = np.maximum(a["rlb"] - rows, 0) + np.maximum(rows - a["rub"], 0)
         viol_c = np.maximum(a["lb"] - cols, 0) + np.maximum(cols - a["ub"], 0)
     except Exception:  # noqa: BLE001 - diagnostics must not hide the original problem
-        return InfeasibleError(f"the hard constraints cannot all hold between "
-                               f"{g.fmt(g.start)} and {g.fmt(g.end)}")  # fmt: skip
+        return InfeasibleError(
+            f"the hard constraints cannot all hold between {g.fmt(g.start)} and {g.fmt(g.end)}"
+        )
     candidates: list[tuple[int, str]] = []
     for r in np.flatnonzero(viol_r > 1e-7):
         blk, step = model.row_block_of(int(r))
         who = f" (device {blk.device!r})" if blk.device else ""
-        candidates.append((step, f"{blk.field}{who} cannot hold at {g.fmt(g.time_at_step(step))}"
-                                 f" (short by {viol_r[r]:.6g})"))  # fmt: skip
+        candidates.append(
+            (
+                step,
+                f"{blk.field}{who} cannot hold at {g.fmt(g.time_at_step(step))}"
+                f" (short by {viol_r[r]:.6g})",
+            )
+        )
     for name, idx in model.cols.items():
         v = viol_c[idx]
         bad = np.flatnonzero(v > 1e-7)
@@ -155,10 +165,12 @@ def explain_infeasible(model: LinearModel, p: SchedulingProblem) -> InfeasibleEr
             i = int(bad[0])
             label = "SoC bounds" if name.startswith("soc[") else "capacity"
             t = g.time_at_instant(i + 1) if name.startswith("soc[") else g.time_at_step(i)
-            candidates.append((i, f"{label} of {name} cannot hold at {g.fmt(t)} "
-                                  f"(short by {v[i]:.6g})"))  # fmt: skip
+            candidates.append(
+                (i, f"{label} of {name} cannot hold at {g.fmt(t)} (short by {v[i]:.6g})")
+            )
     if not candidates:
-        return InfeasibleError(f"the hard constraints cannot all hold between "
-                               f"{g.fmt(g.start)} and {g.fmt(g.end)}")  # fmt: skip
+        return InfeasibleError(
+            f"the hard constraints cannot all hold between {g.fmt(g.start)} and {g.fmt(g.end)}"
+        )
     candidates.sort(key=lambda c: c[0])
     return InfeasibleError("infeasible: " + candidates[0][1])

@@ -73,7 +73,7 @@ def solve_dp(base: LinearModel, lay: Layout, p: SchedulingProblem) -> DpRun:
     largest = 0
     for d, dev in enumerate(p.devices):
         steps = step_costs(arr, lay, p, base, d)
-        pen = soc_penalty(arr, base, dev.name, p.n_steps)
+        pen = soc_penalty(arr, lay, d, p.n_steps)
         big = abs(dev.soc_at_start_mwh) + float(np.abs(steps.x).max(axis=1).sum()) + 1.0
         soc_lo = np.maximum(arr["lb"][lay.soc[d]], -big)
         soc_hi = np.minimum(arr["ub"][lay.soc[d]], big)
@@ -120,8 +120,9 @@ def _backward(
     lo_l, hi_l = soc_lo.tolist(), soc_hi.tolist()
     pieces, ends, convex = _step_pieces(st)
     plan: list = [None] * T
-    v: Convex | Pwl | None = Convex(lo_l[-1], 0.0, [(0.0, hi_l[-1] - lo_l[-1], True)]
-                                    if hi_l[-1] > lo_l[-1] else [])  # fmt: skip
+    v: Convex | Pwl | None = Convex(
+        lo_l[-1], 0.0, [(0.0, hi_l[-1] - lo_l[-1], True)] if hi_l[-1] > lo_l[-1] else []
+    )
     active = (~np.isnan(pen.lo) | ~np.isnan(pen.hi)).tolist()
     if active[T - 1]:
         v = _penalize(v, pen, T - 1)

@@ -15,31 +15,39 @@ every row. Terms of two kinds:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from flex_pipelines.scheduling.build_highs import Layout
-from flex_pipelines.scheduling.linear_model import LinearModel
+from flex_pipelines.scheduling.linear_model import DEVICES, LinearModel
 from flex_pipelines.scheduling.problem import SchedulingProblem, loss_factor_b
 
 __all__ = ["Steps", "SocPenalty", "applicable", "fill_columns", "soc_penalty", "step_costs"]
 
 BREACH_TOL = 1e-9  # MWh or MW: a breach below this counts as none (certificate)
-_COLS = re.compile(
-    r"^(charge|discharge|soc)\[.*\]$|^(import|export)$"
-    r"|^soc (worst )?(shortfall|surplus)\[.*\]$|^site (consumption|production) (worst )?breach$"
+#: the row kinds the programme models (its step costs, its state, its certificate)
+DP_ROWS = frozenset(
+    {
+        "stock balance",
+        "site balance",
+        "commitment",
+        "soc-minima",
+        "soc-maxima",
+        "worst breach",
+        "site-consumption-capacity",
+        "site-production-capacity",
+    }
 )
-_ROWS = re.compile(
-    r"^stock balance\[.*\]$|^site balance$|^commitment "
-    r"|^soc-(minima|maxima)( any)?\[.*\]$|^site-(consumption|production)-capacity$"
-    r"|^site (consumption|production) any$"
+#: the column kinds it fills in
+DP_COLS = frozenset(
+    {"charge", "discharge", "soc", "import", "export", "deviation", "gap", "worst gap"}
 )
 
 
 def applicable(base: LinearModel, lay: Layout, p: SchedulingProblem) -> str | None:
-    """None when the dynamic programme applies to this problem, else why not."""
+    """None when the dynamic programme applies to this problem, else why not (read from the
+    description: the kinds of its blocks and what they couple)."""
     if p.processes:
         return "processes"
     if lay.modes:
@@ -48,15 +56,16 @@ def applicable(base: LinearModel, lay: Layout, p: SchedulingProblem) -> str | No
         return "a device without stock"
     if any((d.storage_efficiency <= 0).any() for d in p.devices):
         return "storage-efficiency 0"
-    commitments = {f"{c.name} {side}" for c in p.site.commitments for side in ("up", "down")}
-    for name in base.cols:
-        if not _COLS.match(name) and name not in commitments:
-            return f"variable {name!r} couples steps"
     for blk in base.row_blocks:
-        if not _ROWS.match(blk.name):
-            return f"constraint {blk.name!r} couples steps"
-    shared = lay.imp is not None or any(b.name == "site balance" for b in base.row_blocks)
-    if len(p.devices) > 1 and shared:
+        if blk.kind not in DP_ROWS:
+            what = (
+                " and ".join(sorted(blk.couples)) or "a step in a way the programme does not model"
+            )
+            return f"constraint {blk.name!r} ({blk.field}) couples {what}"
+    for col in base.col_blocks:
+        if col.kind not in DP_COLS:
+            return f"variable {col.name!r} ({col.kind}) couples steps"
+    if len(p.devices) > 1 and any(DEVICES in b.couples for b in base.row_blocks):
         return "devices share the site"
     return None
 
@@ -71,14 +80,6 @@ class Steps:
     x: np.ndarray  # (T, K)
 
 
-def _rows(base: LinearModel, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(row indices, steps) of the row block ``name``, if the model has it."""
-    for blk in base.row_blocks:
-        if blk.name == name:
-            return np.arange(blk.start, blk.start + blk.count), np.asarray(blk.steps)
-    return None
-
-
 def step_costs(arr: dict, lay: Layout, p: SchedulingProblem, base: LinearModel, d: int) -> Steps:
     """The per-step cost of device ``d``'s power as a piecewise-linear function."""
     T = p.n_steps
@@ -88,22 +89,20 @@ def step_costs(arr: dict, lay: Layout, p: SchedulingProblem, base: LinearModel, 
     inflex = p.site.inflexible_mw
     # (kink in net site power, cost per MW above it, cost per MW below it)
     terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    balance = _rows(base, "site balance")
-    if lay.imp is None and balance is not None:  # one price: the site limit bounds the flows
-        q_lo = np.maximum(q_lo, arr["rlb"][balance[0]])
-        q_hi = np.minimum(q_hi, arr["rub"][balance[0]])
+    if lay.imp is None and lay.balance is not None:  # one price: the site limit bounds the flows
+        q_lo = np.maximum(q_lo, arr["rlb"][lay.balance])
+        q_hi = np.minimum(q_hi, arr["rub"][lay.balance])
     if lay.imp is not None:  # import/export split: net = inflexible + q
         q_lo = np.maximum(q_lo, -arr["ub"][lay.exp] - inflex)
         q_hi = np.minimum(q_hi, arr["ub"][lay.imp] - inflex)
         terms.append((np.zeros(T), arr["cost"][lay.imp], arr["cost"][lay.exp]))
-        for c in p.site.commitments:
-            up, dn = base.cols[f"{c.name} up"], base.cols[f"{c.name} down"]
+        for c, (up, dn) in zip(p.site.commitments, lay.commitments, strict=True):
             terms.append((c.baseline_mw, arr["cost"][up], arr["cost"][dn]))
         for side, sign in (("consumption", 1.0), ("production", -1.0)):
-            rows = _rows(base, f"site-{side}-capacity")
-            if rows is not None:  # breach = max(sign * net - cap, 0), priced per step
-                price = arr["cost"][base.cols[f"site {side} breach"]]
-                cap = sign * arr["rub"][rows[0]]
+            soft = lay.site_soft.get(side)
+            if soft is not None:  # breach = max(sign * net - cap, 0), priced per step
+                price = arr["cost"][soft.gap]
+                cap = sign * arr["rub"][soft.rows]
                 zero = np.zeros(T)
                 terms.append((cap, price, zero) if sign > 0 else (cap, zero, price))
     q = np.column_stack([q_lo, np.zeros(T), *(k - inflex for k, _, _ in terms), q_hi])
@@ -114,8 +113,11 @@ def step_costs(arr: dict, lay: Layout, p: SchedulingProblem, base: LinearModel, 
         over = inflex[:, None] + q - kink[:, None]
         cost += c_up[:, None] * np.maximum(over, 0.0) + c_dn[:, None] * np.maximum(-over, 0.0)
     b = (loss_factor_b(dev.storage_efficiency) * p.dt)[:, None]
-    xs = np.where(q >= 0, q * b * dev.charging_efficiency[:, None],
-                  q * b / dev.discharging_efficiency[:, None])  # fmt: skip
+    xs = np.where(
+        q >= 0,
+        q * b * dev.charging_efficiency[:, None],
+        q * b / dev.discharging_efficiency[:, None],
+    )
     return Steps(q, cost, xs)
 
 
@@ -130,16 +132,17 @@ class SocPenalty:
     hi_price: np.ndarray
 
 
-def soc_penalty(arr: dict, base: LinearModel, name: str, T: int) -> SocPenalty:
+def soc_penalty(arr: dict, lay: Layout, d: int, T: int) -> SocPenalty:
+    """Device ``d``'s soft SoC bounds and their per-step prices, from the description."""
     pen = SocPenalty(np.full(T, np.nan), np.zeros(T), np.full(T, np.nan), np.zeros(T))
-    for kind, bound, price, side in (("minima", pen.lo, pen.lo_price, "rlb"),
-                                     ("maxima", pen.hi, pen.hi_price, "rub")):  # fmt: skip
-        rows = _rows(base, f"soc-{kind}[{name}]")
-        if rows is None:
-            continue
-        col = "shortfall" if kind == "minima" else "surplus"
-        bound[rows[1]] = arr[side][rows[0]]
-        price[rows[1]] = arr["cost"][base.cols[f"soc {col}[{name}]"]]
+    for key, bound, price, side in (
+        ("minima", pen.lo, pen.lo_price, "rlb"),
+        ("maxima", pen.hi, pen.hi_price, "rub"),
+    ):
+        soft = lay.soc_soft[d].get(key)
+        if soft is not None:
+            bound[soft.at] = arr[side][soft.rows]
+            price[soft.at] = arr["cost"][soft.gap]
     return pen
 
 
@@ -149,17 +152,16 @@ def fill_columns(
     """Write the site, commitment and breach columns for the devices' flows and SoC already in
     ``x``; then check every bound and row. None when the point is feasible and breaches no soft
     limit (so the dropped worst-breach terms are zero), else what is wrong."""
-    for dev, soc in zip(p.devices, lay.soc, strict=True):
-        for col, worst, sign, bound in (("shortfall", "worst shortfall", 1.0, "rlb"),
-                                        ("surplus", "worst surplus", -1.0, "rub")):  # fmt: skip
-            rows = _rows(base, f"soc-{'minima' if sign > 0 else 'maxima'}[{dev.name}]")
-            if rows is None:
+    for d, (dev, soc) in enumerate(zip(p.devices, lay.soc, strict=True)):
+        for key, bound in (("minima", "rlb"), ("maxima", "rub")):
+            soft = lay.soc_soft[d].get(key)
+            if soft is None:
                 continue
-            gap = np.maximum(sign * (arr[bound][rows[0]] - x[soc[rows[1]]]), 0.0)
+            gap = np.maximum(soft.sign * (arr[bound][soft.rows] - x[soc[soft.at]]), 0.0)
             if gap.max(initial=0.0) > BREACH_TOL:
                 return f"soft SoC bound of {dev.name!r} not met"
-            x[base.cols[f"soc {col}[{dev.name}]"]] = gap
-            x[base.cols[f"soc {worst}[{dev.name}]"]] = gap.max(initial=0.0)
+            x[soft.gap] = gap
+            x[soft.worst] = gap.max(initial=0.0)
     if lay.imp is not None:
         net = p.site.inflexible_mw + sum(
             (x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)),
@@ -167,16 +169,16 @@ def fill_columns(
         )
         x[lay.imp] = np.maximum(net, 0.0)
         x[lay.exp] = np.maximum(-net, 0.0)
-        for c in p.site.commitments:
-            x[base.cols[f"{c.name} up"]] = np.maximum(net - c.baseline_mw, 0.0)
-            x[base.cols[f"{c.name} down"]] = np.maximum(c.baseline_mw - net, 0.0)
+        for c, (up, dn) in zip(p.site.commitments, lay.commitments, strict=True):
+            x[up] = np.maximum(net - c.baseline_mw, 0.0)
+            x[dn] = np.maximum(c.baseline_mw - net, 0.0)
         for side, flow in (("consumption", lay.imp), ("production", lay.exp)):
-            rows = _rows(base, f"site-{side}-capacity")
-            if rows is None:
+            soft = lay.site_soft.get(side)
+            if soft is None:
                 continue
-            over = np.maximum(x[flow] - arr["rub"][rows[0]], 0.0)
+            over = np.maximum(x[flow] - arr["rub"][soft.rows], 0.0)
             if over.max(initial=0.0) > BREACH_TOL:
                 return f"soft site-{side}-capacity breached"
-            x[base.cols[f"site {side} breach"]] = over
-            x[base.cols[f"site {side} worst breach"]] = over.max(initial=0.0)
+            x[soft.gap] = over
+            x[soft.worst] = over.max(initial=0.0)
     return base.violation(x, arr)

@@ -90,11 +90,22 @@ def run_highs(
         h.setOptionValue("mip_rel_gap", mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-6)
     st = h.passModel(
-        model.n_cols, model.n_rows, int(A.nnz), 1, 1, float(model.offset),
-        a["cost"], a["lb"], a["ub"], a["rlb"], a["rub"],
-        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+        model.n_cols,
+        model.n_rows,
+        int(A.nnz),
+        1,
+        1,
+        float(model.offset),
+        a["cost"],
+        a["lb"],
+        a["ub"],
+        a["rlb"],
+        a["rub"],
+        A.indptr.astype(np.int32),
+        A.indices.astype(np.int32),
+        A.data.astype(float),
         integrality,
-    )  # fmt: skip
+    )
     t0 = time.perf_counter()
     if st != highspy.HighsStatus.kOk and st != highspy.HighsStatus.kWarning:
         raise RuntimeError(f"HiGHS refused the model ({st})")
@@ -139,39 +150,74 @@ def add_binaries(
     mode_steps: dict[int, np.ndarray],
 ) -> LinearModel:
     """A copy of ``base`` with binaries at the given steps (masks per pair / device)."""
-    m = LinearModel(
-        n_cols=base.n_cols, n_rows=base.n_rows, offset=base.offset,
-        _cost=list(base._cost), _lb=list(base._lb), _ub=list(base._ub), _int=list(base._int),
-        _rlb=list(base._rlb), _rub=list(base._rub), _ri=list(base._ri), _ci=list(base._ci),
-        _v=list(base._v), cols=dict(base.cols), row_blocks=list(base.row_blocks),
-        _extra_cost=list(base._extra_cost),
-    )  # fmt: skip
+    m = base.copy()
     for i, mask in pair_steps.items():
         pr = lay.pairs[i]
         k = np.flatnonzero(mask)
         if not k.size:
             continue
-        z = m.add_cols(f"{pr.name} side", k.size, 0.0, 1.0, integer=True)
+        z = m.add_cols(f"{pr.name} side", k.size, 0.0, 1.0, integer=True, kind="side")
         r = np.arange(k.size)
         # a <= A*z ; b <= B*(1-z)
-        m.add_rows(f"{pr.name} exclusive a", k.size, [(r, pr.a[k], 1.0), (r, z, -pr.a_max[k])],
-                   -np.inf, 0.0)  # fmt: skip
-        m.add_rows(f"{pr.name} exclusive b", k.size, [(r, pr.b[k], 1.0), (r, z, pr.b_max[k])],
-                   -np.inf, pr.b_max[k])  # fmt: skip
+        m.add_rows(
+            f"{pr.name} exclusive a",
+            k.size,
+            [(r, pr.a[k], 1.0), (r, z, -pr.a_max[k])],
+            -np.inf,
+            0.0,
+            steps=k,
+            kind="exclusive",
+        )
+        m.add_rows(
+            f"{pr.name} exclusive b",
+            k.size,
+            [(r, pr.b[k], 1.0), (r, z, pr.b_max[k])],
+            -np.inf,
+            pr.b_max[k],
+            steps=k,
+            kind="exclusive",
+        )
     for d, mask in mode_steps.items():
         k = np.flatnonzero(mask)
         if not k.size:
             continue
         bands = lay.modes[d]
         r = np.arange(k.size)
-        zs = [m.add_cols(f"mode {j} [{d}]", k.size, 0.0, 1.0, cost=band[2], integer=True)
-              for j, band in enumerate(bands)]  # fmt: skip
-        m.add_rows(f"one mode [{d}]", k.size, [(r, z, 1.0) for z in zs], 1.0, 1.0)
+        zs = [
+            m.add_cols(
+                f"mode {j} [{d}]",
+                k.size,
+                0.0,
+                1.0,
+                cost=band[2],
+                integer=True,
+                kind="mode",
+                term=f"operation modes[{d}]",
+            )
+            for j, band in enumerate(bands)
+        ]
+        m.add_rows(
+            f"one mode [{d}]", k.size, [(r, z, 1.0) for z in zs], 1.0, 1.0, steps=k, kind="mode"
+        )
         pw = [(r, lay.charge[d][k], 1.0), (r, lay.discharge[d][k], -1.0)]
-        m.add_rows(f"mode lower [{d}]", k.size, pw + [(r, z, -b[0]) for z, b in zip(zs, bands,
-                   strict=True)], 0.0, np.inf)  # fmt: skip
-        m.add_rows(f"mode upper [{d}]", k.size, pw + [(r, z, -b[1]) for z, b in zip(zs, bands,
-                   strict=True)], -np.inf, 0.0)  # fmt: skip
+        m.add_rows(
+            f"mode lower [{d}]",
+            k.size,
+            pw + [(r, z, -b[0]) for z, b in zip(zs, bands, strict=True)],
+            0.0,
+            np.inf,
+            steps=k,
+            kind="mode",
+        )
+        m.add_rows(
+            f"mode upper [{d}]",
+            k.size,
+            pw + [(r, z, -b[1]) for z, b in zip(zs, bands, strict=True)],
+            -np.inf,
+            0.0,
+            steps=k,
+            kind="mode",
+        )
     return m
 
 
@@ -299,11 +345,18 @@ def solve_exact(
     t_end = None if time_limit is None else time.perf_counter() + time_limit
     for it in range(max_iterations):
         left = None if t_end is None else max(t_end - time.perf_counter(), 1.0)
-        run = run_highs(model, time_limit=left, start=start_x, mip_rel_gap=mip_rel_gap,
-                        options=lay.highs_options)  # fmt: skip
+        run = run_highs(
+            model,
+            time_limit=left,
+            start=start_x,
+            mip_rel_gap=mip_rel_gap,
+            options=lay.highs_options,
+        )
         stats.iterations = it + 1
-        n_bin = int(sum(int(m.sum()) for m in pair_steps.values()) + sum(
-            int(m.sum()) * len(lay.modes[d]) for d, m in mode_steps.items()))  # fmt: skip
+        n_bin = int(
+            sum(int(m.sum()) for m in pair_steps.values())
+            + sum(int(m.sum()) * len(lay.modes[d]) for d, m in mode_steps.items())
+        )
         stats.binaries = n_bin
         stats.gap = run.gap
         if n_bin:
@@ -319,8 +372,12 @@ def solve_exact(
             run.x = netted
             run.objective = float(model.arrays()["cost"] @ netted) + model.offset
         bad_pairs, bad_modes = violations(run.x, lay)
-        stats.history.append(int(sum(int(v.sum()) for v in bad_pairs.values())
-                                 + sum(int(v.sum()) for v in bad_modes.values())))  # fmt: skip
+        stats.history.append(
+            int(
+                sum(int(v.sum()) for v in bad_pairs.values())
+                + sum(int(v.sum()) for v in bad_modes.values())
+            )
+        )
         if not bad_pairs and not bad_modes:
             return run, stats
         last = it == max_iterations - 2

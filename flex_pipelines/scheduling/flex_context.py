@@ -37,17 +37,32 @@ __all__ = [
 
 FLEX_CONTEXT_FIELDS = frozenset(
     {
-        "consumption-price", "production-price", "site-power-capacity",
-        "site-consumption-capacity", "site-production-capacity",
-        "site-consumption-breach-price", "site-production-breach-price",
-        "site-peak-consumption", "site-peak-production", "site-peak-consumption-price",
-        "site-peak-production-price", "soc-minima-breach-price", "soc-maxima-breach-price",
-        "consumption-breach-price", "production-breach-price", "relax-constraints",
-        "relax-soc-constraints", "relax-capacity-constraints", "relax-site-capacity-constraints",
-        "inflexible-consumption", "inflexible-production", "inflexible-device-sensors",
-        "commitments", "aggregate-power",
+        "consumption-price",
+        "production-price",
+        "site-power-capacity",
+        "site-consumption-capacity",
+        "site-production-capacity",
+        "site-consumption-breach-price",
+        "site-production-breach-price",
+        "site-peak-consumption",
+        "site-peak-production",
+        "site-peak-consumption-price",
+        "site-peak-production-price",
+        "soc-minima-breach-price",
+        "soc-maxima-breach-price",
+        "consumption-breach-price",
+        "production-breach-price",
+        "relax-constraints",
+        "relax-soc-constraints",
+        "relax-capacity-constraints",
+        "relax-site-capacity-constraints",
+        "inflexible-consumption",
+        "inflexible-production",
+        "inflexible-device-sensors",
+        "commitments",
+        "aggregate-power",
     }
-)  # fmt: skip
+)
 
 #: flex-context fields naming sensors the scheduler writes (the rest it reads)
 FLEX_CONTEXT_OUTPUT_FIELDS = ("aggregate-power",)
@@ -132,39 +147,65 @@ def parse_flex_context(
             f"consumption-price missing from {grid.fmt(grid.start)}: a horizon without prices "
             "cannot be scheduled"
         )
-    cp = _require_all("consumption-price", _price("consumption-price", fc["consumption-price"],
-                      grid, ctx, "MWh"), grid)  # fmt: skip
+    cp = _require_all(
+        "consumption-price",
+        _price("consumption-price", fc["consumption-price"], grid, ctx, "MWh"),
+        grid,
+    )
     if fc.get("production-price") is not None:
-        pp = _require_all("production-price", _price("production-price", fc["production-price"],
-                          grid, ctx, "MWh"), grid)  # fmt: skip
+        pp = _require_all(
+            "production-price",
+            _price("production-price", fc["production-price"], grid, ctx, "MWh"),
+            grid,
+        )
     else:
         pp = cp.copy()
 
     relax = _bool("relax-constraints", fc.get("relax-constraints"), True)
     relax_soc = _bool("relax-soc-constraints", fc.get("relax-soc-constraints"), relax)
-    relax_site = _bool("relax-site-capacity-constraints",
-                       fc.get("relax-site-capacity-constraints"), relax)  # fmt: skip
+    relax_site = _bool(
+        "relax-site-capacity-constraints", fc.get("relax-site-capacity-constraints"), relax
+    )
     relax_dev = _bool("relax-capacity-constraints", fc.get("relax-capacity-constraints"), False)
 
     hard_fields: dict[str, str] = {}
-    spc = field_series("site-power-capacity", fc.get("site-power-capacity"), grid, "MW", ctx,
-                       combine="min")  # fmt: skip
-    scc = field_series("site-consumption-capacity", fc.get("site-consumption-capacity"), grid,
-                       "MW", ctx, combine="min")  # fmt: skip
-    spr = field_series("site-production-capacity", fc.get("site-production-capacity"), grid,
-                       "MW", ctx, combine="min")  # fmt: skip
-    for fname, arr in (("site-power-capacity", spc), ("site-consumption-capacity", scc),
-                       ("site-production-capacity", spr)):  # fmt: skip
+    spc = field_series(
+        "site-power-capacity", fc.get("site-power-capacity"), grid, "MW", ctx, combine="min"
+    )
+    scc = field_series(
+        "site-consumption-capacity",
+        fc.get("site-consumption-capacity"),
+        grid,
+        "MW",
+        ctx,
+        combine="min",
+    )
+    spr = field_series(
+        "site-production-capacity",
+        fc.get("site-production-capacity"),
+        grid,
+        "MW",
+        ctx,
+        combine="min",
+    )
+    for fname, arr in (
+        ("site-power-capacity", spc),
+        ("site-consumption-capacity", scc),
+        ("site-production-capacity", spr),
+    ):
         bad = np.flatnonzero(arr < 0)
         if bad.size:
             i = int(bad[0])
-            raise SchedulingError(f"{fname} {arr[i]:g} MW at {grid.fmt(grid.time_at_step(i))}: "
-                                  "must not be negative")  # fmt: skip
+            raise SchedulingError(
+                f"{fname} {arr[i]:g} MW at {grid.fmt(grid.time_at_step(i))}: must not be negative"
+            )
     hard = np.where(np.isnan(spc), np.inf, spc)
-    cons_breach = _opt_price("site-consumption-breach-price",
-                             fc.get("site-consumption-breach-price"), grid, ctx, "MW")  # fmt: skip
-    prod_breach = _opt_price("site-production-breach-price",
-                             fc.get("site-production-breach-price"), grid, ctx, "MW")  # fmt: skip
+    cons_breach = _opt_price(
+        "site-consumption-breach-price", fc.get("site-consumption-breach-price"), grid, ctx, "MW"
+    )
+    prod_breach = _opt_price(
+        "site-production-breach-price", fc.get("site-production-breach-price"), grid, ctx, "MW"
+    )
     cur = ctx.currency or "EUR"
     if cons_breach is None and relax_site and not np.isnan(scc).all():
         cons_breach = np.full(n, DEFAULT_SITE_BREACH_PRICE)
@@ -187,33 +228,43 @@ def parse_flex_context(
     hard_fields.setdefault("consumption", "site-power-capacity")
     hard_fields.setdefault("production", "site-power-capacity")
 
-    peak_c_price = _opt_price("site-peak-consumption-price", fc.get("site-peak-consumption-price"),
-                              grid, ctx, "MW")  # fmt: skip
-    peak_p_price = _opt_price("site-peak-production-price", fc.get("site-peak-production-price"),
-                              grid, ctx, "MW")  # fmt: skip
-    peak_c = np.nan_to_num(field_series("site-peak-consumption", fc.get("site-peak-consumption"),
-                           grid, "MW", ctx), nan=0.0)  # fmt: skip
-    peak_p = np.nan_to_num(field_series("site-peak-production", fc.get("site-peak-production"),
-                           grid, "MW", ctx), nan=0.0)  # fmt: skip
+    peak_c_price = _opt_price(
+        "site-peak-consumption-price", fc.get("site-peak-consumption-price"), grid, ctx, "MW"
+    )
+    peak_p_price = _opt_price(
+        "site-peak-production-price", fc.get("site-peak-production-price"), grid, ctx, "MW"
+    )
+    peak_c = np.nan_to_num(
+        field_series("site-peak-consumption", fc.get("site-peak-consumption"), grid, "MW", ctx),
+        nan=0.0,
+    )
+    peak_p = np.nan_to_num(
+        field_series("site-peak-production", fc.get("site-peak-production"), grid, "MW", ctx),
+        nan=0.0,
+    )
 
-    soc_min_bp = _scalar_price("soc-minima-breach-price", fc.get("soc-minima-breach-price"), grid,
-                               ctx, "MWh")  # fmt: skip
-    soc_max_bp = _scalar_price("soc-maxima-breach-price", fc.get("soc-maxima-breach-price"), grid,
-                               ctx, "MWh")  # fmt: skip
+    soc_min_bp = _scalar_price(
+        "soc-minima-breach-price", fc.get("soc-minima-breach-price"), grid, ctx, "MWh"
+    )
+    soc_max_bp = _scalar_price(
+        "soc-maxima-breach-price", fc.get("soc-maxima-breach-price"), grid, ctx, "MWh"
+    )
     if relax_soc:
         soc_min_bp = DEFAULT_SOC_BREACH_PRICE if soc_min_bp is None else soc_min_bp
         soc_max_bp = DEFAULT_SOC_BREACH_PRICE if soc_max_bp is None else soc_max_bp
-    dev_c_bp = _opt_price("consumption-breach-price", fc.get("consumption-breach-price"), grid,
-                          ctx, "MW")  # fmt: skip
-    dev_p_bp = _opt_price("production-breach-price", fc.get("production-breach-price"), grid, ctx,
-                          "MW")  # fmt: skip
+    dev_c_bp = _opt_price(
+        "consumption-breach-price", fc.get("consumption-breach-price"), grid, ctx, "MW"
+    )
+    dev_p_bp = _opt_price(
+        "production-breach-price", fc.get("production-breach-price"), grid, ctx, "MW"
+    )
     if relax_dev:
         dev_c_bp = np.full(n, DEFAULT_DEVICE_BREACH_PRICE) if dev_c_bp is None else dev_c_bp
         dev_p_bp = np.full(n, DEFAULT_DEVICE_BREACH_PRICE) if dev_p_bp is None else dev_p_bp
 
-    inflex = sum_components("inflexible-consumption", fc.get("inflexible-consumption"), grid,
-                            "MW", ctx) - sum_components("inflexible-production",
-                            fc.get("inflexible-production"), grid, "MW", ctx)  # fmt: skip
+    inflex = sum_components(
+        "inflexible-consumption", fc.get("inflexible-consumption"), grid, "MW", ctx
+    ) - sum_components("inflexible-production", fc.get("inflexible-production"), grid, "MW", ctx)
     sensors = fc.get("inflexible-device-sensors") or []
     if not isinstance(sensors, list):
         raise SchedulingError(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from flex_pipelines.scheduling.extensions import DEVICE_FIELDS
 from flex_pipelines.scheduling.fields import (
     UnitContext,
     field_scalar,
@@ -36,18 +37,45 @@ __all__ = [
 
 FLEX_MODEL_FIELDS = frozenset(
     {
-        "name", "sensor", "asset",
-        "soc-at-start", "soc-min", "soc-max", "soc-minima", "soc-maxima", "soc-targets",
-        "soc-unit", "roundtrip-efficiency", "charging-efficiency", "discharging-efficiency",
-        "storage-efficiency", "power-capacity", "consumption-capacity", "production-capacity",
-        "soc-usage", "soc-gain", "prefer-charging-sooner", "prefer-curtailing-later",
-        "operation-modes", "state-of-charge", "consumption", "production",
+        "name",
+        "sensor",
+        "asset",
+        "soc-at-start",
+        "soc-min",
+        "soc-max",
+        "soc-minima",
+        "soc-maxima",
+        "soc-targets",
+        "soc-unit",
+        "roundtrip-efficiency",
+        "charging-efficiency",
+        "discharging-efficiency",
+        "storage-efficiency",
+        "power-capacity",
+        "consumption-capacity",
+        "production-capacity",
+        "soc-usage",
+        "soc-gain",
+        "prefer-charging-sooner",
+        "prefer-curtailing-later",
+        "operation-modes",
+        "state-of-charge",
+        "consumption",
+        "production",
     }
-)  # fmt: skip
+)
 #: flex-model fields naming sensors the scheduler writes (the rest it reads)
 FLEX_MODEL_OUTPUT_FIELDS = ("sensor", "state-of-charge", "consumption", "production")
-_STOCK_FIELDS = ("soc-at-start", "soc-min", "soc-max", "soc-minima", "soc-maxima", "soc-targets",
-                 "soc-usage", "soc-gain")  # fmt: skip
+_STOCK_FIELDS = (
+    "soc-at-start",
+    "soc-min",
+    "soc-max",
+    "soc-minima",
+    "soc-maxima",
+    "soc-targets",
+    "soc-usage",
+    "soc-gain",
+)
 
 
 @dataclass(frozen=True)
@@ -66,9 +94,17 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray) -> int | None:
 
 
 def _check_range(
-    name: str, device: str, arr: np.ndarray, grid: TimeGrid, lo: float, hi: float,
-    lo_open: bool, unit_label: str, why: str, instant: bool = False,
-) -> None:  # fmt: skip
+    name: str,
+    device: str,
+    arr: np.ndarray,
+    grid: TimeGrid,
+    lo: float,
+    hi: float,
+    lo_open: bool,
+    unit_label: str,
+    why: str,
+    instant: bool = False,
+) -> None:
     bad = (arr <= lo) if lo_open else (arr < lo)
     bad |= arr > hi
     i = _first_bad(arr, bad)
@@ -122,11 +158,11 @@ def parse_storage_flex_model(
     if not isinstance(fm, Mapping):
         raise SchedulingError(f"flex-model {fm!r}: expected an object with fields")
     name = str(fm.get("name", default_name))
-    unknown = sorted(set(fm) - FLEX_MODEL_FIELDS)
+    unknown = sorted(set(fm) - FLEX_MODEL_FIELDS - set(DEVICE_FIELDS))
     if unknown:
         raise SchedulingError(
             f"flex-model of device {name!r}: unknown field {unknown[0]!r} "
-            f"(value {fm[unknown[0]]!r}); known fields: {', '.join(sorted(FLEX_MODEL_FIELDS))}"
+            f"(value {fm[unknown[0]]!r}); known fields: {', '.join(sorted(FLEX_MODEL_FIELDS | set(DEVICE_FIELDS)))}"
         )
     soc_unit = str(fm.get("soc-unit", "MWh"))
     if soc_unit not in ("MWh", "kWh", "Wh", "GWh"):
@@ -142,9 +178,15 @@ def parse_storage_flex_model(
     if fm.get("soc-max") is not None:
         soc_max = field_scalar("soc-max", fm["soc-max"], "MWh", ctx, default_unit=soc_unit)
     targets = field_series(
-        "soc-targets", targets_raw, grid, "MWh", ctx, instant=True,
-        default_unit=soc_unit, pct_base=soc_max,
-    )  # fmt: skip
+        "soc-targets",
+        targets_raw,
+        grid,
+        "MWh",
+        ctx,
+        instant=True,
+        default_unit=soc_unit,
+        pct_base=soc_max,
+    )
     if not math.isfinite(soc_max) and has_stock:
         if np.isnan(targets).all():
             raise SchedulingError(
@@ -154,8 +196,9 @@ def parse_storage_flex_model(
         soc_max = float(np.nanmax(targets))
     soc_min = 0.0
     if fm.get("soc-min") is not None:
-        soc_min = field_scalar("soc-min", fm["soc-min"], "MWh", ctx, default_unit=soc_unit,
-                               pct_base=soc_max)  # fmt: skip
+        soc_min = field_scalar(
+            "soc-min", fm["soc-min"], "MWh", ctx, default_unit=soc_unit, pct_base=soc_max
+        )
     if soc_min > soc_max:
         raise SchedulingError(
             f"soc-min {_fmt_val(soc_min, label)} is above soc-max {_fmt_val(soc_max, label)} "
@@ -163,8 +206,9 @@ def parse_storage_flex_model(
         )
     soc_start = 0.0
     if fm.get("soc-at-start") is not None:
-        soc_start = field_scalar("soc-at-start", fm["soc-at-start"], "MWh", ctx,
-                                 default_unit=soc_unit, pct_base=soc_max)  # fmt: skip
+        soc_start = field_scalar(
+            "soc-at-start", fm["soc-at-start"], "MWh", ctx, default_unit=soc_unit, pct_base=soc_max
+        )
     if has_stock and not (soc_min - 1e-9 <= soc_start <= soc_max + 1e-9):
         raise SchedulingError(
             f"soc-at-start {_fmt_val(soc_start, label)} at {grid.fmt(grid.start)} (device "
@@ -172,16 +216,64 @@ def parse_storage_flex_model(
             f"{_fmt_val(soc_max, label)}"
         )
     why = f"outside soc-min {_fmt_val(soc_min, label)} .. soc-max {_fmt_val(soc_max, label)}"
-    _check_range("soc-targets", name, targets, grid, soc_min - 1e-9, soc_max + 1e-9, False,
-                 label, why, instant=True)  # fmt: skip
-    minima = field_series("soc-minima", fm.get("soc-minima"), grid, "MWh", ctx, instant=True,
-                          combine="max", default_unit=soc_unit, pct_base=soc_max)  # fmt: skip
-    maxima = field_series("soc-maxima", fm.get("soc-maxima"), grid, "MWh", ctx, instant=True,
-                          combine="min", default_unit=soc_unit, pct_base=soc_max)  # fmt: skip
-    _check_range("soc-minima", name, minima, grid, -np.inf, soc_max + 1e-9, False, label,
-                 f"above soc-max {_fmt_val(soc_max, label)}", instant=True)  # fmt: skip
-    _check_range("soc-maxima", name, maxima, grid, soc_min - 1e-9, np.inf, False, label,
-                 f"below soc-min {_fmt_val(soc_min, label)}", instant=True)  # fmt: skip
+    _check_range(
+        "soc-targets",
+        name,
+        targets,
+        grid,
+        soc_min - 1e-9,
+        soc_max + 1e-9,
+        False,
+        label,
+        why,
+        instant=True,
+    )
+    minima = field_series(
+        "soc-minima",
+        fm.get("soc-minima"),
+        grid,
+        "MWh",
+        ctx,
+        instant=True,
+        combine="max",
+        default_unit=soc_unit,
+        pct_base=soc_max,
+    )
+    maxima = field_series(
+        "soc-maxima",
+        fm.get("soc-maxima"),
+        grid,
+        "MWh",
+        ctx,
+        instant=True,
+        combine="min",
+        default_unit=soc_unit,
+        pct_base=soc_max,
+    )
+    _check_range(
+        "soc-minima",
+        name,
+        minima,
+        grid,
+        -np.inf,
+        soc_max + 1e-9,
+        False,
+        label,
+        f"above soc-max {_fmt_val(soc_max, label)}",
+        instant=True,
+    )
+    _check_range(
+        "soc-maxima",
+        name,
+        maxima,
+        grid,
+        soc_min - 1e-9,
+        np.inf,
+        False,
+        label,
+        f"below soc-min {_fmt_val(soc_min, label)}",
+        instant=True,
+    )
     minima = np.where(minima < soc_min, np.nan, minima)  # already implied by soc-min
     maxima = np.where(maxima > soc_max, np.nan, maxima)
     for arr in (targets, minima, maxima):
@@ -190,8 +282,13 @@ def parse_storage_flex_model(
     # --- efficiencies ------------------------------------------------------------------------
     ones = np.ones(n)
     if fm.get("roundtrip-efficiency") is not None:
-        rte = field_scalar("roundtrip-efficiency", fm["roundtrip-efficiency"], "dimensionless",
-                           ctx, default_unit="dimensionless")  # fmt: skip
+        rte = field_scalar(
+            "roundtrip-efficiency",
+            fm["roundtrip-efficiency"],
+            "dimensionless",
+            ctx,
+            default_unit="dimensionless",
+        )
         if not 0 < rte <= 1 + 1e-12:
             raise SchedulingError(
                 f"roundtrip-efficiency {rte * 100:g}% (device {name!r}): must be in (0, 100%]"
@@ -199,33 +296,93 @@ def parse_storage_flex_model(
         eta_c = ones * math.sqrt(rte)
         eta_d = ones * math.sqrt(rte)
     else:
-        eta_c = np.nan_to_num(field_series("charging-efficiency", fm.get("charging-efficiency"),
-                              grid, "dimensionless", ctx, default_unit="dimensionless"), nan=1.0)  # fmt: skip
-        eta_d = np.nan_to_num(field_series("discharging-efficiency",
-                              fm.get("discharging-efficiency"), grid, "dimensionless", ctx,
-                              default_unit="dimensionless"), nan=1.0)  # fmt: skip
-        _check_range("charging-efficiency", name, eta_c, grid, 0.0, np.inf, True, "%",
-                     "must be above 0% (a COP above 100% is allowed)")  # fmt: skip
-        _check_range("discharging-efficiency", name, eta_d, grid, 0.0, 1 + 1e-12, True, "%",
-                     "must be in (0, 100%]")  # fmt: skip
-    eff = np.nan_to_num(field_series("storage-efficiency", fm.get("storage-efficiency"), grid,
-                        "dimensionless", ctx, default_unit="dimensionless",
-                        per_step_exponent=True), nan=1.0)  # fmt: skip
-    _check_range("storage-efficiency", name, eff, grid, 0.0, 1 + 1e-12, True, "%",
-                 "must be in (0, 100%] per step")  # fmt: skip
+        eta_c = np.nan_to_num(
+            field_series(
+                "charging-efficiency",
+                fm.get("charging-efficiency"),
+                grid,
+                "dimensionless",
+                ctx,
+                default_unit="dimensionless",
+            ),
+            nan=1.0,
+        )
+        eta_d = np.nan_to_num(
+            field_series(
+                "discharging-efficiency",
+                fm.get("discharging-efficiency"),
+                grid,
+                "dimensionless",
+                ctx,
+                default_unit="dimensionless",
+            ),
+            nan=1.0,
+        )
+        _check_range(
+            "charging-efficiency",
+            name,
+            eta_c,
+            grid,
+            0.0,
+            np.inf,
+            True,
+            "%",
+            "must be above 0% (a COP above 100% is allowed)",
+        )
+        _check_range(
+            "discharging-efficiency",
+            name,
+            eta_d,
+            grid,
+            0.0,
+            1 + 1e-12,
+            True,
+            "%",
+            "must be in (0, 100%]",
+        )
+    eff = np.nan_to_num(
+        field_series(
+            "storage-efficiency",
+            fm.get("storage-efficiency"),
+            grid,
+            "dimensionless",
+            ctx,
+            default_unit="dimensionless",
+            per_step_exponent=True,
+        ),
+        nan=1.0,
+    )
+    _check_range(
+        "storage-efficiency",
+        name,
+        eff,
+        grid,
+        0.0,
+        1 + 1e-12,
+        True,
+        "%",
+        "must be in (0, 100%] per step",
+    )
     eff = np.minimum(eff, 1.0)
 
     # --- power capacities --------------------------------------------------------------------
     pc = field_series("power-capacity", fm.get("power-capacity"), grid, "MW", ctx, combine="min")
-    cc = field_series("consumption-capacity", fm.get("consumption-capacity"), grid, "MW", ctx,
-                      combine="min")  # fmt: skip
-    prc = field_series("production-capacity", fm.get("production-capacity"), grid, "MW", ctx,
-                       combine="min")  # fmt: skip
-    for fname, arr in (("power-capacity", pc), ("consumption-capacity", cc),
-                       ("production-capacity", prc)):  # fmt: skip
+    cc = field_series(
+        "consumption-capacity", fm.get("consumption-capacity"), grid, "MW", ctx, combine="min"
+    )
+    prc = field_series(
+        "production-capacity", fm.get("production-capacity"), grid, "MW", ctx, combine="min"
+    )
+    for fname, arr in (
+        ("power-capacity", pc),
+        ("consumption-capacity", cc),
+        ("production-capacity", prc),
+    ):
         _check_range(fname, name, arr, grid, 0.0, np.inf, False, "MW", "must not be negative")
-    given_c, given_p = fm.get("consumption-capacity") is not None, fm.get(
-        "production-capacity") is not None  # fmt: skip
+    given_c, given_p = (
+        fm.get("consumption-capacity") is not None,
+        fm.get("production-capacity") is not None,
+    )
     if fm.get("power-capacity") is None:
         if given_c and not given_p:
             prc = np.zeros(n)
@@ -278,16 +435,21 @@ def parse_storage_flex_model(
         production_breach_price=relax.production_breach_price,
         prefer_charging_sooner=_bool(
             "prefer-charging-sooner", fm.get("prefer-charging-sooner"), True
-        ),  # fmt: skip
+        ),
         prefer_curtailing_later=_bool(
             "prefer-curtailing-later", fm.get("prefer-curtailing-later"), True
-        ),  # fmt: skip
+        ),
         operation_modes=modes,
         power_sensor=_sensor_ref("sensor", fm.get("sensor")),
         state_of_charge_sensor=_sensor_ref("state-of-charge", fm.get("state-of-charge")),
         consumption_sensor=_sensor_ref("consumption", fm.get("consumption")),
         production_sensor=_sensor_ref("production", fm.get("production")),
         soc_unit=label,
+        extensions={
+            k: DEVICE_FIELDS[k].parse(fm[k], grid, ctx, name)
+            for k in DEVICE_FIELDS
+            if fm.get(k) is not None
+        },
     )
 
 

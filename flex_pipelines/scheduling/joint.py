@@ -71,8 +71,14 @@ def parse_process_entry(
         try:
             bounds[key] = parse_datetime(value, tz) if isinstance(value, str) else value
         except FlexPipelinesError as exc:
-            raise SchedulingError(f"process {name!r}: flex-model field {key!r} = {value!r}: {exc}") from exc  # fmt: skip
-    if bounds["earliest-start"] and bounds["latest-end"] and bounds["latest-end"] <= bounds["earliest-start"]:  # fmt: skip
+            raise SchedulingError(
+                f"process {name!r}: flex-model field {key!r} = {value!r}: {exc}"
+            ) from exc
+    if (
+        bounds["earliest-start"]
+        and bounds["latest-end"]
+        and bounds["latest-end"] <= bounds["earliest-start"]
+    ):
         raise SchedulingError(
             f"process {name!r}: flex-model field 'latest-end' = {flex_model['latest-end']!r} is "
             f"not after 'earliest-start' = {flex_model['earliest-start']!r}"
@@ -80,13 +86,21 @@ def parse_process_entry(
     sensor = fm.get("sensor")
     pfm = parse_process_flex_model(fm, timezone=tz, default_power_unit=default_power_unit)
     return process_device(
-        pfm, grid.start, grid.resolution, grid.n_steps, name=name,
-        earliest_start=bounds["earliest-start"], latest_end=bounds["latest-end"], timezone=tz,
+        pfm,
+        grid.start,
+        grid.resolution,
+        grid.n_steps,
+        name=name,
+        earliest_start=bounds["earliest-start"],
+        latest_end=bounds["latest-end"],
+        timezone=tz,
         power_sensor=int(sensor) if isinstance(sensor, int) else None,
-    )  # fmt: skip
+    )
 
 
-def process_powers(p: SchedulingProblem, columns: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:  # fmt: skip
+def process_powers(
+    p: SchedulingProblem, columns: list[np.ndarray], x: np.ndarray
+) -> list[np.ndarray]:
     """Power per process (MW per step, consumption positive) from a solution vector."""
     out = []
     for pd, cols in zip(p.processes, columns, strict=True):
@@ -115,10 +129,14 @@ def sequential_process_powers(p: SchedulingProblem) -> list[np.ndarray]:
             power = pd.fixed_power_mw(g.start, g.resolution)
         else:
             on = place_process(
-                s.consumption_price, pd.blocked | (room < pd.power_mw - 1e-9), pd.n_on,
-                pd.flex_model, g.start, g.resolution,
+                s.consumption_price,
+                pd.blocked | (room < pd.power_mw - 1e-9),
+                pd.n_on,
+                pd.flex_model,
+                g.start,
+                g.resolution,
                 why=f"the room left under the site limit for process {pd.name!r}",
-            )  # fmt: skip
+            )
             power = np.where(on, pd.power_mw, 0.0)
         room = room - power
         out.append(power)
@@ -133,67 +151,22 @@ def schedule_sequentially(p: SchedulingProblem, backend: str = "highs") -> Any:
 
     powers = sequential_process_powers(p)
     total = sum(powers, np.zeros(p.n_steps))
-    rest = replace(p, site=replace(p.site, inflexible_mw=p.site.inflexible_mw + total),
-                   processes=[])  # fmt: skip
+    rest = replace(
+        p, site=replace(p.site, inflexible_mw=p.site.inflexible_mw + total), processes=[]
+    )
     r = solve(rest, backend)
     storage_power = [d.power_mw for d in r.devices]
     soc = [d.soc_mwh for d in r.devices]
-    out = _result(p, storage_power, soc, r.objective, r.backend, r.timings, r.binaries,
-                  r.iterations, processes=powers)  # fmt: skip
+    out = _result(
+        p,
+        storage_power,
+        soc,
+        r.objective,
+        r.backend,
+        r.timings,
+        r.binaries,
+        r.iterations,
+        processes=powers,
+    )
     out.notes.append("sequential baseline: processes placed first, then the storage devices")
-    return out
-
-
-def add_pyomo_processes(m: Any, p: SchedulingProblem) -> None:
-    """Processes in a pyomo model of the storage build (an ``extend`` hook, see
-    :func:`flex_pipelines.scheduling.storage.solve`): per process a block with a binary per
-    allowed start (or slot), ``Σ x = 1`` (or ``k``), ``on_power[t] = P · on[t]``; the site's
-    ``site_power`` expression and ``site_balance`` rows are rebuilt with the processes (and the
-    fixed ones as constant load) in them."""
-    import pyomo.environ as pe
-
-    from flex_pipelines.scheduling.build_highs import check_processes, process_fixed_mw
-
-    check_processes(p)
-    fixed = process_fixed_mw(p)
-    blocks = []
-    for j, pd in enumerate(p.processes):
-        if pd.is_fixed:
-            continue
-        cand = pd.candidates()
-        blk = pe.Block()
-        m.add_component(f"process_{j}", blk)
-        blk.C = pe.Set(initialize=range(cand.size))
-        blk.x = pe.Var(blk.C, domain=pe.Binary)
-        blk.link = pe.Constraint(expr=sum(blk.x[c] for c in blk.C) == pd.link_rhs())
-        per_step: dict[int, list[tuple[int, float]]] = {}
-        for t, c, v in zip(*pd.power_triplets(), strict=True):
-            per_step.setdefault(int(t), []).append((int(c), float(v)))
-        blk.on_power = pe.Expression(
-            m.T, rule=lambda b, t, ps=per_step: sum(v * b.x[c] for c, v in ps.get(t, []))
-        )
-        blocks.append(blk)
-    inflexible = p.site.inflexible_mw + fixed
-    m.del_component(m.site_balance)
-    m.del_component(m.site_power)
-    m.site_power = pe.Expression(m.T, rule=lambda m, t: float(inflexible[t])
-                                 + sum(m.power[i, t] for i in m.D)
-                                 + sum(b.on_power[t] for b in blocks))  # fmt: skip
-    m.site_balance = pe.Constraint(m.T, rule=lambda m, t: m.imp[t] - m.exp[t] == m.site_power[t])
-    m._process_blocks = blocks
-
-
-def pyomo_process_powers(m: Any, p: SchedulingProblem) -> list[np.ndarray]:
-    """Power per process (MW per step) from a solved pyomo model (:func:`add_pyomo_processes`)."""
-    import pyomo.environ as pe
-
-    blocks = iter(m._process_blocks)
-    out = []
-    for pd in p.processes:
-        if pd.is_fixed:
-            out.append(pd.fixed_power_mw(p.grid.start, p.grid.resolution))
-            continue
-        b = next(blocks)
-        x = np.round(np.array([pe.value(b.x[c]) for c in b.C], dtype=float))
-        out.append(pd.power_from_columns(x))
     return out

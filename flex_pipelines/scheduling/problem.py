@@ -24,8 +24,13 @@ import numpy as np
 from flex_pipelines.scheduling.grid import TimeGrid
 
 __all__ = [
-    "Device", "Site", "Commitment", "SchedulingProblem", "loss_factor_b", "integrate_soc",
-]  # fmt: skip
+    "Device",
+    "Site",
+    "Commitment",
+    "SchedulingProblem",
+    "loss_factor_b",
+    "integrate_soc",
+]
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Device:
     consumption_sensor: int | None = None
     production_sensor: int | None = None
     soc_unit: str = "MWh"
+    #: registered flex-model fields that add rows (:mod:`~.extensions`): name → parsed value
+    extensions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def power_capacity_mw(self) -> float:

@@ -23,9 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "Convex", "Pwl", "add_hinge", "as_convex", "convex_argmin", "convex_step",
-    "inf_convolution", "restrict", "simplify",
-]  # fmt: skip
+    "Convex",
+    "Pwl",
+    "add_hinge",
+    "as_convex",
+    "convex_argmin",
+    "convex_step",
+    "inf_convolution",
+    "restrict",
+    "simplify",
+]
 
 Pwl = tuple[np.ndarray, np.ndarray]
 Piece = tuple[float, float, bool]  # slope, length, and (in a merge) whether it came from f
@@ -183,14 +190,22 @@ def as_convex(f: Pwl) -> Convex | None:
     sl = (y[1:] - y[:-1]) / dx
     if sl.size > 1 and ((sl[1:] - sl[:-1]) < -SLOPE_TOL * (1.0 + np.abs(sl[1:]))).any():
         return None
-    return Convex(float(x[0]), float(y[0]), [(a, b, True) for a, b in zip(sl.tolist(), dx.tolist(),
-                                                                        strict=True)])  # fmt: skip
+    return Convex(
+        float(x[0]),
+        float(y[0]),
+        [(a, b, True) for a, b in zip(sl.tolist(), dx.tolist(), strict=True)],
+    )
 
 
 def convex_step(
-    f: Convex, c_pieces: list[tuple[float, float]], c_end: tuple[float, float],
-    scale: float, shift: float, lo: float, hi: float,
-) -> tuple[Convex | None, MergeInfo]:  # fmt: skip
+    f: Convex,
+    c_pieces: list[tuple[float, float]],
+    c_end: tuple[float, float],
+    scale: float,
+    shift: float,
+    lo: float,
+    hi: float,
+) -> tuple[Convex | None, MergeInfo]:
     """One step of the dynamic programme when ``f`` and the step cost ``c`` are convex:
     ``V(s) = min_x c(x) + f(scale * s + shift + x)`` restricted to ``[lo, hi]``.
 

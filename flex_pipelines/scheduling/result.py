@@ -68,8 +68,12 @@ class ScheduleResult:
         res = format_duration(g.resolution)
 
         def series(values: np.ndarray, unit: str) -> dict[str, Any]:
-            return {"start": start, "resolution": res, "unit": unit,
-                    "values": [round(float(v), 9) for v in values]}  # fmt: skip
+            return {
+                "start": start,
+                "resolution": res,
+                "unit": unit,
+                "values": [round(float(v), 9) for v in values],
+            }
 
         return {
             "status": self.status,
@@ -144,10 +148,18 @@ def compute_costs(
         costs[c.name] = float(dt * np.sum(c.up_price * _pos(dev) - c.down_price * _pos(-dev)))
     w = p.tie_break_weights()
     for d, pw, st in zip(p.devices, power, soc, strict=True):
-        breach(f"consumption breach[{d.name}]", _pos(pw), d.consumption_capacity_mw,
-               d.consumption_breach_price)  # fmt: skip
-        breach(f"production breach[{d.name}]", _pos(-pw), d.production_capacity_mw,
-               d.production_breach_price)  # fmt: skip
+        breach(
+            f"consumption breach[{d.name}]",
+            _pos(pw),
+            d.consumption_capacity_mw,
+            d.consumption_breach_price,
+        )
+        breach(
+            f"production breach[{d.name}]",
+            _pos(-pw),
+            d.production_capacity_mw,
+            d.production_breach_price,
+        )
         if d.operation_modes and any(b[2] for b in d.operation_modes):
             fixed = 0.0
             for v in pw:
@@ -157,7 +169,8 @@ def compute_costs(
         if st is None:
             if d.prefer_curtailing_later:
                 costs[f"{PREFERENCE_PREFIX}curtailing later[{d.name}]"] = float(
-                    -np.sum(w * _pos(-pw)))  # fmt: skip
+                    -np.sum(w * _pos(-pw))
+                )
             continue
         _, _, soft_lo, soft_hi = _soc_bounds(d)
         stock = st[1:]
@@ -173,7 +186,8 @@ def compute_costs(
             )
         if d.prefer_charging_sooner and np.isfinite(d.soc_max_mwh):
             costs[f"{PREFERENCE_PREFIX}charging sooner[{d.name}]"] = float(
-                np.sum(w * (d.soc_max_mwh - stock)))  # fmt: skip
+                np.sum(w * (d.soc_max_mwh - stock))
+            )
     costs["total"] = float(sum(v for k, v in costs.items() if not k.startswith(PREFERENCE_PREFIX)))
     return costs
 
@@ -198,6 +212,13 @@ def unmet_soft_constraints(
             miss = st[k] - arr[k]
             bad = (np.abs(miss) > tol) if sign == 0 else (sign * miss < -tol)
             for i in k[bad][: 50 - len(out)]:
-                out.append({"device": d.name, "field": fname, "time": g.time_at_instant(int(i)).isoformat(),
-                            "required_mwh": float(arr[i]), "scheduled_mwh": float(st[i])})  # fmt: skip
+                out.append(
+                    {
+                        "device": d.name,
+                        "field": fname,
+                        "time": g.time_at_instant(int(i)).isoformat(),
+                        "required_mwh": float(arr[i]),
+                        "scheduled_mwh": float(st[i]),
+                    }
+                )
     return out

@@ -29,11 +29,9 @@ from flex_pipelines.scheduling.flex_context import parse_flex_context
 from flex_pipelines.scheduling.flex_model import parse_storage_flex_model
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
 from flex_pipelines.scheduling.joint import (
-    add_pyomo_processes,
     is_process_entry,
     parse_process_entry,
     process_powers,
-    pyomo_process_powers,
     run_starts,
 )
 from flex_pipelines.scheduling.problem import SchedulingProblem
@@ -80,8 +78,9 @@ def build_problem(
             names.add(pd.name)
             processes.append(pd)
             continue
-        dev = parse_storage_flex_model(fm, grid, ctx, relax, site_power_capacity_mw=spc,
-                                       default_name=f"device {i + 1}")  # fmt: skip
+        dev = parse_storage_flex_model(
+            fm, grid, ctx, relax, site_power_capacity_mw=spc, default_name=f"device {i + 1}"
+        )
         if dev.name in names:
             raise SchedulingError(f"flex-model name {dev.name!r} is used twice")
         names.add(dev.name)
@@ -89,8 +88,9 @@ def build_problem(
     prices = np.concatenate([site.consumption_price, site.production_price])
     spread = float(np.max(prices) - np.min(prices)) or max(float(np.max(np.abs(prices))), 1.0)
     weight = TIE_BREAK_FRACTION * spread / grid.n_steps
-    return SchedulingProblem(grid=grid, devices=devices, site=site, tie_break_weight=weight,
-                             processes=processes)  # fmt: skip
+    return SchedulingProblem(
+        grid=grid, devices=devices, site=site, tie_break_weight=weight, processes=processes
+    )
 
 
 def solve(
@@ -116,8 +116,10 @@ def solve(
     if method not in METHODS:
         raise SchedulingError(f"method {method!r} is not one of {', '.join(METHODS)}")
     if backend == "pyomo" and method == "dp":
-        raise SchedulingError("method 'dp' runs on the highs backend; the pyomo build is the MILP "
-                              "(use method 'auto' or 'milp' with backend 'pyomo')")  # fmt: skip
+        raise SchedulingError(
+            "method 'dp' runs on the highs backend; the pyomo build is the MILP "
+            "(use method 'auto' or 'milp' with backend 'pyomo')"
+        )
     if check:
         check_feasibility(problem)
     if backend == "highs":
@@ -142,35 +144,44 @@ def solve(
         x = run.x
         power, soc = _flows_and_stock(problem, lay, x)
         procs = process_powers(problem, lay.processes, x) if problem.processes else None
-        result = _result(problem, power, soc, run.objective, "highs",
-                         {"build": t_build, "solve": t_solve},
-                         stats.binaries + sum(c.size for c in lay.processes),  # + process columns
-                         stats.iterations, processes=procs)  # fmt: skip
+        result = _result(
+            problem,
+            power,
+            soc,
+            run.objective,
+            "highs",
+            {"build": t_build, "solve": t_solve},
+            stats.binaries + sum(c.size for c in lay.processes),  # + process columns
+            stats.iterations,
+            processes=procs,
+        )
         result.mip_gap = stats.gap
         result.method = "milp" if stats.binaries else "lp"
         if run.status == "Feasible":
             result.status = "feasible"
-            result.notes.append(f"time limit of {time_limit} s reached: the schedule is within "
-                                f"{stats.gap:.2e} (relative) of the optimum, not proven optimal")  # fmt: skip
+            result.notes.append(
+                f"time limit of {time_limit} s reached: the schedule is within "
+                f"{stats.gap:.2e} (relative) of the optimum, not proven optimal"
+            )
         return result
     if backend == "pyomo":
         from flex_pipelines.scheduling.build_pyomo import solve_pyomo
 
-        models: list[Any] = []
-        user_extend = extend
-
-        def with_processes(m: Any, p: SchedulingProblem) -> None:
-            add_pyomo_processes(m, p)  # processes first, so user extensions see them
-            models.append(m)
-            if user_extend is not None:
-                user_extend(m, p)
-
-        ext = with_processes if problem.processes else extend
-        power, soc, obj, timings, n_bin, iters, extras = solve_pyomo(problem, extend=ext)
-        procs = pyomo_process_powers(models[0], problem) if problem.processes else None
-        result = _result(problem, power, soc, obj, "pyomo", timings, n_bin, iters,
-                         processes=procs)  # fmt: skip
-        for name, value in extras.items():  # user-added cost terms count in the total
+        run = solve_pyomo(problem, extend=extend)
+        power, soc = _flows_and_stock(problem, run.layout, run.x)
+        procs = process_powers(problem, run.layout.processes, run.x) if problem.processes else None
+        result = _result(
+            problem,
+            power,
+            soc,
+            run.objective,
+            "pyomo",
+            run.timings,
+            run.binaries,
+            run.iterations,
+            processes=procs,
+        )
+        for name, value in run.extras.items():  # user-added cost terms count in the total
             result.costs[name] = value
             result.costs["total"] += value
         return result
@@ -184,18 +195,21 @@ def _solve_dp(
     why = applicable(base, lay, problem)
     if why is not None:
         if method == "dp":
-            raise SchedulingError(f"method 'dp' does not apply to this problem ({why}); use "
-                                  f"'milp' or 'auto'")  # fmt: skip
+            raise SchedulingError(
+                f"method 'dp' does not apply to this problem ({why}); use 'milp' or 'auto'"
+            )
         return None
     run = solve_dp(base, lay, problem)
     if run.rejected is not None:  # infeasible, or a soft limit breached: the MILP decides
         if method == "dp":
-            raise SchedulingError(f"method 'dp' cannot certify an optimum ({run.rejected}); use "
-                                  f"'milp' or 'auto'")  # fmt: skip
+            raise SchedulingError(
+                f"method 'dp' cannot certify an optimum ({run.rejected}); use 'milp' or 'auto'"
+            )
         return None
     power, soc = _flows_and_stock(problem, lay, run.x)
-    result = _result(problem, power, soc, run.objective, "highs",
-                     {"build": t_build, "solve": run.seconds}, 0, 1)  # fmt: skip
+    result = _result(
+        problem, power, soc, run.objective, "highs", {"build": t_build, "solve": run.seconds}, 0, 1
+    )
     result.method = "dp"
     return result
 
@@ -206,8 +220,10 @@ def _flows_and_stock(
     """Power per device (MW) and SoC per instant (MWh, None without stock) from the LP's
     column vector."""
     power = [x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)]
-    soc = [None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
-           for s, dev in zip(lay.soc, problem.devices, strict=True)]  # fmt: skip
+    soc = [
+        None if s is None else np.concatenate([[dev.soc_at_start_mwh], x[s]])
+        for s, dev in zip(lay.soc, problem.devices, strict=True)
+    ]
     return power, soc
 
 
@@ -236,11 +252,19 @@ def _result(
         for pd, pw in zip(p.processes, processes or [], strict=True)
     ]
     return ScheduleResult(
-        status="optimal", objective=float(objective), costs=costs,
-        unmet=unmet_soft_constraints(p, soc), timings=dict(timings), devices=devices,
-        site_power_mw=site, grid=p.grid, currency=p.site.currency, backend=backend,
-        binaries=binaries, iterations=iterations,
-    )  # fmt: skip
+        status="optimal",
+        objective=float(objective),
+        costs=costs,
+        unmet=unmet_soft_constraints(p, soc),
+        timings=dict(timings),
+        devices=devices,
+        site_power_mw=site,
+        grid=p.grid,
+        currency=p.site.currency,
+        backend=backend,
+        binaries=binaries,
+        iterations=iterations,
+    )
 
 
 def parse_problem_json(
@@ -251,8 +275,9 @@ def parse_problem_json(
         raise SchedulingError("problem: expected a JSON object")
     unknown = sorted(set(data) - PROBLEM_KEYS)
     if unknown:
-        raise SchedulingError(f"problem: unknown field {unknown[0]!r}; known: "
-                              f"{', '.join(sorted(PROBLEM_KEYS))}")  # fmt: skip
+        raise SchedulingError(
+            f"problem: unknown field {unknown[0]!r}; known: {', '.join(sorted(PROBLEM_KEYS))}"
+        )
     if "start" not in data:
         raise SchedulingError("problem: 'start' missing (ISO 8601 with offset)")
     if data.get("duration") is not None and data.get("end") is not None:
@@ -262,8 +287,9 @@ def parse_problem_json(
         from flex_pipelines.time import get_zone, parse_datetime
 
         start = parse_datetime(start, str(data["timezone"])).astimezone(get_zone(data["timezone"]))
-    grid = make_grid(start, data.get("resolution", "PT15M"),
-                     duration=data.get("duration"), end=data.get("end"))  # fmt: skip
+    grid = make_grid(
+        start, data.get("resolution", "PT15M"), duration=data.get("duration"), end=data.get("end")
+    )
     fms = data.get("flex-model")
     if isinstance(fms, Mapping):
         fms = [fms]

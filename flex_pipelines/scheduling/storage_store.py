@@ -64,10 +64,14 @@ def _store_resolver(store: BeliefStore, as_of: datetime | None):
             start.timestamp() - start.timestamp() % res.total_seconds(), UTC
         )
         frame = store.search_beliefs(
-            sensor_id, q0, end, as_of=as_of, one_per_event=True,
+            sensor_id,
+            q0,
+            end,
+            as_of=as_of,
+            one_per_event=True,
             source_types=list(source_types) if source_types else None,
             exclude_source_types=None if source_types else ["scheduler"],
-        )  # fmt: skip
+        )
         n = int(np.ceil((end - q0).total_seconds() / res.total_seconds()))
         vals = np.full(n, np.nan)
         if not frame.is_empty():
@@ -88,8 +92,9 @@ def _soc_at_start(
     if fm.get("soc-at-start") is not None or not isinstance(sid, int):
         return
     sensor = store.get_sensor(sid)
-    frame = store.search_beliefs(sid, start, start + timedelta(microseconds=1), as_of=as_of,
-                                 one_per_event=True)  # fmt: skip
+    frame = store.search_beliefs(
+        sid, start, start + timedelta(microseconds=1), as_of=as_of, one_per_event=True
+    )
     if not frame.is_empty():
         fm["soc-at-start"] = f"{float(frame['event_value'][0])} {sensor.unit}"
 
@@ -133,10 +138,18 @@ def schedule_storage(
             f"({', '.join(str(sc.site.id) for sc in scopes if sc.site)}); schedule each site"
         )
     return schedule_scope(
-        store, scopes[0].flex_models, scopes[0].flex_context, start, end,
-        duration=duration, as_of=as_of, backend=backend, save=save,
-        include_processes=include_processes, method=method,
-    )  # fmt: skip
+        store,
+        scopes[0].flex_models,
+        scopes[0].flex_context,
+        start,
+        end,
+        duration=duration,
+        as_of=as_of,
+        backend=backend,
+        save=save,
+        include_processes=include_processes,
+        method=method,
+    )
 
 
 def schedule_scope(
@@ -189,8 +202,10 @@ def schedule_scope(
     sensors = {int(f["sensor"]): store.get_sensor(int(f["sensor"])) for f in fms + procs}
     res = {sensors[int(f["sensor"])].event_resolution for f in fms or procs}
     if len(res) != 1:
-        raise SchedulingError(f"devices have different power resolutions {sorted(map(str, res))}; "
-                              "schedule them separately")  # fmt: skip
+        raise SchedulingError(
+            f"devices have different power resolutions {sorted(map(str, res))}; "
+            "schedule them separately"
+        )
     resolution = res.pop()
     # processes on another resolution are left to the standalone process scheduler
     skipped = [f for f in procs if sensors[int(f["sensor"])].event_resolution != resolution]
@@ -206,30 +221,44 @@ def schedule_scope(
             f["power"] = f"{f['power']} {sensors[int(f['sensor'])].unit}"
     problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt))
     result = solve(problem, backend, method=method)
-    result.notes += [f"process {f['name']!r} not scheduled jointly: its power sensor has another "
-                     f"resolution" for f in skipped]  # fmt: skip
+    result.notes += [
+        f"process {f['name']!r} not scheduled jointly: its power sensor has another resolution"
+        for f in skipped
+    ]
     belief_time = (as_of_dt or datetime.now(UTC)).astimezone(UTC)
-    run = StorageRun(result, None, None, belief_time, {d.name: int(f["sensor"]) for d, f in zip(
-        problem.devices, fms, strict=True)})  # fmt: skip
+    run = StorageRun(
+        result,
+        None,
+        None,
+        belief_time,
+        {d.name: int(f["sensor"]) for d, f in zip(problem.devices, fms, strict=True)},
+    )
     run.sensors.update({pd.name: int(pd.power_sensor) for pd in problem.processes})
     if not save:
         return run
-    source = store.get_or_create_source(name=SOURCE_NAME, type="scheduler",
-                                        model="StorageScheduler", version=SCHEDULER_VERSION)  # fmt: skip
+    source = store.get_or_create_source(
+        name=SOURCE_NAME, type="scheduler", model="StorageScheduler", version=SCHEDULER_VERSION
+    )
     frames = []
-    for dev, sched, f in zip(problem.devices, result.devices[: len(problem.devices)], fms,
-                             strict=True):  # fmt: skip
+    for dev, sched, f in zip(
+        problem.devices, result.devices[: len(problem.devices)], fms, strict=True
+    ):
         s = sensors[int(f["sensor"])]
         frames.append(
             _frame(s, _to_sensor_unit(sched.power_mw, "MW", s), grid, belief_time, source)
         )
         if dev.state_of_charge_sensor is not None and sched.soc_mwh is not None:
             ss = store.get_sensor(dev.state_of_charge_sensor)
-            vals = (sched.soc_mwh / dev.soc_max_mwh * 100.0 if ss.unit.strip() == "%"
-                    else _to_sensor_unit(sched.soc_mwh, "MWh", ss))  # fmt: skip
+            vals = (
+                sched.soc_mwh / dev.soc_max_mwh * 100.0
+                if ss.unit.strip() == "%"
+                else _to_sensor_unit(sched.soc_mwh, "MWh", ss)
+            )
             frames.append(_frame(ss, vals, grid, belief_time, source, instants=True))
-        for sid, vals in ((dev.consumption_sensor, np.maximum(sched.power_mw, 0)),
-                          (dev.production_sensor, np.maximum(-sched.power_mw, 0))):  # fmt: skip
+        for sid, vals in (
+            (dev.consumption_sensor, np.maximum(sched.power_mw, 0)),
+            (dev.production_sensor, np.maximum(-sched.power_mw, 0)),
+        ):
             if sid is not None:
                 os_ = store.get_sensor(sid)
                 frames.append(
@@ -254,17 +283,23 @@ def schedule_scope(
 
 def _to_sensor_unit(values: np.ndarray, unit: str, sensor: Sensor) -> np.ndarray:
     if not (is_power_unit(sensor.unit) or is_energy_unit(sensor.unit)):
-        raise SchedulingError(f"sensor {sensor.id} ({sensor.name}) has unit {sensor.unit!r}; "
-                              f"a schedule in {unit} cannot be saved on it")  # fmt: skip
+        raise SchedulingError(
+            f"sensor {sensor.id} ({sensor.name}) has unit {sensor.unit!r}; "
+            f"a schedule in {unit} cannot be saved on it"
+        )
     return np.asarray(
         convert(values, unit, sensor.unit, resolution=sensor.event_resolution or None)
     )
 
 
 def _frame(
-    sensor: Sensor, values: np.ndarray, grid: TimeGrid, belief_time: datetime, source: Source,
+    sensor: Sensor,
+    values: np.ndarray,
+    grid: TimeGrid,
+    belief_time: datetime,
+    source: Source,
     instants: bool = False,
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     n = len(values)
     t0 = grid.start.astimezone(UTC)
     starts = [t0 + i * grid.resolution for i in range(n)]
