@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from flex_pipelines.beliefs import BeliefStore, Ingestion
 from flex_pipelines.service.schedule import MissingInputsError
+from flex_pipelines.settings import code_location_settings
 from flex_pipelines.sites import AssetTree, Device, Site
 from flex_pipelines.time import day_window, get_zone
 
@@ -32,7 +32,7 @@ __all__ = [
     "report_progress",
 ]
 
-PIPELINE_TIMEZONE = os.environ.get("FLEXPIPE_TIMEZONE", "Europe/Amsterdam")
+PIPELINE_TIMEZONE = code_location_settings().timezone
 
 
 # --- progress hook (in-process runs only) ---------------------------------------------------
@@ -88,7 +88,7 @@ def day_windows(start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZON
 
 def day_ahead_viewpoint(day: date, timezone: str = PIPELINE_TIMEZONE, gate_closure: str | None = None) -> datetime:  # fmt: skip
     """When the day-ahead forecast for ``day`` is made: gate closure (HH:MM local) the day before."""
-    gate = gate_closure or os.environ.get("FLEXPIPE_GATE_CLOSURE", "12:00")
+    gate = gate_closure or code_location_settings().gate_closure
     hh, mm = (int(x) for x in gate.split(":"))
     prev = day - timedelta(days=1)
     local = datetime(prev.year, prev.month, prev.day, hh, mm, tzinfo=get_zone(timezone))

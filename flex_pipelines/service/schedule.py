@@ -39,6 +39,9 @@ __all__ = ["MissingInputsError", "SchedulePlan", "input_gaps", "prepare_schedule
 FlexModel = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class MissingInputsError(FlexPipelinesError):
     """A window cannot be scheduled because inputs are not in the store (a skip, not a failure)."""
 
@@ -304,10 +307,13 @@ def input_gaps(store: BeliefStore, site: Site, start: datetime, end: datetime) -
         step = sensor.event_resolution
         if step <= timedelta(0):
             continue
+        # events overlapping the window: an hourly price that began before an intraday start
+        first = start - (start - _EPOCH) % step if step <= timedelta(hours=1) else start
         frame = store.search_beliefs(
-            sensor.id, start, end, exclude_source_types=["scheduler"], one_per_event=True
+            sensor.id, first, end, exclude_source_types=["scheduler"], one_per_event=True
         )
-        want = n_steps(start, end, step) if (end - start) % step == timedelta(0) else None
+        whole = step <= timedelta(hours=1) and (end - first) % step == timedelta(0)
+        want = n_steps(first, end, step) if whole else None
         got = frame.select("event_start").unique().height if frame.height else 0
         if got == 0 or (want is not None and got < want):
             have = f"{got} of {want}" if want is not None else f"{got}"

@@ -173,3 +173,25 @@ def test_one_reading_of_sensor_ids(value, expected) -> None:  # noqa: ANN001
     else:
         assert sensor_id_of(value) == expected
         assert canonical_ids({"a": [{"sensor": value}]}) == {"a": [{"sensor": expected}]}
+
+
+def test_input_gaps_count_events_that_overlap_the_window(campus) -> None:  # noqa: ANN001
+    """An intraday window from 10:45 needs the hourly price that began at 10:00."""
+    from datetime import UTC, datetime
+
+    from flex_pipelines.service import input_gaps
+    from tests.helpers import belief_frame
+
+    store, ids = campus
+    site = AssetTree.load(store).site(ids["building"])
+    t10 = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    src = store.get_or_create_source("market", "market")
+    store.save_beliefs(
+        belief_frame(ids["price"], src.id, [50.0, 60.0], t10, timedelta(hours=1), t10)
+    )  # noqa: E501
+    assert input_gaps(store, site, t10 + timedelta(minutes=45), t10 + timedelta(hours=2)) is None
+    gap = input_gaps(store, site, t10 + timedelta(minutes=45), t10 + timedelta(hours=3))
+    assert gap is not None and f"consumption-price sensor {ids['price']} has 2 of 3 values" in gap
+    store.delete_beliefs(ids["price"], t10, t10 + timedelta(hours=1))
+    gap = input_gaps(store, site, t10 + timedelta(minutes=45), t10 + timedelta(hours=2))
+    assert gap is not None and "has 1 of 2 values" in gap
