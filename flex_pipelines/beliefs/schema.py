@@ -64,6 +64,36 @@ CREATE TABLE IF NOT EXISTS ingestions (
     source_types {text} NOT NULL DEFAULT ''
 );
 ALTER TABLE ingestions ADD COLUMN IF NOT EXISTS source_types {text} DEFAULT '';
+CREATE TABLE IF NOT EXISTS account_names (
+    account_id BIGINT PRIMARY KEY,
+    name {text} NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS seq_audit_log START 1;
+CREATE TABLE IF NOT EXISTS audit_log (
+    id BIGINT PRIMARY KEY DEFAULT nextval('seq_audit_log'),
+    event_datetime {ts} NOT NULL,
+    event {text} NOT NULL,
+    active_user_id BIGINT,
+    active_user_name {text} NOT NULL DEFAULT '',
+    affected_account_id BIGINT,
+    affected_user_id BIGINT,
+    affected_asset_id BIGINT,
+    affected_sensor_id BIGINT,
+    details {text} NOT NULL DEFAULT '{{}}'
+);
+CREATE SEQUENCE IF NOT EXISTS seq_annotations START 1;
+CREATE TABLE IF NOT EXISTS annotations (
+    id BIGINT PRIMARY KEY DEFAULT nextval('seq_annotations'),
+    content {text} NOT NULL,
+    start_time {ts} NOT NULL,
+    end_time {ts} NOT NULL,
+    type {text} NOT NULL DEFAULT 'label',
+    belief_time {ts},
+    source_id BIGINT,
+    account_id BIGINT,
+    asset_id BIGINT,
+    sensor_id BIGINT
+);
 CREATE TABLE IF NOT EXISTS beliefs (
     sensor_id BIGINT NOT NULL,
     event_start {ts} NOT NULL,

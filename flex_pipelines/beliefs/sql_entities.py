@@ -10,7 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from flex_pipelines.beliefs.model import Account, Asset, KnowledgeHorizon, Sensor, Source, User
+from flex_pipelines.beliefs.model import Asset, KnowledgeHorizon, Sensor, Source
+from flex_pipelines.beliefs.sql_admin import SQLAdmin, changes
+from flex_pipelines.beliefs.sql_annotations import SQLAnnotations
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
 from flex_pipelines.time import get_zone
@@ -30,8 +32,9 @@ def in_list(ids: Sequence[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)
 
 
-class SQLEntities(BeliefStore):
-    """The non-belief tables; subclasses supply the dialect hooks."""
+class SQLEntities(SQLAdmin, SQLAnnotations, BeliefStore):
+    """The non-belief tables; subclasses supply the dialect hooks. Every change to an account,
+    user, asset or sensor is recorded in the audit log (:class:`SQLAdmin`)."""
 
     # --- dialect hooks ---------------------------------------------------------------------
     @abstractmethod
@@ -67,62 +70,6 @@ class SQLEntities(BeliefStore):
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         return self._fetch_frame(sql, params)
-
-    # --- accounts and users --------------------------------------------------------------------
-    def add_account(self, name: str) -> Account:
-        if self._run("SELECT id FROM accounts WHERE name = ?", [name]):
-            raise FlexPipelinesError(f"account name {name!r} is already taken")
-        (row,) = self._run("INSERT INTO accounts (name) VALUES (?) RETURNING id, name", [name])
-        return Account(int(row[0]), row[1])
-
-    def get_account(self, id_or_name: int | str) -> Account:
-        col = "id" if isinstance(id_or_name, int) else "name"
-        rows = self._run(f"SELECT id, name FROM accounts WHERE {col} = ?", [id_or_name])
-        if not rows:
-            raise NotFoundError(f"unknown account {id_or_name!r}")
-        return Account(int(rows[0][0]), rows[0][1])
-
-    def list_accounts(self) -> list[Account]:
-        return [
-            Account(int(r[0]), r[1]) for r in self._run("SELECT id, name FROM accounts ORDER BY id")
-        ]
-
-    def add_user(
-        self, account_id: int, email: str, password_hash: str = "", roles: Sequence[str] = ()
-    ) -> User:
-        self.get_account(account_id)
-        if self._run("SELECT id FROM users WHERE email = ?", [email]):
-            raise FlexPipelinesError(f"user email {email!r} is already taken")
-        (row,) = self._run(
-            "INSERT INTO users (account_id, email, password_hash, roles) VALUES (?, ?, ?, ?) "
-            "RETURNING id",
-            [account_id, email, password_hash, ",".join(roles)],
-        )
-        return User(int(row[0]), account_id, email, tuple(roles))
-
-    def list_users(self, account_id: int | None = None) -> list[User]:
-        sql = "SELECT id, account_id, email, roles, active FROM users"
-        rows = (
-            self._run(sql + " WHERE account_id = ? ORDER BY id", [account_id])
-            if account_id is not None
-            else self._run(sql + " ORDER BY id")
-        )
-        return [
-            User(int(r[0]), int(r[1]), r[2], tuple(x for x in r[3].split(",") if x), bool(r[4]))
-            for r in rows
-        ]
-
-    def get_user_auth(self, email: str) -> tuple[User, str]:
-        """A user with their password hash (for the API's login)."""
-        rows = self._run(
-            "SELECT id, account_id, email, roles, active, password_hash FROM users WHERE email = ?",
-            [email],
-        )
-        if not rows:
-            raise NotFoundError(f"unknown user {email!r}")
-        r = rows[0]
-        user = User(int(r[0]), int(r[1]), r[2], tuple(x for x in r[3].split(",") if x), bool(r[4]))
-        return user, r[5]
 
     # --- assets --------------------------------------------------------------------------------
     @staticmethod
@@ -160,24 +107,27 @@ class SQLEntities(BeliefStore):
             self.get_account(account_id)
         if parent_id is not None:
             self.get_asset(parent_id)
-        (row,) = self._run(
-            f"INSERT INTO assets (name, type, account_id, parent_id, latitude, longitude, "
-            f"timezone, flex_model, flex_context, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            f"RETURNING {_ASSET_COLS}",
-            [
-                name,
-                type,
-                account_id,
-                parent_id,
-                latitude,
-                longitude,
-                timezone,
-                json.dumps(flex_model or {}),
-                json.dumps(flex_context or {}),
-                json.dumps(attributes or {}),
-            ],
-        )
-        return self._asset(row)
+        with self.transaction():
+            (row,) = self._run(
+                f"INSERT INTO assets (name, type, account_id, parent_id, latitude, longitude, "
+                f"timezone, flex_model, flex_context, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"RETURNING {_ASSET_COLS}",
+                [
+                    name,
+                    type,
+                    account_id,
+                    parent_id,
+                    latitude,
+                    longitude,
+                    timezone,
+                    json.dumps(flex_model or {}),
+                    json.dumps(flex_context or {}),
+                    json.dumps(attributes or {}),
+                ],
+            )
+            asset = self._asset(row)
+            self._audit_asset("Created", asset)
+        return asset
 
     def get_asset(self, asset_id: int) -> Asset:
         rows = self._run(f"SELECT {_ASSET_COLS} FROM assets WHERE id = ?", [int(asset_id)])
@@ -206,16 +156,22 @@ class SQLEntities(BeliefStore):
         bad = set(fields) - allowed
         if bad:
             raise FlexPipelinesError(f"cannot update asset field(s) {sorted(bad)}")
-        self.get_asset(asset_id)
+        old = self.get_asset(asset_id)
         if fields.get("parent_id") is not None:
             self._check_no_cycle(asset_id, int(fields["parent_id"]))
         sets, params = [], []
         for k, v in fields.items():
             sets.append(f"{k} = ?")
             params.append(json.dumps(v) if k in ("flex_model", "flex_context", "attributes") else v)
-        if sets:
+        if not sets:
+            return old
+        with self.transaction():
             self._run(f"UPDATE assets SET {', '.join(sets)} WHERE id = ?", [*params, asset_id])
-        return self.get_asset(asset_id)
+            new = self.get_asset(asset_id)
+            changed = changes(old.__dict__, {k: getattr(new, k) for k in fields})
+            if changed:
+                self._audit_asset("Updated", new, changed)
+        return new
 
     def _check_no_cycle(self, asset_id: int, parent_id: int) -> None:
         seen, cur = {asset_id}, parent_id
@@ -237,12 +193,15 @@ class SQLEntities(BeliefStore):
         return out
 
     def delete_asset(self, asset_id: int) -> None:
+        asset = self.get_asset(asset_id)
         with self.transaction():
             for child in self.list_assets(parent_id=asset_id):
                 self.delete_asset(child.id)
             for s in self.list_sensors(asset_id=asset_id):
                 self.delete_sensor(s.id)
+            self._run("DELETE FROM annotations WHERE asset_id = ?", [asset_id])
             self._run("DELETE FROM assets WHERE id = ?", [asset_id])
+            self._audit_asset("Deleted", asset)
 
     # --- sensors -------------------------------------------------------------------------------
     @staticmethod
@@ -276,6 +235,29 @@ class SQLEntities(BeliefStore):
         if asset_id is not None:
             self.get_asset(asset_id)
         kh = knowledge_horizon or KnowledgeHorizon()
+        with self.transaction():
+            sensor = self._insert_sensor(
+                name, unit, event_resolution, timezone, asset_id, kh, attributes or {}
+            )
+            self._audit_sensor("Created", sensor, self._sensor_account(sensor))
+        return sensor
+
+    def _sensor_account(self, sensor: Sensor) -> int | None:
+        if sensor.asset_id is None:
+            return None
+        rows = self._run("SELECT account_id FROM assets WHERE id = ?", [sensor.asset_id])
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def _insert_sensor(
+        self,
+        name: str,
+        unit: str,
+        event_resolution: timedelta,
+        timezone: str,
+        asset_id: int | None,
+        kh: KnowledgeHorizon,
+        attributes: dict[str, Any],
+    ) -> Sensor:
         (row,) = self._run(
             f"INSERT INTO sensors (name, unit, event_resolution_s, timezone, asset_id, "
             f"knowledge_horizon, attributes) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_SENSOR_COLS}",
@@ -286,7 +268,7 @@ class SQLEntities(BeliefStore):
                 timezone,
                 asset_id,
                 json.dumps(kh.to_json()),
-                json.dumps(attributes or {}),
+                json.dumps(attributes),
             ],
         )
         return self._sensor(row)
@@ -319,7 +301,7 @@ class SQLEntities(BeliefStore):
         bad = set(fields) - allowed
         if bad:
             raise FlexPipelinesError(f"cannot update sensor field(s) {sorted(bad)}")
-        self.get_sensor(sensor_id)
+        old = self.get_sensor(sensor_id)
         sets, params = [], []
         for k, v in fields.items():
             if k == "attributes":
@@ -328,14 +310,22 @@ class SQLEntities(BeliefStore):
                 v = json.dumps(v.to_json() if isinstance(v, KnowledgeHorizon) else v)
             sets.append(f"{k} = ?")
             params.append(v)
-        if sets:
+        if not sets:
+            return old
+        with self.transaction():
             self._run(f"UPDATE sensors SET {', '.join(sets)} WHERE id = ?", [*params, sensor_id])
-        return self.get_sensor(sensor_id)
+            new = self.get_sensor(sensor_id)
+            changed = changes(old.__dict__, {k: getattr(new, k) for k in fields})
+            if changed:
+                self._audit_sensor("Updated", new, self._sensor_account(new), changed)
+        return new
 
     def delete_sensor(self, sensor_id: int) -> None:
-        self.get_sensor(sensor_id)
+        sensor = self.get_sensor(sensor_id)
         with self.transaction():
+            self._audit_sensor("Deleted", sensor, self._sensor_account(sensor))
             self._run("DELETE FROM beliefs WHERE sensor_id = ?", [sensor_id])
+            self._run("DELETE FROM annotations WHERE sensor_id = ?", [sensor_id])
             self._run("DELETE FROM sensors WHERE id = ?", [sensor_id])
 
     # --- sources -------------------------------------------------------------------------------

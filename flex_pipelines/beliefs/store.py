@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from flex_pipelines.beliefs.audit import Annotation, AuditEvent
 from flex_pipelines.beliefs.model import (
     Account,
     Asset,
@@ -246,3 +247,86 @@ class BeliefStore(ABC):
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement (DDL, views) inside the current transaction if one is open."""
+
+    # --- administration, audit log, annotations (flex_pipelines.beliefs.sql_admin) -----------
+    @abstractmethod
+    def get_user(self, id_or_email: int | str) -> User: ...
+
+    @abstractmethod
+    def update_account(self, account_id: int, **fields: Any) -> Account:
+        """Change an account's name (recorded in the audit log)."""
+
+    @abstractmethod
+    def delete_account(self, account_id: int) -> dict[str, int]:
+        """Delete an account with its users, assets, sensors, beliefs and annotations."""
+
+    @abstractmethod
+    def update_user(self, user_id: int, **fields: Any) -> User:
+        """Change email, roles, active or password_hash (recorded; the hash never shown)."""
+
+    @abstractmethod
+    def delete_user(self, user_id: int) -> None: ...
+
+    @abstractmethod
+    def record_audit(
+        self,
+        event: str,
+        *,
+        account_id: int | None = None,
+        user_id: int | None = None,
+        asset_id: int | None = None,
+        sensor_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a change under the current actor (``flex_pipelines.beliefs.audit``).
+
+        The entity methods (add/update/delete of accounts, users, assets and sensors) record
+        their changes themselves.
+        """
+
+    @abstractmethod
+    def audit_log(
+        self,
+        *,
+        account_id: int | None = None,
+        user_id: int | None = None,
+        asset_id: int | None = None,
+        sensor_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]:
+        """Recorded changes, newest first, filtered by what they affected."""
+
+    @abstractmethod
+    def add_annotation(
+        self,
+        content: str,
+        start: datetime,
+        end: datetime,
+        *,
+        type: str = "label",
+        belief_time: datetime | None = None,
+        source_id: int | None = None,
+        account_id: int | None = None,
+        asset_id: int | None = None,
+        sensor_id: int | None = None,
+    ) -> tuple[Annotation, bool]:
+        """Annotate one account, asset or sensor; returns the annotation and whether it is new."""
+
+    @abstractmethod
+    def get_annotation(self, annotation_id: int) -> Annotation: ...
+
+    @abstractmethod
+    def list_annotations(
+        self,
+        *,
+        account_id: int | None = None,
+        asset_ids: Sequence[int] | None = None,
+        sensor_ids: Sequence[int] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        types: Sequence[str] | None = None,
+    ) -> list[Annotation]: ...
+
+    @abstractmethod
+    def delete_annotation(self, annotation_id: int) -> None: ...
