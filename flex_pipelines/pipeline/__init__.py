@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.pipeline.sites import (
     PIPELINE_TIMEZONE,
@@ -47,6 +48,9 @@ from flex_pipelines.pipeline.steps import (
     schedule_violations,
     site_kpis_summary,
 )
+
+#: the variable an in-process run reads a store URL with a password from
+SECRET_URL_VAR = "FLEXPIPE_RUN_DB_URL"
 
 
 # --- the in-process runner --------------------------------------------------------------------
@@ -126,7 +130,11 @@ def run_pipeline(
     if end < start:
         raise FlexPipelinesError(f"--end {end.isoformat()} is before --start {start.isoformat()}")
     job = defs.resolve_job_def("pipeline_job")
-    resources: dict[str, Any] = {"store": {"config": {"url": str(db_url)}}}
+    url: Any = str(db_url)
+    if redact(url) != url:  # a password: keep it out of the run config (run storage, the UI)
+        os.environ[SECRET_URL_VAR] = url
+        url = {"env": SECRET_URL_VAR}
+    resources: dict[str, Any] = {"store": {"config": {"url": url}}}
     if inbox:
         resources["inbox"] = {"config": {"path": str(inbox)}}
     tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}  # fmt: skip

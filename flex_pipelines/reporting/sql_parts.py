@@ -41,17 +41,20 @@ __all__ = [
 SOURCE_RANK = "CASE src.type WHEN 'forecaster' THEN 2 WHEN 'scheduler' THEN 1 ELSE 0 END"
 LATEST_ORDER = (
     f"ORDER BY b.sensor_id, b.event_start, {SOURCE_RANK}, b.belief_time DESC, "
-    "abs(b.cumulative_probability - 0.5), b.cumulative_probability, b.source_id DESC"
+    "abs(b.cumulative_probability - 0.5), b.cumulative_probability, b.ingestion_id DESC, "
+    "b.source_id DESC"
 )
 
 
 #: The same ordering as one HUGEINT (DuckDB, beliefs as ``l``): the source rank, then belief
 #: time (µs), then closeness of the probability to 0.5 (in steps of 1e-4), then the lower
-#: probability, then the higher source id.
+#: probability, then the later ingestion (below 1e10), then the higher source id (below 1e6):
+#: the store's tie-break for one value per event (docs/conventions.md). At most ~4e37 < 2^127.
 DUCKDB_LATEST_KEY = (
-    f"(((CAST(2 - ({SOURCE_RANK}) AS HUGEINT) * 100000000000000000 + epoch_us(l.belief_time)) "
+    f"((((CAST(2 - ({SOURCE_RANK}) AS HUGEINT) * 100000000000000000 + epoch_us(l.belief_time)) "
     "* 10001 + CAST(round((0.5 - abs(l.cumulative_probability - 0.5)) * 10000) AS HUGEINT)) * 2 "
-    "+ CAST(l.cumulative_probability <= 0.5 AS INTEGER)) * 10000000 + l.source_id"
+    "+ CAST(l.cumulative_probability <= 0.5 AS INTEGER)) * 10000000000 + l.ingestion_id) * 1000000 "
+    "+ l.source_id"
 )
 
 
