@@ -165,6 +165,7 @@ def schedule_scope(
     save: bool = True,
     include_processes: bool = True,
     method: str = "auto",
+    collect: list[pl.DataFrame] | None = None,
 ) -> StorageRun:
     """Schedule storage devices (and processes jointly) under one merged flex-context; save.
 
@@ -180,6 +181,9 @@ def schedule_scope(
         The window (tz-aware); the resolution is the first device's power sensor's.
     as_of
         Inputs as known then; the schedule's belief time (default now).
+    collect
+        When given, the belief frames are appended to it instead of being saved (a batch saves
+        many sites at once); ``run.saved`` stays None.
 
     Returns
     -------
@@ -275,9 +279,12 @@ def schedule_scope(
         frames.append(
             _frame(a_s, _to_sensor_unit(result.site_power_mw, "MW", a_s), grid, belief_time, source)
         )
+    run.source = source
+    if collect is not None:
+        collect.extend(frames)
+        return run
     with store.transaction():
-        saved = store.save_beliefs(pl.concat(frames))
-    run.source, run.saved = source, saved
+        run.saved = store.save_beliefs(pl.concat(frames))
     return run
 
 
