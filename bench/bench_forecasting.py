@@ -18,11 +18,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from flex_pipelines.forecasting.calibration import conformal_quantiles
 from flex_pipelines.forecasting.combine import combine_forecasts
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
-from flex_pipelines.forecasting.datasets import EPF_HOLIDAYS, epf_prices, gb_demand, pv_serf
+from flex_pipelines.forecasting.datasets import (
+    EPF_HOLIDAYS,
+    epf_exogenous,
+    epf_prices,
+    gb_demand,
+    pv_serf,
+)
 from flex_pipelines.forecasting.history import SeriesHistory
-from flex_pipelines.forecasting.metrics import mae, mape, smape
+from flex_pipelines.forecasting.metrics import mae, mape, pinball, smape
 
 RESULTS = Path(__file__).resolve().parent / "results" / "forecasting.md"
 CACHE = Path("/tmp/flexpipe_bench_forecasting")  # per-run cache of forecasts (--cache)
@@ -31,19 +38,21 @@ MST = timezone(timedelta(hours=-7))
 DAY = timedelta(days=1)
 DAY_AHEAD = dict(min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36), frequency=DAY)
 
-#: (model, retrain every N daily cycles) for the price benchmark
+#: (row name, model, retrain every N daily cycles, with the market's day-ahead regressors)
 PRICE_MODELS = [
-    ("naive-day", 1),
-    ("naive-week", 1),
-    ("ridge", 1),
-    ("lasso", 1),
-    ("hgb", 7),
-    ("ets", 7),
-    ("sarimax", 7),
-    ("ridge-profiles", 1),
-    ("lear", 1),
-    ("lear-ensemble", 1),
+    ("naive-day", "naive-day", 1, False),
+    ("naive-week", "naive-week", 1, False),
+    ("ridge+exog", "ridge", 1, True),
+    ("hgb+exog", "hgb", 7, True),
+    ("lear+exog", "lear", 1, True),
 ]
+#: the combination chosen on the validation year (bench/forecasting_selection.py)
+BEST_COMBINATION = ("lear+exog", "hgb+exog")
+#: conformal calibration chosen on the validation year (window in days, adaptive step)
+CALIBRATION_WINDOW_DAYS = 56
+CALIBRATION_GAMMA = 0.005
+QUANTILES = (0.1, 0.5, 0.9)
+TIMING_MODELS = ["naive-day", "ridge", "hgb", "ridge-profiles", "lear", "lear-ensemble"]
 LOAD_MODELS = [
     ("naive-day", 1),
     ("naive-week", 1),
@@ -113,60 +122,74 @@ def _score(fc: pl.DataFrame, truth: pl.DataFrame, col: str = "actual") -> tuple[
 
 CACHE_HITS: list[str] = []
 RUN_START = time.time()
-#: forecast combinations reported (equal-weight means of the models' forecasts)
-COMBINATIONS = [("lear-ensemble", "hgb"), ("lear", "hgb")]
 
 
-def _price_market(args: tuple[str, int, int, bool]) -> tuple[str, dict]:
+def _price_medians(args: tuple[str, int, int, bool]) -> tuple[str, dict[str, pl.DataFrame]]:
+    """Median forecasts of every price model from ``CALIBRATION_WINDOW_DAYS`` before the test
+    year (the calibration warm-up) to its end; cached per market and model."""
     market, n_days, train_days, cache = args
     hist, df = epf_prices(market)
-    start, _, first_day = _price_test_window(df)
+    regs = epf_exogenous(market)
+    start, _, _ = _price_test_window(df)
+    warm = start - timedelta(days=CALIBRATION_WINDOW_DAYS)
     end = start + timedelta(days=n_days)
-    test = df.filter(
-        (pl.col("timestamp") >= first_day) & (pl.col("timestamp") < first_day + n_days * DAY)
-    ).rename({"timestamp": "event_start", "price": "actual"})
-    res: dict[str, tuple[float, float, int, float]] = {}
-    forecasts: dict[str, pl.DataFrame] = {}
-    for name, retrain in PRICE_MODELS:
+    out: dict[str, pl.DataFrame] = {}
+    for name, model, retrain, with_regs in PRICE_MODELS:
         cfg = CycleConfig(
             **DAY_AHEAD,
             train_period=timedelta(days=train_days),
             retrain_every=retrain,
             holiday_country=EPF_HOLIDAYS[market],
         )
-        path = CACHE / f"{market}_{name}_{n_days}_{train_days}.parquet"
+        path = CACHE / f"{market}_{name}_{n_days}_{train_days}_w{CALIBRATION_WINDOW_DAYS}.parquet"
         if cache and path.exists():
             CACHE_HITS.append(str(path))
             fc = pl.read_parquet(path)
-            secs = float(fc["_secs"][0])
-            fc = fc.drop("_secs")
         else:
             t0 = time.perf_counter()
-            fc = forecast_cycles(name, hist, start, end, cfg)
+            fc = forecast_cycles(model, hist, warm, end, cfg, regressors=regs if with_regs else ())
             secs = time.perf_counter() - t0
+            fc = fc.with_columns(pl.lit(secs).alias("_secs"))
             if cache:
                 CACHE.mkdir(parents=True, exist_ok=True)
-                fc.with_columns(pl.lit(secs).alias("_secs")).write_parquet(path)
-        forecasts[name] = fc
-        m, s, n = _score(fc, test)
-        res[name] = (m, s, n, secs)
-        print(f"{market} {name}: MAE {m:.3f} sMAPE {s:.2f} n={n} {secs:.1f}s", flush=True)
-    for combination in COMBINATIONS:
-        combo = combine_forecasts([forecasts[c] for c in combination])
-        m, s, n = _score(combo, test)
-        res[f"mean of {' and '.join(combination)}"] = (m, s, n, 0.0)
-    for pub in ("lear_ensemble_forecast", "dnn_ensemble_forecast"):
-        y, yhat = test["actual"].to_numpy(), test[pub].to_numpy()
-        res[f"published {pub.split('_')[0].upper()}"] = (mae(y, yhat), smape(y, yhat), len(y), 0)
-    return market, res
+                fc.write_parquet(path)
+        out[name] = fc
+        print(f"{market} {name}: {float(fc['_secs'][0]):.0f} s", flush=True)
+    return market, out
+
+
+def _calibrated(fc: pl.DataFrame, hist: SeriesHistory, start: datetime) -> pl.DataFrame:
+    """Quantiles of a median forecast by the rolling conformal calibration of forecast_cycles."""
+    return conformal_quantiles(
+        fc.drop("_secs", strict=False),
+        hist,
+        QUANTILES,
+        start=start,
+        window=timedelta(days=CALIBRATION_WINDOW_DAYS),
+        gamma=CALIBRATION_GAMMA,
+    )
+
+
+def _quantile_scores(q: pl.DataFrame, truth: pl.DataFrame) -> tuple[float, float]:
+    wide = q.pivot(
+        on="cumulative_probability", index=["event_start", "belief_time"], values="event_value"
+    ).join(truth, on="event_start")
+    y = wide["actual"].to_numpy()
+    qhat = np.column_stack([wide[f"{p}"].to_numpy() for p in QUANTILES])
+    cover = float(np.mean((y >= qhat[:, 0]) & (y <= qhat[:, -1])))
+    return pinball(y, qhat, QUANTILES), cover
 
 
 def bench_prices(
     markets: list[str], n_days: int, train_days: int, cache: bool = True, processes: int = 2
-) -> tuple[str, dict]:
+) -> tuple[str, str, dict]:
     lines = [
         "| market | model | MAE (EUR/MWh) | sMAPE (%) | vs best naive | vs published LEAR | hours | runtime (s) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    qlines = [
+        "| market | model | pinball (0.1/0.5/0.9, EUR/MWh) | coverage of [q0.1, q0.9] (nominal 0.80) | hours |",
+        "|---|---|---:|---:|---:|",
     ]
     summary: dict[str, dict[str, float]] = {}
     jobs = [(m, n_days, train_days, cache) for m in markets]
@@ -174,12 +197,30 @@ def bench_prices(
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(processes) as pool:
-            results = pool.map(_price_market, jobs)
+            results = pool.map(_price_medians, jobs)
     else:
-        results = [_price_market(j) for j in jobs]
+        results = [_price_medians(j) for j in jobs]
     if cache and CACHE.exists():  # the pool's workers do not share CACHE_HITS
         CACHE_HITS.extend(str(p) for p in CACHE.glob("*.parquet") if p.stat().st_mtime < RUN_START)
-    for market, res in results:
+    for market, fcs in results:
+        hist, df = epf_prices(market)
+        start, _, first_day = _price_test_window(df)
+        test = df.filter(
+            (pl.col("timestamp") >= first_day) & (pl.col("timestamp") < first_day + n_days * DAY)
+        ).rename({"timestamp": "event_start", "price": "actual"})
+        truth = test.select("event_start", "actual")
+        res: dict[str, tuple[float, float, int, float]] = {}
+        points = {k: v.filter(pl.col("belief_time") >= start) for k, v in fcs.items()}
+        for name, fc in points.items():
+            m, s, n = _score(fc, test)
+            res[name] = (m, s, n, float(fc["_secs"][0]))
+        combo = combine_forecasts([fcs[c].drop("_secs") for c in BEST_COMBINATION])
+        combo_name = f"mean of {' and '.join(BEST_COMBINATION)}"
+        m, s, n = _score(combo.filter(pl.col("belief_time") >= start), test)
+        res[combo_name] = (m, s, n, 0.0)
+        for pub in ("lear_ensemble_forecast", "dnn_ensemble_forecast"):
+            y, yhat = test["actual"].to_numpy(), test[pub].to_numpy()
+            res[f"published {pub.split('_')[0].upper()}"] = (mae(y, yhat), smape(y, yhat), len(y), 0)
         best_naive = min(res["naive-day"][0], res["naive-week"][0])
         lear_pub = res["published LEAR"][0]
         summary[market] = {k: v[0] for k, v in res.items()}
@@ -189,7 +230,11 @@ def bench_prices(
                 f"{100 * (m / best_naive - 1):+.1f} % | {100 * (m / lear_pub - 1):+.1f} % | {n} | "
                 f"{secs:.0f} |"
             )
-    return "\n".join(lines), summary
+        for name in ("ridge+exog", "hgb+exog", "lear+exog", combo_name):
+            fc = combo if name == combo_name else fcs[name]
+            pb, cover = _quantile_scores(_calibrated(fc, hist, start), truth)
+            qlines.append(f"| {market.upper()} | {name} | {pb:.3f} | {cover:.3f} | {n} |")
+    return "\n".join(lines), "\n".join(qlines), summary
 
 
 def bench_load(n_days: int) -> str:
@@ -254,35 +299,6 @@ def bench_pv(n_days: int) -> str:
     return "\n".join(lines)
 
 
-def bench_quantiles(n_days: int = 56) -> str:
-    """Pinball loss and 10–90 % coverage of quantile forecasts, BE prices, last ``n_days``."""
-    from flex_pipelines.forecasting.backtest import backtest
-
-    hist, df = epf_prices("be")
-    start, _, _ = _price_test_window(df)
-    start = start + timedelta(days=364 - n_days)
-    lines = [
-        "| model | quantiles from | MAE | pinball (0.1/0.5/0.9) | coverage of [q0.1, q0.9] (nominal 0.80) |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for name, retrain, how in [
-        ("hgb", 7, "quantile loss, one booster per quantile"),
-        ("lear", 1, "in-sample residual quantiles"),
-        ("ridge", 1, "in-sample residual quantiles"),
-        ("sarimax", 7, "Gaussian predictive distribution"),
-    ]:
-        cfg = CycleConfig(
-            **DAY_AHEAD, train_period=timedelta(days=364), retrain_every=retrain,
-            quantiles=(0.1, 0.5, 0.9), holiday_country="BE",
-        )  # fmt: skip
-        r = backtest(name, hist, start, start + timedelta(days=n_days), cfg).overall()
-        lines.append(
-            f"| {name} | {how} | {r['mae']:.2f} | {r['pinball']:.3f} | {r['coverage']:.3f} |"
-        )
-        print(lines[-1], flush=True)
-    return "\n".join(lines)
-
-
 def bench_timing(runs: int = 3) -> str:
     hist, _ = epf_prices("be")
     v = datetime(2016, 1, 3, 12, tzinfo=CET)
@@ -290,13 +306,14 @@ def bench_timing(runs: int = 3) -> str:
         "| model | fit + forecast one day, 364 days hourly history (s, median of 3) |",
         "|---|---:|",
     ]
-    for name, _ in PRICE_MODELS:
+    regs = epf_exogenous("be")
+    for name in TIMING_MODELS:
         cfg = CycleConfig(**DAY_AHEAD, train_period=timedelta(days=364), holiday_country="BE")
-        forecast_cycles(name, hist, v, v + timedelta(hours=1), cfg)  # warm-up
+        forecast_cycles(name, hist, v, v + timedelta(hours=1), cfg, regressors=regs)  # warm-up
         times = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            forecast_cycles(name, hist, v, v + timedelta(hours=1), cfg)
+            forecast_cycles(name, hist, v, v + timedelta(hours=1), cfg, regressors=regs)
             times.append(time.perf_counter() - t0)
         lines.append(f"| {name} | {statistics.median(times):.3f} |")
         print(lines[-1], flush=True)
@@ -319,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     load_table = bench_load(28)
     pv_table = bench_pv(42)
-    quantile_table = bench_quantiles(14 if args.quick else 56)
+    quantile_table = ""
     timing_table = bench_timing()
     total = time.perf_counter() - t0
     aims = []

@@ -1,7 +1,16 @@
-"""``flexpipe add forecasts``, ``flexpipe show forecast-accuracy`` and ``show forecast-models``."""
+"""``flexpipe add forecasts``, ``show forecast-accuracy``, ``show forecast-models`` and
+``show clock-check``.
+
+Progress goes to stderr, so ``--format json`` output on stdout is JSON only: a bar on a terminal,
+otherwise a log line every ``FLEXPIPE_PROGRESS_SECONDS`` seconds (default 30) and at the end.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import typer
@@ -16,6 +25,7 @@ from flex_pipelines.cli.common import (
     default_db,
     dumps,
     emit_records,
+    err_console,
 )
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.time import format_duration, parse_datetime, parse_timedelta
@@ -40,6 +50,59 @@ def _records(table: object) -> list[dict[str, object]]:
     return table.to_dicts()  # type: ignore[attr-defined]
 
 
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+class ProgressLog:
+    """Progress as log lines on stderr for output that is not a terminal (logs, CI, pipes).
+
+    A line at most every ``interval_s`` seconds (``FLEXPIPE_PROGRESS_SECONDS``, default 30;
+    0 logs every cycle) and one when the work is done: cycles done, share, elapsed and the
+    estimated time left.
+    """
+
+    def __init__(self, what: str, interval_s: float | None = None) -> None:
+        self.what = what
+        env = os.environ.get("FLEXPIPE_PROGRESS_SECONDS", "30")
+        self.interval_s = float(env) if interval_s is None else interval_s
+        self.t0 = time.monotonic()
+        self.last = self.t0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < self.interval_s:
+            return
+        self.last = now
+        elapsed = now - self.t0
+        left = elapsed / done * (total - done) if done else 0.0
+        err_console.print(
+            f"{self.what}: {done}/{total} cycles ({100 * done / max(total, 1):.0f} %), "
+            f"{_clock(elapsed)} elapsed, about {_clock(left)} left",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@contextmanager
+def progress_reporter(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback: a bar on a terminal (stderr), else log lines."""
+    if not err_console.is_terminal:
+        yield ProgressLog(what)
+        return
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("cycles", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
     @add_app.command("forecasts")
     def add_forecasts(
@@ -57,6 +120,23 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         ),
         quantiles: str = typer.Option("0.5", "--quantiles", help="e.g. 0.1,0.5,0.9"),
         holidays: str | None = typer.Option(None, "--holidays", help="country code, e.g. NL"),
+        clear_sky: bool = typer.Option(
+            False, "--clear-sky", help="add the clear-sky GHI of the site's location as a regressor"
+        ),
+        label: str | None = typer.Option(
+            None, "--label", help="name the run's source (default: model and inputs)"
+        ),
+        local_days: int | None = typer.Option(
+            None,
+            "--local-days",
+            help="forecast whole local days (23/25 h on clock changes) instead of the horizons",
+        ),
+        days_ahead: int = typer.Option(
+            1, "--days-ahead", help="with --local-days: first day, counted from the viewpoint's"
+        ),
+        calibration: str = typer.Option(
+            "conformal", "--calibration", help="quantiles: conformal (calibrated) or none"
+        ),
         score: bool = typer.Option(True, "--score/--no-score", help="score where actuals exist"),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
@@ -78,33 +158,47 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 retrain_every=max(1, round(parse_timedelta(retrain) / freq)),
                 quantiles=_quantiles(quantiles),
                 holiday_country=holidays,
+                calibration=calibration,
+                local_days=local_days,
+                days_ahead=days_ahead,
             )
-            with Progress(
-                TextColumn(f"[bold]{model}[/] on sensor {sensor.id} ({sensor.name})"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=fmt == "json",
-            ) as bar:
-                task = bar.add_task("cycles", total=None)
+            with progress_reporter(f"{model} on sensor {sensor.id} ({sensor.name})") as progress:
                 run = forecast_sensor(
-                    store, sensor_id, t0, t1, cfg, model=model, regressor_ids=regressors,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )  # fmt: skip
+                    store,
+                    sensor_id,
+                    t0,
+                    t1,
+                    cfg,
+                    model=model,
+                    regressor_ids=regressors,
+                    clear_sky=clear_sky,
+                    label=label,
+                    progress=progress,
+                )
             rec = {
-                "sensor": sensor.id, "source": run.source_id, "model": run.model,
-                "viewpoints": run.n_viewpoints, "beliefs": run.n_beliefs, "new": run.n_new,
+                "sensor": sensor.id,
+                "source": run.source_id,
+                "source_name": run.source_name,
+                "model": run.model,
+                "inputs": run.settings.inputs if run.settings else None,
+                "viewpoints": run.n_viewpoints,
+                "beliefs": run.n_beliefs,
+                "new": run.n_new,
                 "max_horizon": format_duration(cfg.max_horizon),
+                "local_days": cfg.local_days,
                 "retrain_every_cycles": cfg.retrain_every,
-            }  # fmt: skip
+            }
             table = None
             if score:
-                try:
+                try:  # only the forecasts this run made: viewpoints in [--from, --to)
                     table = score_forecasts(
-                        store, sensor_id, t0, t1 + cfg.max_horizon, source_ids=[run.source_id],
+                        store,
+                        sensor_id,
+                        source_ids=[run.source_id],
                         bucket_hours=_bucket_hours(cfg.max_horizon),
-                    )  # fmt: skip
+                        made_from=t0,
+                        made_before=t1,
+                    )
                 except FlexPipelinesError:
                     table = None  # nothing measured yet for these events
         if fmt == "json":
@@ -114,7 +208,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         console.print(
             f"[green]Saved[/] {run.n_new} new forecast beliefs ({run.n_beliefs} in total) from "
             f"{run.n_viewpoints} viewpoints on sensor {sensor.id} ({sensor.name}), "
-            f"source {run.source_id} ({run.model})."
+            f"source {run.source_id} ({run.source_name})."
         )
         if table is not None:
             emit_records(_records(table), fmt, "accuracy where actuals exist")
@@ -163,3 +257,40 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             ],
             fmt, "forecasting models",
         )  # fmt: skip
+
+    @show_app.command("clock-check")
+    def show_clock_check(
+        sensor_id: int = typer.Option(..., "--sensor"),
+        zone: str | None = typer.Option(
+            None, "--zone", help="time zone whose clock changes to test (default: the sensor's)"
+        ),
+        days: int = typer.Option(14, "--days", help="days compared on each side of a change"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
+        """Does the sensor's daily profile jump by about an hour at clock changes? (with the fix)"""
+        from flex_pipelines.forecasting.checks import clock_change_shifts, diagnose_clock_shifts
+        from flex_pipelines.forecasting.store_io import history_from_store
+
+        with open_store(db) as store:
+            hist = history_from_store(store, sensor_id)
+        tz = zone or hist.timezone
+        shifts = clock_change_shifts(hist, tz, days=days)
+        finding = diagnose_clock_shifts(shifts, tz)
+        rows = [
+            {
+                "change": s.change,
+                "clocks": s.clocks,
+                "shift_min": round(s.shift_min, 1),
+                "about_an_hour": s.about_an_hour,
+            }
+            for s in shifts
+        ]
+        if fmt == "json":
+            typer.echo(dumps({"sensor": sensor_id, "zone": tz, "shifts": rows, "finding": finding}))
+            return
+        if not shifts:
+            console.print(f"No clock change of {tz} with {days} days of data on both sides.")
+            return
+        emit_records(rows, fmt, f"daily profile shift at {tz}'s clock changes, sensor {sensor_id}")
+        console.print(finding or "No shift of about an hour at the clock changes: nothing to fix.")

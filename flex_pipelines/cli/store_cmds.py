@@ -23,6 +23,7 @@ from flex_pipelines.cli.common import (
     default_db,
     dumps,
     emit_records,
+    err_console,
 )
 from flex_pipelines.time import add_duration, parse_datetime, parse_timedelta
 from flex_pipelines.toy import create_toy_account
@@ -177,10 +178,44 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             help="Also store beliefs that repeat the source's latest belief about their event "
             "(e.g. forecasts kept per horizon); by default they are skipped.",
         ),
+        skip_missing: bool = typer.Option(
+            False,
+            "--skip-missing",
+            help="skip rows whose value or timestamp is empty, NaN or not a number (counted)",
+        ),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
     ) -> None:
         """Add beliefs from a CSV file (event start, value)."""
+        import io
+
+        import polars as pl
+
+        def drop_missing(data: bytes) -> tuple[bytes, int]:
+            """The CSV without rows lacking a timestamp or a numeric value, and their count."""
+            raw = pl.read_csv(
+                io.BytesIO(data),
+                has_header=not no_header,
+                skip_rows=skiprows,
+                separator=delimiter,
+                infer_schema=False,
+            )
+            cols = raw.columns
+
+            def col(c: str) -> str:
+                return cols[int(c)] if c.isdigit() and int(c) < len(cols) else c
+
+            if col(valuecol) not in cols or col(datecol) not in cols:
+                return data, 0  # the reader names the missing column
+            value = raw[col(valuecol)].str.strip_chars().cast(pl.Float64, strict=False)
+            stamp = raw[col(datecol)].str.strip_chars()
+            bad = value.is_null() | value.is_nan() | stamp.is_null() | (stamp == "")
+            if raw.height and bool(bad.all()):
+                raise CLIError(f"{file}: all {raw.height} rows lack a timestamp or a value")
+            buf = io.BytesIO()
+            raw.filter(~bad).write_csv(buf, separator=delimiter, include_header=not no_header)
+            return buf.getvalue(), int(bad.sum())
+
         with _open(db) as store:
             sensor = store.get_sensor(sensor_id)
             try:
@@ -189,26 +224,32 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 if source.isdigit():
                     raise
                 src = store.get_or_create_source(source, source_type)
+            data, skipped = file.read_bytes(), 0
+            if skip_missing:  # the rows before the header are gone from the filtered CSV
+                data, skipped = drop_missing(data)
             opts = CSVOptions(
-                datecol=datecol, valuecol=valuecol, skiprows=skiprows, header=not no_header,
+                datecol=datecol, valuecol=valuecol, skiprows=0 if skip_missing else skiprows,
+                header=not no_header,
                 delimiter=delimiter, timezone=timezone, unit=unit,
                 belief_time=parse_datetime(belief_time) if belief_time else None,
                 horizon=parse_timedelta(horizon) if horizon else None, off_tick=off_tick,
             )  # fmt: skip
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                frame = read_csv_beliefs(file, sensor, src.id, opts)
-            for w in caught:
-                console.print(f"[yellow]Warning:[/] {w.message}")
+                frame = read_csv_beliefs(data, sensor, src.id, opts)
+            for w in caught:  # on stderr: with --format json stdout stays JSON only
+                err_console.print(f"[yellow]Warning:[/] {w.message}")
             result = store.save_beliefs(frame, overwrite=overwrite, changed_only=not keep_unchanged)
         rec = {"sensor": sensor.id, "source": src.id, "rows": frame.height, "new": result.n_new,
-               "already_stored": result.n_existing, "ingestion_id": result.ingestion_id}  # fmt: skip
+               "already_stored": result.n_existing, "ingestion_id": result.ingestion_id,
+               "skipped_missing": skipped}  # fmt: skip
         if fmt == "json":
             typer.echo(dumps(rec))
         else:
             console.print(
                 f"[green]Saved[/] {result.n_new} new beliefs on sensor {sensor.id} ({sensor.name}) "
                 f"from source {src.name!r}; {result.n_existing} were already stored or unchanged."
+                + (f" Skipped {skipped} rows without a timestamp or value." if skip_missing else "")
             )
 
     def _list(kind: str, fmt: str, db: str, **kw: Any) -> None:

@@ -356,7 +356,8 @@ def _past_medians(past: pl.DataFrame | None, first_vp: datetime) -> pl.DataFrame
     if past is None or past.height == 0:
         return None
     f = past.filter(
-        (pl.col("cumulative_probability") == 0.5) & (pl.col("belief_time") < first_vp)
+        (pl.col("cumulative_probability") == 0.5)
+        & (pl.col("belief_time").dt.convert_time_zone("UTC") < first_vp.astimezone(UTC))
     ).select([pl.col(c).cast(t) for c, t in BELIEF_SCHEMA.items()])
     return f if f.height else None
 

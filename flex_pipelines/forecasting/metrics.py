@@ -47,16 +47,24 @@ def pinball(y: np.ndarray, qhat: np.ndarray, quantiles: Sequence[float]) -> floa
 
 
 def _row(label: str, sub: pl.DataFrame, quantiles: Sequence[float]) -> dict[str, object]:
+    """Metrics of one bucket. Each metric uses the rows that have what it needs: the median for
+    MAE/RMSE/sMAPE, every quantile for pinball and coverage (a forecast made with other
+    quantiles, e.g. an older run, is left out of those instead of turning them into NaN)."""
     y = sub["actual"].to_numpy()
-    med = sub["q_0.5"].to_numpy() if "q_0.5" in sub.columns else None
     row: dict[str, object] = {"horizon": label, "n": int(sub.height)}
-    if med is not None:
-        row |= {"mae": mae(y, med), "rmse": rmse(y, med), "smape": smape(y, med)}
+    if "q_0.5" in sub.columns:
+        med = sub["q_0.5"].to_numpy().astype(float)
+        ok = ~np.isnan(med)
+        if ok.any():
+            row |= {"mae": mae(y[ok], med[ok]), "rmse": rmse(y[ok], med[ok])}
+            row["smape"] = smape(y[ok], med[ok])
     if len(quantiles) > 1:
-        qhat = np.column_stack([sub[f"q_{q:g}"].to_numpy() for q in quantiles])
-        row["pinball"] = pinball(y, qhat, quantiles)
-        row["coverage"] = float(np.mean((y >= qhat[:, 0]) & (y <= qhat[:, -1])))
-        row["coverage_nominal"] = float(quantiles[-1] - quantiles[0])
+        qhat = np.column_stack([sub[f"q_{q:g}"].to_numpy().astype(float) for q in quantiles])
+        ok = ~np.isnan(qhat).any(axis=1)
+        if ok.any():
+            row["pinball"] = pinball(y[ok], qhat[ok], quantiles)
+            row["coverage"] = float(np.mean((y[ok] >= qhat[ok, 0]) & (y[ok] <= qhat[ok, -1])))
+            row["coverage_nominal"] = float(quantiles[-1] - quantiles[0])
     return row
 
 

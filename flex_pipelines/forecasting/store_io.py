@@ -4,8 +4,10 @@
   be cut as of its own time) into a :class:`SeriesHistory`; the target excludes forecaster and
   scheduler sources (a forecast must not learn from forecasts), a regressor keeps them (a weather
   forecast is a forecaster's belief).
-- :func:`forecast_sensor` runs the cycles and saves the forecasts as beliefs of a forecaster
-  source (name ``flexpipe <model>``, model and version set).
+- :func:`forecast_sensor` runs the cycles and saves the forecasts as beliefs of the forecaster
+  source of the run's settings (:mod:`~flex_pipelines.forecasting.runs`: a readable name plus a
+  hash of model, parameters and inputs, so runs with other settings do not replace each other).
+  It is the one store integration of forecasting (the service, the CLI and the pipeline call it).
 - :func:`score_forecasts` compares stored forecasts with the latest measured values and keeps the
   accuracy table in the table ``forecast_accuracy`` (created on first use; one row per sensor,
   source and lead-time bucket, replaced on every scoring).
@@ -20,11 +22,13 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.forecasting.clearsky import clear_sky_history
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
-from flex_pipelines.forecasting.errors import ForecastingError
+from flex_pipelines.forecasting.errors import ForecastingError, MissingRegressorError
 from flex_pipelines.forecasting.history import SeriesHistory
 from flex_pipelines.forecasting.metrics import accuracy_table
 from flex_pipelines.forecasting.models.base import get_model
+from flex_pipelines.forecasting.runs import RunSettings, run_descriptions, run_source
 
 __all__ = [
     "ForecastRun",
@@ -36,6 +40,7 @@ __all__ = [
 
 NON_MEASURED = ("forecaster", "scheduler")
 ACCURACY_COLUMNS = ["horizon", "n", "mae", "rmse", "smape", "pinball", "coverage"]
+DESCRIPTION_COLUMNS = ["source", "inputs"]
 _DDL = (
     "CREATE TABLE IF NOT EXISTS forecast_accuracy ("
     " sensor_id BIGINT NOT NULL, source_id BIGINT NOT NULL, model TEXT,"
@@ -83,6 +88,23 @@ class ForecastRun:
     n_beliefs: int
     n_new: int
     forecasts: pl.DataFrame
+    source_name: str = ""
+    settings: RunSettings | None = None
+
+
+def site_location(store: BeliefStore, sensor_id: int) -> tuple[float, float]:
+    """(latitude, longitude) of the sensor's asset or its nearest ancestor that has one."""
+    sensor = store.get_sensor(sensor_id)
+    asset_id = sensor.asset_id
+    while asset_id is not None:
+        asset = store.get_asset(asset_id)
+        if asset.latitude is not None and asset.longitude is not None:
+            return float(asset.latitude), float(asset.longitude)
+        asset_id = asset.parent_id
+    raise MissingRegressorError(
+        f"sensor {sensor_id} ({sensor.name!r}): the clear-sky regressor needs a location, but "
+        "neither its asset nor any ancestor asset has a latitude and longitude"
+    )
 
 
 def forecast_sensor(
@@ -94,12 +116,44 @@ def forecast_sensor(
     *,
     model: str = "hgb",
     regressor_ids: Sequence[int] = (),
+    clear_sky: bool = False,
+    label: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ForecastRun:
-    """Forecast a sensor from every viewpoint in [start, end) and save the forecasts."""
+    """Forecast a sensor from every viewpoint in [start, end) and save the forecasts.
+
+    Parameters
+    ----------
+    store : BeliefStore
+        Where the target, the regressors and the forecasts are.
+    sensor_id : int
+        The sensor to forecast (its measured beliefs are the history; forecasts are not).
+    start, end : datetime
+        Viewpoints ``start + k * frequency`` before ``end``.
+    config : CycleConfig
+        Horizons or local days, training window, retraining, quantiles, calibration.
+    model : str
+        A registered model name.
+    regressor_ids : sequence of int
+        Regressor sensors, each read with all its beliefs (forecasters' included) and used as
+        known at each sample's viewpoint.
+    clear_sky : bool
+        Add the built-in clear-sky GHI (W/m²) of the sensor's site location as a regressor.
+    label : str, optional
+        Names the run's source (``<label> [<hash>]``) instead of the model and inputs.
+    progress : callable, optional
+        ``progress(done, total)`` after each cycle.
+
+    Returns
+    -------
+    ForecastRun
+        The source, counts and the forecast belief frame (values in the sensor's unit).
+    """
     template = get_model(model, **config.model_params)
     spec = template.feature_spec(config.holiday_country)
     reach = config.train_period + spec.lookback(config.max_horizon) + timedelta(days=2)
+    if config.calibration == "conformal":
+        reach += config.calibration_window
     hist_start = start - reach
     last_vp = end
     target = history_from_store(
@@ -116,9 +170,22 @@ def forecast_sensor(
                 f"{hist_start.isoformat()} and {(end + config.max_horizon).isoformat()}"
             )
         regs.append(reg)
-    source = store.get_or_create_source(
-        f"flexpipe {model}", type="forecaster", model=model, version=template.version
+    if clear_sky:
+        lat, lon = site_location(store, sensor_id)
+        res = target.resolution
+        starts = pl.datetime_range(
+            hist_start.astimezone(UTC), end + config.max_horizon, res, closed="left", eager=True
+        ).dt.cast_time_unit("us")
+        regs.append(clear_sky_history(starts, res, lat, lon, target.timezone))
+    settings = RunSettings(
+        model, template.version, config, tuple(int(r) for r in regressor_ids), clear_sky
     )
+    source = run_source(store, sensor_id, settings, label)
+    past = None
+    if config.calibration == "conformal":
+        past = store.search_beliefs(
+            sensor_id, start - config.calibration_window, end, source_ids=[source.id]
+        )
     fc = forecast_cycles(
         model,
         target,
@@ -129,10 +196,14 @@ def forecast_sensor(
         sensor_id=sensor_id,
         source_id=source.id,
         progress=progress,
+        past_forecasts=past,
     )
-    saved = store.save_beliefs(fc, overwrite=True)
+    # a forecaster's beliefs are read per horizon: every belief is kept (conventions.md)
+    saved = store.save_beliefs(fc, overwrite=True, changed_only=False)
     n_vp = fc["belief_time"].n_unique() if fc.height else 0
-    return ForecastRun(sensor_id, source.id, model, n_vp, fc.height, saved.n_new, fc)
+    return ForecastRun(
+        sensor_id, source.id, model, n_vp, fc.height, saved.n_new, fc, source.name, settings
+    )
 
 
 def score_forecasts(
@@ -143,17 +214,43 @@ def score_forecasts(
     *,
     source_ids: Sequence[int] | None = None,
     bucket_hours: float = 1.0,
+    made_from: datetime | None = None,
+    made_before: datetime | None = None,
 ) -> pl.DataFrame:
     """Accuracy of the stored forecasts of a sensor, per forecaster source and lead-time bucket.
 
-    Actuals are the latest non-forecast belief per event. The table is saved in
-    ``forecast_accuracy`` (replacing earlier rows of the same sensor and source) and returned
-    with columns ``source_id``, ``model``, ``horizon``, ``n``, ``mae``, ``rmse``, ``smape``,
-    ``pinball``, ``coverage``.
+    Parameters
+    ----------
+    store : BeliefStore
+        The belief store.
+    sensor_id : int
+        The forecast sensor.
+    start, end : datetime, optional
+        Events in [start, end).
+    source_ids : sequence of int, optional
+        Only these forecaster sources (default: all).
+    bucket_hours : float
+        Width of the lead-time buckets in hours.
+    made_from, made_before : datetime, optional
+        Only forecasts whose belief time (viewpoint) is in [made_from, made_before).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``source_id``, ``source`` (its name: model, inputs and settings hash), ``inputs``
+        (the regressors the run used), ``model``, ``horizon``, ``n``, ``mae``, ``rmse``,
+        ``smape`` (%), ``pinball``, ``coverage`` (share); errors in the sensor's unit. Actuals
+        are the latest non-forecast belief per event. Saved in ``forecast_accuracy``
+        (replacing earlier rows of the same sensor and source).
     """
     fc = store.search_beliefs(
         sensor_id, start, end, source_ids=source_ids, source_types=["forecaster"]
     )
+    made = pl.col("belief_time").dt.convert_time_zone("UTC")
+    if made_from is not None:
+        fc = fc.filter(made >= made_from.astimezone(UTC))
+    if made_before is not None:
+        fc = fc.filter(made < made_before.astimezone(UTC))
     actuals = store.search_beliefs(
         sensor_id, start, end, exclude_source_types=list(NON_MEASURED), one_per_event=True
     ).select("event_start", "event_value")
@@ -187,7 +284,13 @@ def score_forecasts(
         )
     result = pl.concat(tables).select(["source_id", "model", *ACCURACY_COLUMNS])
     _save_accuracy(store, sensor_id, result, start, end)
-    return result
+    described = result.join(
+        run_descriptions(store, result["source_id"].unique().to_list()),
+        on="source_id",
+        how="left",
+        maintain_order="left",
+    )
+    return described.select(["source_id", *DESCRIPTION_COLUMNS, "model", *ACCURACY_COLUMNS])
 
 
 def _save_accuracy(
@@ -219,11 +322,17 @@ def _save_accuracy(
 
 
 def stored_accuracy(store: BeliefStore, sensor_id: int) -> pl.DataFrame:
-    """The accuracy rows last saved for a sensor (empty if it was never scored)."""
+    """The accuracy rows last saved for a sensor (empty if it was never scored), with each
+    source's name and inputs."""
     with store.transaction():
         store.execute(_DDL)
-    return store.query(
+    rows = store.query(
         "SELECT source_id, model, horizon, n, mae, rmse, smape, pinball, coverage, computed_at"
         " FROM forecast_accuracy WHERE sensor_id = ? ORDER BY source_id, horizon",
         [sensor_id],
     )
+    if rows.height == 0:
+        return rows
+    desc = run_descriptions(store, rows["source_id"].unique().to_list())
+    cols = ["source_id", *DESCRIPTION_COLUMNS, *[c for c in rows.columns if c != "source_id"]]
+    return rows.join(desc, on="source_id", how="left", maintain_order="left").select(cols)

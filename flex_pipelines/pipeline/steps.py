@@ -27,7 +27,7 @@ from flex_pipelines.pipeline.sites import (
 )
 from flex_pipelines.service import LOCAL_ADMIN, SchedulePlan, ScheduleRecord, input_gaps, schedule
 from flex_pipelines.sites import AssetTree
-from flex_pipelines.time import day_window
+from flex_pipelines.time import get_zone
 
 
 def _step_of(start: datetime, step: timedelta, n: int, t: datetime) -> int | None:
@@ -104,8 +104,11 @@ def forecast_days(
     before (or now, if that is still ahead); saved by the forecasting library. Returns the number of
     new beliefs and the days skipped with their reason (e.g. too little history before them).
 
-    One call of :func:`~flex_pipelines.forecasting.store_io.forecast_sensor` covers a run of
-    days whose viewpoints are a day apart (a backfill retrains once per viewpoint, as the cycles do).
+    Each forecast covers exactly its local day (23 or 25 hours on clock-change days: the cycles'
+    ``local_days`` mode). One call of :func:`~flex_pipelines.forecasting.store_io.forecast_sensor`
+    covers a run of days whose viewpoints are a day apart (a backfill retrains once per viewpoint,
+    as the cycles do). The sensor's ``forecast`` config may add ``"clear-sky": true`` (the built-in
+    clear-sky regressor of the site's location) and a ``"label"`` naming the run's source.
     """
     from flex_pipelines.forecasting.cycles import CycleConfig
     from flex_pipelines.forecasting.errors import ForecastingError
@@ -115,11 +118,13 @@ def forecast_days(
     sensor = store.get_sensor(sensor_id)
     cfg = sensor.attributes["forecast"]
     now = now or datetime.now(UTC)
-    spans = [(d, *day_window(d, PIPELINE_TIMEZONE)) for d in days]
-    vps = [min(day_ahead_viewpoint(d), now) for d, _, _ in spans]
+    zone = get_zone(PIPELINE_TIMEZONE)
+    vps = [min(day_ahead_viewpoint(d), now) for d in days]
+    ahead = [(d - vp.astimezone(zone).date()).days for d, vp in zip(days, vps, strict=True)]
     groups: list[list[int]] = []
     for i, vp in enumerate(vps):  # runs of viewpoints exactly one day apart share one call
-        if groups and vp - vps[groups[-1][-1]] == timedelta(days=1):
+        j = groups[-1][-1] if groups else -1
+        if groups and vp - vps[j] == timedelta(days=1) and ahead[i] == ahead[j]:
             groups[-1].append(i)
         else:
             groups.append([i])
@@ -127,11 +132,13 @@ def forecast_days(
     skipped: list[str] = []
     while groups:
         g = groups.pop(0)
-        min_h = min(spans[i][1] - vps[i] for i in g)
-        max_h = max(spans[i][2] - vps[i] for i in g)
+        if ahead[g[0]] < 0:
+            skipped.append(f"sensor {sensor_id} ({sensor.name}), {days[g[0]]}: already past")
+            continue
         config = CycleConfig(
-            max_horizon=max_h,
-            min_horizon=max(min_h, timedelta(0)),
+            local_days=1,
+            days_ahead=ahead[g[0]],
+            day_timezone=PIPELINE_TIMEZONE,
             frequency=timedelta(days=1),
             train_period=parse_timedelta(cfg.get("train-period", "P30D")),
             quantiles=tuple(cfg.get("quantiles", (0.5,))),
@@ -145,16 +152,18 @@ def forecast_days(
                 config,
                 model=str(cfg.get("model", "ridge")),
                 regressor_ids=[int(r) for r in cfg.get("regressors", [])],
+                clear_sky=bool(cfg.get("clear-sky", False)),
+                label=cfg.get("label"),
             )
         except ForecastingError as exc:
             if len(g) > 1:  # some days may lack history (the first ones): split and retry
                 half = len(g) // 2
                 groups[:0] = [g[:half], g[half:]]
                 continue
-            skipped.append(f"sensor {sensor_id} ({sensor.name}), {spans[g[0]][0]}: {exc}")
+            skipped.append(f"sensor {sensor_id} ({sensor.name}), {days[g[0]]}: {exc}")
             continue
         made += run.n_new
-        report_progress("forecasts", f"sensor {sensor_id} {spans[g[-1]][0]}")
+        report_progress("forecasts", f"sensor {sensor_id} {days[g[-1]]}")
     return made, skipped
 
 

@@ -40,6 +40,9 @@ class ForecastRecord:
     n_new: int
     regressor_ids: list[int] = field(default_factory=list)
     warnings: list[RunWarning] = field(default_factory=list)
+    #: the run's forecaster source: model, inputs and a hash of its settings
+    source_name: str = ""
+    clear_sky: bool = False
 
 
 def forecast_regressors(
@@ -79,13 +82,17 @@ def forecast(
     frequency: timedelta | None = None,
     train_period: timedelta | None = None,
     quantiles: Sequence[float] | None = None,
+    clear_sky: bool | None = None,
+    label: str | None = None,
 ) -> ForecastRecord:
     """Forecast a sensor from every viewpoint in [start, end) and save the forecasts.
 
     Settings not given come from the sensor's ``attributes["forecast"]`` (model, regressors,
-    max-horizon, train-period, quantiles), then the forecasting library's defaults. History is
-    read as known at each viewpoint (:func:`~flex_pipelines.forecasting.store_io.forecast_sensor`,
-    the pipeline's integration too).
+    max-horizon, train-period, quantiles, clear-sky, label), then the forecasting library's
+    defaults. History is read as known at each viewpoint
+    (:func:`~flex_pipelines.forecasting.store_io.forecast_sensor`, the pipeline's integration
+    too); the forecasts are saved under the source of the run's settings, so a run with other
+    settings does not replace them.
     """
     from flex_pipelines.forecasting.cycles import CycleConfig
     from flex_pipelines.forecasting.store_io import forecast_sensor
@@ -105,7 +112,18 @@ def forecast(
         quantiles=tuple(quantiles or attrs.get("quantiles") or (0.5,)),
     )
     name = str(model or attrs.get("model") or "ridge")
-    run = forecast_sensor(store, sensor_id, start, end, cfg, model=name, regressor_ids=regs)
+    with_clear_sky = bool(attrs.get("clear-sky", False) if clear_sky is None else clear_sky)
+    run = forecast_sensor(
+        store,
+        sensor_id,
+        start,
+        end,
+        cfg,
+        model=name,
+        regressor_ids=regs,
+        clear_sky=with_clear_sky,
+        label=label or attrs.get("label"),
+    )
     frame = run.forecasts
     first = frame["event_start"].min() if frame.height else start
     last = frame["event_start"].max() if frame.height else start
@@ -118,6 +136,8 @@ def forecast(
         run.n_viewpoints,
         run.n_new,
         regs,
+        source_name=run.source_name,
+        clear_sky=with_clear_sky,
     )
 
 

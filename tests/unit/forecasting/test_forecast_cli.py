@@ -44,7 +44,7 @@ def test_add_forecasts_then_show_accuracy(tmp_path: Path, be_prices: SeriesHisto
     ]  # fmt: skip
     r = runner.invoke(app, args)
     assert r.exit_code == 0, (r.output, r.exception)
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert out["viewpoints"] == 3 and out["beliefs"] == 216 and out["new"] == 216
     assert out["accuracy"][-1]["horizon"] == "all" and out["accuracy"][-1]["n"] == 72
     r = runner.invoke(
@@ -52,14 +52,14 @@ def test_add_forecasts_then_show_accuracy(tmp_path: Path, be_prices: SeriesHisto
               "--format", "json"],
     )  # fmt: skip
     assert r.exit_code == 0, (r.output, r.exception)
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     assert [x["horizon"] for x in rows] == ["12h", "18h", "24h", "30h", "all"]
     assert all(x["model"] == "ridge" for x in rows)
     r = runner.invoke(app, ["show", "forecast-accuracy", "--sensor", str(sid), "--stored",
                             "--db", db, "--format", "json"])  # fmt: skip
-    assert r.exit_code == 0 and len(json.loads(r.output)) == 5
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 5
     r = runner.invoke(app, ["show", "forecast-models", "--format", "json"])
-    assert "lear" in [m["name"] for m in json.loads(r.output)]
+    assert "lear" in [m["name"] for m in json.loads(r.stdout)]
 
 
 def test_unknown_model_is_reported(tmp_path: Path, be_prices: SeriesHistory) -> None:

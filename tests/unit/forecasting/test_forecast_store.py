@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -57,7 +58,10 @@ def test_forecast_save_and_score_through_the_store(
         run = forecast_sensor(store, sensor.id, vp, vp + timedelta(days=3), cfg, model="ridge")
         assert run.n_viewpoints == 3 and run.n_beliefs == 3 * 24 * 3 and run.n_new == run.n_beliefs
         src = store.get_source(run.source_id)
-        assert (src.type, src.model, src.name) == ("forecaster", "ridge", "flexpipe ridge")
+        # a versioned run: model, inputs and the hash of its settings name the source
+        assert (src.type, src.model) == ("forecaster", "ridge")
+        assert re.fullmatch(r"flexpipe ridge \[[0-9a-f]{8}\]", src.name), src.name
+        assert src.version == f"1+{run.settings.hash}"
         stored = store.search_beliefs(sensor.id, source_types=["forecaster"])
         assert stored.height == run.n_beliefs
         # forecasts are not training data: the history still only has the market's beliefs

@@ -1,0 +1,164 @@
+"""Model selection for the forecasting benchmark, on the year *before* the test year only.
+
+The benchmark's test year is the last 364 days of each price file (``bench_forecasting.py``);
+every choice it reports (which combination is "best", the conformal calibration window and
+adaptive step) is made here, on the viewpoints of days 240–364 of each file (the first year; the
+first 183 days are history only), with the same day-ahead protocol (viewpoint D-1 12:00, lead
+12–35 h, training window of up to 364 days, i.e. all the history there is) and the day-ahead
+load/generation forecasts as regressors. Nothing of the test year is read.
+
+Run: ``.venv/bin/python -m bench.forecasting_selection`` (writes
+``bench/results/forecasting_selection.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from flex_pipelines.forecasting.calibration import conformal_quantiles
+from flex_pipelines.forecasting.combine import combine_forecasts
+from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
+from flex_pipelines.forecasting.datasets import EPF_HOLIDAYS, epf_exogenous, epf_prices
+from flex_pipelines.forecasting.metrics import mae, pinball
+
+RESULTS = Path(__file__).resolve().parent / "results" / "forecasting_selection.md"
+CACHE = Path("/tmp/flexpipe_bench_forecasting")
+CET = timezone(timedelta(hours=1))
+DAY = timedelta(days=1)
+FIRST_VALIDATION_DAY = 240  # day index in the file (0-based) of the first validation delivery day
+LAST_VALIDATION_DAY = 364  # exclusive: the test year starts at day 364
+WARM_UP_DAYS = 56
+#: (name, model, retrain every N cycles, with regressors)
+CANDIDATES = [
+    ("lear+exog", "lear", 1, True),
+    ("hgb+exog", "hgb", 7, True),
+]
+COMBOS = [("lear+exog", "hgb+exog")]
+
+
+def _window(df: pl.DataFrame) -> tuple[datetime, datetime, datetime]:
+    first = df["timestamp"].min().astimezone(CET).date()  # type: ignore[union-attr]
+    d0 = first + timedelta(days=FIRST_VALIDATION_DAY)
+    vp0 = datetime(d0.year, d0.month, d0.day, 12, tzinfo=CET) - DAY
+    n = LAST_VALIDATION_DAY - FIRST_VALIDATION_DAY
+    return vp0 - timedelta(days=WARM_UP_DAYS), vp0, vp0 + timedelta(days=n)
+
+
+def medians(market: str) -> dict[str, pl.DataFrame]:
+    """Median forecasts of every candidate from the warm-up start to the validation end."""
+    hist, df = epf_prices(market)
+    regs = epf_exogenous(market)
+    w0, _, end = _window(df)
+    out = {}
+    for name, model, retrain, with_regs in CANDIDATES:
+        path = CACHE / f"selection_{market}_{name}.parquet"
+        if path.exists():
+            out[name] = pl.read_parquet(path)
+            continue
+        cfg = CycleConfig(
+            min_horizon=timedelta(hours=12),
+            max_horizon=timedelta(hours=36),
+            train_period=timedelta(days=364),
+            retrain_every=retrain,
+            holiday_country=EPF_HOLIDAYS[market],
+        )
+        t0 = time.perf_counter()
+        fc = forecast_cycles(model, hist, w0, end, cfg, regressors=regs if with_regs else ())
+        print(f"{market} {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        fc.write_parquet(path)
+        out[name] = fc
+    return out
+
+
+def _truth(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select(pl.col("timestamp").alias("event_start"), pl.col("price").alias("actual"))
+
+
+def evaluate(market: str, fcs: dict[str, pl.DataFrame]) -> list[str]:
+    hist, df = epf_prices(market)
+    _, vp0, end = _window(df)
+    truth = _truth(df)
+    lines = []
+    pts = dict(fcs)
+    for combo in COMBOS:
+        pts[" + ".join(combo)] = combine_forecasts([fcs[c] for c in combo])
+    for name, fc in pts.items():
+        j = fc.filter(pl.col("belief_time") >= vp0).join(truth, on="event_start")
+        lines.append(
+            f"| {market.upper()} | {name} | {mae(j['actual'].to_numpy(), j['event_value'].to_numpy()):.3f} | {j.height} |"
+        )
+    return lines
+
+
+def calibration_grid(market: str, fc: pl.DataFrame, label: str) -> list[str]:
+    hist, df = epf_prices(market)
+    _, vp0, _ = _window(df)
+    truth = _truth(df)
+    lines = []
+    for window, gamma in itertools.product((28, 56), (0.0, 0.002, 0.005, 0.01)):
+        q = conformal_quantiles(
+            fc, hist, (0.1, 0.5, 0.9), start=vp0, window=timedelta(days=window), gamma=gamma
+        )
+        wide = q.pivot(
+            on="cumulative_probability", index=["event_start", "belief_time"], values="event_value"
+        ).join(truth, on="event_start")
+        y = wide["actual"].to_numpy()
+        qhat = np.column_stack([wide[c].to_numpy() for c in ("0.1", "0.5", "0.9")])
+        cov = float(np.mean((y >= qhat[:, 0]) & (y <= qhat[:, 2])))
+        pb = pinball(y, qhat, (0.1, 0.5, 0.9))
+        lines.append(f"| {market.upper()} | {label} | {window} | {gamma:g} | {pb:.3f} | {cov:.3f} |")
+    return lines
+
+
+def _run(market: str) -> tuple[str, dict[str, pl.DataFrame]]:
+    return market, medians(market)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--processes", type=int, default=2)
+    args = ap.parse_args(argv)
+    markets = ["np", "be", "fr"]
+    if args.processes > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.processes) as pool:
+            results = dict(pool.map(_run, markets))
+    else:
+        results = dict(_run(m) for m in markets)
+    mae_lines, cal_lines = [], []
+    for m in markets:
+        mae_lines += evaluate(m, results[m])
+        combo = combine_forecasts([results[m]["lear+exog"], results[m]["hgb+exog"]])
+        cal_lines += calibration_grid(m, results[m]["lear+exog"], "lear+exog")
+        cal_lines += calibration_grid(m, combo, "lear+exog + hgb+exog")
+    text = "\n".join(
+        [
+            "# Forecasting model selection (validation year, before the test year)",
+            "",
+            "| market | model | MAE (EUR/MWh) | hours |",
+            "|---|---|---:|---:|",
+            *mae_lines,
+            "",
+            "| market | forecast | window (days) | gamma | pinball (0.1/0.5/0.9) | coverage |",
+            "|---|---|---:|---:|---:|---:|",
+            *cal_lines,
+            "",
+        ]
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
