@@ -178,7 +178,10 @@ def _schedule_scope(
     method: str,
     backend: str,
     save: bool,
+    collect: list[Any] | None = None,
 ) -> ScheduleRecord:
+    """One site's scope: the storage scheduler (processes jointly), then other processes;
+    ``collect``: hand the storage scheduler's frames to a batch instead of saving them."""
     from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
     from flex_pipelines.scheduling.storage_store import schedule_scope
 
@@ -207,6 +210,7 @@ def _schedule_scope(
                 backend=backend,
                 save=save,
                 method=method,
+                collect=collect,
             )
             res = run.result
             joint = {
