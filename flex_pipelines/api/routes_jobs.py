@@ -67,24 +67,18 @@ def _check_asset_data(p: Principal, asset: Asset) -> None:
         raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not trigger jobs on it")  # fmt: skip
 
 
-#: FlexMeasures' deprecated flex-context fields (still sent by the client's helpers) → current
-DEPRECATED_CONTEXT_FIELDS = {
-    "consumption-price-sensor": "consumption-price",
-    "production-price-sensor": "production-price",
-}
-
-
 def modern_flex_context(fc: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``{"consumption-price-sensor": 3}`` → ``{"consumption-price": {"sensor": 3}}``."""
-    if not fc:
-        return fc
-    out = {k: v for k, v in fc.items() if k not in DEPRECATED_CONTEXT_FIELDS}
-    for old, new in DEPRECATED_CONTEXT_FIELDS.items():
-        if old in fc and new not in fc:
-            if not isinstance(fc[old], int) or isinstance(fc[old], bool):
-                raise bad_request(f"flex-context field {old!r} must be a sensor id, not {fc[old]!r}")  # fmt: skip
-            out[new] = {"sensor": fc[old]}
-    return out
+    """The request's flex-context, its deprecated fields (``consumption-price-sensor`` …)
+    checked by the flex-context parser's one rule for them (400 when unusable); they are read
+    there again when the schedule runs, with a deprecation note in the run record."""
+    from flex_pipelines.scheduling.flex_context import upgrade_flex_context
+    from flex_pipelines.scheduling.grid import SchedulingError
+
+    try:
+        upgrade_flex_context(fc)
+    except SchedulingError as exc:
+        raise bad_request(str(exc)) from exc
+    return fc
 
 
 def _schedule_window(body: ScheduleTrigger, resolution: timedelta) -> dict[str, Any]:

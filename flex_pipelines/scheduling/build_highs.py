@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from flex_pipelines.scheduling.build_links import link_blocks
 from flex_pipelines.scheduling.build_site import site_blocks
 from flex_pipelines.scheduling.extensions import device_extension_blocks
 from flex_pipelines.scheduling.linear_model import STEPS, LinearModel
@@ -96,16 +97,7 @@ def process_fixed_mw(p: SchedulingProblem) -> np.ndarray:
 
 
 def check_processes(p: SchedulingProblem) -> None:
-    """Refuse what the joint build cannot do: a process with optimization-sense MAX."""
-    for pd in p.processes:
-        if str(pd.flex_model.optimization_sense) == "MAX":
-            from flex_pipelines.scheduling.grid import SchedulingError
-
-            raise SchedulingError(
-                f"process {pd.name!r}: flex-model field 'optimization-sense' = 'MAX' is not "
-                f"supported when processes are scheduled jointly with the site (the joint solve "
-                f"minimises the site's cost); use 'MIN', or schedule the process on its own"
-            )
+    """Refuse what cannot be scheduled: a process that fits under the site limit nowhere."""
     if p.processes:
         _check_process_room(p)
 
@@ -117,7 +109,10 @@ def _check_process_room(p: SchedulingProblem) -> None:
     from flex_pipelines.scheduling.process import feasible_block_starts
 
     s, g = p.site, p.grid
-    produce = sum((d.production_capacity_mw for d in p.devices), np.zeros(p.n_steps))
+    produce = sum(
+        (d.production_hard_mw for d in p.devices if d.commodity == "electricity"),
+        np.zeros(p.n_steps),
+    )
     fixed = process_fixed_mw(p)
     room = s.consumption_hard_mw - s.inflexible_mw + produce
     over = np.flatnonzero(fixed > room + 1e-9)
@@ -147,16 +142,11 @@ def _check_process_room(p: SchedulingProblem) -> None:
             )
 
 
-def _finite_cap(cap: np.ndarray, breach: np.ndarray | None) -> np.ndarray:
-    if breach is None:
-        return cap
-    return cap * 10.0 + 1000.0  # soft capacity: a generous finite bound for big-M
-
-
 def flow_bounds(dev: Device) -> tuple[np.ndarray, np.ndarray]:
-    """Upper bounds (MW) of a device's charge and discharge columns: its hard limits."""
-    ch = _finite_cap(dev.consumption_capacity_mw, dev.consumption_breach_price)
-    dis = _finite_cap(dev.production_capacity_mw, dev.production_breach_price)
+    """Upper bounds (MW) of a device's charge and discharge columns: its hard limits (a soft
+    capacity is breached within them, never beyond), narrowed to its operation modes."""
+    ch, dis = dev.consumption_hard_mw, dev.production_hard_mw
+    assert ch is not None and dis is not None
     if dev.operation_modes:
         ch = np.minimum(ch, max(max(b[1] for b in dev.operation_modes), 0.0))
         dis = np.minimum(dis, max(-min(b[0] for b in dev.operation_modes), 0.0))
@@ -178,6 +168,7 @@ def formulate(p: SchedulingProblem, *, split_site: bool = False) -> tuple[Linear
     check_processes(p)
     _process_blocks(m, lay, p)
     site_blocks(m, lay, p, split_site=split_site)
+    link_blocks(m, lay, p)
     return m, lay
 
 
@@ -331,19 +322,23 @@ def worst_rows(m: LinearModel, name: str, worst: np.ndarray, gap: np.ndarray) ->
     )
 
 
-def soft_upper(
+def soft_rows(
     m: LinearModel,
     name: str,
-    flow: np.ndarray,
+    terms: list,
     cap: np.ndarray,
     price: np.ndarray,
     dt: float,
     field_name: str,
     device: str | None,
     term: str,
+    *,
+    kind: str | None = None,
+    couples: tuple[str, ...] = (),
 ) -> SoftRows:
-    """flow ≤ cap + breach; breach priced per MW per hour each step and per MW on the worst."""
-    T = flow.size
+    """``Σ terms - breach <= cap`` per step; the breach priced per MW per hour each step and per
+    MW on the worst step (once per window)."""
+    T = cap.size
     steps = np.arange(T)
     br = m.add_cols(
         f"{name} breach",
@@ -366,17 +361,38 @@ def soft_upper(
         term=f"{term} (worst)",
     )
     rows = m.add_rows(
-        field_name if device is None else name,
+        name,
         T,
-        [(steps, flow, 1.0), (steps, br, -1.0)],
+        [*terms, (steps, br, -1.0)],
         -np.inf,
         cap,
         field=field_name,
         device=device,
-        kind=field_name,
+        kind=kind or field_name,
+        couples=couples,
     )
     worst_rows(m, f"{name} any", worst, br)
     return SoftRows(rows, steps, br, worst, -1.0)
+
+
+def soft_upper(
+    m: LinearModel,
+    name: str,
+    flow: np.ndarray,
+    cap: np.ndarray,
+    price: np.ndarray,
+    dt: float,
+    field_name: str,
+    device: str | None,
+    term: str,
+    *,
+    kind: str | None = None,
+) -> SoftRows:
+    """flow ≤ cap + breach (one column per step): :func:`soft_rows`."""
+    steps = np.arange(flow.size)
+    return soft_rows(
+        m, name, [(steps, flow, 1.0)], cap, price, dt, field_name, device, term, kind=kind
+    )
 
 
 def _process_blocks(m: LinearModel, lay: Layout, p: SchedulingProblem) -> None:
@@ -397,6 +413,14 @@ def _process_blocks(m: LinearModel, lay: Layout, p: SchedulingProblem) -> None:
         lay.processes.append(x)
         if not cand.size:
             continue
+        if str(pd.flex_model.optimization_sense) == "MAX":
+            # its energy is costed through the site; −2× its price sum turns that +value into
+            # −value: it runs where the consumption price is highest, as on its own
+            m.add_cost(
+                x,
+                2.0 * pd.column_costs(p.site.consumption_price, p.dt),
+                f"prefer high prices[{pd.name}]",
+            )
         m.add_rows(
             f"process link[{pd.name}]",
             1,

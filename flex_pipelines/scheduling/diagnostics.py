@@ -34,29 +34,28 @@ def _p(v: float, unit: str) -> str:
 
 def check_feasibility(p: SchedulingProblem) -> None:
     """Raise :class:`InfeasibleError` for the first hard constraint that cannot hold."""
-    g, s = p.grid, p.site
-    net_cmax = s.inflexible_mw + sum(
-        (d.consumption_capacity_mw for d in p.devices), np.zeros(p.n_steps)
-    )
-    net_pmin = s.inflexible_mw - sum(
-        (d.production_capacity_mw for d in p.devices), np.zeros(p.n_steps)
-    )
-    if all(d.production_breach_price is None for d in p.devices):
+    g = p.grid
+    for s in p.sites:
+        if s.internal and s is not p.site:
+            continue
+        mine = [d for d in p.devices if d.commodity == s.commodity]
+        net_cmax = s.inflexible_mw + sum((d.consumption_hard_mw for d in mine), np.zeros(p.n_steps))
+        net_pmin = s.inflexible_mw - sum((d.production_hard_mw for d in mine), np.zeros(p.n_steps))
+        where = "" if s is p.site else f" (commodity {s.commodity!r})"
         bad = np.flatnonzero(net_pmin > s.consumption_hard_mw + 1e-9)
         if bad.size:
             i = int(bad[0])
             raise InfeasibleError(
-                f"{s.hard_fields.get('consumption', 'site-power-capacity')} "
+                f"{s.hard_fields.get('consumption', 'site-power-capacity')}{where} "
                 f"{s.consumption_hard_mw[i]:.6g} MW at {g.fmt(g.time_at_step(i))} cannot hold: "
                 f"inflexible consumption is {s.inflexible_mw[i]:.6g} MW and the devices can "
                 f"lower it by at most {s.inflexible_mw[i] - net_pmin[i]:.6g} MW"
             )
-    if all(d.consumption_breach_price is None for d in p.devices):
         bad = np.flatnonzero(-net_cmax > s.production_hard_mw + 1e-9)
         if bad.size:
             i = int(bad[0])
             raise InfeasibleError(
-                f"{s.hard_fields.get('production', 'site-power-capacity')} "
+                f"{s.hard_fields.get('production', 'site-power-capacity')}{where} "
                 f"{s.production_hard_mw[i]:.6g} MW at {g.fmt(g.time_at_step(i))} cannot hold: "
                 f"inflexible production is {-s.inflexible_mw[i]:.6g} MW and the devices can "
                 f"absorb at most {net_cmax[i] - s.inflexible_mw[i]:.6g} MW"
@@ -67,23 +66,18 @@ def check_feasibility(p: SchedulingProblem) -> None:
 
 
 def _check_device(p: SchedulingProblem, k: int, d: Device, g: TimeGrid) -> None:
-    s = p.site
-    others_c = sum(
-        (o.consumption_capacity_mw for j, o in enumerate(p.devices) if j != k), np.zeros(p.n_steps)
+    """Propagate the reachable stock interval (an over-approximation: device hard limits, the
+    site's hard limits of its commodity with the other devices at full power)."""
+    s = p.site_of(d.commodity)
+    others = [o for j, o in enumerate(p.devices) if j != k and o.commodity == d.commodity]
+    others_c = sum((o.consumption_hard_mw for o in others), np.zeros(p.n_steps))
+    others_p = sum((o.production_hard_mw for o in others), np.zeros(p.n_steps))
+    cmax = np.minimum(
+        d.consumption_hard_mw, np.maximum(s.consumption_hard_mw - s.inflexible_mw + others_p, 0)
     )
-    others_p = sum(
-        (o.production_capacity_mw for j, o in enumerate(p.devices) if j != k), np.zeros(p.n_steps)
+    pmax = np.minimum(
+        d.production_hard_mw, np.maximum(s.production_hard_mw + s.inflexible_mw + others_c, 0)
     )
-    cmax = d.consumption_capacity_mw.copy()
-    pmax = d.production_capacity_mw.copy()
-    if d.consumption_breach_price is None:
-        cmax = np.minimum(cmax, np.maximum(s.consumption_hard_mw - s.inflexible_mw + others_p, 0))
-    else:
-        cmax = np.full_like(cmax, np.inf)
-    if d.production_breach_price is None:
-        pmax = np.minimum(pmax, np.maximum(s.production_hard_mw + s.inflexible_mw + others_c, 0))
-    else:
-        pmax = np.full_like(pmax, np.inf)
     T = p.n_steps
     lo_b = np.full(T + 1, d.soc_min_mwh)
     hi_b = np.full(T + 1, d.soc_max_mwh)

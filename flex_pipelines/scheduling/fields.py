@@ -110,9 +110,26 @@ def _quantity(field_name: str, value: Any, default_unit: str | None) -> Quantity
 def _convert_q(
     field_name: str, q: Quantity, unit: str, ctx: UnitContext, pct_base: float | None, when=None
 ) -> float:
-    return float(
-        _convert(field_name, np.array([q.magnitude]), q.unit, unit, ctx, pct_base, when)[0]
-    )
+    v = float(_convert(field_name, np.array([q.magnitude]), q.unit, unit, ctx, pct_base, when)[0])
+    if not math.isfinite(v):  # e.g. 1e308 GW in MW
+        raise _err(field_name, str(q), f"is not a finite number in {unit}", when)
+    return v
+
+
+def _refuse_non_finite(field_name: str, raw: RawSeries, values: np.ndarray, unit: str) -> None:
+    """Refuse ±inf (given, stored or overflowing in ``unit``); NaN means "no value"."""
+    bad = np.flatnonzero(np.isinf(values))
+    if bad.size:
+        i = int(bad[0])
+        when = (raw.start + i * raw.resolution).isoformat(timespec="minutes")
+        more = f" ({bad.size} such values)" if bad.size > 1 else ""
+        what = "a finite number" if unit == raw.unit else f"a finite number in {unit}"
+        raise _err(
+            field_name,
+            f"{raw.values[i]:g} {raw.unit}",
+            f"is not {what}{more}; give a number or null (no value)",
+            when,
+        )
 
 
 def _convert(
@@ -341,8 +358,10 @@ def _series_to_grid(
     per_step_exponent: bool,
 ) -> np.ndarray:
     vals = np.asarray(raw.values, dtype=float)
+    _refuse_non_finite(field_name, raw, vals, raw.unit)
     if vals.size:
         vals = _convert(field_name, vals, raw.unit, unit, ctx, pct_base)
+        _refuse_non_finite(field_name, raw, vals, unit)
     conv = RawSeries(raw.start, raw.resolution, unit, vals)
     if per_step_exponent:
         with np.errstate(divide="ignore", invalid="ignore"):

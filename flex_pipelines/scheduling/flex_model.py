@@ -6,7 +6,21 @@ Meanings follow FlexMeasures 1.0 (see docs/extending-the-scheduler.md for the su
 ``relax-constraints``); ``soc-targets`` are soft when both SoC breach prices exist, else hard;
 ``roundtrip-efficiency`` overrides charging/discharging efficiency with its square root each;
 ``storage-efficiency`` is a loss per step of the problem's resolution; ``power-capacity`` is a
-symmetric bound that the directional capacities cannot exceed.
+symmetric hard bound that the directional capacities cannot exceed, and within which they are
+breached when the flex-context gives a device breach price.
+
+Besides a storage device, a flex-model list entry can be (:func:`entry_kind`):
+
+- an *inflexible device*: one ``inflexible-consumption`` or ``inflexible-production`` reference
+  (the field name sets the sign) and nothing schedulable; it counts in its commodity's balance,
+  its ``group`` and the commitments scoped to it (:func:`parse_fixed_load`);
+- a *group*: the entry other entries name in their ``group`` field (by its ``sensor``, its
+  ``asset`` or its ``name``); its capacities limit the group's summed power (see
+  :mod:`~flex_pipelines.scheduling.assembly`);
+- a *process*: it has a ``process-type`` (:mod:`~flex_pipelines.scheduling.joint`).
+
+The deprecated ``sensor-flex-model`` nesting (``{"sensor": 1, "sensor-flex-model": {...}}``)
+is unwrapped with a deprecation note in the run record (:func:`unwrap_entry`).
 """
 
 from __future__ import annotations
@@ -19,20 +33,22 @@ from typing import Any
 import numpy as np
 
 from flex_pipelines.scheduling.extensions import DEVICE_FIELDS
-from flex_pipelines.scheduling.fields import (
-    UnitContext,
-    field_scalar,
-    field_series,
-    sum_components,
-)
+from flex_pipelines.scheduling.fields import UnitContext, field_series, sum_components
+from flex_pipelines.scheduling.flex_soc import parse_efficiencies, parse_stock
+from flex_pipelines.scheduling.flex_values import check_range, first_bad, parse_bool, sensor_ref
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid
-from flex_pipelines.scheduling.problem import Device
+from flex_pipelines.scheduling.operation_modes import parse_operation_modes
+from flex_pipelines.scheduling.problem import Device, FixedLoad
 
 __all__ = [
     "FLEX_MODEL_FIELDS",
     "FLEX_MODEL_OUTPUT_FIELDS",
     "RelaxSettings",
+    "entry_kind",
+    "group_key",
+    "parse_fixed_load",
     "parse_storage_flex_model",
+    "unwrap_entry",
 ]
 
 FLEX_MODEL_FIELDS = frozenset(
@@ -62,20 +78,19 @@ FLEX_MODEL_FIELDS = frozenset(
         "state-of-charge",
         "consumption",
         "production",
+        "commodity",
+        "coupling",
+        "coupling-coefficient",
+        "group",
+        "inflexible-consumption",
+        "inflexible-production",
     }
 )
-#: flex-model fields naming sensors the scheduler writes (the rest it reads)
-FLEX_MODEL_OUTPUT_FIELDS = ("sensor", "state-of-charge", "consumption", "production")
-_STOCK_FIELDS = (
-    "soc-at-start",
-    "soc-min",
-    "soc-max",
-    "soc-minima",
-    "soc-maxima",
-    "soc-targets",
-    "soc-usage",
-    "soc-gain",
-)
+#: flex-model fields naming sensors the scheduler writes (the rest it reads); a ``group``
+#: given as ``{"sensor": id}`` gets the group's summed power
+FLEX_MODEL_OUTPUT_FIELDS = ("sensor", "state-of-charge", "consumption", "production", "group")
+_INFLEXIBLE = ("inflexible-consumption", "inflexible-production")
+_FIXED_LOAD_FIELDS = frozenset({"name", "sensor", "asset", "commodity", "group", *_INFLEXIBLE})
 
 
 @dataclass(frozen=True)
@@ -88,61 +103,79 @@ class RelaxSettings:
     production_breach_price: np.ndarray | None = None
 
 
-def _first_bad(arr: np.ndarray, bad: np.ndarray) -> int | None:
-    idx = np.flatnonzero(bad & ~np.isnan(arr))
-    return int(idx[0]) if idx.size else None
-
-
-def _check_range(
-    name: str,
-    device: str,
-    arr: np.ndarray,
-    grid: TimeGrid,
-    lo: float,
-    hi: float,
-    lo_open: bool,
-    unit_label: str,
-    why: str,
-    instant: bool = False,
-) -> None:
-    bad = (arr <= lo) if lo_open else (arr < lo)
-    bad |= arr > hi
-    i = _first_bad(arr, bad)
-    if i is not None:
-        t = grid.time_at_instant(i) if instant else grid.time_at_step(i)
+def unwrap_entry(fm: Any, notes: list[str]) -> Any:
+    """A flex-model entry with the deprecated ``sensor-flex-model`` nesting flattened."""
+    if not isinstance(fm, Mapping) or "sensor-flex-model" not in fm:
+        return fm
+    inner = fm["sensor-flex-model"]
+    if not isinstance(inner, Mapping):
+        raise SchedulingError(f"sensor-flex-model {inner!r}: expected an object with fields")
+    outer = {k: v for k, v in fm.items() if k != "sensor-flex-model"}
+    both = sorted(set(outer) & set(inner))
+    if both:
         raise SchedulingError(
-            f"{name} {_fmt_val(arr[i], unit_label)} at {grid.fmt(t)} (device {device!r}): {why}"
+            f"sensor-flex-model: field {both[0]!r} is given both inside and next to it"
         )
+    notes.append(
+        "deprecated: flex-model field 'sensor-flex-model' (FlexMeasures' old nesting); give its "
+        "fields next to 'sensor'"
+    )
+    return {**outer, **inner}
 
 
-def _fmt_val(v: float, unit_label: str) -> str:
-    if unit_label == "%":
-        return f"{v * 100:g}%"
-    if unit_label == "kWh":
-        return f"{v * 1000:g} kWh"
-    if unit_label == "kW":
-        return f"{v * 1000:g} kW"
-    return f"{v:g} {unit_label}"
+def entry_kind(fm: Mapping[str, Any]) -> str:
+    """``process``, ``inflexible`` or ``storage`` (groups are found by reference, see
+    :mod:`~flex_pipelines.scheduling.assembly`)."""
+    if "process-type" in fm:
+        return "process"
+    if any(k in fm for k in _INFLEXIBLE):
+        return "inflexible"
+    return "storage"
 
 
-def _sensor_ref(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("sensor"), int):
-        return int(value["sensor"])
-    raise SchedulingError(f"{name} {value!r}: expected a sensor reference such as {{'sensor': 12}}")
+def group_key(value: Any, device: str) -> str:
+    """The key of a ``group`` reference: ``{"sensor": id}``, ``{"asset": id}`` or a name."""
+    if isinstance(value, str) and value.strip():
+        return f"name:{value.strip()}"
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((kind, ref),) = value.items()
+        if kind in ("sensor", "asset") and isinstance(ref, int) and not isinstance(ref, bool):
+            return f"{kind}:{ref}"
+    raise SchedulingError(
+        f"group {value!r} (device {device!r}): expected {{'sensor': id}}, {{'asset': id}} or the "
+        "name of a flex-model entry"
+    )
 
 
-def _bool(name: str, value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise SchedulingError(f"{name} {value!r}: expected true or false")
+def _commodity(fm: Mapping[str, Any], name: str) -> str:
+    value = fm.get("commodity", "electricity")
+    if not isinstance(value, str) or not value.strip():
+        raise SchedulingError(f"commodity {value!r} (device {name!r}): expected a name")
+    return value.strip()
+
+
+def parse_fixed_load(
+    fm: Mapping[str, Any], grid: TimeGrid, ctx: UnitContext, default_name: str
+) -> FixedLoad:
+    """An inflexible device entry → its power (MW, consumption positive)."""
+    name = str(fm.get("name", default_name))
+    unknown = sorted(set(fm) - _FIXED_LOAD_FIELDS)
+    if unknown:
+        raise SchedulingError(
+            f"flex-model of inflexible device {name!r}: field {unknown[0]!r} does not apply to "
+            "an inflexible device (it carries inflexible-consumption or inflexible-production)"
+        )
+    given = [k for k in _INFLEXIBLE if fm.get(k) is not None]
+    if len(given) != 1:
+        raise SchedulingError(
+            f"flex-model of inflexible device {name!r}: give one of inflexible-consumption and "
+            "inflexible-production"
+        )
+    sign = 1.0 if given[0] == "inflexible-consumption" else -1.0
+    power = sign * sum_components(given[0], fm[given[0]], grid, "MW", ctx)
+    group = group_key(fm["group"], name) if fm.get("group") is not None else None
+    sensor = fm.get("sensor") if isinstance(fm.get("sensor"), int) else None
+    return FixedLoad(name, power, _commodity(fm, name), group, sensor)
 
 
 def parse_storage_flex_model(
@@ -158,214 +191,94 @@ def parse_storage_flex_model(
     if not isinstance(fm, Mapping):
         raise SchedulingError(f"flex-model {fm!r}: expected an object with fields")
     name = str(fm.get("name", default_name))
-    unknown = sorted(set(fm) - FLEX_MODEL_FIELDS - set(DEVICE_FIELDS))
+    known = FLEX_MODEL_FIELDS | set(DEVICE_FIELDS)
+    unknown = sorted(set(fm) - known)
     if unknown:
         raise SchedulingError(
             f"flex-model of device {name!r}: unknown field {unknown[0]!r} "
-            f"(value {fm[unknown[0]]!r}); known fields: {', '.join(sorted(FLEX_MODEL_FIELDS | set(DEVICE_FIELDS)))}"
+            f"(value {fm[unknown[0]]!r}); known fields: {', '.join(sorted(known))}"
         )
-    soc_unit = str(fm.get("soc-unit", "MWh"))
-    if soc_unit not in ("MWh", "kWh", "Wh", "GWh"):
-        raise SchedulingError(f"soc-unit {soc_unit!r} (device {name!r}): expected MWh or kWh")
-    written = " ".join(str(fm.get(k, "")) for k in ("soc-max", "soc-min", "soc-at-start"))
-    label = "kWh" if soc_unit == "kWh" or ("soc-unit" not in fm and "kWh" in written) else "MWh"
-    n = grid.n_steps
-    has_stock = any(fm.get(k) is not None for k in _STOCK_FIELDS)
-
-    # --- SoC bounds and targets --------------------------------------------------------------
-    targets_raw = fm.get("soc-targets")
-    soc_max = math.inf
-    if fm.get("soc-max") is not None:
-        soc_max = field_scalar("soc-max", fm["soc-max"], "MWh", ctx, default_unit=soc_unit)
-    targets = field_series(
-        "soc-targets",
-        targets_raw,
-        grid,
-        "MWh",
-        ctx,
-        instant=True,
-        default_unit=soc_unit,
-        pct_base=soc_max,
+    if "soc-unit" in fm:
+        ctx.notes.append(
+            f"deprecated: flex-model field 'soc-unit' (device {name!r}); give units with the "
+            "values instead (e.g. '450 kWh')"
+        )
+    st = parse_stock(fm, grid, ctx, name)
+    eff = parse_efficiencies(fm, grid, ctx, name)
+    cc, prc, c_hard, p_hard, c_soft, p_soft = _capacities(
+        fm, grid, ctx, name, relax, site_power_capacity_mw
     )
-    if not math.isfinite(soc_max) and has_stock:
-        if np.isnan(targets).all():
-            raise SchedulingError(
-                f"soc-max missing (device {name!r}): give soc-max or soc-targets so the "
-                "storage has a capacity"
-            )
-        soc_max = float(np.nanmax(targets))
-    soc_min = 0.0
-    if fm.get("soc-min") is not None:
-        soc_min = field_scalar(
-            "soc-min", fm["soc-min"], "MWh", ctx, default_unit=soc_unit, pct_base=soc_max
-        )
-    if soc_min > soc_max:
-        raise SchedulingError(
-            f"soc-min {_fmt_val(soc_min, label)} is above soc-max {_fmt_val(soc_max, label)} "
-            f"(device {name!r})"
-        )
-    soc_start = 0.0
-    if fm.get("soc-at-start") is not None:
-        soc_start = field_scalar(
-            "soc-at-start", fm["soc-at-start"], "MWh", ctx, default_unit=soc_unit, pct_base=soc_max
-        )
-    if has_stock and not (soc_min - 1e-9 <= soc_start <= soc_max + 1e-9):
-        raise SchedulingError(
-            f"soc-at-start {_fmt_val(soc_start, label)} at {grid.fmt(grid.start)} (device "
-            f"{name!r}) is outside soc-min {_fmt_val(soc_min, label)} .. soc-max "
-            f"{_fmt_val(soc_max, label)}"
-        )
-    why = f"outside soc-min {_fmt_val(soc_min, label)} .. soc-max {_fmt_val(soc_max, label)}"
-    _check_range(
-        "soc-targets",
-        name,
-        targets,
-        grid,
-        soc_min - 1e-9,
-        soc_max + 1e-9,
-        False,
-        label,
-        why,
-        instant=True,
+    delta = sum_components("soc-gain", fm.get("soc-gain"), grid, "MW", ctx) - sum_components(
+        "soc-usage", fm.get("soc-usage"), grid, "MW", ctx
     )
-    minima = field_series(
-        "soc-minima",
-        fm.get("soc-minima"),
-        grid,
-        "MWh",
-        ctx,
-        instant=True,
-        combine="max",
-        default_unit=soc_unit,
-        pct_base=soc_max,
-    )
-    maxima = field_series(
-        "soc-maxima",
-        fm.get("soc-maxima"),
-        grid,
-        "MWh",
-        ctx,
-        instant=True,
-        combine="min",
-        default_unit=soc_unit,
-        pct_base=soc_max,
-    )
-    _check_range(
-        "soc-minima",
-        name,
-        minima,
-        grid,
-        -np.inf,
-        soc_max + 1e-9,
-        False,
-        label,
-        f"above soc-max {_fmt_val(soc_max, label)}",
-        instant=True,
-    )
-    _check_range(
-        "soc-maxima",
-        name,
-        maxima,
-        grid,
-        soc_min - 1e-9,
-        np.inf,
-        False,
-        label,
-        f"below soc-min {_fmt_val(soc_min, label)}",
-        instant=True,
-    )
-    minima = np.where(minima < soc_min, np.nan, minima)  # already implied by soc-min
-    maxima = np.where(maxima > soc_max, np.nan, maxima)
-    for arr in (targets, minima, maxima):
-        arr[0] = np.nan  # the start is fixed by soc-at-start
-
-    # --- efficiencies ------------------------------------------------------------------------
-    ones = np.ones(n)
-    if fm.get("roundtrip-efficiency") is not None:
-        rte = field_scalar(
-            "roundtrip-efficiency",
-            fm["roundtrip-efficiency"],
-            "dimensionless",
-            ctx,
-            default_unit="dimensionless",
-        )
-        if not 0 < rte <= 1 + 1e-12:
-            raise SchedulingError(
-                f"roundtrip-efficiency {rte * 100:g}% (device {name!r}): must be in (0, 100%]"
-            )
-        eta_c = ones * math.sqrt(rte)
-        eta_d = ones * math.sqrt(rte)
-    else:
-        eta_c = np.nan_to_num(
-            field_series(
-                "charging-efficiency",
-                fm.get("charging-efficiency"),
-                grid,
-                "dimensionless",
-                ctx,
-                default_unit="dimensionless",
-            ),
-            nan=1.0,
-        )
-        eta_d = np.nan_to_num(
-            field_series(
-                "discharging-efficiency",
-                fm.get("discharging-efficiency"),
-                grid,
-                "dimensionless",
-                ctx,
-                default_unit="dimensionless",
-            ),
-            nan=1.0,
-        )
-        _check_range(
-            "charging-efficiency",
-            name,
-            eta_c,
-            grid,
-            0.0,
-            np.inf,
-            True,
-            "%",
-            "must be above 0% (a COP above 100% is allowed)",
-        )
-        _check_range(
-            "discharging-efficiency",
-            name,
-            eta_d,
-            grid,
-            0.0,
-            1 + 1e-12,
-            True,
-            "%",
-            "must be in (0, 100%]",
-        )
-    eff = np.nan_to_num(
-        field_series(
-            "storage-efficiency",
-            fm.get("storage-efficiency"),
-            grid,
-            "dimensionless",
-            ctx,
-            default_unit="dimensionless",
-            per_step_exponent=True,
+    soft_min = relax.soc_minima_breach_price is not None
+    soft_max = relax.soc_maxima_breach_price is not None
+    coupling, coefficient = _coupling(fm, name, cc, prc)
+    return Device(
+        name=name,
+        has_stock=st.has_stock,
+        soc_at_start_mwh=st.soc_start,
+        soc_min_mwh=st.soc_min if st.has_stock else -math.inf,
+        soc_max_mwh=st.soc_max if st.has_stock else math.inf,
+        consumption_capacity_mw=cc,
+        production_capacity_mw=prc,
+        charging_efficiency=eff.charging,
+        discharging_efficiency=eff.discharging,
+        storage_efficiency=eff.storage,
+        stock_delta_mw=delta,
+        soc_minima_mwh=st.minima,
+        soc_maxima_mwh=st.maxima,
+        soc_targets_mwh=st.targets,
+        soc_targets_soft=soft_min and soft_max,
+        soc_minima_soft=soft_min,
+        soc_maxima_soft=soft_max,
+        consumption_breach_price=relax.consumption_breach_price if c_soft else None,
+        production_breach_price=relax.production_breach_price if p_soft else None,
+        prefer_charging_sooner=parse_bool(
+            "prefer-charging-sooner", fm.get("prefer-charging-sooner"), True
         ),
-        nan=1.0,
+        prefer_curtailing_later=parse_bool(
+            "prefer-curtailing-later", fm.get("prefer-curtailing-later"), True
+        ),
+        operation_modes=parse_operation_modes(fm.get("operation-modes"), name, ctx),
+        power_sensor=sensor_ref("sensor", fm.get("sensor")),
+        state_of_charge_sensor=sensor_ref("state-of-charge", fm.get("state-of-charge")),
+        consumption_sensor=sensor_ref("consumption", fm.get("consumption")),
+        production_sensor=sensor_ref("production", fm.get("production")),
+        soc_unit=st.label,
+        extensions={
+            k: DEVICE_FIELDS[k].parse(fm[k], grid, ctx, name)
+            for k in DEVICE_FIELDS
+            if fm.get(k) is not None
+        },
+        consumption_hard_mw=c_hard,
+        production_hard_mw=p_hard,
+        commodity=_commodity(fm, name),
+        coupling=coupling,
+        coupling_coefficient=coefficient,
+        group=group_key(fm["group"], name) if fm.get("group") is not None else None,
     )
-    _check_range(
-        "storage-efficiency",
-        name,
-        eff,
-        grid,
-        0.0,
-        1 + 1e-12,
-        True,
-        "%",
-        "must be in (0, 100%] per step",
-    )
-    eff = np.minimum(eff, 1.0)
 
-    # --- power capacities --------------------------------------------------------------------
+
+def _capacities(
+    fm: Mapping[str, Any],
+    grid: TimeGrid,
+    ctx: UnitContext,
+    name: str,
+    relax: RelaxSettings,
+    site_power_capacity_mw: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, bool]:
+    """Consumption and production capacity (MW per step), the hard limits they are breached
+    within, and whether each is soft.
+
+    ``power-capacity`` is the hard symmetric limit; missing, it defaults to the site's
+    ``site-power-capacity`` when neither directional capacity is given (and then, if only one
+    directional capacity is given, the other is 0). A directional capacity is soft when the
+    flex-context prices its breach (``consumption-breach-price`` …) and it is not zero
+    throughout; it is then breached within ``power-capacity`` (missing: the device's largest
+    directional capacity in the window, then ``site-power-capacity``), never beyond it.
+    """
+    n = grid.n_steps
     pc = field_series("power-capacity", fm.get("power-capacity"), grid, "MW", ctx, combine="min")
     cc = field_series(
         "consumption-capacity", fm.get("consumption-capacity"), grid, "MW", ctx, combine="min"
@@ -378,11 +291,9 @@ def parse_storage_flex_model(
         ("consumption-capacity", cc),
         ("production-capacity", prc),
     ):
-        _check_range(fname, name, arr, grid, 0.0, np.inf, False, "MW", "must not be negative")
-    given_c, given_p = (
-        fm.get("consumption-capacity") is not None,
-        fm.get("production-capacity") is not None,
-    )
+        check_range(fname, name, arr, grid, 0.0, np.inf, False, "MW", "must not be negative")
+    given_c = fm.get("consumption-capacity") is not None
+    given_p = fm.get("production-capacity") is not None
     if fm.get("power-capacity") is None:
         if given_c and not given_p:
             prc = np.zeros(n)
@@ -399,100 +310,60 @@ def parse_storage_flex_model(
     cc = np.fmin(np.where(np.isnan(cc), np.inf, cc), pc)
     prc = np.fmin(np.where(np.isnan(prc), np.inf, prc), pc)
     for fname, arr in (("consumption-capacity", cc), ("production-capacity", prc)):
-        i = _first_bad(arr, ~np.isfinite(arr))
+        i = first_bad(arr, ~np.isfinite(arr))
         if i is not None:
             raise SchedulingError(
                 f"{fname} (device {name!r}) has no value at {grid.fmt(grid.time_at_step(i))}: "
                 "give power-capacity for the whole horizon"
             )
-
-    # --- stock changes, preferences, modes, outputs ------------------------------------------
-    delta = sum_components("soc-gain", fm.get("soc-gain"), grid, "MW", ctx) - sum_components(
-        "soc-usage", fm.get("soc-usage"), grid, "MW", ctx
-    )
-    modes = _parse_modes(fm.get("operation-modes"), name, ctx)
-    soft_min = relax.soc_minima_breach_price is not None
-    soft_max = relax.soc_maxima_breach_price is not None
-    return Device(
-        name=name,
-        has_stock=has_stock,
-        soc_at_start_mwh=soc_start,
-        soc_min_mwh=soc_min if has_stock else -math.inf,
-        soc_max_mwh=soc_max if has_stock else math.inf,
-        consumption_capacity_mw=cc,
-        production_capacity_mw=prc,
-        charging_efficiency=eta_c,
-        discharging_efficiency=eta_d,
-        storage_efficiency=eff,
-        stock_delta_mw=delta,
-        soc_minima_mwh=minima,
-        soc_maxima_mwh=maxima,
-        soc_targets_mwh=targets,
-        soc_targets_soft=soft_min and soft_max,
-        soc_minima_soft=soft_min,
-        soc_maxima_soft=soft_max,
-        consumption_breach_price=relax.consumption_breach_price,
-        production_breach_price=relax.production_breach_price,
-        prefer_charging_sooner=_bool(
-            "prefer-charging-sooner", fm.get("prefer-charging-sooner"), True
-        ),
-        prefer_curtailing_later=_bool(
-            "prefer-curtailing-later", fm.get("prefer-curtailing-later"), True
-        ),
-        operation_modes=modes,
-        power_sensor=_sensor_ref("sensor", fm.get("sensor")),
-        state_of_charge_sensor=_sensor_ref("state-of-charge", fm.get("state-of-charge")),
-        consumption_sensor=_sensor_ref("consumption", fm.get("consumption")),
-        production_sensor=_sensor_ref("production", fm.get("production")),
-        soc_unit=label,
-        extensions={
-            k: DEVICE_FIELDS[k].parse(fm[k], grid, ctx, name)
-            for k in DEVICE_FIELDS
-            if fm.get(k) is not None
-        },
-    )
-
-
-def _parse_modes(
-    value: Any, device: str, ctx: UnitContext
-) -> list[tuple[float, float, float]] | None:
-    """``operation-modes``: allowed power bands ``[{"min": Q, "max": Q} | {"power": Q}, ...]``.
-
-    Consumption positive (a production band has negative bounds); optional ``fixed-cost`` per
-    step the mode is on (a number in the problem's currency).
-    """
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value:
-        raise SchedulingError(
-            f"operation-modes {value!r} (device {device!r}): expected a list of bands"
-        )
-    out: list[tuple[float, float, float]] = []
-    for band in value:
-        if not isinstance(band, dict):
-            raise SchedulingError(
-                f"operation-modes entry {band!r} (device {device!r}): expected an object"
-            )
-        unknown = set(band) - {"name", "power", "min", "max", "fixed-cost"}
-        if unknown:
-            raise SchedulingError(
-                f"operation-modes entry {band!r} (device {device!r}): unknown key(s) {sorted(unknown)}"
-            )
-        if "power" in band:
-            lo = hi = field_scalar("operation-modes power", band["power"], "MW", ctx)
-        elif "min" in band and "max" in band:
-            lo = field_scalar("operation-modes min", band["min"], "MW", ctx)
-            hi = field_scalar("operation-modes max", band["max"], "MW", ctx)
+    c_soft = relax.consumption_breach_price is not None and bool((cc > 0).any())
+    p_soft = relax.production_breach_price is not None and bool((prc > 0).any())
+    hard = pc
+    if (c_soft or p_soft) and not np.isfinite(pc).all():
+        rating = max(float(cc.max(initial=0.0)), float(prc.max(initial=0.0)))
+        if rating <= 0 and site_power_capacity_mw is not None:
+            hard = np.where(np.isfinite(pc), pc, site_power_capacity_mw)
         else:
+            hard = np.where(np.isfinite(pc), pc, rating)
+    return cc, prc, hard if c_soft else cc, hard if p_soft else prc, c_soft, p_soft
+
+
+def _coupling(
+    fm: Mapping[str, Any], name: str, cc: np.ndarray, prc: np.ndarray
+) -> tuple[str | None, float]:
+    """``coupling`` (a group name shared by a converter's ports) and ``coupling-coefficient``
+    (a positive magnitude, default 1) → the name and the signed coefficient: positive for an
+    input port (``production-capacity`` 0: it consumes), negative for an output port
+    (``consumption-capacity`` 0: it produces)."""
+    if fm.get("coupling") is None:
+        if fm.get("coupling-coefficient") is not None:
             raise SchedulingError(
-                f"operation-modes entry {band!r} (device {device!r}): needs 'power' or 'min' and 'max'"
+                f"coupling-coefficient (device {name!r}) needs a coupling (the converter's name)"
             )
-        if lo > hi:
-            raise SchedulingError(
-                f"operation-modes entry {band!r} (device {device!r}): min is above max"
-            )
-        cost = band.get("fixed-cost", 0.0)
-        if isinstance(cost, str):
-            cost = float(cost.split()[0])
-        out.append((lo, hi, float(cost)))
-    return out
+        return None, 1.0
+    group = fm["coupling"]
+    if not isinstance(group, str) or not group.strip():
+        raise SchedulingError(f"coupling {group!r} (device {name!r}): expected a name")
+    coef = fm.get("coupling-coefficient", 1.0)
+    try:
+        coef = float(coef)
+    except (TypeError, ValueError) as exc:
+        raise SchedulingError(
+            f"coupling-coefficient {fm.get('coupling-coefficient')!r} (device {name!r}): "
+            "expected a positive number"
+        ) from exc
+    if not coef > 0:
+        raise SchedulingError(
+            f"coupling-coefficient {coef:g} (device {name!r}): must be positive (the direction "
+            "follows from the device's capacities)"
+        )
+    consumes, produces = bool((cc > 0).any()), bool((prc > 0).any())
+    if consumes and not produces:
+        return group.strip(), coef
+    if produces and not consumes:
+        return group.strip(), -coef
+    raise SchedulingError(
+        f"coupling {group!r} (device {name!r}): a coupled port flows one way; give "
+        "production-capacity 0 (an input, e.g. a heat pump's electricity) or consumption-capacity "
+        "0 (an output, e.g. its heat)"
+    )

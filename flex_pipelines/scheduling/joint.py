@@ -56,11 +56,29 @@ def parse_process_entry(
     *,
     default_name: str,
     default_power_unit: str | None = None,
+    notes: list[str] | None = None,
 ) -> ProcessDevice:
     """A process flex-model (plus ``name``, ``sensor``, ``earliest-start``, ``latest-end``) on
-    ``grid``; naive times are read in the grid's timezone when it has a named one."""
+    ``grid``; naive times are read in the grid's timezone when it has a named one.
+
+    A bare-number ``power`` is in ``default_power_unit`` (the power sensor's unit, as
+    FlexMeasures reads it); without one (a stateless problem knows no sensor units) it is read in
+    MW, the problem's power unit, with a note in ``notes``.
+    """
     fm = dict(flex_model)
     name = str(fm.pop("name", default_name))
+    power = fm.get("power")
+    if (
+        default_power_unit is None
+        and isinstance(power, int | float)
+        and not isinstance(power, bool)
+    ):
+        default_power_unit = "MW"
+        if notes is not None:
+            notes.append(
+                f"process {name!r}: power {power!r} has no unit; read in MW (a stateless problem "
+                "knows no sensor unit)"
+            )
     tz = getattr(grid.start.tzinfo, "key", None)
     bounds = {}
     for key in ("earliest-start", "latest-end"):

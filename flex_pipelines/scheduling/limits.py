@@ -13,7 +13,12 @@ import numpy as np
 from flex_pipelines.scheduling.build_highs import _soc_bounds
 from flex_pipelines.scheduling.fields import SensorResolver, UnitContext
 from flex_pipelines.scheduling.flex_context import parse_flex_context
-from flex_pipelines.scheduling.flex_model import parse_storage_flex_model
+from flex_pipelines.scheduling.flex_model import (
+    entry_kind,
+    group_key,
+    parse_storage_flex_model,
+    unwrap_entry,
+)
 from flex_pipelines.scheduling.grid import TimeGrid
 from flex_pipelines.scheduling.process_model import is_process_flex_model, parse_process_flex_model
 
@@ -80,7 +85,11 @@ def schedule_limits(
     ctx = UnitContext(resolver=resolver)
     site, relax, spc = parse_flex_context(fc, grid, ctx)
     devices: list[DeviceLimits] = []
-    for fm in flex_models:
+    entries = [unwrap_entry(fm, ctx.notes) for fm in flex_models]
+    groups = {group_key(fm["group"], "?") for fm in entries if fm.get("group") is not None}
+    for fm in entries:
+        if entry_kind(fm) == "inflexible" or f"sensor:{fm.get('sensor')}" in groups:
+            continue  # measured, or a group's sum: no schedule of its own
         sid = int(fm["sensor"])
         if is_process_flex_model(fm):
             p = parse_process_flex_model(
@@ -99,8 +108,8 @@ def schedule_limits(
         dev = parse_storage_flex_model(
             fm, grid, ctx, relax, site_power_capacity_mw=spc, default_name=str(sid)
         )
-        cons = dev.consumption_capacity_mw if dev.consumption_breach_price is None else None
-        prod = dev.production_capacity_mw if dev.production_breach_price is None else None
+        cons = dev.consumption_hard_mw  # a soft capacity is breached within the hard limit
+        prod = dev.production_hard_mw
         lo, hi, _, _ = _soc_bounds(dev)
         stock = np.isfinite(dev.soc_max_mwh)
         devices.append(

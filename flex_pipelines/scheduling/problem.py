@@ -24,18 +24,29 @@ import numpy as np
 from flex_pipelines.scheduling.grid import TimeGrid
 
 __all__ = [
-    "Device",
-    "Site",
     "Commitment",
+    "Coupling",
+    "Device",
+    "FixedLoad",
+    "Group",
     "SchedulingProblem",
-    "loss_factor_b",
+    "Site",
     "integrate_soc",
+    "loss_factor_b",
 ]
 
 
 @dataclass
 class Device:
-    """One flexible device. ``has_stock=False`` for a pure flow device (e.g. curtailable PV)."""
+    """One flexible device. ``has_stock=False`` for a pure flow device (e.g. curtailable PV).
+
+    ``consumption_capacity_mw`` / ``production_capacity_mw`` are the device's capacities: hard,
+    or soft when a breach price is given; ``consumption_hard_mw`` / ``production_hard_mw`` are
+    the hard limits a soft capacity is breached within (``power-capacity``). ``commodity`` says
+    which balance its power enters; a ``coupling`` ties its power to the other members' as
+    ``power = coupling_coefficient * level`` (signed: positive for a consuming input port,
+    negative for a producing output port); ``group`` is the key of the group it belongs to.
+    """
 
     name: str
     has_stock: bool
@@ -66,6 +77,18 @@ class Device:
     soc_unit: str = "MWh"
     #: registered flex-model fields that add rows (:mod:`~.extensions`): name → parsed value
     extensions: dict[str, Any] = field(default_factory=dict)
+    consumption_hard_mw: np.ndarray | None = None  # None: the capacity itself (hard)
+    production_hard_mw: np.ndarray | None = None
+    commodity: str = "electricity"
+    coupling: str | None = None
+    coupling_coefficient: float = 1.0
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.consumption_hard_mw is None:
+            self.consumption_hard_mw = self.consumption_capacity_mw
+        if self.production_hard_mw is None:
+            self.production_hard_mw = self.production_capacity_mw
 
     @property
     def power_capacity_mw(self) -> float:
@@ -79,22 +102,75 @@ class Device:
 
 @dataclass
 class Commitment:
-    """A baseline on the site's net power with prices for deviating up and down.
+    """A baseline on a net power with prices for deviating up and down.
 
-    Cost per step: ``dt * (up_price * max(net - baseline, 0) - down_price * max(baseline - net,
-    0))`` (FlexMeasures' sign convention: a positive down price rewards going below the
-    baseline, as a production price rewards feed-in).
+    The net power is the site's (of its ``commodity``), or, when scoped by ``sensors`` or a
+    ``group``, the summed power of those devices (``members``, device positions) plus the
+    inflexible ones among them (``fixed_mw``). Cost per step: ``dt * (up_price * max(net -
+    baseline, 0) - down_price * max(baseline - net, 0))`` with prices in CUR/MWh (a price given
+    per MW is charged per MW per step, as FlexMeasures does: it is stored divided by ``dt``).
+    FlexMeasures' sign convention: a positive down price rewards going below the baseline, as a
+    production price rewards feed-in.
     """
 
     name: str
     baseline_mw: np.ndarray
     up_price: np.ndarray  # CUR/MWh
     down_price: np.ndarray
+    commodity: str = "electricity"
+    sensors: tuple[int, ...] | None = None  # the scope as given
+    group: str | None = None
+    members: list[int] | None = None  # resolved: device positions (None: the site's net power)
+    fixed_mw: np.ndarray | None = None  # resolved: inflexible members' power
+
+
+@dataclass
+class Group:
+    """Devices whose summed power is limited (a shared inverter, a feeder): hard limits from the
+    group entry's ``power-capacity``, soft ones from its consumption/production capacities,
+    breached at ``breach_price`` (CUR/MW, FlexMeasures' default 10000 CUR/kW)."""
+
+    key: str
+    name: str
+    members: list[int] = field(default_factory=list)
+    fixed_mw: np.ndarray | None = None  # inflexible members' summed power (MW)
+    consumption_hard_mw: np.ndarray | None = None
+    production_hard_mw: np.ndarray | None = None
+    consumption_soft_mw: np.ndarray | None = None
+    production_soft_mw: np.ndarray | None = None
+    breach_price: np.ndarray | None = None
+    power_sensor: int | None = None  # where its summed power is saved
+    consumption_sensor: int | None = None
+    production_sensor: int | None = None
+
+
+@dataclass
+class Coupling:
+    """Devices whose powers move in fixed proportion (the ports of one converter):
+    ``power[d] = coefficient[d] * level`` with one level ≥ 0 per step."""
+
+    name: str
+    members: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass
+class FixedLoad:
+    """An inflexible device (a flex-model entry with ``inflexible-consumption`` or
+    ``inflexible-production``): its measured or forecast power (MW, consumption positive) counts
+    in its commodity's balance, its group and commitments scoped to it."""
+
+    name: str
+    power_mw: np.ndarray
+    commodity: str = "electricity"
+    group: str | None = None
+    sensor: int | None = None
 
 
 @dataclass
 class Site:
-    """The grid connection shared by all devices."""
+    """The grid connection of one commodity (electricity unless ``commodity`` says otherwise),
+    shared by the devices of that commodity; ``internal``: a node without connection (a heat
+    network between a heat pump and a buffer) whose flows balance at every step."""
 
     consumption_price: np.ndarray  # CUR/MWh
     production_price: np.ndarray
@@ -114,6 +190,11 @@ class Site:
     commitments: list[Commitment] = field(default_factory=list)
     currency: str = "EUR"
     hard_fields: dict[str, str] = field(default_factory=dict)  # which field set each hard limit
+    commodity: str = "electricity"
+    internal: bool = False  # no grid connection: the commodity's flows balance to zero
+    aggregate_power_sensor: int | None = None  # outputs: the net power schedule
+    aggregate_consumption_sensor: int | None = None
+    aggregate_production_sensor: int | None = None
 
 
 @dataclass
@@ -127,6 +208,22 @@ class SchedulingProblem:
     # processes scheduled jointly with the devices (process_milp.ProcessDevice: binary starts or
     # slots); energy is costed through the site's import/export, see build_highs.formulate
     processes: list[Any] = field(default_factory=list)
+    other_sites: list[Site] = field(default_factory=list)  # commodities besides electricity
+    groups: list[Group] = field(default_factory=list)
+    couplings: list[Coupling] = field(default_factory=list)
+    fixed_loads: list[FixedLoad] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. deprecated fields used
+
+    @property
+    def sites(self) -> list[Site]:
+        """Every commodity's site, electricity first."""
+        return [self.site, *self.other_sites]
+
+    def site_of(self, commodity: str) -> Site:
+        for s in self.sites:
+            if s.commodity == commodity:
+                return s
+        raise KeyError(commodity)
 
     @property
     def n_steps(self) -> int:

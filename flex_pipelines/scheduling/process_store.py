@@ -110,13 +110,16 @@ class ProcessRun:
 def _consumption_price_from_context(
     store: BeliefStore, sensor: Sensor, flex_context: Mapping[str, Any] | None
 ) -> Any:
+    from flex_pipelines.scheduling.flex_context import upgrade_flex_context
+
+    flex_context = upgrade_flex_context(flex_context)
     if flex_context and flex_context.get("consumption-price") is not None:
         return flex_context["consumption-price"]
     if sensor.asset_id is not None:
         from flex_pipelines.sites import AssetTree
 
-        merged = AssetTree.load(store).merged_flex_context(sensor.asset_id)
-        if merged.get("consumption-price") is not None:
+        merged = upgrade_flex_context(AssetTree.load(store).merged_flex_context(sensor.asset_id))
+        if merged and merged.get("consumption-price") is not None:
             return merged["consumption-price"]
     raise FlexPipelinesError(
         f"flex-context field 'consumption-price' is not set for sensor {sensor.id} "

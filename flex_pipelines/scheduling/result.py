@@ -50,6 +50,9 @@ class ScheduleResult:
     grid: TimeGrid
     currency: str = "EUR"
     backend: str = "highs"
+    #: net power per commodity besides electricity's ``site_power_mw``, and per group (MW)
+    commodity_power_mw: dict[str, np.ndarray] = field(default_factory=dict)
+    group_power_mw: dict[str, np.ndarray] = field(default_factory=dict)
     binaries: int = 0
     iterations: int = 1
     mip_gap: float = 0.0
@@ -100,7 +103,21 @@ class ScheduleResult:
                 | ({"starts": d.starts} if d.starts is not None else {})
                 for d in self.devices
             ],
-            "site": {"power": series(self.site_power_mw, "MW")},
+            "site": {"power": series(self.site_power_mw, "MW")}
+            | (
+                {
+                    "commodities": {
+                        c: {"power": series(v, "MW")} for c, v in self.commodity_power_mw.items()
+                    }
+                }
+                if self.commodity_power_mw
+                else {}
+            )
+            | (
+                {"groups": {g: {"power": series(v, "MW")} for g, v in self.group_power_mw.items()}}
+                if self.group_power_mw
+                else {}
+            ),
         }
 
 
@@ -108,25 +125,46 @@ def _pos(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
+def site_net_power(
+    p: SchedulingProblem, power: list[np.ndarray], process_mw: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Each commodity's net power (MW, consumption positive): inflexible load, its devices and
+    (electricity) the jointly scheduled processes."""
+    out = {s.commodity: s.inflexible_mw.copy() for s in p.sites}
+    for d, pw in zip(p.devices, power, strict=True):
+        out[d.commodity] = out[d.commodity] + pw
+    if process_mw is not None:
+        out[p.site.commodity] = out[p.site.commodity] + process_mw
+    return out
+
+
+def group_power(p: SchedulingProblem, power: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each group's summed power (MW): its devices and its inflexible members."""
+    out = {}
+    for g in p.groups:
+        total = np.zeros(p.n_steps) if g.fixed_mw is None else g.fixed_mw.copy()
+        for i in g.members:
+            total = total + power[i]
+        out[g.name] = total
+    return out
+
+
 def compute_costs(
     p: SchedulingProblem,
     power: list[np.ndarray],
     soc: list[np.ndarray | None],
     process_mw: np.ndarray | None = None,
+    processes: list[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Cost per commitment from the physical schedule (CUR); ``total`` excludes preferences.
 
     ``process_mw``: the summed power of jointly scheduled processes (MW per step), part of the
-    site's net power.
+    electricity site's net power; ``processes``: each one's power (for the ``MAX``-sense ones'
+    preference term).
     """
-    s, dt = p.site, p.dt
-    net = s.inflexible_mw + sum(power, np.zeros(p.n_steps))
-    if process_mw is not None:
-        net = net + process_mw
-    imp, exp = _pos(net), _pos(-net)
-    costs: dict[str, float] = {
-        "electricity": float(dt * np.sum(s.consumption_price * imp - s.production_price * exp))
-    }
+    dt = p.dt
+    nets = site_net_power(p, power, process_mw)
+    costs: dict[str, float] = {}
 
     def breach(label: str, flow: np.ndarray, cap: np.ndarray | None, price: np.ndarray | None):
         if cap is None or price is None:
@@ -135,17 +173,52 @@ def compute_costs(
         costs[f"{label} (worst)"] = float(np.max(price) * np.max(over, initial=0.0))
         costs[f"{label} (each step)"] = float(dt * np.sum(price * over))
 
-    breach("site consumption breach", imp, s.consumption_soft_mw, s.consumption_breach_price)
-    breach("site production breach", exp, s.production_soft_mw, s.production_breach_price)
-    for label, flow, peak, price in (
-        ("site peak consumption", imp, s.peak_consumption_mw, s.peak_consumption_price),
-        ("site peak production", exp, s.peak_production_mw, s.peak_production_price),
-    ):
-        if price is not None and peak is not None:
-            costs[label] = float(np.max(price) * np.max(_pos(flow - peak), initial=0.0))
-    for c in s.commitments:
+    def commitment(c: Any, net: np.ndarray) -> None:
         dev = net - c.baseline_mw
         costs[c.name] = float(dt * np.sum(c.up_price * _pos(dev) - c.down_price * _pos(-dev)))
+
+    for s in p.sites:
+        net = nets[s.commodity]
+        sfx = "" if s is p.site else f"[{s.commodity}]"
+        if not (s.internal and s is not p.site):
+            imp, exp = _pos(net), _pos(-net)
+            costs[s.commodity] = float(
+                dt * np.sum(s.consumption_price * imp - s.production_price * exp)
+            )
+            breach(
+                f"site consumption breach{sfx}",
+                imp,
+                s.consumption_soft_mw,
+                s.consumption_breach_price,
+            )
+            breach(
+                f"site production breach{sfx}", exp, s.production_soft_mw, s.production_breach_price
+            )
+            for label, flow, peak, price in (
+                ("site peak consumption", imp, s.peak_consumption_mw, s.peak_consumption_price),
+                ("site peak production", exp, s.peak_production_mw, s.peak_production_price),
+            ):
+                if price is not None and peak is not None:
+                    costs[label + sfx] = float(
+                        np.max(price) * np.max(_pos(flow - peak), initial=0.0)
+                    )
+        for c in s.commitments:
+            if c.members is None:
+                commitment(c, net)
+            else:
+                fixed = c.fixed_mw if c.fixed_mw is not None else np.zeros(p.n_steps)
+                commitment(c, fixed + sum((power[i] for i in c.members), np.zeros(p.n_steps)))
+    for g, gp in zip(p.groups, group_power(p, power).values(), strict=True):
+        breach(
+            f"group consumption breach[{g.name}]", _pos(gp), g.consumption_soft_mw, g.breach_price
+        )
+        breach(
+            f"group production breach[{g.name}]", _pos(-gp), g.production_soft_mw, g.breach_price
+        )
+    for pd, pw in zip(p.processes, processes or [], strict=False):
+        if str(pd.flex_model.optimization_sense) == "MAX" and not pd.is_fixed:
+            value = float(dt * np.sum(p.site.consumption_price * pw))
+            costs[f"{PREFERENCE_PREFIX}high prices[{pd.name}]"] = -2.0 * value
     w = p.tie_break_weights()
     for d, pw, st in zip(p.devices, power, soc, strict=True):
         breach(
@@ -161,11 +234,11 @@ def compute_costs(
             d.production_breach_price,
         )
         if d.operation_modes and any(b[2] for b in d.operation_modes):
-            fixed = 0.0
+            fixed_cost = 0.0
             for v in pw:
                 fits = [b[2] for b in d.operation_modes if b[0] - 1e-6 <= v <= b[1] + 1e-6]
-                fixed += min(fits) if fits else 0.0
-            costs[f"operation modes[{d.name}]"] = fixed
+                fixed_cost += min(fits) if fits else 0.0
+            costs[f"operation modes[{d.name}]"] = fixed_cost
         if st is None:
             if d.prefer_curtailing_later:
                 costs[f"{PREFERENCE_PREFIX}curtailing later[{d.name}]"] = float(
@@ -174,15 +247,15 @@ def compute_costs(
             continue
         _, _, soft_lo, soft_hi = _soc_bounds(d)
         stock = st[1:]
-        if soft_lo is not None and s.soc_minima_breach_price and not np.isnan(soft_lo).all():
+        if soft_lo is not None and p.site.soc_minima_breach_price and not np.isnan(soft_lo).all():
             short = _pos(np.nan_to_num(soft_lo - stock, nan=0.0))
             costs[f"soc minima breach[{d.name}]"] = float(
-                s.soc_minima_breach_price * (short.max(initial=0.0) + dt * short.sum())
+                p.site.soc_minima_breach_price * (short.max(initial=0.0) + dt * short.sum())
             )
-        if soft_hi is not None and s.soc_maxima_breach_price and not np.isnan(soft_hi).all():
+        if soft_hi is not None and p.site.soc_maxima_breach_price and not np.isnan(soft_hi).all():
             sur = _pos(np.nan_to_num(stock - soft_hi, nan=0.0))
             costs[f"soc maxima breach[{d.name}]"] = float(
-                s.soc_maxima_breach_price * (sur.max(initial=0.0) + dt * sur.sum())
+                p.site.soc_maxima_breach_price * (sur.max(initial=0.0) + dt * sur.sum())
             )
         if d.prefer_charging_sooner and np.isfinite(d.soc_max_mwh):
             costs[f"{PREFERENCE_PREFIX}charging sooner[{d.name}]"] = float(

@@ -11,11 +11,12 @@ Public entry points:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from flex_pipelines.scheduling.assembly import build_problem
 from flex_pipelines.scheduling.build_highs import formulate
 from flex_pipelines.scheduling.diagnostics import (
     InfeasibleError,
@@ -24,21 +25,16 @@ from flex_pipelines.scheduling.diagnostics import (
 )
 from flex_pipelines.scheduling.dp import applicable, solve_dp
 from flex_pipelines.scheduling.exact import solve_exact
-from flex_pipelines.scheduling.fields import SensorResolver, UnitContext
-from flex_pipelines.scheduling.flex_context import parse_flex_context
-from flex_pipelines.scheduling.flex_model import parse_storage_flex_model
-from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
-from flex_pipelines.scheduling.joint import (
-    is_process_entry,
-    parse_process_entry,
-    process_powers,
-    run_starts,
-)
+from flex_pipelines.scheduling.fields import SensorResolver
+from flex_pipelines.scheduling.grid import SchedulingError, make_grid
+from flex_pipelines.scheduling.joint import process_powers, run_starts
 from flex_pipelines.scheduling.problem import SchedulingProblem
 from flex_pipelines.scheduling.result import (
     DeviceSchedule,
     ScheduleResult,
     compute_costs,
+    group_power,
+    site_net_power,
     unmet_soft_constraints,
 )
 
@@ -52,45 +48,7 @@ __all__ = [
 
 SCHEDULER_VERSION = "2"  # 2: the exact dynamic programme (dp.py) where it applies
 METHODS = ("auto", "dp", "milp")
-TIE_BREAK_FRACTION = 1e-4
 PROBLEM_KEYS = {"start", "end", "duration", "resolution", "timezone", "flex-model", "flex-context"}
-
-
-def build_problem(
-    grid: TimeGrid,
-    flex_models: Sequence[Mapping[str, Any]],
-    flex_context: Mapping[str, Any],
-    resolver: SensorResolver | None = None,
-) -> SchedulingProblem:
-    """Parse and validate; returns the arrays both builds consume."""
-    if not flex_models:
-        raise SchedulingError("flex-model: give at least one device")
-    ctx = UnitContext(resolver=resolver)
-    site, relax, spc = parse_flex_context(flex_context, grid, ctx)
-    devices = []
-    processes = []  # entries with a 'process-type': scheduled jointly (scheduling/joint.py)
-    names: set[str] = set()
-    for i, fm in enumerate(flex_models):
-        if is_process_entry(fm):
-            pd = parse_process_entry(fm, grid, default_name=f"device {i + 1}")
-            if pd.name in names:
-                raise SchedulingError(f"flex-model name {pd.name!r} is used twice")
-            names.add(pd.name)
-            processes.append(pd)
-            continue
-        dev = parse_storage_flex_model(
-            fm, grid, ctx, relax, site_power_capacity_mw=spc, default_name=f"device {i + 1}"
-        )
-        if dev.name in names:
-            raise SchedulingError(f"flex-model name {dev.name!r} is used twice")
-        names.add(dev.name)
-        devices.append(dev)
-    prices = np.concatenate([site.consumption_price, site.production_price])
-    spread = float(np.max(prices) - np.min(prices)) or max(float(np.max(np.abs(prices))), 1.0)
-    weight = TIE_BREAK_FRACTION * spread / grid.n_steps
-    return SchedulingProblem(
-        grid=grid, devices=devices, site=site, tie_break_weight=weight, processes=processes
-    )
 
 
 def solve(
@@ -240,8 +198,9 @@ def _result(
 ) -> ScheduleResult:
     power = [np.where(np.abs(x) < 1e-9, 0.0, x) for x in power]
     proc_mw = sum(processes or [], np.zeros(p.n_steps))
-    costs = compute_costs(p, power, soc, process_mw=proc_mw)
-    site = p.site.inflexible_mw + sum(power, np.zeros(p.n_steps)) + proc_mw
+    costs = compute_costs(p, power, soc, process_mw=proc_mw, processes=processes)
+    nets = site_net_power(p, power, proc_mw)
+    site = nets.pop(p.site.commodity)
     devices = [
         DeviceSchedule(d.name, pw, st, d.power_sensor, d.state_of_charge_sensor)
         for d, pw, st in zip(p.devices, power, soc, strict=True)
@@ -264,6 +223,9 @@ def _result(
         backend=backend,
         binaries=binaries,
         iterations=iterations,
+        notes=list(p.notes),
+        commodity_power_mw=nets,
+        group_power_mw=group_power(p, power),
     )
 
 

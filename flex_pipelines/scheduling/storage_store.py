@@ -28,6 +28,7 @@ import polars as pl
 from flex_pipelines.beliefs.model import SaveResult, Sensor, Source
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.scheduling.fields import RawSeries
+from flex_pipelines.scheduling.flex_model import entry_kind
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
 from flex_pipelines.scheduling.result import ScheduleResult
 from flex_pipelines.scheduling.storage import SCHEDULER_VERSION, build_problem, solve
@@ -198,13 +199,19 @@ def schedule_scope(
     """
     if start is None:
         raise SchedulingError("schedule: 'start' missing")
+    _check_nested_outputs(flex_context)
     as_of_dt = parse_datetime(as_of) if isinstance(as_of, str) else as_of
     fms = [dict(f) for f in flex_models if "process-type" not in f]
     procs = [dict(f) for f in flex_models if "process-type" in f] if include_processes else []
     if not fms and not procs:
         raise SchedulingError("schedule: no storage devices (flex-models naming a power sensor)")
-    sensors = {int(f["sensor"]): store.get_sensor(int(f["sensor"])) for f in fms + procs}
-    res = {sensors[int(f["sensor"])].event_resolution for f in fms or procs}
+    sensors = {
+        int(f["sensor"]): store.get_sensor(int(f["sensor"]))
+        for f in fms + procs
+        if isinstance(f.get("sensor"), int)
+    }
+    scheduled = [f for f in fms if entry_kind(f) == "storage" and isinstance(f.get("sensor"), int)]
+    res = {sensors[int(f["sensor"])].event_resolution for f in scheduled or procs}
     if len(res) != 1:
         raise SchedulingError(
             f"devices have different power resolutions {sorted(map(str, res))}; "
@@ -217,8 +224,10 @@ def schedule_scope(
     grid = make_grid(start, resolution, end=end, duration=duration if end is None else None)
     fc = dict(flex_context)
     for f in fms:
-        f.setdefault("name", sensors[int(f["sensor"])].name)
-        _soc_at_start(store, f, grid.start, as_of_dt)
+        if isinstance(f.get("sensor"), int):
+            f.setdefault("name", sensors[int(f["sensor"])].name)
+        if entry_kind(f) == "storage":
+            _soc_at_start(store, f, grid.start, as_of_dt)
     for f in procs:  # a bare-number power is in the process sensor's unit (FlexMeasures)
         f.setdefault("name", sensors[int(f["sensor"])].name)
         if isinstance(f.get("power"), int | float):
@@ -230,12 +239,9 @@ def schedule_scope(
         for f in skipped
     ]
     belief_time = (as_of_dt or datetime.now(UTC)).astimezone(UTC)
-    run = StorageRun(
-        result,
-        None,
-        None,
-        belief_time,
-        {d.name: int(f["sensor"]) for d, f in zip(problem.devices, fms, strict=True)},
+    run = StorageRun(result, None, None, belief_time, {})
+    run.sensors.update(
+        {d.name: int(d.power_sensor) for d in problem.devices if d.power_sensor is not None}
     )
     run.sensors.update({pd.name: int(pd.power_sensor) for pd in problem.processes})
     if not save:
@@ -243,14 +249,24 @@ def schedule_scope(
     source = store.get_or_create_source(
         name=SOURCE_NAME, type="scheduler", model="StorageScheduler", version=SCHEDULER_VERSION
     )
-    frames = []
-    for dev, sched, f in zip(
-        problem.devices, result.devices[: len(problem.devices)], fms, strict=True
-    ):
-        s = sensors[int(f["sensor"])]
-        frames.append(
-            _frame(s, _to_sensor_unit(sched.power_mw, "MW", s), grid, belief_time, source)
-        )
+    frames: list[pl.DataFrame] = []
+
+    def save_power(sid: int | None, values_mw: np.ndarray) -> None:
+        if sid is not None:
+            s = sensors.get(sid) or store.get_sensor(sid)
+            frames.append(_frame(s, _to_sensor_unit(values_mw, "MW", s), grid, belief_time, source))
+
+    def save_split(cons: int | None, prod: int | None, values_mw: np.ndarray) -> None:
+        """FlexMeasures' output convention: consumption only → the whole profile,
+        consumption positive; production only → the whole profile, production positive;
+        both → each its positive part."""
+        if cons is not None:
+            save_power(cons, np.maximum(values_mw, 0) if prod is not None else values_mw)
+        if prod is not None:
+            save_power(prod, np.maximum(-values_mw, 0) if cons is not None else -values_mw)
+
+    for dev, sched in zip(problem.devices, result.devices[: len(problem.devices)], strict=True):
+        save_power(dev.power_sensor, sched.power_mw)
         if dev.state_of_charge_sensor is not None and sched.soc_mwh is not None:
             ss = store.get_sensor(dev.state_of_charge_sensor)
             vals = (
@@ -259,33 +275,38 @@ def schedule_scope(
                 else _to_sensor_unit(sched.soc_mwh, "MWh", ss)
             )
             frames.append(_frame(ss, vals, grid, belief_time, source, instants=True))
-        for sid, vals in (
-            (dev.consumption_sensor, np.maximum(sched.power_mw, 0)),
-            (dev.production_sensor, np.maximum(-sched.power_mw, 0)),
-        ):
-            if sid is not None:
-                os_ = store.get_sensor(sid)
-                frames.append(
-                    _frame(os_, _to_sensor_unit(vals, "MW", os_), grid, belief_time, source)
-                )
+        save_split(dev.consumption_sensor, dev.production_sensor, sched.power_mw)
     for sched in result.devices[len(problem.devices) :]:  # jointly scheduled processes
-        s = sensors[int(sched.power_sensor)]
-        frames.append(
-            _frame(s, _to_sensor_unit(sched.power_mw, "MW", s), grid, belief_time, source)
-        )
-    agg = fc.get("aggregate-power")
-    if isinstance(agg, Mapping) and isinstance(agg.get("sensor"), int):
-        a_s = store.get_sensor(int(agg["sensor"]))
-        frames.append(
-            _frame(a_s, _to_sensor_unit(result.site_power_mw, "MW", a_s), grid, belief_time, source)
-        )
+        save_power(int(sched.power_sensor), sched.power_mw)
+    for g in problem.groups:
+        save_power(g.power_sensor, result.group_power_mw[g.name])
+        save_split(g.consumption_sensor, g.production_sensor, result.group_power_mw[g.name])
+    save_power(problem.site.aggregate_power_sensor, result.site_power_mw)
+    save_split(
+        problem.site.aggregate_consumption_sensor,
+        problem.site.aggregate_production_sensor,
+        result.site_power_mw,
+    )
     run.source = source
-    if collect is not None:
+    if collect is not None:  # a batch (service/batch.py) saves many sites at once
         collect.extend(frames)
         return run
     with store.transaction():
         run.saved = store.save_beliefs(pl.concat(frames))
     return run
+
+
+def _check_nested_outputs(flex_context: Mapping[str, Any]) -> None:
+    """Access control checks the sensors the scheduler writes at the top level of the
+    flex-context; an aggregate output inside a ``commodities`` entry would be written unchecked."""
+    for entry in flex_context.get("commodities") or []:
+        for key in ("aggregate-consumption", "aggregate-production", "aggregate-power"):
+            if isinstance(entry, Mapping) and entry.get(key) is not None:
+                raise SchedulingError(
+                    f"flex-context commodities entry {entry.get('commodity', 'electricity')!r}: "
+                    f"{key} inside 'commodities' is not saved by the store scheduler (its sensor "
+                    "would escape the access check); give electricity's at the top level"
+                )
 
 
 def _to_sensor_unit(values: np.ndarray, unit: str, sensor: Sensor) -> np.ndarray:

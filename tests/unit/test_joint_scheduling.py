@@ -99,11 +99,38 @@ def test_several_processes_share_the_site_limit_with_earliest_start_and_latest_e
     assert len(r.device("C").starts) >= 1
 
 
-def test_max_optimization_sense_is_refused_in_the_joint_solve():
+def test_max_optimization_sense_in_the_joint_solve_runs_where_prices_are_highest():
+    """MAX: the process's placement maximises its energy value at the consumption price (as on
+    its own), the battery minimises the site's cost around it. Checked against every start:
+    each solved with the process as fixed load, objective = site cost - 2 × process value."""
     proc = {"name": "P", "duration": "PT2H", "power": "1 MW", "process-type": "SHIFTABLE",
             "optimization-sense": "MAX"}  # fmt: skip
-    with pytest.raises(SchedulingError, match="process 'P': flex-model field 'optimization-sense' = 'MAX'"):  # fmt: skip
-        solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [BATTERY, proc], "PT6H"))
+    prices = [1, 1, 100, 2, 2, 2]
+    data = _problem(prices, [BATTERY, proc], "PT6H", cap="2 MW")
+    r = solve_problem_json(data)
+    best = None
+    for start in range(5):
+        load = np.zeros(6)
+        load[start : start + 2] = 1.0
+        fixed = _problem(prices, [BATTERY], "PT6H", cap="2 MW",
+                         **{"inflexible-consumption": [{"start": T0, "resolution": "PT1H",
+                            "unit": "MW", "values": load.tolist()}]})  # fmt: skip
+        value = float(np.dot(prices, load))
+        total = solve_problem_json(fixed).costs["total"] - 2 * value
+        best = total if best is None else min(best, total)
+    assert r.device("P").starts == ["2026-11-26T02:00:00+00:00"]  # 100 + 2: the dearest block
+    assert r.costs["prefer high prices[P]"] == pytest.approx(-2 * 102)
+    assert r.costs["total"] - 2 * 102 == pytest.approx(best, abs=1e-6)
+    assert r.objective == pytest.approx(best, abs=1e-2)  # + the tiny charge-sooner tie-breaker
+    assert solve_problem_json(data, backend="pyomo").objective == pytest.approx(r.objective)
+
+
+def test_a_bare_number_process_power_is_read_in_mw_in_a_stateless_problem():
+    data = _strict_case()
+    data["flex-model"][1]["power"] = 1
+    r = solve_problem_json(data)
+    assert r.device("P").power_mw.tolist() == [0, 0, 0, 0, 1, 1]
+    assert any("power 1 has no unit; read in MW" in n for n in r.notes)
 
 
 def test_inflexible_process_is_fixed_load_at_the_first_allowed_time():
@@ -177,10 +204,6 @@ def test_pyomo_build_gives_the_same_joint_optimum():
     strict = solve_problem_json(_strict_case(), backend="pyomo")
     assert strict.costs["total"] == pytest.approx(-89.814, abs=1e-3)
     assert strict.device("P").starts == ["2026-11-26T04:00:00+00:00"]
-    with pytest.raises(SchedulingError, match="'optimization-sense' = 'MAX'"):
-        bad = _strict_case()
-        bad["flex-model"][1]["optimization-sense"] = "MAX"
-        solve_problem_json(bad, backend="pyomo")
 
 
 def test_cli_schedule_solve_with_a_process_device(tmp_path):
