@@ -143,6 +143,8 @@ def parse_quantity(text: str | float | int, default_unit: str | None = None) -> 
             f"cannot read quantity {text!r}: expected a number and a unit, e.g. '500 kW'"
         )
     magnitude = float(m.group(1))
+    if not math.isfinite(magnitude):  # 1e309 overflows to inf
+        raise UnitError(f"quantity {text!r} is not a finite number")
     unit = m.group(2) or default_unit
     if not unit:
         raise UnitError(f"quantity {text!r} has no unit")

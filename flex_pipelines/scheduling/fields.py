@@ -110,9 +110,13 @@ def _quantity(field_name: str, value: Any, default_unit: str | None) -> Quantity
 def _convert_q(
     field_name: str, q: Quantity, unit: str, ctx: UnitContext, pct_base: float | None, when=None
 ) -> float:
-    v = float(_convert(field_name, np.array([q.magnitude]), q.unit, unit, ctx, pct_base, when)[0])
+    with np.errstate(over="ignore"):
+        v = float(
+            _convert(field_name, np.array([q.magnitude]), q.unit, unit, ctx, pct_base, when)[0]
+        )
     if not math.isfinite(v):  # e.g. 1e308 GW in MW
-        raise _err(field_name, str(q), f"is not a finite number in {unit}", when)
+        shown = f"{ctx.currency}/{unit[4:]}" if unit.startswith("CUR/") else unit
+        raise _err(field_name, str(q), f"is not a finite number in {shown}", when)
     return v
 
 
@@ -360,8 +364,10 @@ def _series_to_grid(
     vals = np.asarray(raw.values, dtype=float)
     _refuse_non_finite(field_name, raw, vals, raw.unit)
     if vals.size:
-        vals = _convert(field_name, vals, raw.unit, unit, ctx, pct_base)
-        _refuse_non_finite(field_name, raw, vals, unit)
+        with np.errstate(over="ignore"):
+            vals = _convert(field_name, vals, raw.unit, unit, ctx, pct_base)
+        shown = f"{ctx.currency}/{unit[4:]}" if unit.startswith("CUR/") else unit
+        _refuse_non_finite(field_name, raw, vals, shown)
     conv = RawSeries(raw.start, raw.resolution, unit, vals)
     if per_step_exponent:
         with np.errstate(divide="ignore", invalid="ignore"):
