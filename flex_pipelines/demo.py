@@ -120,7 +120,7 @@ def build_demo_site(store: BeliefStore) -> dict[str, int]:
         })  # fmt: skip
         store.update_asset(site.id, flex_context={
             "consumption-price": {"sensor": price.id}, "production-price": {"sensor": price.id},
-            "site-power-capacity": "300 kW", "inflexible-device-sensors": [load.id],
+            "site-power-capacity": "300 kW", "inflexible-consumption": [{"sensor": load.id}],
             "inflexible-production": [{"sensor": pv.id}],
         }, attributes={"grid-power-sensor": grid.id})  # fmt: skip
         store.update_sensor(price.id, attributes={"forecast": {"model": "lear", "max-horizon": "PT36H", "train-period": "P56D"}})  # fmt: skip
