@@ -153,11 +153,13 @@ def schedule_one_site(
                 ) from exc
             soc = res.end_soc or None
             record = res.to_record()
-            record["day"] = day.isoformat()
-            record["warnings"] = [str(w) for w in getattr(res, "warnings", None) or []]
+            record["day"] = day.isoformat()  # "warnings": the service's dicts (kind, message, …)
             days.append(record)
     for item in skipped[:5]:
         context.log.warning(f"skipped {item['day']}: {item['reason']}")
+    for record in days:
+        for w in record["warnings"][:5]:
+            context.log.warning(f"site {target['site_id']}, {record['day']}: {w['message']}")
     return {
         "site_id": target["site_id"],
         "days": days,
@@ -169,17 +171,20 @@ def schedule_one_site(
 
 def partition_metadata(results: Sequence[dict[str, Any]], day: str) -> dict[str, Any]:
     """One partition's own metadata from the site steps' results: its cost, site-days, rows,
-    solve time and skipped sites (a range run reports each day separately)."""
+    solve time, skipped sites and the schedulers' warnings (the service's records: kind, message,
+    device, field, time, required, scheduled, cost; their messages also as a list). A range run
+    reports each day separately."""
     done = [(r["site_id"], d) for r in results for d in r["days"] if d["day"] == day]
     skipped = [x["reason"] for r in results for x in r["skipped"] if x["day"] == day]
-    warnings = [w for _, d in done for w in d.get("warnings", [])]
-    return {
+    warnings = [{"site_id": s, **w} for s, d in done for w in d.get("warnings", [])]
+    meta: dict[str, Any] = {
         "row_count": sum(d["n_beliefs"] for _, d in done),
         "site_days": len(done),
         "cost_eur": round(sum(d["cost_eur"] for _, d in done), 2),
         "solve_s": round(sum(d["solve_s"] for _, d in done), 3),
         "skipped": MetadataValue.json(skipped[:50]),
         "n_skipped": len(skipped),
+        "n_warnings": len(warnings),
         "warnings": MetadataValue.json(warnings[:50]),
         "per_site": MetadataValue.json(
             [
@@ -193,6 +198,11 @@ def partition_metadata(results: Sequence[dict[str, Any]], day: str) -> dict[str,
             ]
         ),
     }
+    if warnings:  # the messages as a list the asset page shows without a click
+        meta["warning_messages"] = MetadataValue.md(
+            "\n".join(f"- site {w['site_id']}: {w['message']}" for w in warnings[:20])
+        )
+    return meta
 
 
 @op(out=Out(Nothing, is_required=False), retry_policy=STORE_RETRY)
@@ -235,6 +245,7 @@ def collect_schedules(
             "run_cost_eur": round(sum(d["cost_eur"] for d in done), 2),
             "run_solve_s": round(sum(d["solve_s"] for d in done), 3),
             "run_n_skipped": len(skipped),
+            "run_n_warnings": sum(len(d["warnings"]) for d in done),
             "sites": len(results),
             "watermark": max((r["watermark"] for r in results), default=0),
             "workers": sorted({f"{r['worker']['hostname']}:{r['worker']['pid']}" for r in results}),
