@@ -119,7 +119,18 @@ def create_app(
     start_worker: bool = True,
 ) -> FastAPI:
     """The API app over a store (an open :class:`BeliefStore` or a store URL)."""
-    from flex_pipelines.api import routes_assets, routes_jobs, routes_meta, routes_sensors
+    from flex_pipelines.api import (
+        routes_annotations,
+        routes_asset_data,
+        routes_assets,
+        routes_audit,
+        routes_jobs,
+        routes_meta,
+        routes_misc,
+        routes_sensors,
+        routes_users,
+    )
+    from flex_pipelines.api.actor import AuditActorMiddleware
 
     settings = settings or ApiSettings()
     if isinstance(store, str):
@@ -181,7 +192,18 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"result": "Rejected", "status": "SERVER_ERROR", "message": f"internal error ({type(exc).__name__})"}, status_code=500)  # fmt: skip
 
-    for module in (routes_meta, routes_assets, routes_sensors, routes_jobs):
+    # routes_misc first: its literal paths (/assets/public, /sensors/data) before /{id} ones
+    for module in (
+        routes_misc,
+        routes_meta,
+        routes_users,
+        routes_audit,
+        routes_annotations,
+        routes_asset_data,
+    ):
         app.include_router(module.router)
+    for module in (routes_assets, routes_sensors, routes_jobs):
+        app.include_router(module.router)
+    app.add_middleware(AuditActorMiddleware)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

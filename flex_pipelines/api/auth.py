@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from fastapi.security import APIKeyHeader
 
 from flex_pipelines.api.errors import ApiError, forbidden, unauthorized
 from flex_pipelines.api.state import ApiState
+from flex_pipelines.beliefs.audit import AuditActor, claim_actor
 from flex_pipelines.beliefs.model import Asset, Sensor, User
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
@@ -165,7 +167,95 @@ def current_principal(
             f"rate limit of {state.settings.rate_per_s:g} requests/s for user {user.email} exceeded; retry in {wait:.1f} s",  # type: ignore[attr-defined]  # fmt: skip
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+    claim_actor(AuditActor(user.id, user.email))  # type: ignore[attr-defined]
     return Principal(user)  # type: ignore[arg-type]
+
+
+# --- login throttling and token revocation ----------------------------------------------
+class LoginThrottle:
+    """Failed logins per account e-mail: ``burst`` failures, then one more every ``refill_s``.
+
+    Only failures spend the budget, so a user who logs in correctly is never locked out by
+    their own successes; someone guessing one account's password from many addresses (or
+    everyone behind one proxy) is slowed per account, not per address.
+    """
+
+    def __init__(self, burst: float = 10.0, refill_s: float = 60.0) -> None:
+        self.burst = burst
+        self.refill_s = refill_s
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _level(self, key: str, now: float) -> float:
+        spent, last = self._state.get(key, (0.0, now))
+        return max(0.0, spent - (now - last) / self.refill_s)
+
+    def wait(self, key: str) -> float:
+        """Seconds until a login for ``key`` may be tried (0.0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            spent = self._level(key, now)
+        return 0.0 if spent + 1.0 <= self.burst else (spent + 1.0 - self.burst) * self.refill_s
+
+    def failed(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._state) > 100_000:
+                self._state.clear()
+            self._state[key] = (self._level(key, now) + 1.0, now)
+
+
+def login_throttle(state: ApiState) -> LoginThrottle:
+    """The API process's per-e-mail throttle (created on first use)."""
+    found = getattr(state, "email_throttle", None)
+    if found is None:
+        found = LoginThrottle()
+        state.email_throttle = found  # type: ignore[attr-defined]
+    return found
+
+
+def _too_many(message: str, wait: float) -> ApiError:
+    retry = {"Retry-After": str(max(1, round(wait)))}
+    return ApiError(429, "TOO_MANY_REQUESTS", message, headers=retry)
+
+
+def authenticate(state: ApiState, client: str, email: str, password: str) -> dict[str, object]:
+    """A token for a correct e-mail and password; throttled per address and per account."""
+    wait = state.login_limiter.take(("login", client))
+    if wait:
+        raise _too_many(f"too many login attempts from {client}; retry in {wait:.0f} s", wait)
+    key = email.strip().lower()
+    throttle = login_throttle(state)
+    wait = throttle.wait(key)
+    if wait:
+        raise _too_many(f"too many failed logins for this account; retry in {wait:.0f} s", wait)
+    with state.db() as store:
+        try:
+            user, pw_hash = store.get_user_auth(email)  # type: ignore[attr-defined]
+        except NotFoundError:
+            user, pw_hash = None, ""
+    ok = check_password(password, pw_hash)  # bcrypt outside the store lock
+    if user is None or not ok or not user.active:
+        throttle.failed(key)
+        why = "invalid email or password"
+        raise ApiError(401, "UNAUTHORIZED", why, errors=[why])
+    with state.db() as store:
+        token, expires = issue_token(store, user.id, state.settings.token_ttl.total_seconds())
+    return {"auth_token": token, "user_id": user.id, "expires_at": expires.isoformat()}
+
+
+def revoke_tokens(store: BeliefStore, user_id: int) -> int:
+    """Delete every token of a user; returns how many there were."""
+    n = store.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = ?", [int(user_id)])
+    store.execute("DELETE FROM api_tokens WHERE user_id = ?", [int(user_id)])
+    return int(n["n"][0])
+
+
+def forget_cached_tokens(state: ApiState, user_id: int) -> None:
+    """Drop a user's tokens from this process's cache (revocation takes effect at once)."""
+    for token, (user, _) in list(state.token_cache.items()):
+        if getattr(user, "id", None) == user_id:
+            state.token_cache.pop(token, None)
 
 
 # --- policy ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,3 +127,56 @@ class ReportTrigger(_Lenient):
     reporter: Annotated[str, Field(max_length=128)]
     parameters: dict[str, Any]
     config: dict[str, Any] | None = None
+
+
+# --- users, accounts, annotations (routes_users.py, routes_annotations.py) -----------------
+Role = Literal["admin", "account-admin", "user"]
+Email = Annotated[str, Field(min_length=3, max_length=255)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class UserIn(_Strict):
+    """FlexMeasures' new user: email, username, account_id (``password`` is our addition)."""
+
+    email: Email
+    username: Text | None = None
+    account_id: Id
+    password: Password | None = Field(
+        None, description="Optional: without one the user cannot log in until a password is set"
+    )
+
+
+class UserPatch(_Strict):
+    email: Email | None = None
+    username: Text | None = None
+    active: bool | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    flexmeasures_roles: list[Role] | None = Field(None, max_length=3)
+    password: Password | None = Field(None, description="A new password (the user or an admin)")
+
+
+class AccountIn(_Strict):
+    name: Text
+
+
+class AccountPatch(_Strict):
+    name: Text | None = None
+
+
+class AnnotationIn(_Strict):
+    """FlexMeasures' AnnotationSchema: content over [start, end), of a type, believed at prior."""
+
+    content: Annotated[str, Field(min_length=1, max_length=1024)]
+    start: Annotated[str, Field(max_length=64)] = Field(description="ISO 8601 with UTC offset")
+    end: Annotated[str, Field(max_length=64)] = Field(description="ISO 8601 with UTC offset")
+    type: Literal["alert", "holiday", "label", "feedback", "warning", "error"] = "label"
+    prior: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="When the annotation was recorded (default: now)"
+    )
+
+
+class CopyAssetIn(_Strict):
+    """Where the copy of an asset tree goes (default: the same account and parent)."""
+
+    account_id: Id | None = None
+    parent_asset_id: Id | None = None

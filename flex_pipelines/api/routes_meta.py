@@ -9,16 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from flex_pipelines.api.auth import (
     Principal,
     api_state,
+    authenticate,
     check_account,
-    check_password,
     current_principal,
-    issue_token,
 )
-from flex_pipelines.api.errors import ApiError
 from flex_pipelines.api.models import AuthRequest, Id
 from flex_pipelines.api.serialize import account_json, user_json
 from flex_pipelines.api.state import FLEXMEASURES_COMPAT_VERSION, FLEXPIPELINES_VERSION
-from flex_pipelines.errors import NotFoundError
 
 router = APIRouter()
 Auth = Annotated[Principal, Depends(current_principal)]
@@ -37,23 +34,8 @@ def versions() -> dict[str, Any]:
 
 @router.post("/api/requestAuthToken", tags=["auth"], summary="Exchange email and password for a token")  # fmt: skip
 def request_auth_token(body: AuthRequest, request: Request) -> dict[str, Any]:
-    state = api_state(request)
     client = request.client.host if request.client else "?"
-    wait = state.login_limiter.take(("login", client))
-    if wait:
-        raise ApiError(429, "TOO_MANY_REQUESTS", f"too many login attempts from {client}; retry in {wait:.0f} s", headers={"Retry-After": str(max(1, round(wait)))})  # fmt: skip
-    with state.db() as store:
-        try:
-            user, pw_hash = store.get_user_auth(body.email)  # type: ignore[attr-defined]
-        except NotFoundError:
-            user, pw_hash = None, ""
-    ok = check_password(body.password, pw_hash)  # bcrypt outside the store lock
-    if user is None or not ok or not user.active:
-        raise ApiError(401, "UNAUTHORIZED", "invalid email or password", errors=["invalid email or password"])  # fmt: skip
-    ttl = state.settings.token_ttl.total_seconds()
-    with state.db() as store:
-        token, expires = issue_token(store, user.id, ttl)
-    return {"auth_token": token, "user_id": user.id, "expires_at": expires.isoformat()}
+    return authenticate(api_state(request), client, body.email, body.password)
 
 
 @router.get("/api/ops/ping", tags=["meta"], summary="Liveness")
