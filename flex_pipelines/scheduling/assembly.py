@@ -55,6 +55,7 @@ GROUP_FIELDS = frozenset(
         "consumption",
         "production",
         "commodity",
+        "group",
     }
 )
 
@@ -92,8 +93,16 @@ def _group(fm: Mapping[str, Any], key: str, grid: TimeGrid, ctx: UnitContext) ->
     unknown = sorted(set(fm) - GROUP_FIELDS)
     if unknown:
         raise SchedulingError(
-            f"group {name!r}: field {unknown[0]!r} does not apply to a group (it limits the "
-            f"summed power of its members: {', '.join(sorted(GROUP_FIELDS))})"
+            f"group {name!r}: field {unknown[0]!r} is device-only; a group entry limits the "
+            f"summed power of its members ({', '.join(sorted(GROUP_FIELDS))})"
+        )
+    if not any(
+        fm.get(k) is not None
+        for k in ("power-capacity", "consumption-capacity", "production-capacity")
+    ):
+        raise SchedulingError(
+            f"group {name!r}: none of power-capacity, consumption-capacity, production-capacity "
+            "is given; a group entry limits its members' summed power"
         )
     g = Group(
         key, name, power_sensor=fm.get("sensor") if isinstance(fm.get("sensor"), int) else None
@@ -143,7 +152,7 @@ def build_problem(
         default = f"device {i + 1}"
         if not isinstance(fm, Mapping):
             raise SchedulingError(f"flex-model {fm!r}: expected an object with fields")
-        keys = [k for k in _entry_keys(fm) if k in referenced and "group" not in fm]
+        keys = [k for k in _entry_keys(fm) if k in referenced]
         kind = entry_kind(fm)
         if keys and kind == "storage":
             g = _group(fm, keys[0], grid, ctx)
@@ -196,33 +205,43 @@ def build_problem(
 
 
 def _links(p: SchedulingProblem, groups: dict[str, Group]) -> None:
-    """Groups (members, inflexible members) and couplings (ports) from the devices' fields."""
-    by_key: dict[str, Group] = {}
+    """Groups (members, inflexible members; nested groups count their members' members) and
+    couplings (ports) from the devices' fields."""
+    entries: list[Group] = []
+    for g in groups.values():
+        if not any(g is e for e in entries):
+            entries.append(g)
+
+    def chain(key: str | None, who: str) -> list[Group]:
+        out: list[Group] = []
+        while key is not None:
+            g = groups.get(key)
+            if g is None:
+                raise SchedulingError(
+                    f"{who}: group {key.split(':', 1)[1]!r} has no flex-model entry (give one "
+                    "with its power-capacity, consumption-capacity or production-capacity)"
+                )
+            if any(g is o for o in out):
+                raise SchedulingError(f"group {g.name!r} contains itself")
+            out.append(g)
+            key, who = g.parent, f"group {g.name!r}"
+        return out
+
     for i, d in enumerate(p.devices):
-        if d.group is None:
-            continue
-        g = groups.get(d.group) or by_key.get(d.group) or Group(d.group, d.group.split(":", 1)[1])
-        by_key[d.group] = g
-        g.members.append(i)
+        for g in chain(d.group, f"device {d.name!r}"):
+            if g.commodity != d.commodity:
+                raise SchedulingError(
+                    f"group {g.name!r}: device {d.name!r} is {d.commodity}, the group "
+                    f"{g.commodity}; a group sums the power of one commodity"
+                )
+            g.members.append(i)
     for load in p.fixed_loads:
-        if load.group is None:
-            continue
-        g = (
-            groups.get(load.group)
-            or by_key.get(load.group)
-            or Group(load.group, load.group.split(":", 1)[1])
-        )
-        by_key[load.group] = g
-        g.fixed_mw = load.power_mw if g.fixed_mw is None else g.fixed_mw + load.power_mw
-    for key, g in groups.items():
-        by_key.setdefault(key, g)
-        if g.power_sensor is None and key.startswith("sensor:"):
-            g.power_sensor = int(key.split(":", 1)[1])
-    seen: list[Group] = []
-    for g in by_key.values():
-        if g not in seen:
-            seen.append(g)
-    p.groups = seen
+        for g in chain(load.group, f"inflexible device {load.name!r}"):
+            g.fixed_mw = load.power_mw if g.fixed_mw is None else g.fixed_mw + load.power_mw
+    for g in entries:
+        if g.power_sensor is None and g.key.startswith("sensor:"):
+            g.power_sensor = int(g.key.split(":", 1)[1])
+    p.groups = entries
     couplings: dict[str, Coupling] = {}
     for i, d in enumerate(p.devices):
         if d.coupling is not None:

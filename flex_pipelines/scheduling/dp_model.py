@@ -89,10 +89,11 @@ def step_costs(arr: dict, lay: Layout, p: SchedulingProblem, base: LinearModel, 
     inflex = p.site.inflexible_mw
     # (kink in net site power, cost per MW above it, cost per MW below it)
     terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    if lay.imp is None and lay.balance is not None:  # one price: the site limit bounds the flows
+    on_site = dev.commodity == p.site.commodity  # another commodity's site adds no rows here
+    if on_site and lay.imp is None and lay.balance is not None:  # one price: a site limit
         q_lo = np.maximum(q_lo, arr["rlb"][lay.balance])
         q_hi = np.minimum(q_hi, arr["rub"][lay.balance])
-    if lay.imp is not None:  # import/export split: net = inflexible + q
+    if on_site and lay.imp is not None:  # import/export split: net = inflexible + q
         q_lo = np.maximum(q_lo, -arr["ub"][lay.exp] - inflex)
         q_hi = np.minimum(q_hi, arr["ub"][lay.imp] - inflex)
         terms.append((np.zeros(T), arr["cost"][lay.imp], arr["cost"][lay.exp]))
@@ -164,7 +165,11 @@ def fill_columns(
             x[soft.worst] = gap.max(initial=0.0)
     if lay.imp is not None:
         net = p.site.inflexible_mw + sum(
-            (x[c] - x[d] for c, d in zip(lay.charge, lay.discharge, strict=True)),
+            (
+                x[c] - x[d]
+                for c, d, dev in zip(lay.charge, lay.discharge, p.devices, strict=True)
+                if dev.commodity == p.site.commodity
+            ),
             np.zeros(p.n_steps),
         )
         x[lay.imp] = np.maximum(net, 0.0)

@@ -142,6 +142,8 @@ class Group:
     power_sensor: int | None = None  # where its summed power is saved
     consumption_sensor: int | None = None
     production_sensor: int | None = None
+    commodity: str = "electricity"
+    parent: str | None = None  # the key of the group this group belongs to (nesting)
 
 
 @dataclass
