@@ -33,8 +33,16 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         first: str = typer.Option("2016-09-12", "--start", help="first local day to run"),
         days: int = typer.Option(7, "--days", help="number of days to run"),
         out: Path = typer.Option(Path("var/demo"), "--out", help="folder for inbox and charts"),
+        sites: int = typer.Option(
+            0, "--sites", min=0, help="instead: build N synthetic sites and schedule them in batches"
+        ),
     ) -> None:
         """Build the demo site from bundled real data and run ingest → forecast → schedule → report."""
+        if sites:
+            from flex_pipelines.cli.fleet_cmds import run_fleet_demo
+
+            run_fleet_demo(db, sites)
+            return
         run_demo(db, date.fromisoformat(first), days, out)
 
 

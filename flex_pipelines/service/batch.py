@@ -219,7 +219,7 @@ def schedule_sites(
             found = [sc for sc in tree.scopes(asset_id=sid) if sc.site and sc.site.id == sid]
             if not found:
                 raise FlexPipelinesError(f"site {sid}: no device to schedule")
-            authorize(caller, store, found[0].references())
+            authorize(caller, store, found[0].references(), tree=tree)
             scopes.append((sid, found[0]))
         except FlexPipelinesError as exc:
             out.failures.append(SiteFailure(sid, str(exc)))

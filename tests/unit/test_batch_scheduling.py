@@ -69,3 +69,17 @@ def test_a_failing_site_is_reported_and_the_rest_is_scheduled(store) -> None:  #
     assert "soc-targets" in batch.failures[0].reason
     assert sorted(r.site_id for r in batch.records) == sorted(set(fleet.site_ids) - {bad})
     assert batch.n_new > 0
+
+
+def test_demo_with_sites_builds_and_schedules_a_fleet(tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from flex_pipelines.beliefs import open_store
+    from flex_pipelines.cli.main import app
+
+    db = str(tmp_path / "fleet.duckdb")
+    out = CliRunner().invoke(app, ["demo", "--sites", "4", "--db", db])
+    assert out.exit_code == 0, out.output
+    assert "sites/s" in out.output and "772" in out.output  # 4 × (96 power + 97 SoC) saved
+    with open_store(db) as s:
+        assert s.count_beliefs() > 4 * 2 * 96
