@@ -131,6 +131,7 @@ def create_app(
         routes_users,
     )
     from flex_pipelines.api.actor import AuditActorMiddleware
+    from flex_pipelines.api.openapi_doc import document_statuses
 
     settings = settings or ApiSettings()
     if isinstance(store, str):
@@ -204,6 +205,7 @@ def create_app(
         app.include_router(module.router)
     for module in (routes_assets, routes_sensors, routes_jobs):
         app.include_router(module.router)
+    document_statuses(app)
     app.add_middleware(AuditActorMiddleware)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -19,9 +19,10 @@ class CredentialError(FlexPipelinesError):
 
 
 def valid_email(email: str) -> str:
-    """The normalised address, or :class:`CredentialError` saying what is wrong with it."""
+    """The normalised address in lower case (logins ignore case), or :class:`CredentialError`
+    saying what is wrong with it."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise CredentialError(f"{email!r} is not a valid e-mail address: {exc}") from exc
 

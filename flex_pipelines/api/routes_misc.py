@@ -1,6 +1,6 @@
 """The rest of FlexMeasures' v3 listing: the service list, public assets, an asset's sensors,
 data sources, sensor stats and status, the deprecated entity-address data routes, and the UI
-routes that do not apply here (answered 501, see docs/api.md)."""
+routes that do not apply here (answered 410 NOT_APPLICABLE, see docs/api.md)."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ Auth = Annotated[Principal, Depends(current_principal)]
 ShortText = Annotated[str, Query(max_length=64)]
 _EA = re.compile(r"^ea1\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.:-]+:fm1\.([0-9]{1,15})$")
 NOT_APPLICABLE = {
-    501: {"description": "NOT_IMPLEMENTED: a route of FlexMeasures' web UI; see docs/api.md"}
+    410: {"description": "NOT_APPLICABLE: a route of FlexMeasures' web UI; see docs/api.md"}
 }
 
 
 def not_applicable(what: str) -> ApiError:
-    return ApiError(501, "NOT_IMPLEMENTED", f"{what} (see docs/api.md, 'Not applicable here')")
+    return ApiError(410, "NOT_APPLICABLE", f"{what} (see docs/api.md, 'Not applicable here')")
 
 
 @router.get("", tags=["meta"], summary="The services of API v3 (FlexMeasures' service listing)")

@@ -231,10 +231,12 @@ class SQLAdmin:
         ]
 
     def get_user_auth(self, email: str) -> tuple[User, str]:
-        """A user with their password hash (for the API's login)."""
+        """A user with their password hash (for the API's login; the address in any case, an
+        exact match first)."""
         rows = self._run(
-            "SELECT id, account_id, email, roles, active, password_hash FROM users WHERE email = ?",
-            [email],
+            "SELECT id, account_id, email, roles, active, password_hash FROM users "
+            "WHERE lower(email) = lower(?) ORDER BY email = ? DESC, id LIMIT 1",
+            [email, email],
         )
         if not rows:
             raise NotFoundError(f"unknown user {email!r}")

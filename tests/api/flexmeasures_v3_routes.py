@@ -6,7 +6,7 @@ health,jobs,public,sensors,sources,users}.py``: each ``@route(path, methods=[...
 joined to the class's ``route_base`` under ``/api/v3_0`` (a route without ``methods`` is GET).
 FlexMeasures' ``<id>`` / ``<uuid>`` are written ``{id}`` / ``{uuid}`` here.
 
-``NOT_APPLICABLE`` are the routes answered 501 with the reason (docs/api.md, "Not applicable
+``NOT_APPLICABLE`` are the routes answered 410 NOT_APPLICABLE with the reason (docs/api.md, "Not applicable
 here"): FlexMeasures' web-UI chart spec and UI preferences.
 """
 

@@ -1,5 +1,5 @@
 """Every FlexMeasures 1.0.1 v3 route (tests/api/flexmeasures_v3_routes.py) is served — or
-answered 501 as documented — with the right outcome for an admin, an account-admin, a plain
+answered 410 NOT_APPLICABLE as documented — with the right outcome for an admin, an account-admin, a plain
 user of the account that owns the target, and an account-admin of another account."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def cases(srv: Any, jobs: dict[str, str]) -> dict[tuple[str, str], tuple[Any, tu
         ),  # noqa: E501
         ("GET", f"{v}/assets/{{id}}/chart"): (
             lambda w: (f"{v}/assets/{asset}/chart", {}),
-            (501,) * 4,
+            (410,) * 4,
         ),  # noqa: E501
         ("GET", f"{v}/assets/{{id}}/chart_data"): (
             lambda w: (
@@ -126,11 +126,11 @@ def cases(srv: Any, jobs: dict[str, str]) -> dict[tuple[str, str], tuple[Any, tu
         ("GET", f"{v}/assets/{{id}}/jobs"): (lambda w: (f"{v}/assets/{asset}/jobs", {}), OK4),
         ("POST", f"{v}/assets/default_asset_view"): (
             lambda w: (f"{v}/assets/default_asset_view", {"json": {}}),
-            (501,) * 4,
+            (410,) * 4,
         ),  # noqa: E501
         ("POST", f"{v}/assets/keep_legends_below_graphs"): (
             lambda w: (f"{v}/assets/keep_legends_below_graphs", {"json": {}}),
-            (501,) * 4,
+            (410,) * 4,
         ),  # noqa: E501
         ("POST", f"{v}/assets/{{id}}/schedules/trigger"): (
             lambda w: (f"{v}/assets/{ids['battery']}/schedules/trigger", {"json": trig}),
