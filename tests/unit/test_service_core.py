@@ -80,13 +80,19 @@ def test_references_have_roles_wherever_they_are_nested() -> None:
                 "state-of-charge": 2,
                 "soc-minima": {"sensor": 3},
                 "consumption": {"sensor": 9},
-            }
+                "group": {"sensor": 10},
+            },
+            {"name": "load", "inflexible-consumption": {"sensor": 11}, "group": {"sensor": 10}},
         ],  # noqa: E501
         {
             "consumption-price": {"sensor": 4},
             "inflexible-device-sensors": [5, {"sensor": 6}],
             "commitments": [{"name": "x", "baseline": {"sensor": 7}, "up-price": "1 EUR/MWh"}],
             "aggregate-power": {"sensor": 8},
+            "aggregate-consumption": {"sensor": 12},
+            "aggregate-production": {"sensor": 13},
+            "production-price-sensor": 14,
+            "commodities": [{"commodity": "gas", "consumption-price": {"sensor": 15}}],
         },
     )
     roles = {(r.sensor_id, r.role) for r in refs}
@@ -95,11 +101,17 @@ def test_references_have_roles_wherever_they_are_nested() -> None:
         (2, "write"),
         (3, "read"),
         (9, "write"),
+        (10, "write"),
+        (11, "read"),
         (4, "read"),
         (5, "read"),
         (6, "read"),
         (7, "read"),
         (8, "write"),
+        (12, "write"),
+        (13, "write"),
+        (14, "read"),
+        (15, "read"),
     }
     assert next(r.field for r in refs if r.sensor_id == 7) == "flex-context.commitments[0].baseline"
 
