@@ -96,7 +96,8 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
     ) -> None:
-        """Add an API user with a bcrypt-hashed password."""
+        """Add an API user: a valid e-mail address and a password of at least 8 characters
+        (stored as a bcrypt hash)."""
         from flex_pipelines.api.auth import ROLES, hash_password
         from flex_pipelines.beliefs import open_store
 
@@ -104,8 +105,13 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         bad = [r for r in role_list if r not in ROLES]
         if bad:
             raise CLIError(f"--roles {','.join(bad)} not one of {', '.join(ROLES)}")
+        from flex_pipelines.api.credentials import check_password_rules, valid_email
+        from flex_pipelines.beliefs.audit import acting_as, cli_actor
+
+        email = valid_email(email)
+        check_password_rules(password)
         pw_hash = hash_password(password)
-        with open_store(db) as store:
+        with open_store(db) as store, acting_as(cli_actor()):
             user = store.add_user(account_id, email, pw_hash, role_list)
         emit_records([{"id": user.id, "account_id": user.account_id, "email": user.email, "roles": ",".join(user.roles)}], fmt, "user added")  # fmt: skip
 

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "flex_pipelines.cli.api_cmds",
     "flex_pipelines.cli.pipeline_cmds",
     "flex_pipelines.cli.demo_cmds",
+    "flex_pipelines.cli.admin_cmds",
 ]
 
 for _name in COMMAND_MODULES:
@@ -50,8 +51,11 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    from flex_pipelines.beliefs.audit import acting_as, cli_actor
+
     try:
-        app()
+        with acting_as(cli_actor()):  # changes made on the CLI are recorded under its user
+            app()
     except FlexPipelinesError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}")
         sys.exit(2)
