@@ -28,7 +28,8 @@ def _members(p: SchedulingProblem, site: Site) -> list[int]:
 def net_bounds(p: SchedulingProblem, site: Site | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on a site's net power (MW) from its devices' hard limits, inflexible load and the
     site's hard limits (electricity's when ``site`` is None)."""
-    from flex_pipelines.scheduling.build_highs import flow_bounds, process_fixed_mw
+    from flex_pipelines.scheduling.build_highs import flow_bounds
+    from flex_pipelines.scheduling.build_process import process_fixed_mw
 
     s = p.site if site is None else site
     cmax, pmax = np.zeros(p.n_steps), np.zeros(p.n_steps)
@@ -99,13 +100,8 @@ def _connected(
 ) -> None:
     """A grid connection: balance (net = inflexible + devices [+ processes]), energy cost, hard
     limits, soft limits, peaks and commitments on the net power."""
-    from flex_pipelines.scheduling.build_highs import (
-        ExclusivePair,
-        flow_bounds,
-        process_fixed_mw,
-        process_terms,
-        soft_upper,
-    )
+    from flex_pipelines.scheduling.build_highs import ExclusivePair, flow_bounds, soft_upper
+    from flex_pipelines.scheduling.build_process import process_fixed_mw, process_terms
 
     main = s is p.site
     T, dt = p.n_steps, p.dt
