@@ -23,6 +23,7 @@ ORDER = [
     "reporting",
     "orchestration",
     "latency",
+    "fleet",
     "api",
 ]
 HERE = Path(__file__).parent

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from flex_pipelines.beliefs.model import Sensor, Source
@@ -70,6 +71,14 @@ class BatchRecord:
             "cost_eur": round(self.cost_eur, 4),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+def _us(t: datetime) -> int:
+    """Epoch microseconds of an aware datetime (exact, no float rounding)."""
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class PrefetchedReads:
@@ -122,10 +131,15 @@ class PrefetchedReads:
         self._sources: dict[tuple[Any, ...], Source] = {}
 
     @staticmethod
-    def _split(frame: pl.DataFrame | None) -> dict[int, pl.DataFrame]:
+    def _split(frame: pl.DataFrame | None) -> dict[int, tuple[pl.DataFrame, np.ndarray]]:
+        """Per sensor: its beliefs sorted by event start, and those starts in epoch µs."""
         if frame is None:
             return {}
-        return {int(k[0]): g for k, g in frame.partition_by("sensor_id", as_dict=True).items()}
+        out = {}
+        for k, g in frame.partition_by("sensor_id", as_dict=True).items():
+            g = g.sort("event_start")
+            out[int(k[0])] = (g, g["event_start"].dt.epoch("us").to_numpy())
+        return out
 
     def __getattr__(self, name: str) -> Any:  # writes, transactions, the rest: the store's
         return getattr(self._store, name)
@@ -159,12 +173,11 @@ class PrefetchedReads:
                 and self.window[0] <= start  # type: ignore[operator]
                 and end <= self.window[1]  # type: ignore[operator]
             ):
-                frame = self._series[sensor_ids]
-                return frame.filter(
-                    (pl.col("event_start") >= start) & (pl.col("event_start") < end)
-                )
+                frame, us = self._series[sensor_ids]
+                i, j = np.searchsorted(us, [_us(start), _us(end)])  # type: ignore[arg-type]
+                return frame.slice(int(i), int(j - i))
             if not rest and start == self._soc_at and sensor_ids in self._soc:
-                return self._soc[sensor_ids]
+                return self._soc[sensor_ids][0]
         return self._store.search_beliefs(sensor_ids, start, end, **query)
 
     @contextmanager
