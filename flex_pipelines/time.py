@@ -31,7 +31,20 @@ __all__ = [
     "floor_to",
     "is_on_tick",
     "to_utc",
+    "EARLIEST_TIME",
+    "LATEST_TIME",
+    "MAX_SCHEDULE_STEPS",
 ]
+
+#: The times the store accepts: events and belief times in [EARLIEST_TIME, LATEST_TIME). Far
+#: enough for any energy series, and far from the year-9999 end of Python's datetime, where an
+#: event's end or its knowledge time would overflow.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+#: The most steps one schedule may have: a (leap) year of quarter hours. The API and
+#: ``flexpipe schedule solve`` refuse longer windows before any array is allocated.
+MAX_SCHEDULE_STEPS = 35_136
 
 
 class TimeError(FlexPipelinesError):

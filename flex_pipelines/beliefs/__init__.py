@@ -20,14 +20,34 @@ from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
 
 
-def open_store(url: str | Path, *, init: bool = True, read_only: bool = False) -> BeliefStore:
+def open_store(
+    url: str | Path, *, init: bool = True, read_only: bool = False, lock_wait_s: float = 0.0
+) -> BeliefStore:
     """Open a belief store from a URL or path.
 
     - ``path/to/file.duckdb``, ``duckdb:///relative.duckdb``, ``duckdb:////abs.duckdb`` or
       ``:memory:`` → DuckDB;
     - ``postgresql://user@host:port/db`` (or ``postgres://``) → PostgreSQL.
-    ``init`` creates the schema when missing (idempotent).
+
+    Parameters
+    ----------
+    url : str | Path
+        The store's URL or DuckDB file path.
+    init : bool
+        Create the schema when missing (idempotent).
+    read_only : bool
+        Open a DuckDB file read-only (no schema changes): several readers may share a file.
+    lock_wait_s : float
+        Seconds to wait, retrying with back-off, while another process holds the DuckDB file;
+        0 refuses at once (:class:`~flex_pipelines.beliefs.duckdb_store.StoreLockedError`).
+
+    Returns
+    -------
+    BeliefStore
+        The open store; close it (or use it as a context manager).
     """
+    if lock_wait_s > 0:
+        return _open_waiting(url, init, read_only, lock_wait_s)
     text = str(url)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         from flex_pipelines.beliefs.postgres_store import PostgresStore
@@ -41,12 +61,39 @@ def open_store(url: str | Path, *, init: bool = True, read_only: bool = False) -
     else:
         from flex_pipelines.beliefs.duckdb_store import DuckDBStore
 
-        # like SQLAlchemy: duckdb:///relative/file, duckdb:////absolute/file
-        path = text.removeprefix("duckdb:///").removeprefix("duckdb://")
-        store = DuckDBStore(path or ":memory:", read_only=read_only)
+        store = DuckDBStore(duckdb_path(text) or ":memory:", read_only=read_only)
     if init and not read_only:
         store.init_schema()
     return store
+
+
+def duckdb_path(url: str | Path) -> str | None:
+    """The file of a DuckDB store URL (``duckdb:///relative``, ``duckdb:////absolute`` or a
+    path, as SQLAlchemy reads them), ``""`` for an in-memory one, None for other URLs."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        return None
+    path = text.removeprefix("duckdb:///").removeprefix("duckdb://")
+    return "" if path == ":memory:" else path
+
+
+def _open_waiting(url: str | Path, init: bool, read_only: bool, wait_s: float) -> BeliefStore:
+    """:func:`open_store`, retried (50 ms doubling up to 1 s) while the DuckDB file is locked."""
+    import time
+
+    from flex_pipelines.beliefs.duckdb_store import StoreLockedError
+
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        try:
+            return open_store(url, init=init, read_only=read_only)
+        except StoreLockedError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreLockedError(f"{exc} (waited {wait_s:g} s)") from exc
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
 
 
 __all__ = [
@@ -61,6 +108,7 @@ __all__ = [
     "Sensor",
     "Source",
     "User",
+    "duckdb_path",
     "open_store",
     "redact",
 ]

@@ -1,12 +1,16 @@
 """DuckDB backend: one file, zero set-up, columnar scans for tens of millions of beliefs.
 
-DuckDB allows one writing process per file; the store holds its connection until ``close()``.
+DuckDB allows one writing process, or several reading ones, per file; the store holds its
+connection until ``close()``. Opening tells a lock held by another process
+(:class:`StoreLockedError`, which :func:`~flex_pipelines.beliefs.open_store` can wait out) from a
+damaged or foreign file (:class:`StoreDamagedError`, also when a damaged block is first read).
 Beliefs have no index: they are kept in insertion order and DuckDB's per-row-group min/max
 (zone maps) prune scans by sensor and time; idempotency is an anti-join on the key.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +25,68 @@ from flex_pipelines.errors import FlexPipelinesError
 
 
 class StoreLockedError(FlexPipelinesError):
-    """The DuckDB file is open for writing in another process."""
+    """The DuckDB file is held by another process (DuckDB's file lock)."""
+
+
+class StoreDamagedError(FlexPipelinesError):
+    """The file is damaged (truncated, corrupted) or is not a DuckDB database at all."""
+
+
+_LOCKED = "Could not set lock on file"
+#: DuckDB's words for a file that is not (or no longer) a readable database
+_DAMAGED = (
+    "not a valid DuckDB database file",
+    "Could not read enough bytes",
+    "Corrupt database file",
+    "does not match stored checksum",
+    "database file was truncated",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the file is damaged or not a database.
+
+    Parameters
+    ----------
+    exc : BaseException
+        An error raised by DuckDB.
+
+    Returns
+    -------
+    bool
+        True for truncated, corrupted or foreign files; False for anything else.
+    """
+    return isinstance(exc, duckdb.Error) and any(m in str(exc) for m in _DAMAGED)
+
+
+def damaged_error(path: str, exc: BaseException) -> StoreDamagedError:
+    """The message for a damaged file, naming it and what DuckDB found."""
+    return StoreDamagedError(
+        f"DuckDB file {path} is damaged or not a DuckDB store ({_first_line(exc)}); restore it "
+        "from a backup, or give another file"
+    )
+
+
+def _open_error(path: str, exc: duckdb.Error, read_only: bool) -> FlexPipelinesError:
+    """Tell a real lock conflict from a damaged file and from anything else."""
+    text = str(exc)
+    if _LOCKED in text:
+        m = re.search(r"held in (\S+) \(PID (\d+)\)", text)
+        who = f" (process {m.group(2)}, {Path(m.group(1)).name})" if m else ""
+        mode = "reading" if read_only else "writing"
+        return StoreLockedError(
+            f"DuckDB file {path} is in use by another process{who}; DuckDB allows one writer "
+            f"or several readers per file, so it cannot be opened for {mode} now. Retry when "
+            "that process is done, wait for it (--wait 30s), or use PostgreSQL for concurrent use"
+        )
+    if is_damage(exc):
+        return damaged_error(path, exc)
+    return FlexPipelinesError(f"cannot open DuckDB file {path}: {_first_line(exc)}")
 
 
 class DuckDBStore(SQLBeliefStore):
@@ -37,13 +102,11 @@ class DuckDBStore(SQLBeliefStore):
         )
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreLockedError(
-                f"cannot open DuckDB file {self.path}: {exc}. Another process holds it; "
-                "DuckDB allows one writer per file (use PostgreSQL for concurrent use)"
-            ) from exc
+        except duckdb.Error as exc:
+            raise _open_error(self.path, exc, read_only) from exc
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET checkpoint_threshold = '256MB'")
         if threads:
@@ -76,14 +139,24 @@ class DuckDBStore(SQLBeliefStore):
         self._con.execute("COMMIT")
 
     def _run(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-        cur = self._con.execute(sql, list(params) if params else None)
         try:
-            return cur.fetchall()
-        except duckdb.InvalidInputException:
-            return []
+            cur = self._con.execute(sql, list(params) if params else None)
+            try:
+                return cur.fetchall()
+            except duckdb.InvalidInputException:
+                return []
+        except duckdb.Error as exc:
+            if is_damage(exc):  # a damaged block is found when it is read
+                raise damaged_error(self.path, exc) from exc
+            raise
 
     def _fetch_frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        return self._con.sql(sql, params=list(params) if params else None).pl()
+        try:
+            return self._con.sql(sql, params=list(params) if params else None).pl()
+        except duckdb.Error as exc:
+            if is_damage(exc):
+                raise damaged_error(self.path, exc) from exc
+            raise
 
     def _stage(self, frame: pl.DataFrame) -> None:
         self._con.register("_incoming", frame.to_arrow())

@@ -9,39 +9,18 @@ floored when asked (with a warning).
 
 from __future__ import annotations
 
-import io
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
+from flex_pipelines.beliefs.csv_read import CSVError, CSVOptions, delimiter_hint, read_table
 from flex_pipelines.beliefs.knowledge import knowledge_time_expr
 from flex_pipelines.beliefs.model import BELIEF_SCHEMA, Sensor
 from flex_pipelines.beliefs.resample import resample_beliefs
-from flex_pipelines.errors import FlexPipelinesError
-from flex_pipelines.time import format_duration, get_zone
+from flex_pipelines.time import EARLIEST_TIME, LATEST_TIME, format_duration, get_zone
 from flex_pipelines.units import UnitError, convert
-
-
-class CSVError(FlexPipelinesError):
-    """A file whose rows cannot be read as beliefs."""
-
-
-@dataclass(frozen=True)
-class CSVOptions:
-    datecol: int | str = 0
-    valuecol: int | str = 1
-    skiprows: int = 0
-    header: bool = True
-    delimiter: str = ","
-    timezone: str | None = None
-    unit: str | None = None
-    belief_time: datetime | None = None
-    horizon: timedelta | None = None
-    off_tick: str = "reject"  # or "floor"
-
 
 _OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
 
@@ -86,15 +65,56 @@ def parse_timestamps(
         try:
             parsed = naive.dt.replace_time_zone(timezone, ambiguous="raise", non_existent="raise")
         except pl.exceptions.ComputeError as exc:
-            raise CSVError(
-                f"{column} has a local time that does not exist or is ambiguous in {timezone} "
-                f"(a DST change): {exc}; give times with UTC offsets"
-            ) from exc
+            raise _dst_error(s, naive, timezone, column) from exc
         parsed = parsed.dt.convert_time_zone("UTC")
     else:
         first_naive = s.filter(~has_offset)[0]
         raise CSVError(f"{column} mixes times with and without UTC offset, e.g. {first_naive!r}")
     return parsed.alias(column)
+
+
+def _check_range(starts: pl.Series, text: pl.Series) -> None:
+    """Refuse event starts outside [EARLIEST_TIME, LATEST_TIME), naming the first."""
+    out = (starts < EARLIEST_TIME) | (starts >= LATEST_TIME)
+    if out.any():
+        i = out.arg_true()[0]
+        raise CSVError(
+            f"event_start {text[i]!r} (row {i + 1}) is outside the supported range "
+            f"{EARLIEST_TIME:%Y-%m-%d} to {LATEST_TIME:%Y-%m-%d} (UTC)"
+        )
+
+
+def _check_finite(
+    values: pl.Series, starts: pl.Series, text: pl.Series, column: str, unit: str = ""
+) -> None:
+    """Refuse inf, -inf and overflowing numbers (1e309), naming the value, time and row."""
+    inf = values.is_infinite()
+    if inf.any():
+        i = inf.arg_true()[0]
+        n = int(inf.sum())
+        more = f"; {n} such values" if n > 1 else ""
+        raise CSVError(
+            f"value {text[i].strip()!r} at {starts[i]} (row {i + 1}, column {column!r}) is not a "
+            f"finite number{unit}{more}"
+        )
+
+
+def _dst_error(text: pl.Series, naive: pl.Series, timezone: str, column: str) -> CSVError:
+    """The first local time that a DST change skips (spring) or repeats (autumn), in our words."""
+    zone = get_zone(timezone)
+    for i, dt in enumerate(naive):
+        early, late = dt.replace(tzinfo=zone, fold=0), dt.replace(tzinfo=zone, fold=1)
+        if early.utcoffset() == late.utcoffset():
+            continue
+        if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != dt:
+            why = "does not exist: the clocks skip it when summer time starts"
+        else:
+            offsets = " or ".join(t.isoformat()[19:] for t in (early, late))
+            why = f"is ambiguous: it happens twice when summer time ends (UTC offset {offsets})"
+        return CSVError(
+            f"{column} {text[i]!r} (row {i + 1}) {why} in {timezone}; give times with a UTC offset"
+        )
+    return CSVError(f"{column} has a local time that {timezone} cannot place; give UTC offsets")
 
 
 def infer_resolution(starts: pl.Series) -> timedelta | None:
@@ -111,36 +131,53 @@ def read_csv_beliefs(
     sensor: Sensor,
     source_id: int,
     options: CSVOptions = CSVOptions(),
+    *,
+    name: str | None = None,
 ) -> pl.DataFrame:
-    """Read a CSV file into a belief frame for ``sensor`` (values in the sensor's unit)."""
+    """Read a CSV file into a belief frame for ``sensor`` (values in the sensor's unit).
+
+    Parameters
+    ----------
+    source : str | Path | bytes
+        The file, or its content.
+    sensor : Sensor
+        The sensor the values are about (unit, resolution, knowledge horizon).
+    source_id : int
+        The source of the beliefs.
+    options : CSVOptions
+        How to read the file.
+    name : str, optional
+        The file's name in messages (default: the path, or ``<bytes>``).
+
+    Returns
+    -------
+    pl.DataFrame
+        Beliefs with the columns of ``BELIEF_SCHEMA``. Every value is finite and every event
+        in [EARLIEST_TIME, LATEST_TIME); anything else is a :class:`CSVError` naming the value,
+        its time and row.
+    """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    name = "<bytes>" if isinstance(source, bytes) else str(source)
-    try:
-        raw = pl.read_csv(
-            io.BytesIO(data),
-            has_header=options.header,
-            skip_rows=options.skiprows,
-            separator=options.delimiter,
-            infer_schema=False,
-        )
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise CSVError(f"cannot read {name} as CSV: {exc}") from exc
+    name = name or ("<bytes>" if isinstance(source, bytes) else str(source))
+    raw = read_table(data, name, options)
     cols = raw.columns
 
     def pick(col: int | str, what: str) -> str:
         if isinstance(col, int) or str(col).isdigit():
             i = int(col)
             if i >= len(cols):
-                raise CSVError(f"{name} has {len(cols)} column(s); no {what} column {i}")
+                hint = delimiter_hint(cols[0]) if len(cols) == 1 else ""
+                raise CSVError(f"{name} has {len(cols)} column(s); no {what} column {i}{hint}")
             return cols[i]
         if col not in cols:
-            raise CSVError(f"{name} has no {what} column {col!r} (columns: {cols})")
+            hint = delimiter_hint(cols[0]) if len(cols) == 1 else ""
+            raise CSVError(f"{name} has no {what} column {col!r} (columns: {cols}){hint}")
         return str(col)
 
     dcol, vcol = pick(options.datecol, "date"), pick(options.valuecol, "value")
     if raw.is_empty():
         raise CSVError(f"{name} has no data rows")
     starts = parse_timestamps(raw[dcol], options.timezone)
+    _check_range(starts, raw[dcol])
     values = raw[vcol].str.strip_chars().cast(pl.Float64, strict=False)
     bad = values.is_null() | values.is_nan()
     if bad.any():
@@ -148,6 +185,7 @@ def read_csv_beliefs(
         raise CSVError(
             f"value {raw[vcol][i]!r} at {starts[i]} (row {i + 1}, column {vcol!r}) is not a number"
         )
+    _check_finite(values, starts, raw[vcol], vcol)
     frame = pl.DataFrame({"event_start": starts, "event_value": values})
     data_res = infer_resolution(frame["event_start"]) or sensor.event_resolution
     if options.unit and options.unit != sensor.unit:
@@ -162,6 +200,7 @@ def read_csv_beliefs(
             raise CSVError(
                 f"unit {options.unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}"
             ) from exc
+        _check_finite(frame["event_value"], starts, raw[vcol], vcol, f" in {sensor.unit}")
     dups = frame.filter(pl.col("event_start").is_duplicated())
     if not dups.is_empty():
         first = dups["event_start"][0]

@@ -16,11 +16,13 @@ import numpy as np
 import polars as pl
 import psycopg
 
+from flex_pipelines.beliefs.model import BELIEF_KEY, BELIEF_SCHEMA
 from flex_pipelines.beliefs.schema import POSTGRES_TYPES, ddl
 from flex_pipelines.beliefs.sql_store import SQLBeliefStore
 from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
 
+_BELIEF_COLS = ", ".join(BELIEF_SCHEMA)
 _STAGE_COLS = [
     "sensor_id",
     "event_start_us",
@@ -170,6 +172,25 @@ class PostgresStore(SQLBeliefStore):
             "timestamptz 'epoch' + belief_time_us * INTERVAL '1 microsecond' AS belief_time, "
             "source_id, cumulative_probability, event_value, belief_horizon_s FROM _incoming_raw"
         )
+
+    def _insert_rows(self, select: str, overwrite: bool) -> dict[int, int] | None:
+        """Insert what no concurrent writer stored meanwhile (``ON CONFLICT`` on the key).
+
+        A concurrent insert of the same key makes this one wait for its commit; the row is
+        then skipped (or, with ``overwrite``, replaced) and the caller sees fewer new rows.
+        """
+        action = (
+            "DO UPDATE SET event_value = EXCLUDED.event_value, belief_horizon_s = "
+            "EXCLUDED.belief_horizon_s, ingestion_id = EXCLUDED.ingestion_id"
+            if overwrite
+            else "DO NOTHING"
+        )
+        rows = self._run(
+            f"WITH ins AS (INSERT INTO beliefs ({_BELIEF_COLS}, belief_horizon_s, ingestion_id) "
+            f"{select} ON CONFLICT ({', '.join(BELIEF_KEY)}) {action} RETURNING sensor_id) "
+            f"SELECT sensor_id, count(*) FROM ins GROUP BY sensor_id"
+        )
+        return {int(s): int(n) for s, n in rows}
 
     def _unstage(self) -> None:
         self._run("DROP VIEW IF EXISTS _incoming")

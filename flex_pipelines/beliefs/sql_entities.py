@@ -343,12 +343,18 @@ class SQLEntities(SQLAdmin, SQLAnnotations, BeliefStore):
         )
         if rows:
             return self._source(rows[0])
-        (row,) = self._run(
+        # a concurrent writer (PostgreSQL) may create the same source: take theirs
+        made = self._run(
             "INSERT INTO sources (name, type, model, version) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name, type, model, version) DO NOTHING "
             "RETURNING id, name, type, model, version",
             params,
         )
-        return self._source(row)
+        if not made:
+            made = self._run(
+                f"SELECT id, name, type, model, version FROM sources WHERE {where}", params
+            )
+        return self._source(made[0])
 
     def get_source(self, id_or_name: int | str) -> Source:
         if isinstance(id_or_name, int) or str(id_or_name).isdigit():

@@ -8,6 +8,7 @@ frame as the temporary table ``_incoming``, and fetching a result as a polars fr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,6 +82,18 @@ def drop_unchanged(frame: pl.DataFrame) -> pl.DataFrame:
     return ordered.with_columns(same.alias("_same")).filter(~unchanged).drop("_ex_ante", "_same")
 
 
+def _conflict_error(conflicts: list[tuple]) -> BeliefValidationError:
+    """The refusal of a belief whose key is stored with another value (up to 3 given)."""
+    c = conflicts[0]
+    more = " or more" if len(conflicts) == 3 else ""
+    return BeliefValidationError(
+        f"sensor {c[0]} already holds value {c[4]} for event {c[1]} believed at "
+        f"{c[2]} by source {c[3]}; refusing to change it to {c[5]} "
+        f"({len(conflicts)}{more} such belief(s)); save with a new belief time, "
+        f"or overwrite explicitly"
+    )
+
+
 class SQLBeliefStore(SQLEntities):
     """Saving and searching beliefs, and the ingestion log."""
 
@@ -136,14 +149,7 @@ class SQLBeliefStore(SQLEntities):
                     f"event_value FROM _cmp WHERE {changed} ORDER BY event_start LIMIT 3"
                 )
                 if conflicts and not overwrite:
-                    c = conflicts[0]
-                    more = " or more" if len(conflicts) == 3 else ""
-                    raise BeliefValidationError(
-                        f"sensor {c[0]} already holds value {c[4]} for event {c[1]} believed at "
-                        f"{c[2]} by source {c[3]}; refusing to change it to {c[5]} "
-                        f"({len(conflicts)}{more} such belief(s)); save with a new belief time, "
-                        f"or overwrite explicitly"
-                    )
+                    raise _conflict_error(conflicts)
                 if conflicts:
                     self._run(
                         f"DELETE FROM beliefs WHERE {scope.replace('b.', '')} AND EXISTS (SELECT 1 "
@@ -153,10 +159,12 @@ class SQLBeliefStore(SQLEntities):
                 new = "(stored_value IS NULL AND NOT unchanged)" + (
                     f" OR ({changed})" if conflicts else ""
                 )
-                counts = self._insert_new(new)
-            finally:
-                self._run("DROP TABLE IF EXISTS _cmp")
-                self._unstage()
+                counts = self._insert_new(new, overwrite)
+            except BaseException:
+                self._drop_quietly()  # a failed transaction refuses the DROP; rollback does it
+                raise
+            self._run("DROP TABLE IF EXISTS _cmp")
+            self._unstage()
         n_new = sum(n for _, _, n in counts)
         by_sensor = {sensor_id: n for sensor_id, _, n in counts}
         return SaveResult(n_new, n_total - n_new, counts[-1][1] if counts else None, by_sensor)
@@ -187,10 +195,27 @@ class SQLBeliefStore(SQLEntities):
             params,
         )
 
-    def _insert_new(self, new: str) -> list[tuple[int, int, int]]:
+    def _drop_quietly(self) -> None:
+        """Drop the save's temporary tables after an error, without masking that error."""
+        for drop in (lambda: self._run("DROP TABLE IF EXISTS _cmp"), self._unstage):
+            with suppress(Exception):  # the rollback removes them; the first error counts
+                drop()
+
+    def _insert_rows(self, select: str, overwrite: bool) -> dict[int, int] | None:
+        """Insert the beliefs ``select`` returns (its columns in the order of ``beliefs``).
+
+        A backend whose writers run concurrently inserts what no other writer stored meanwhile
+        and returns the rows it inserted per sensor; None means every row went in.
+        """
+        self._run(f"INSERT INTO beliefs ({_BELIEF_COLS}, belief_horizon_s, ingestion_id) {select}")
+        return None
+
+    def _insert_new(self, new: str, overwrite: bool = False) -> list[tuple[int, int, int]]:
         """Insert the compared beliefs matching ``new``; log one ingestion per sensor.
 
-        Returns ``[(sensor_id, ingestion_id, n_new)]`` per sensor with new beliefs.
+        Returns ``[(sensor_id, ingestion_id, n_new)]`` per sensor with new beliefs. A belief
+        another writer stored meanwhile (PostgreSQL) counts as stored: with the same value it is
+        not new, with another value the save is refused as if it had been stored before.
         """
         per_sensor = self._run(
             f"SELECT c.sensor_id, count(*), min(c.event_start), max(c.event_start), "
@@ -213,12 +238,43 @@ class SQLBeliefStore(SQLEntities):
             ids[int(sensor_id)] = int(row[0])
             out.append((int(sensor_id), int(row[0]), int(n)))
         case = " ".join(f"WHEN {s} THEN {i}" for s, i in ids.items())
-        self._run(
-            f"INSERT INTO beliefs ({_BELIEF_COLS}, belief_horizon_s, ingestion_id) "
+        inserted = self._insert_rows(
             f"SELECT {_BELIEF_COLS}, belief_horizon_s, CASE sensor_id {case} END FROM _cmp c "
-            f"WHERE {new} ORDER BY sensor_id, event_start"  # locality: zone maps, B-tree pages
+            f"WHERE {new} ORDER BY sensor_id, event_start, belief_time, source_id, "
+            f"cumulative_probability",  # locality (zone maps, B-tree pages); one lock order
+            overwrite,
         )
-        return out
+        if inserted is None or all(inserted.get(s, 0) == n for s, _, n in out):
+            return out
+        # another writer stored some of these beliefs after we compared: refuse a different
+        # value (as if it had been stored before), count the same value as already stored
+        key = " AND ".join(
+            f"b.{c} = c.{c}"
+            for c in (
+                "sensor_id",
+                "event_start",
+                "belief_time",
+                "source_id",
+                "cumulative_probability",
+            )
+        )
+        raced = self._run(
+            f"SELECT c.sensor_id, c.event_start, c.belief_time, c.source_id, b.event_value, "
+            f"c.event_value FROM _cmp c JOIN beliefs b ON {key} WHERE ({new}) AND "
+            f"b.event_value <> c.event_value AND b.ingestion_id NOT IN ({in_list(ids.values())}) "
+            f"ORDER BY c.event_start LIMIT 3"
+        )
+        if raced:
+            raise _conflict_error(raced)
+        kept = []
+        for sensor_id, ingestion_id, _ in out:
+            n = inserted.get(sensor_id, 0)
+            if n:
+                self._run("UPDATE ingestions SET n_new = ? WHERE id = ?", [n, ingestion_id])
+                kept.append((sensor_id, ingestion_id, n))
+            else:  # a save that stores nothing logs no ingestion
+                self._run("DELETE FROM ingestions WHERE id = ?", [ingestion_id])
+        return kept
 
     def delete_beliefs(
         self,

@@ -9,6 +9,7 @@ import polars as pl
 from flex_pipelines.beliefs.knowledge import with_belief_horizon
 from flex_pipelines.beliefs.model import BELIEF_KEY, BELIEF_SCHEMA, Sensor
 from flex_pipelines.errors import FlexPipelinesError, NotFoundError
+from flex_pipelines.time import EARLIEST_TIME, LATEST_TIME
 
 
 class BeliefValidationError(FlexPipelinesError):
@@ -52,8 +53,9 @@ def check_beliefs(
 ) -> pl.DataFrame:
     """Validate a coerced belief frame; return it de-duplicated with ``belief_horizon_s`` added.
 
-    Raises :class:`BeliefValidationError` for nulls/NaN, unknown sensors or sources, off-tick
-    event starts, and the same belief key given twice with different values.
+    Raises :class:`BeliefValidationError` for nulls/NaN, infinite values, times outside
+    [EARLIEST_TIME, LATEST_TIME), unknown sensors or sources, off-tick event starts, and the same
+    belief key given twice with different values.
     """
     if beliefs.is_empty():
         return beliefs.with_columns(pl.lit(None, pl.Int64).alias("belief_horizon_s"))
@@ -69,6 +71,7 @@ def check_beliefs(
                 f"{col} is empty or NaN for {bad.height} belief(s), first at event "
                 f"{row['event_start']} (sensor {row['sensor_id']})"
             )
+    _check_values_and_times(beliefs)
     unknown = set(beliefs["sensor_id"].unique().to_list()) - set(sensors)
     if unknown:
         raise NotFoundError(f"unknown sensor id(s): {sorted(unknown)}")
@@ -111,3 +114,23 @@ def check_beliefs(
             f"values {vals} (same belief time {row['belief_time']} and source {row['source_id']})"
         )
     return out
+
+
+def _check_values_and_times(beliefs: pl.DataFrame) -> None:
+    """Refuse infinite values and times outside the supported range, naming value and time."""
+    inf = beliefs.filter(pl.col("event_value").is_infinite())
+    if inf.height:
+        row = inf.row(0, named=True)
+        raise BeliefValidationError(
+            f"event_value {row['event_value']} is not a finite number for {inf.height} "
+            f"belief(s), first at event {row['event_start']} (sensor {row['sensor_id']})"
+        )
+    for col in ("event_start", "belief_time"):
+        out = beliefs.filter((pl.col(col) < EARLIEST_TIME) | (pl.col(col) >= LATEST_TIME))
+        if out.height:
+            row = out.row(0, named=True)
+            raise BeliefValidationError(
+                f"{col} {row[col]} is outside the supported range {EARLIEST_TIME:%Y-%m-%d} to "
+                f"{LATEST_TIME:%Y-%m-%d} (UTC) for {out.height} belief(s) (sensor "
+                f"{row['sensor_id']})"
+            )

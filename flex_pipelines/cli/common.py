@@ -37,6 +37,13 @@ DbOption = Annotated[
         show_default=True,
     ),
 ]
+WaitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--wait",
+        help="Wait this long (e.g. 30s, 2min) while another process holds the DuckDB file.",
+    ),
+]
 FormatOption = Annotated[
     str,
     typer.Option("--format", "-f", help="Output format: table, json or csv."),

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 
-from flex_pipelines.beliefs import BeliefStore, KnowledgeHorizon, open_store, redact
+from flex_pipelines.beliefs import BeliefStore, KnowledgeHorizon, duckdb_path, open_store, redact
+from flex_pipelines.beliefs.csv_read import header_is_data, read_table
 from flex_pipelines.beliefs.ingest import CSVOptions, read_csv_beliefs
 from flex_pipelines.cli.charts import terminal_line_chart
 from flex_pipelines.cli.common import (
     CLIError,
     DbOption,
     FormatOption,
+    WaitOption,
     console,
     default_db,
     dumps,
@@ -31,8 +33,13 @@ from flex_pipelines.toy import create_toy_account
 DB_DEFAULT = default_db()
 
 
-def _open(db: str) -> BeliefStore:
-    return open_store(db)
+def _open(db: str, *, read_only: bool = False, wait: str | None = None) -> BeliefStore:
+    """The store; readers open an existing DuckDB file read-only (several may share it), and
+    ``wait`` (``--wait 30s``) waits out another process's lock on it."""
+    wait_s = parse_timedelta(wait).total_seconds() if wait else 0.0
+    path = duckdb_path(db)
+    ro = read_only and bool(path) and Path(path).is_file()  # type: ignore[arg-type]
+    return open_store(db, read_only=ro, lock_wait_s=wait_s)
 
 
 def _record(obj: Any) -> dict[str, Any]:
@@ -57,9 +64,9 @@ def _json_arg(text: str | None, name: str) -> dict[str, Any] | None:
 
 def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
     @db_app.command("init")
-    def db_init(db: DbOption = DB_DEFAULT) -> None:
+    def db_init(db: DbOption = DB_DEFAULT, wait: WaitOption = None) -> None:
         """Create the belief store's tables and views (safe to run again)."""
-        with _open(db) as store:
+        with _open(db, wait=wait) as store:
             console.print(
                 f"[green]Store ready[/] at {redact(store.url)} ({store.dialect}); "
                 f"{store.count_beliefs()} beliefs stored."
@@ -185,38 +192,57 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         ),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
+        wait: WaitOption = None,
     ) -> None:
         """Add beliefs from a CSV file (event start, value)."""
         import io
 
         import polars as pl
 
-        def drop_missing(data: bytes) -> tuple[bytes, int]:
-            """The CSV without rows lacking a timestamp or a numeric value, and their count."""
-            raw = pl.read_csv(
-                io.BytesIO(data),
-                has_header=not no_header,
-                skip_rows=skiprows,
-                separator=delimiter,
-                infer_schema=False,
-            )
+        def drop_missing(data: bytes) -> tuple[bytes, int, bool]:
+            """The CSV without rows lacking a timestamp or a numeric value, their count, and
+            whether it has a header (a header row that is data is read as data)."""
+            raw = read_table(data, str(file), opts)
             cols = raw.columns
+            header = not no_header and not header_is_data(data, opts)
 
             def col(c: str) -> str:
                 return cols[int(c)] if c.isdigit() and int(c) < len(cols) else c
 
             if col(valuecol) not in cols or col(datecol) not in cols:
-                return data, 0  # the reader names the missing column
+                return data, 0, not no_header  # the reader names the missing column
             value = raw[col(valuecol)].str.strip_chars().cast(pl.Float64, strict=False)
             stamp = raw[col(datecol)].str.strip_chars()
             bad = value.is_null() | value.is_nan() | stamp.is_null() | (stamp == "")
             if raw.height and bool(bad.all()):
                 raise CLIError(f"{file}: all {raw.height} rows lack a timestamp or a value")
             buf = io.BytesIO()
-            raw.filter(~bad).write_csv(buf, separator=delimiter, include_header=not no_header)
-            return buf.getvalue(), int(bad.sum())
+            raw.filter(~bad).write_csv(buf, separator=delimiter, include_header=header)
+            return buf.getvalue(), int(bad.sum()), header
 
-        with _open(db) as store:
+        opts = CSVOptions(
+            datecol=datecol,
+            valuecol=valuecol,
+            skiprows=skiprows,
+            header=not no_header,
+            delimiter=delimiter,
+            timezone=timezone,
+            unit=unit,
+            belief_time=parse_datetime(belief_time) if belief_time else None,
+            horizon=parse_timedelta(horizon) if horizon else None,
+            off_tick=off_tick,
+        )
+        data, skipped = file.read_bytes(), 0
+        # one transaction: a refused file leaves no trace, not even a new source
+        with (
+            _open(db, wait=wait) as store,
+            store.transaction(),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
+            if skip_missing:  # the rows before the header are gone from the filtered CSV
+                data, skipped, header = drop_missing(data)
+                opts = replace(opts, skiprows=0, header=header)
             sensor = store.get_sensor(sensor_id)
             try:
                 src = store.get_source(source)
@@ -224,19 +250,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 if source.isdigit():
                     raise
                 src = store.get_or_create_source(source, source_type)
-            data, skipped = file.read_bytes(), 0
-            if skip_missing:  # the rows before the header are gone from the filtered CSV
-                data, skipped = drop_missing(data)
-            opts = CSVOptions(
-                datecol=datecol, valuecol=valuecol, skiprows=0 if skip_missing else skiprows,
-                header=not no_header,
-                delimiter=delimiter, timezone=timezone, unit=unit,
-                belief_time=parse_datetime(belief_time) if belief_time else None,
-                horizon=parse_timedelta(horizon) if horizon else None, off_tick=off_tick,
-            )  # fmt: skip
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                frame = read_csv_beliefs(data, sensor, src.id, opts)
+            frame = read_csv_beliefs(data, sensor, src.id, opts, name=str(file))
             for w in caught:  # on stderr: with --format json stdout stays JSON only
                 err_console.print(f"[yellow]Warning:[/] {w.message}")
             result = store.save_beliefs(frame, overwrite=overwrite, changed_only=not keep_unchanged)
@@ -252,8 +266,8 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 + (f" Skipped {skipped} rows without a timestamp or value." if skip_missing else "")
             )
 
-    def _list(kind: str, fmt: str, db: str, **kw: Any) -> None:
-        with _open(db) as store:
+    def _list(kind: str, fmt: str, db: str, wait: str | None = None, **kw: Any) -> None:
+        with _open(db, read_only=True, wait=wait) as store:
             items = {
                 "accounts": store.list_accounts, "assets": store.list_assets,
                 "sensors": store.list_sensors, "sources": store.list_sources,
@@ -261,24 +275,38 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         emit_records([_record(x) for x in items], fmt, kind)
 
     @show_app.command("accounts")
-    def show_accounts(db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:
+    def show_accounts(
+        db: DbOption = DB_DEFAULT, fmt: FormatOption = "table", wait: WaitOption = None
+    ) -> None:
         """List accounts."""
-        _list("accounts", fmt, db)
+        _list("accounts", fmt, db, wait)
 
     @show_app.command("assets")
-    def show_assets(account_id: int | None = typer.Option(None, "--account"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
+    def show_assets(
+        account_id: int | None = typer.Option(None, "--account"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+        wait: WaitOption = None,
+    ) -> None:
         """List assets."""
-        _list("assets", fmt, db, account_id=account_id)
+        _list("assets", fmt, db, wait, account_id=account_id)
 
     @show_app.command("sensors")
-    def show_sensors(asset_id: int | None = typer.Option(None, "--asset"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
+    def show_sensors(
+        asset_id: int | None = typer.Option(None, "--asset"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+        wait: WaitOption = None,
+    ) -> None:
         """List sensors."""
-        _list("sensors", fmt, db, asset_id=asset_id)
+        _list("sensors", fmt, db, wait, asset_id=asset_id)
 
     @show_app.command("sources")
-    def show_sources(db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:
+    def show_sources(
+        db: DbOption = DB_DEFAULT, fmt: FormatOption = "table", wait: WaitOption = None
+    ) -> None:
         """List data sources."""
-        _list("sources", fmt, db)
+        _list("sources", fmt, db, wait)
 
     @show_app.command("beliefs")
     def show_beliefs(
@@ -293,11 +321,12 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         fmt: Annotated[
             str, typer.Option("--format", "-f", help="table, csv, json or chart")
         ] = "table",
+        wait: WaitOption = None,
     ) -> None:
         """Show beliefs about events in a window (one value per event, as of a belief time)."""
         t0 = parse_datetime(start)
         t1 = add_duration(t0, duration)
-        with _open(db) as store:
+        with _open(db, read_only=True, wait=wait) as store:
             sensors = {s: store.get_sensor(s) for s in sensor_ids}
             src = [store.get_source(source).id] if source else None
             df = store.search_beliefs(
@@ -348,9 +377,10 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         source: str | None = typer.Option(None, "--source"),
         yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
         db: DbOption = DB_DEFAULT,
+        wait: WaitOption = None,
     ) -> None:
         """Delete beliefs of sensors (optionally in a window, of one source)."""
-        with _open(db) as store:
+        with _open(db, wait=wait) as store:
             src = [store.get_source(source).id] if source else None
             t0 = parse_datetime(start) if start else None
             t1 = parse_datetime(end) if end else None

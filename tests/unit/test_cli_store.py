@@ -181,7 +181,7 @@ def test_units_resolution_and_horizon_on_ingest(db, toy, tmp_path):
         (
             "t,v\n2026-03-29T02:30:00,1\n",
             ["--timezone", "Europe/Amsterdam"],
-            "does not exist or is ambiguous",
+            "'2026-03-29T02:30:00' (row 1) does not exist: the clocks skip it",
         ),
     ],
 )
