@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sites", default="1000")
     ap.add_argument("--backends", default="duckdb,postgres")
+    ap.add_argument("--configs", help="backend:sites,… instead of the product of the two above")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # backend:n in this process
     args = ap.parse_args(argv)
     if args.one:
@@ -116,8 +117,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_one(backend, int(n))))
         return
     rows = []
-    for n in (int(x) for x in args.sites.split(",")):
-        for backend in args.backends.split(","):
+    configs = [(b, int(n)) for n in args.sites.split(",") for b in args.backends.split(",")]
+    if args.configs:
+        configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs.split(",")]
+    for backend, n in configs:
+        if True:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", f"{backend}:{n}"],
                 capture_output=True,
