@@ -121,16 +121,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.configs:
         configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs.split(",")]
     for backend, n in configs:
-        if True:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", f"{backend}:{n}"],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", f"{backend}:{n}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
     load = os.getloadavg()[0]
     lines = [
         "## Fleet scale: batch scheduling in the service (bench/bench_fleet.py)",
