@@ -128,6 +128,16 @@ class Site:
         """The site's time zone (its asset's)."""
         return self.asset.timezone
 
+    def scope(self) -> Scope:
+        """What scheduling this site covers: all its devices under its merged flex-context
+        (the same as ``AssetTree.scopes(asset_id=site.id)`` for this site, without reloading)."""
+        from flex_pipelines.scheduling.references import canonical_flex
+
+        fms, fc = canonical_flex(
+            [{**d.flex_model, "name": d.name} for d in self.devices], self.flex_context
+        )
+        return Scope(self, tuple(fms), fc)
+
     def devices_of_kind(self, kind: str) -> list[Device]:
         """Its ``storage`` or ``process`` devices."""
         return [d for d in self.devices if d.kind == kind]

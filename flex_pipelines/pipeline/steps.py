@@ -26,7 +26,6 @@ from flex_pipelines.pipeline.sites import (
     report_progress,
 )
 from flex_pipelines.service import LOCAL_ADMIN, SchedulePlan, ScheduleRecord, input_gaps, schedule
-from flex_pipelines.sites import AssetTree
 from flex_pipelines.time import get_zone
 
 
@@ -68,15 +67,9 @@ def schedule_site(
     reason = input_gaps(store, site, start, end)
     if reason:
         raise MissingInputsError(reason)
-    plan = SchedulePlan(
-        tuple(
-            sc
-            for sc in AssetTree.load(store).scopes(asset_id=site.id)
-            if sc.site and sc.site.id == site.id
-        )
-    )
-    if not plan.scopes:
+    if not site.devices:
         raise MissingInputsError(f"site {site.id} ({site.name}): no device to schedule")
+    plan = SchedulePlan((site.scope(),))
     records = schedule(
         LOCAL_ADMIN,
         store,
