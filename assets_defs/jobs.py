@@ -17,12 +17,6 @@ reoptimise_job = define_asset_job(
     description="Re-optimise the schedules of the selected sites and days, then report.",
 )  # fmt: skip
 
-#: forecasts + schedules for the day-ahead cycle
-day_ahead_job = define_asset_job(
-    "day_ahead_job", selection=AssetSelection.assets("forecasts", "schedules", "reports"),
-    description="Day-ahead cycle: forecast, schedule and report tomorrow after gate closure.",
-)  # fmt: skip
-
 
 def celery_schedules_job():  # noqa: ANN201
     """Schedules on dagster-celery workers (one step per site), or None without dagster-celery."""

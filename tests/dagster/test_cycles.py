@@ -1,4 +1,5 @@
-"""The day-ahead and intraday cycles, and the inbox sensor, evaluated at given times."""
+"""The intraday cycle and the inbox sensor, evaluated at given times (the day-ahead cycle is an
+automation condition: ``test_automation.py``)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,7 @@ from dagster import build_schedule_context, build_sensor_context
 
 from assets_defs.sensors import inbox_files
 from resources import InboxResource
-from schedules.cycles import day_ahead_cycle, intraday_cycle
-
-
-def test_day_ahead_cycle_plans_tomorrow_in_local_time() -> None:
-    # 13:00 in Amsterdam on 30 March 2024 (CET), the day before the spring DST change
-    ctx = build_schedule_context(scheduled_execution_time=datetime(2024, 3, 30, 12, tzinfo=UTC))
-    req = day_ahead_cycle(ctx)
-    assert req.partition_key == "2024-03-31"
-    assert req.run_key == "day-ahead:2024-03-31"
-    assert day_ahead_cycle.cron_schedule == "0 13 * * *"
-    assert day_ahead_cycle.execution_timezone == "Europe/Amsterdam"
+from schedules.cycles import intraday_cycle
 
 
 def test_intraday_cycle_replans_today_for_storage() -> None:

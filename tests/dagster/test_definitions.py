@@ -15,15 +15,17 @@ from flex_pipelines.pipeline import day_ahead_viewpoint, day_windows, days_in
 def test_definitions_load() -> None:
     Definitions.validate_loadable(defs)
     names = {j.name for j in defs.resolve_all_job_defs()}
-    assert {"pipeline_job", "reoptimise_job", "day_ahead_job", "celery_schedules_job"} <= names
+    assert {"pipeline_job", "reoptimise_job", "celery_schedules_job"} <= names
     assert {s.name for s in defs.sensors} == {
         "inbox_files",
         "reoptimise_on_new_beliefs",
         "alert_on_run_failure",
         "alert_on_tick_failure",
         "stale_schedules",
+        "automation",
     }
-    assert {s.name for s in defs.schedules} == {"day_ahead_cycle", "intraday_cycle"}
+    # the day-ahead cycle is declarative (an AutomationCondition); intraday passes run config
+    assert {s.name for s in defs.schedules} == {"intraday_cycle"}
 
 
 def test_every_asset_is_described_grouped_owned_and_partitioned() -> None:

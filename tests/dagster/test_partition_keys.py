@@ -13,16 +13,22 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import build_schedule_context, partition_loading_context
+from dagster import (
+    AssetKey,
+    build_schedule_context,
+    evaluate_automation_conditions,
+    partition_loading_context,
+)
 
 from assets_defs.partitions import daily_partitions, daily_partitions_for
 from assets_defs.sensors import reoptimise_tick, today_key
 from flex_pipelines.beliefs import open_store
+from flex_pipelines.definitions import defs
 from flex_pipelines.pipeline.reoptimise import local_today
 from flex_pipelines.settings import load_settings
 from flex_pipelines.toy import create_toy_account
 from resources import BeliefStoreResource
-from schedules.cycles import day_ahead_cycle, intraday_cycle
+from schedules.cycles import intraday_cycle
 
 TZ = "Europe/Amsterdam"
 
@@ -67,14 +73,25 @@ def _store_with_prices(path: Path, first: datetime, days: int) -> str:
 
 
 @pytest.mark.parametrize("clock", list(CLOCKS), ids=list(CLOCKS))
-def test_cycle_and_inbox_keys_exist_at_their_tick(clock: str) -> None:
+def test_cycle_and_inbox_keys_exist_at_their_tick(clock: str, instance) -> None:
     at = CLOCKS[clock]
-    ahead = day_ahead_cycle(build_schedule_context(scheduled_execution_time=at))
     intraday = intraday_cycle(build_schedule_context(scheduled_execution_time=at))
+    # the day-ahead automation, a day after its previous tick: the 13:00 cron passed in between
+    first = evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=at - timedelta(days=1)
+    )
+    ahead = evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=at, cursor=first.cursor
+    )
     today = local_today(at, TZ)
-    assert ahead.partition_key == (today + timedelta(days=1)).isoformat()
+    requested = {
+        key.to_user_string(): sorted(ahead.get_requested_partitions(key))
+        for key in (AssetKey("forecasts"), AssetKey("schedules"), AssetKey("reports"))
+    }
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert requested == {"forecasts": [tomorrow], "schedules": [tomorrow], "reports": [tomorrow]}
     assert intraday.partition_key == today.isoformat() == today_key(at)
-    for key in (ahead.partition_key, intraday.partition_key, today_key(at)):
+    for key in (tomorrow, intraday.partition_key, today_key(at)):
         assert _exists(daily_partitions, key, at), (clock, key)
     # the day after the horizon is not a partition yet: the test can fail
     assert not _exists(daily_partitions, (today + timedelta(days=2)).isoformat(), at)
