@@ -137,6 +137,9 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         calibration: str = typer.Option(
             "conformal", "--calibration", help="quantiles: conformal (calibrated) or none"
         ),
+        calibration_window: str = typer.Option(
+            "P56D", "--calibration-window", help="past forecasts the quantiles calibrate on"
+        ),
         score: bool = typer.Option(True, "--score/--no-score", help="score where actuals exist"),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
@@ -159,6 +162,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                 quantiles=_quantiles(quantiles),
                 holiday_country=holidays,
                 calibration=calibration,
+                calibration_window=parse_timedelta(calibration_window),
                 local_days=local_days,
                 days_ahead=days_ahead,
             )
