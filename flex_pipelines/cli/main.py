@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "flex_pipelines.cli.pipeline_cmds",
     "flex_pipelines.cli.demo_cmds",
     "flex_pipelines.cli.admin_cmds",
+    "flex_pipelines.cli.dbops_cmds",
 ]
 
 for _name in COMMAND_MODULES:
