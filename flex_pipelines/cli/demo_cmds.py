@@ -34,7 +34,10 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         days: int = typer.Option(7, "--days", help="number of days to run"),
         out: Path = typer.Option(Path("var/demo"), "--out", help="folder for inbox and charts"),
         sites: int = typer.Option(
-            0, "--sites", min=0, help="instead: build N synthetic sites and schedule them in batches"
+            0,
+            "--sites",
+            min=0,
+            help="instead: build N synthetic sites and schedule them in batches",
         ),
     ) -> None:
         """Build the demo site from bundled real data and run ingest → forecast → schedule → report."""
