@@ -210,7 +210,9 @@ def collect_schedules(
     context: OpExecutionContext, results: list[dict], store: BeliefStoreResource
 ) -> Iterator[Output]:
     """The asset's materializations: one per partition with that day's own cost, site-days,
-    rows, solve time, skipped sites and chart; the run's totals as ``run_*`` entries."""
+    rows, solve time, skipped sites, warnings and sparklines; the run's totals as ``run_*``
+    entries. Then each day's PNG chart as an observation of that partition (after the
+    materialization: drawing it takes seconds in a run's fresh process)."""
     keys = list(context.partition_keys)
     done = [d for r in results for d in r["days"]]
     skipped = [x for r in results for x in r["skipped"]]
@@ -223,6 +225,7 @@ def collect_schedules(
                 context.log_event(AssetObservation(key, partition=day, metadata={"skipped": why}))
         return
     first = next((r for r in sorted(results, key=lambda r: r["site_id"]) if r["days"]), None)
+    charted: list[tuple[str, datetime, datetime]] = []
     with store.open() as s:
         site = next((x for x in list_sites(s) if first and x.id == first["site_id"]), None)
         for day in keys:
@@ -232,9 +235,7 @@ def collect_schedules(
                 lines = schedule_sparklines(s, site.power_sensor_ids()[0], ws, we)
                 if lines:
                     meta["schedule"] = MetadataValue.text(lines)
-                chart = schedule_chart_markdown(s, site, ws, we)
-                if chart:
-                    meta["chart"] = MetadataValue.md(chart)
+                charted.append((day, ws, we))
             _add_partition_metadata(context, day, meta)
     yield Output(
         None,
@@ -254,6 +255,15 @@ def collect_schedules(
             ),
         },
     )
+    # The materializations are recorded; now the PNG charts, which cost seconds in the fresh
+    # process of a run (matplotlib), as observations of the same partitions.
+    if site is not None and charted:
+        with store.open() as s:
+            for day, ws, we in charted:
+                chart = schedule_chart_markdown(s, site, ws, we)
+                if chart:
+                    meta = {"chart": MetadataValue.md(chart)}
+                    context.log_event(AssetObservation(SCHEDULES, partition=day, metadata=meta))
 
 
 def _add_partition_metadata(context: OpExecutionContext, day: str, meta: dict[str, Any]) -> None:
@@ -276,9 +286,9 @@ def schedules(forecasts):
     """Optimised schedules of every device per site and local day, saved as scheduler beliefs on
     the devices' power sensors (one transaction per site and day; a failed solve saves nothing,
     so the previous schedule stays the latest belief). Metadata per day (also in a range
-    run): rows, site-days, cost (EUR), solve time, skipped sites with their reason, the schedule
-    as text sparklines and a PNG chart; the run's totals as ``run_*``, and each site step's
-    worker (host:pid).
+    run): rows, site-days, cost (EUR), solve time, skipped sites with their reason, the
+    schedulers' warnings, the schedule as text sparklines; the run's totals as ``run_*``, and each
+    site step's worker (host:pid). Each day's PNG chart follows as an observation of the partition.
     """
     results = schedule_targets(forecasts).map(schedule_one_site)
     return collect_schedules(results.collect())

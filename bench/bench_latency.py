@@ -1,19 +1,26 @@
 """Latency benchmark: new prices for tomorrow → saved re-optimised schedule, with the daemon.
 
 A toy site (a 200 kW SHIFTABLE process) in a DuckDB store has prices for today; ``dagster-daemon``
-runs with the repository's ``dagster.yaml`` (queued runs, one at a time) and
-``FLEXPIPE_SENSOR_INTERVAL_S`` (5 s here, 30 s by default). The sensor's first tick starts from
-the latest ingestion (we count the runs it queues: the bound says at most
-``FLEXPIPE_REOPT_MAX_RUNS``). Then, ``n`` times, we save 24 hourly prices for tomorrow (a new
-source each time) and time the path until the ``schedules`` materialization of tomorrow, split:
+runs with the repository's ``dagster.yaml`` (queued runs, one at a time) and the shipped settings
+(``FLEXPIPE_SENSOR_INTERVAL_S`` 4 s: every loop of the daemon's sensor evaluation, which runs every
+5 s; ``--interval`` overrides it). The sensor's first tick starts from the latest ingestion (we
+count the runs it queues: the bound says at most ``FLEXPIPE_REOPT_MAX_RUNS``). Then, ``n`` times,
+we save 24 hourly prices for tomorrow (a new source each time) and time the path until the
+``schedules`` materialization of tomorrow, split:
 
 - **sensor**: save → run created (waiting for the next tick + the tick itself);
 - **queue**: run created → dequeued and launching (``dequeue_interval_seconds``, 1 s here);
-- **start-up**: launching → its first step starts (a fresh process loads the code location);
-- **run**: first step → materialization (open the store, solve, save, checks);
+- **start-up**: launching → its first step starts (the code server spawns a fresh process, which
+  imports the code location);
+- **run**: first step → materialization (open the store, solve, save, metadata);
 - **total**: save → materialization.
 
-``python -m bench.bench_latency [--n 5] [--interval 5]`` writes bench/results/latency.md.
+The machine is shared: ``--max-load L`` waits (up to ``--wait`` seconds) until the 1-minute load
+average is at most ``L`` before starting, and the table records the load average (1 min, from
+``/proc/loadavg``) at every revision.
+
+``python -m bench.bench_latency [--n 5] [--interval S] [--max-load 1.5] [--timeline]`` writes
+bench/results/latency.md.
 """
 
 from __future__ import annotations
@@ -64,7 +71,7 @@ def save_prices(
         return time.time()
 
 
-def bench(tmp: Path, n: int, interval_s: int) -> dict:
+def bench(tmp: Path, n: int, interval_s: int | None, timeline: bool = False) -> dict:
     from dagster import (
         AssetKey,
         AssetRecordsFilter,
@@ -91,8 +98,11 @@ def bench(tmp: Path, n: int, interval_s: int) -> dict:
         "DAGSTER_HOME": str(home),
         "FLEXPIPE_DB_URL": url,
         "FLEXPIPE_INBOX": str(tmp / "inbox"),
-        "FLEXPIPE_SENSOR_INTERVAL_S": str(interval_s),
     }
+    env.pop("FLEXPIPE_SENSOR_INTERVAL_S", None)
+    if interval_s is not None:
+        env["FLEXPIPE_SENSOR_INTERVAL_S"] = str(interval_s)
+    interval_s = load_settings(env).sensor_interval_s
     exe = str(Path(sys.executable).parent / "dagster-daemon")
     log = open(tmp / "daemon.log", "w")  # noqa: SIM115
     daemon = subprocess.Popen(
@@ -105,6 +115,7 @@ def bench(tmp: Path, n: int, interval_s: int) -> dict:
     )
     key = AssetKey("schedules")
     rows: list[dict[str, float]] = []
+    loads: list[float] = []
     first_start_runs = -1
     try:
         with DagsterInstance.from_config(str(home)) as inst:
@@ -120,6 +131,7 @@ def bench(tmp: Path, n: int, interval_s: int) -> dict:
                 raise TimeoutError(f"the sensor never ticked; see {tmp / 'daemon.log'}")
             w_start, _ = day_window(tomorrow, tz)
             for k in range(n):
+                loads.append(load_1min())
                 t0 = save_prices(url, price, f"EPEX revision {k}", w_start, 24, k + 1)
                 while True:
                     recs = inst.fetch_materializations(
@@ -143,6 +155,12 @@ def bench(tmp: Path, n: int, interval_s: int) -> dict:
                 launched = starting[0].timestamp if starting else created
                 steps = inst.all_logs(mat.run_id, of_type=DagsterEventType.STEP_START)
                 first_step = min(e.timestamp for e in steps) if steps else started
+                if timeline:
+                    print(f"run {mat.run_id[:8]} (save at -{created - t0:.2f} s):")
+                    for e in inst.all_logs(mat.run_id):
+                        kind = e.dagster_event.event_type_value if e.dagster_event else "log"
+                        text = (e.user_message or "").replace("\n", " ")[:70]
+                        print(f"  {e.timestamp - created:7.2f} {kind:28} {text}")
                 rows.append(
                     {
                         "sensor": created - t0,
@@ -166,7 +184,26 @@ def bench(tmp: Path, n: int, interval_s: int) -> dict:
             daemon.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
-    return {"rows": rows, "first_start_runs": first_start_runs, "interval_s": interval_s}
+    return {
+        "rows": rows,
+        "first_start_runs": first_start_runs,
+        "interval_s": interval_s,
+        "loads": loads,
+    }
+
+
+def load_1min() -> float:
+    """The 1-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def wait_for_quiet(max_load: float, wait_s: float) -> float:
+    """Wait until the 1-minute load average is at most ``max_load`` (at most ``wait_s`` s);
+    returns the load average it started at."""
+    deadline = time.monotonic() + wait_s
+    while (load := load_1min()) > max_load and time.monotonic() < deadline:
+        time.sleep(10)
+    return load
 
 
 def _why(inst) -> str:  # noqa: ANN001
@@ -187,12 +224,15 @@ def write(result: dict) -> None:
     med = {c: statistics.median(r[c] for r in rows) for c in cols}
     lo = {c: min(r[c] for r in rows) for c in cols}
     hi = {c: max(r[c] for r in rows) for c in cols}
+    loads = result["loads"]
     lines = [
         "## Latency: new prices for tomorrow → saved schedule (bench/bench_latency.py)",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `dagster-daemon` and the repository's "
-        f"dagster.yaml, sensor interval {result['interval_s']} s (`FLEXPIPE_SENSOR_INTERVAL_S`; "
-        f"default 30 s), one toy site on DuckDB, {len(rows)} price revisions for tomorrow. "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores with "
+        f"`dagster-daemon` and the repository's dagster.yaml, sensor interval "
+        f"{result['interval_s']} s (`FLEXPIPE_SENSOR_INTERVAL_S`), one toy site on DuckDB, "
+        f"{len(rows)} price revisions for tomorrow. Load average (1 min) at the revisions: "
+        f"median {statistics.median(loads):.1f} (min {min(loads):.1f}, max {max(loads):.1f}). "
         f"Runs queued by the sensor's first start (prices for today already in the store): "
         f"**{result['first_start_runs']}** (it starts at the latest ingestion).",
         "",
@@ -217,10 +257,15 @@ def write(result: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=5)
-    ap.add_argument("--interval", type=int, default=5)
+    ap.add_argument("--interval", type=int, default=None, help="sensor interval (default: setting)")
+    ap.add_argument("--max-load", type=float, default=None, help="wait for this 1-min load")
+    ap.add_argument("--wait", type=float, default=900, help="seconds to wait for --max-load")
+    ap.add_argument("--timeline", action="store_true", help="print every event of each run")
     args = ap.parse_args(argv)
+    if args.max_load is not None:
+        print(f"load average {wait_for_quiet(args.max_load, args.wait):.2f} at the start")
     with tempfile.TemporaryDirectory() as tmp:
-        write(bench(Path(tmp), args.n, args.interval))
+        write(bench(Path(tmp), args.n, args.interval, args.timeline))
 
 
 if __name__ == "__main__":

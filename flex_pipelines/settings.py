@@ -18,7 +18,7 @@ shows where the value comes from) and the default otherwise. No dagster import a
 | ``FLEXPIPE_DAY_AHEAD_TIME`` | ``13:00`` | when the day-ahead cycle runs |
 | ``FLEXPIPE_INTRADAY_MINUTES`` | ``15`` | interval of the intraday cycle |
 | ``FLEXPIPE_AUTOMATION`` | ``on`` | ``off`` starts sensors and schedules stopped |
-| ``FLEXPIPE_SENSOR_INTERVAL_S`` | ``30`` | minimum interval of the inbox and re-optimisation sensors |
+| ``FLEXPIPE_SENSOR_INTERVAL_S`` | ``4`` | minimum interval of the inbox, re-optimisation and automation sensors (the daemon evaluates sensors every 5 s: 4 means every loop) |
 | ``FLEXPIPE_ALERT_WEBHOOK`` | — | URL that receives alerts as JSON |
 | ``FLEXPIPE_STALE_AFTER_HOURS`` | ``26`` | schedules older than this raise a stale-data alert |
 | ``FLEXPIPE_LOCK_WAIT_S`` | ``600`` | seconds a step waits for a DuckDB file another process holds |
@@ -43,7 +43,9 @@ DEFAULTS: dict[str, str] = {
     "FLEXPIPE_DAY_AHEAD_TIME": "13:00",
     "FLEXPIPE_INTRADAY_MINUTES": "15",
     "FLEXPIPE_AUTOMATION": "on",
-    "FLEXPIPE_SENSOR_INTERVAL_S": "30",
+    #: at most the daemon's 5 s sensor loop: with exactly 5 a tick that comes a little early is
+    #: skipped and the sensor runs every 10 s
+    "FLEXPIPE_SENSOR_INTERVAL_S": "4",
     "FLEXPIPE_ALERT_WEBHOOK": "",
     "FLEXPIPE_STALE_AFTER_HOURS": "26",
     "FLEXPIPE_LOCK_WAIT_S": "600",

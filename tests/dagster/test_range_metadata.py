@@ -37,6 +37,14 @@ def test_a_seven_day_backfill_shows_each_days_own_cost_and_site_days(db_url: str
         assert sched[day]["run_site_days"] == 7 and sched[day]["run_days"] == 7
         assert sched[day]["per_site"][0]["start"][:10] <= day  # its own window
         assert "power" in sched[day]["schedule"]  # the sparklines, shown without a click
+    # each day's PNG chart: an observation of its partition, drawn after the materialization
+    observed = instance.fetch_observations(AssetKey("schedules"), limit=100).records
+    charts = {
+        r.asset_observation.partition: r.asset_observation.metadata["chart"].value
+        for r in observed
+        if "chart" in r.asset_observation.metadata
+    }
+    assert sorted(charts) == days and all(c.startswith("![") for c in charts.values())
     costs = [sched[d]["cost_eur"] for d in days]
     assert len(set(costs)) == 7  # real prices: every day costs something else
     assert abs(sum(costs) - sched[days[0]]["run_cost_eur"]) < 0.05
