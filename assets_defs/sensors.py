@@ -16,7 +16,6 @@
 
 import hashlib
 import json
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
@@ -39,6 +38,7 @@ from assets_defs.inbox import inbox_beliefs
 from assets_defs.jobs import reoptimise_job
 from assets_defs.partitions import SETTINGS
 from assets_defs.schedules import SCHEDULES, schedule_run_config
+from flex_pipelines.alerts import post_alert
 from flex_pipelines.pipeline import list_sites
 from flex_pipelines.pipeline.reoptimise import ReoptCursor, local_today, plan_reoptimisation
 from flex_pipelines.settings import Settings, load_settings
@@ -154,9 +154,7 @@ def alert(instance: DagsterInstance, key: AssetKey, message: str, **meta: object
     instance.report_runless_asset_event(AssetObservation(key, metadata={"alert": message, **meta}))  # type: ignore[arg-type]
     url = load_settings().alert_webhook
     if url:
-        body = json.dumps({"asset": key.to_user_string(), "text": message, **meta}, default=str)
-        req = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
-        urllib.request.urlopen(req, timeout=5).close()
+        post_alert(url, message, asset=key.to_user_string(), **meta)
 
 
 @run_failure_sensor(default_status=DEMO_ON, minimum_interval_seconds=30)

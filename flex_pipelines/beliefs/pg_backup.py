@@ -233,7 +233,8 @@ def _wrap(store: BeliefStore, dumped: str, schema: str) -> tuple[str, str]:
     before = aside + f"CREATE SCHEMA IF NOT EXISTS {b};\n" + "\n".join(drops) + "\n"
     before += f"CREATE SCHEMA {a};\n"
     moves = "\n".join(
-        f"  FOR r IN SELECT c.relname FROM pg_class c WHERE c.relnamespace = {_text(a)}::regnamespace"
+        f"  FOR r IN SELECT c.relname FROM pg_class c\n"
+        f"    WHERE c.relnamespace = {_text(a)}::regnamespace"
         f" AND c.relkind IN ({kinds}) LOOP\n"
         f"    EXECUTE format('ALTER {what} %I.%I SET SCHEMA %I', {_text(dumped)}, r.relname, "
         f"{_text(schema)});\n  END LOOP;"
