@@ -18,6 +18,7 @@ Run: ``.venv/bin/python bench/bench_scheduling.py`` → bench/results/scheduling
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -407,13 +408,14 @@ from flex_pipelines.scheduling.storage import parse_problem_json, solve
 out = {{}}
 for label, days, n in {cases!r}:
     data = problem(days, n)
-    times = []
+    wall, cpu = [], []
     for i in range({runs} + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = solve(parse_problem_json(data))
         if i > 1:
-            times.append(time.perf_counter() - t0)
-    out[label] = [min(times), sorted(times)[len(times) // 2], r.objective, r.method]
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    out[label] = [min(wall), sorted(wall)[len(wall) // 2], r.objective, r.method, min(cpu)]
 print(json.dumps(out))
 """
 
@@ -422,8 +424,9 @@ def compare(base_root: str, runs: int = 5, rounds: int = 3) -> str:
     """Before/after in one run: the default method (parse + build + solve) of the same cases
     with the code in ``base_root`` (e.g. ``git archive <rev> flex_pipelines bench | tar -x``)
     and with this checkout, alternating fresh processes (``rounds`` each, ``runs`` timed runs
-    per process after a warm-up); the fastest run of each side (the least disturbed by other
-    load on a shared machine), the medians, and the ratios after / before."""
+    per process after a warm-up); the fastest run of each side by CPU time and by wall-clock
+    time (the least disturbed by other load on a shared machine), the medians, and the ratios
+    after / before."""
     here = str(Path(__file__).resolve().parents[1])
     bench = str(Path(__file__).resolve().parent)
     res: dict[str, dict[str, list]] = {"before": {}, "after": {}}
@@ -436,21 +439,42 @@ def compare(base_root: str, runs: int = 5, rounds: int = 3) -> str:
             for label, row in json.loads(out.stdout.strip().splitlines()[-1]).items():
                 res[side].setdefault(label, []).append(row)
     lines = [
-        "| case | method before / after | fastest before / after (s) | ratio "
-        "| median before / after (s) | ratio | same objective |",
-        "|---|---|---|---|---|---|---|",
+        "| case | method before / after | CPU, fastest before / after (s) | ratio "
+        "| wall, fastest before / after (s) | ratio | wall, median before / after (s) | ratio "
+        "| same objective |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, _, _ in COMPARE_CASES:
         b, a = res["before"][label], res["after"][label]
         tb = statistics.median(r[1] for r in b)
         ta = statistics.median(r[1] for r in a)
         fb, fa = min(r[0] for r in b), min(r[0] for r in a)
+        cb, ca = min(r[4] for r in b), min(r[4] for r in a)
         same = "yes" if _same(a[0][2], b[0][2]) else f"no ({a[0][2]:.6f} vs {b[0][2]:.6f})"
         lines.append(
-            f"| {label} | {b[0][3]} / {a[0][3]} | {fb:.4f} / {fa:.4f} | {fa / fb:.2f} "
+            f"| {label} | {b[0][3]} / {a[0][3]} | {cb:.4f} / {ca:.4f} | {ca / cb:.2f} "
+            f"| {fb:.4f} / {fa:.4f} | {fa / fb:.2f} "
             f"| {tb:.4f} / {ta:.4f} | {ta / tb:.2f} | {same} |"
         )
-    md = "\n".join(lines)
+    rev = Path(base_root, "REV").read_text().strip() if Path(base_root, "REV").exists() else "?"
+    load = os.getloadavg()[0]
+    md = "\n".join(
+        [
+            "",
+            "### Before / after (issue 15: one description per constraint, FlexMeasures 1.0 fields)",
+            "",
+            f"The default method (parse + build + solve) with the code before (commit {rev}) and "
+            f"after, alternating fresh processes ({rounds} each, {runs} timed runs after two "
+            f"warm-ups), measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with a load average of "
+            f"{load:.1f} on the 2 cores (other jobs running). Ratios are after / before; the "
+            "fastest CPU time is the least disturbed by the other load.",
+            "",
+            *lines,
+            "",
+        ]
+    )
+    with RESULTS.open("a") as fh:
+        fh.write(md)
     print(md)
     return md
 
