@@ -92,10 +92,11 @@ class Device:
 
     @property
     def power_capacity_mw(self) -> float:
+        """The device's largest hard limit in either direction (MW)."""
         return float(
             max(
-                np.max(self.consumption_capacity_mw, initial=0.0),
-                np.max(self.production_capacity_mw, initial=0.0),
+                np.max(self.consumption_hard_mw, initial=0.0),
+                np.max(self.production_hard_mw, initial=0.0),
             )
         )
 
