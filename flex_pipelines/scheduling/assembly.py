@@ -129,8 +129,13 @@ def build_problem(
     flex_models: Sequence[Mapping[str, Any]],
     flex_context: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     resolver: SensorResolver | None = None,
+    soc_units: Mapping[int, str] | None = None,
 ) -> SchedulingProblem:
-    """Parse and validate; returns the arrays the problem description is built from."""
+    """Parse and validate; returns the arrays the problem description is built from.
+
+    ``soc_units``: power sensor id → the unit bare SoC numbers of that device are in
+    (FlexMeasures reads them in the power sensor's unit with "h"; MWh without a sensor).
+    """
     if not flex_models:
         raise SchedulingError("flex-model: give at least one device")
     ctx = UnitContext(resolver=resolver)
@@ -172,7 +177,13 @@ def build_problem(
             relax = fc.relax.get(commodity, fc.relax["electricity"])
             spc = fc.site_power_capacity.get(commodity)
             dev = parse_storage_flex_model(
-                fm, grid, ctx, relax, site_power_capacity_mw=spc, default_name=default
+                fm,
+                grid,
+                ctx,
+                relax,
+                site_power_capacity_mw=spc,
+                default_name=default,
+                default_soc_unit=(soc_units or {}).get(fm.get("sensor"), "MWh"),
             )
             unique(dev.name)
             p.devices.append(dev)

@@ -186,8 +186,10 @@ def parse_storage_flex_model(
     *,
     site_power_capacity_mw: np.ndarray | None = None,
     default_name: str = "device",
+    default_soc_unit: str = "MWh",
 ) -> Device:
-    """One device's flex-model → :class:`Device` (MW, MWh, fractions), validated."""
+    """One device's flex-model → :class:`Device` (MW, MWh, fractions), validated; bare SoC
+    numbers are in ``default_soc_unit`` unless the flex-model says ``soc-unit``."""
     if not isinstance(fm, Mapping):
         raise SchedulingError(f"flex-model {fm!r}: expected an object with fields")
     name = str(fm.get("name", default_name))
@@ -203,7 +205,7 @@ def parse_storage_flex_model(
             f"deprecated: flex-model field 'soc-unit' (device {name!r}); give units with the "
             "values instead (e.g. '450 kWh')"
         )
-    st = parse_stock(fm, grid, ctx, name)
+    st = parse_stock(fm, grid, ctx, name, default_soc_unit)
     eff = parse_efficiencies(fm, grid, ctx, name)
     cc, prc, c_hard, p_hard, c_soft, p_soft = _capacities(
         fm, grid, ctx, name, relax, site_power_capacity_mw

@@ -51,14 +51,23 @@ class Efficiencies:
     storage: np.ndarray
 
 
-def parse_stock(fm: Mapping[str, Any], grid: TimeGrid, ctx: UnitContext, name: str) -> Stock:
+def parse_stock(
+    fm: Mapping[str, Any],
+    grid: TimeGrid,
+    ctx: UnitContext,
+    name: str,
+    default_soc_unit: str = "MWh",
+) -> Stock:
     """``soc-*`` fields: hard bounds, targets (the highest is ``soc-max``'s default), minima,
-    maxima, in MWh; percentages are of ``soc-max``."""
-    soc_unit = str(fm.get("soc-unit", "MWh"))
+    maxima, in MWh; percentages are of ``soc-max``. A bare number is in ``soc-unit``, else in
+    ``default_soc_unit`` (FlexMeasures: the power sensor's unit with "h", e.g. kWh for kW)."""
+    soc_unit = str(fm.get("soc-unit", default_soc_unit))
     if soc_unit not in ("MWh", "kWh", "Wh", "GWh"):
         raise SchedulingError(f"soc-unit {soc_unit!r} (device {name!r}): expected MWh or kWh")
     written = " ".join(str(fm.get(k, "")) for k in ("soc-max", "soc-min", "soc-at-start"))
     label = "kWh" if soc_unit == "kWh" or ("soc-unit" not in fm and "kWh" in written) else "MWh"
+    if "soc-unit" not in fm and default_soc_unit == "kWh":
+        label = "kWh"
     has_stock = any(fm.get(k) is not None for k in STOCK_FIELDS)
     targets_raw = fm.get("soc-targets")
     soc_max = math.inf

@@ -12,9 +12,12 @@ model, and the dynamic programme decides from the kinds and couplings whether it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["ColBlock", "LinearModel", "RowBlock", "STEPS", "DEVICES"]
 
@@ -165,6 +168,8 @@ class LinearModel:
         }
 
     def to_csc(self) -> sp.csc_matrix:
+        import scipy.sparse as sp  # on first use: the DP path never builds a matrix
+
         ri = np.concatenate(self._ri) if self._ri else np.zeros(0, np.int64)
         ci = np.concatenate(self._ci) if self._ci else np.zeros(0, np.int64)
         v = np.concatenate(self._v) if self._v else np.zeros(0)

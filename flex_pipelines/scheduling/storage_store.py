@@ -232,7 +232,13 @@ def schedule_scope(
         f.setdefault("name", sensors[int(f["sensor"])].name)
         if isinstance(f.get("power"), int | float):
             f["power"] = f"{f['power']} {sensors[int(f['sensor'])].unit}"
-    problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt))
+    # bare SoC numbers are in the power sensor's unit with "h" (kW → kWh), as in FlexMeasures
+    soc_units = {
+        sid: {"kW": "kWh", "MW": "MWh", "kWh": "kWh", "MWh": "MWh"}[s.unit]
+        for sid, s in sensors.items()
+        if s.unit in ("kW", "MW", "kWh", "MWh")
+    }
+    problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt), soc_units)
     result = solve(problem, backend, method=method)
     result.notes += [
         f"process {f['name']!r} not scheduled jointly: its power sensor has another resolution"

@@ -118,3 +118,31 @@ def test_aggregate_outputs_inside_commodities_are_refused_by_the_store_scheduler
         schedule_storage(
             store, asset_id=site["building"], start=START, duration="PT4H", flex_context=fc
         )
+
+
+def test_bare_soc_numbers_are_in_the_power_sensors_unit_with_h(site):
+    """FlexMeasures reads a bare SoC number in the power sensor's unit with "h" (kW → kWh)."""
+    fc = {"consumption-price": {"sensor": site["price"]}}
+    bare = {"sensor": site["power"], "soc-at-start": 1000, "soc-min": 0, "soc-max": 2000}
+    group = {"sensor": site["inverter"], "power-capacity": "1.5 MW"}
+    with open_store(site["path"]) as store:
+        a = schedule_storage(
+            store,
+            asset_id=site["building"],
+            start=START,
+            duration="PT4H",
+            flex_context=fc,
+            flex_model=[bare, group],
+            save=False,
+        )
+        b = schedule_storage(
+            store,
+            asset_id=site["building"],
+            start=START,
+            duration="PT4H",
+            flex_context=fc,
+            flex_model=[group],
+            save=False,
+        )
+    np.testing.assert_allclose(a.result.devices[0].power_mw, b.result.devices[0].power_mw)
+    assert a.result.devices[0].soc_mwh[0] == pytest.approx(1.0)
