@@ -32,12 +32,18 @@ from flex_pipelines.errors import FlexPipelinesError, NotFoundError
 from flex_pipelines.service import AccessDenied, SchedulePlan, prepare_schedule
 from flex_pipelines.service.forecast_report import prepare_forecast, prepare_report
 from flex_pipelines.sites import AssetTree
-from flex_pipelines.time import TimeError, add_duration, format_duration, n_steps, parse_duration
+from flex_pipelines.time import (
+    MAX_SCHEDULE_STEPS,
+    TimeError,
+    add_duration,
+    format_duration,
+    n_steps,
+    parse_duration,
+)
 
 router = APIRouter(prefix="/api/v3_0")
 Auth = Annotated[Principal, Depends(current_principal)]
 JobId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
-MAX_SCHEDULE_STEPS = 35_136  # a year of quarter hours
 
 
 def _accepted(job_id: str, deduplicated: bool, legacy: str, results_url: str | None) -> JSONResponse:  # fmt: skip

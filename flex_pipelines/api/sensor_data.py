@@ -81,12 +81,15 @@ def beliefs_from_post(
         raise bad_request("field 'values' is empty")
     if n > max_values:
         raise bad_request(f"field 'values' has {n} values; at most {max_values} per request")
-    for i, v in enumerate(values):
-        if v is not None and not math.isfinite(v):
-            raise bad_request(f"value {v} at position {i} is not a finite number")
     start, end = window(body["start"], body["duration"])
     span = end - start
     step = span / n
+    for i, v in enumerate(values):
+        if v is not None and not math.isfinite(v):
+            raise bad_request(
+                f"field 'values': value {v} at position {i} (event {(start + i * step).isoformat()}) "
+                "is not a finite number"
+            )
     if step * n != span:
         raise bad_request(
             f"{n} values do not divide duration {body['duration']} into equal steps",
@@ -118,8 +121,13 @@ def beliefs_from_post(
         if is_energy_unit(sensor.unit):
             arr = arr / repeat
         step = res
-    if not np.isfinite(arr[~np.isnan(arr)]).all():
-        raise bad_request(f"values overflow after conversion from {unit} to {sensor.unit}")
+    overflow = np.flatnonzero(np.isinf(arr))
+    if overflow.size:
+        i = int(overflow[0])
+        raise bad_request(
+            f"field 'values': value {values[i // repeat]} {unit} at position {i // repeat} (event "
+            f"{(start + i * step).isoformat()}) is not a finite number in {sensor.unit}"
+        )
     start_utc = start.astimezone(UTC)
     starts = [start_utc + i * step for i in range(len(arr))]
     frame = pl.DataFrame(

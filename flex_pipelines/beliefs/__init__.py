@@ -1,23 +1,55 @@
-"""Beliefs: the data model and the belief store (DuckDB and PostgreSQL behind one interface)."""
+"""Beliefs: the data model and the belief store (DuckDB and PostgreSQL behind one interface).
+
+The model and store classes are imported on first use (PEP 562), so that importing
+:func:`redact` or :func:`open_store`'s module does not import polars: the CLI starts fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flex_pipelines.beliefs.model import (
-    BELIEF_KEY,
-    BELIEF_SCHEMA,
-    Account,
-    Asset,
-    KnowledgeHorizon,
-    SaveResult,
-    Sensor,
-    Source,
-    User,
-)
-from flex_pipelines.beliefs.store import BeliefStore, Ingestion
 from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
+
+if TYPE_CHECKING:
+    from flex_pipelines.beliefs.model import (
+        BELIEF_KEY,
+        BELIEF_SCHEMA,
+        Account,
+        Asset,
+        KnowledgeHorizon,
+        SaveResult,
+        Sensor,
+        Source,
+        User,
+    )
+    from flex_pipelines.beliefs.store import BeliefStore, Ingestion
+
+_LAZY = {
+    "BELIEF_KEY": "flex_pipelines.beliefs.model",
+    "BELIEF_SCHEMA": "flex_pipelines.beliefs.model",
+    "Account": "flex_pipelines.beliefs.model",
+    "Asset": "flex_pipelines.beliefs.model",
+    "KnowledgeHorizon": "flex_pipelines.beliefs.model",
+    "SaveResult": "flex_pipelines.beliefs.model",
+    "Sensor": "flex_pipelines.beliefs.model",
+    "Source": "flex_pipelines.beliefs.model",
+    "User": "flex_pipelines.beliefs.model",
+    "BeliefStore": "flex_pipelines.beliefs.store",
+    "Ingestion": "flex_pipelines.beliefs.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The model and store names, imported when first used."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(

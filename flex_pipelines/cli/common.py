@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
+
+
+class RedactingStream(io.TextIOBase):
+    """``sys.stdout`` or ``sys.stderr`` (looked up at each write, so captures still work) with
+    store passwords redacted: whatever a command prints through the consoles — a store URL in
+    a message, a summary or an error — never shows a password (:func:`redact`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._name = name
+
+    @property
+    def stream(self) -> TextIO:
+        """The current stream of that name."""
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        """Write ``text`` without passwords; returns the length of ``text``."""
+        self.stream.write(redact(text) if "@" in text or "password" in text.lower() else text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the current stream."""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the current stream is a terminal (rich decides on colours with it)."""
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        """The current stream's file descriptor."""
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The current stream's encoding."""
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
 
 # Piped or captured output (logs, CI, tests) gets 120 columns instead of rich's 80, so tables
 # of beliefs and KPIs stay readable; a terminal keeps its own width.
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+console = Console(file=RedactingStream("stdout"), width=None if sys.stdout.isatty() else 120)
+err_console = Console(file=RedactingStream("stderr"), width=None if sys.stderr.isatty() else 120)
 
 
 class CLIError(FlexPipelinesError):

@@ -68,6 +68,13 @@ def result_rows(result: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _may_warn(result: Any) -> bool:
+    """Whether a result has anything ``warnings_from_result`` reports: unmet soft targets,
+    breached soft limits (a breach cost) or notes."""
+    breach = any("breach" in k and v > 1e-9 for k, v in (result.costs or {}).items())
+    return bool(getattr(result, "unmet", None) or getattr(result, "notes", None) or breach)
+
+
 def _print_result(result: Any, fmt: str, chart: bool = True, warnings: bool = True) -> None:
     if fmt == "json":
         typer.echo(dumps(result.to_json()))
@@ -85,9 +92,11 @@ def _print_result(result: Any, fmt: str, chart: bool = True, warnings: bool = Tr
     timing = ", ".join(f"{k} {v:.3f} s" for k, v in result.timings.items())
     how = f"method {result.method}; " if result.method else ""
     console.print(f"objective {result.objective:.6f}; {how}binaries {result.binaries}; {timing}")
+    if not (warnings and _may_warn(result)):
+        return  # (the service package is heavy to import for a stateless solve)
     from flex_pipelines.service.records import warnings_from_result
 
-    for w in warnings_from_result(result) if warnings else []:
+    for w in warnings_from_result(result):
         console.print(f"[yellow]{'unmet' if w.kind == 'unmet-target' else w.kind}[/] {w.message}")
 
 
@@ -95,6 +104,35 @@ METHOD_HELP = (
     "highs backend: auto (default: dp where it applies, else milp), dp (dynamic "
     "programme over the SoC) or milp (LP first, binaries where needed)."
 )
+
+
+def _check_steps(data: Any) -> None:
+    """Refuse a window of more than ``MAX_SCHEDULE_STEPS`` steps (the API's limit) before any
+    array is allocated; anything else wrong with the window is left to the parser to name."""
+    from flex_pipelines.scheduling.grid import make_grid
+    from flex_pipelines.time import MAX_SCHEDULE_STEPS, format_duration, parse_datetime
+
+    if not isinstance(data, dict) or "start" not in data:
+        return
+    try:
+        start = data["start"]
+        if data.get("timezone"):
+            start = parse_datetime(start, str(data["timezone"]))
+        grid = make_grid(
+            start,
+            data.get("resolution", "PT15M"),
+            duration=data.get("duration"),
+            end=data.get("end"),
+        )
+    except (FlexPipelinesError, TypeError, ValueError):
+        return
+    if grid.n_steps > MAX_SCHEDULE_STEPS:
+        raise FlexPipelinesError(
+            f"problem: the window from {grid.start.isoformat()} to {grid.end.isoformat()} holds "
+            f"{grid.n_steps:,} steps of {format_duration(grid.resolution)}; at most "
+            f"{MAX_SCHEDULE_STEPS:,} (a year of quarter hours): use a shorter window or a "
+            "coarser resolution"
+        )
 
 
 def solve_cmd(
@@ -111,6 +149,7 @@ def solve_cmd(
     try:
         text = typer.get_text_stream("stdin").read() if str(problem) == "-" else problem.read_text()
         data = json.loads(text)
+        _check_steps(data)
         result = solve_problem_json(data, backend=backend, method=method)
     except (OSError, json.JSONDecodeError) as exc:
         typer.echo(f"Error: cannot read problem {problem}: {exc}", err=True)
