@@ -110,7 +110,10 @@ def beliefs_from_post(
     unit = body["unit"]
     if unit != sensor.unit:
         try:
-            arr = np.asarray(convert(arr, unit, sensor.unit, step if step > timedelta(0) else None))
+            with np.errstate(over="ignore"):  # an overflow is refused below, naming its event
+                arr = np.asarray(
+                    convert(arr, unit, sensor.unit, step if step > timedelta(0) else None)
+                )
         except UnitError as exc:
             raise bad_request(
                 f"unit {unit!r} does not fit sensor {sensor.id} ({sensor.name}, {sensor.unit}): {exc}",  # fmt: skip
