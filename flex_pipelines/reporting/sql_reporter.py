@@ -21,11 +21,17 @@ DELETE, CREATE, COPY, ATTACH, PRAGMA, SET, INSTALL, LOAD, CALL, EXPLAIN, several
 refused before running. As a second line of defence the in-memory database has file system and
 network access disabled and its configuration locked, so table functions such as
 ``read_csv('/etc/passwd')`` fail too.
+
+A query runs for at most ``FLEXPIPE_SQL_REPORT_TIMEOUT_S`` seconds (default 30; read when the
+report runs): then it is interrupted and refused, so a cross join cannot hold a CLI or the API's
+job worker for long.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,9 +51,18 @@ from flex_pipelines.reporting.common import (
 from flex_pipelines.reporting.series import Series, is_sensor_ref, read_input, to_resolution
 from flex_pipelines.time import format_duration
 
-__all__ = ["SQLReportError", "check_read_only_sql", "run_sql_report", "sql_report", "SQL_FIELDS"]
+__all__ = [
+    "SQLReportError",
+    "check_read_only_sql",
+    "run_sql_report",
+    "sql_report",
+    "statement_timeout_s",
+    "SQL_FIELDS",
+]
 
 SQL_FIELDS = {"inputs", "sql", "params", "resolution", "unit"}
+DEFAULT_TIMEOUT_S = 30.0
+TIMEOUT_VARIABLE = "FLEXPIPE_SQL_REPORT_TIMEOUT_S"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = {"window_start", "window_end"}
 
@@ -86,18 +101,38 @@ def _excerpt(sql: str, n: int = 60) -> str:
     return repr(one if len(one) <= n else one[: n - 1] + "…")
 
 
+def statement_timeout_s() -> float:
+    """``FLEXPIPE_SQL_REPORT_TIMEOUT_S`` (seconds, > 0), else 30 s."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SQLReportError(f"{TIMEOUT_VARIABLE}={text!r} is not a positive number of seconds")
+    return value
+
+
 def run_sql_report(
     sql: str,
     tables: Mapping[str, pl.DataFrame],
     params: Mapping[str, Any] | None = None,
+    *,
+    timeout_s: float | None = None,
 ) -> pl.DataFrame:
     """Run a checked SELECT on an in-memory DuckDB holding ``tables``; return event_start, value.
 
     The result must have exactly the columns ``event_start`` (a timestamp) and ``value`` (a
-    number), one row per event; null values are dropped.
+    number), one row per event; null values are dropped. A query running longer than
+    ``timeout_s`` (default: :func:`statement_timeout_s`) is interrupted and refused.
     """
     query = check_read_only_sql(sql)
+    timeout = statement_timeout_s() if timeout_s is None else timeout_s
     con = duckdb.connect(":memory:")
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.daemon = True
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET threads = 1")
@@ -106,13 +141,21 @@ def run_sql_report(
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", query)}
+        timer.start()
         try:
             rel = con.sql(query, params=used or None)
             cols = list(rel.columns)
             out = pl.from_arrow(rel.to_arrow_table())
+        except duckdb.InterruptException as exc:
+            raise SQLReportError(
+                f"report query ran longer than {timeout:g} s, the statement timeout "
+                f"({TIMEOUT_VARIABLE}); narrow the window or simplify the query "
+                f"({_excerpt(sql)})"
+            ) from exc
         except duckdb.Error as exc:
             raise SQLReportError(f"report query failed: {str(exc).splitlines()[0]}") from exc
     finally:
+        timer.cancel()
         con.close()
     if sorted(cols) != ["event_start", "value"]:
         raise SQLReportError(
