@@ -21,17 +21,52 @@ from flex_pipelines.scheduling.storage_store import schedule_storage
 from tests.helpers import belief_frame
 
 T0 = "2026-11-26T00:00+00:00"
-BATTERY = {"name": "battery", "soc-at-start": "0 MWh", "soc-min": "0 MWh", "soc-max": "1 MWh",
-           "power-capacity": "1 MW", "roundtrip-efficiency": "90%"}  # fmt: skip
-TOY = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5,
-       10, 7]  # fmt: skip
+BATTERY = {
+    "name": "battery",
+    "soc-at-start": "0 MWh",
+    "soc-min": "0 MWh",
+    "soc-max": "1 MWh",
+    "power-capacity": "1 MW",
+    "roundtrip-efficiency": "90%",
+}
+TOY = [
+    10,
+    11,
+    12,
+    15,
+    18,
+    17,
+    10.5,
+    9,
+    9.5,
+    9,
+    8.5,
+    10,
+    8,
+    5,
+    4,
+    4,
+    5.5,
+    8,
+    12,
+    13,
+    14,
+    12.5,
+    10,
+    7,
+]
 
 
 def _problem(prices, devices, duration, cap="1 MW", resolution="PT1H", **extra) -> dict:
     series = {"start": T0, "resolution": "PT1H", "unit": "EUR/MWh", "values": prices}
     fc = {"consumption-price": series, "production-price": series, "site-power-capacity": cap}
-    return {"start": T0, "duration": duration, "resolution": resolution, "flex-model": devices,
-            "flex-context": {**fc, **extra}}  # fmt: skip
+    return {
+        "start": T0,
+        "duration": duration,
+        "resolution": resolution,
+        "flex-model": devices,
+        "flex-context": {**fc, **extra},
+    }
 
 
 def _strict_case() -> dict:
@@ -60,15 +95,24 @@ def test_joint_optimum_is_strictly_cheaper_than_process_first_then_battery():
 
 def test_joint_optimum_equals_the_best_fixed_process_start():
     """Brute force: fix the process at every start, schedule the battery around it."""
-    data = _problem(TOY[:12], [BATTERY, {"name": "P", "duration": "PT3H", "power": "0.8 MW",
-                                         "process-type": "SHIFTABLE"}], "PT12H", cap="1.2 MW")  # fmt: skip
+    data = _problem(
+        TOY[:12],
+        [
+            BATTERY,
+            {"name": "P", "duration": "PT3H", "power": "0.8 MW", "process-type": "SHIFTABLE"},
+        ],
+        "PT12H",
+        cap="1.2 MW",
+    )
     joint = solve_problem_json(data)
     best = np.inf
     for s in range(12 - 3 + 1):
         fixed = [0.0] * 12
         fixed[s : s + 3] = [0.8] * 3
         other = {"start": T0, "resolution": "PT1H", "unit": "MW", "values": fixed}
-        d = _problem(TOY[:12], [BATTERY], "PT12H", cap="1.2 MW", **{"inflexible-consumption": other})  # fmt: skip
+        d = _problem(
+            TOY[:12], [BATTERY], "PT12H", cap="1.2 MW", **{"inflexible-consumption": other}
+        )
         try:
             best = min(best, solve_problem_json(d).costs["total"])
         except FlexPipelinesError:
@@ -79,11 +123,21 @@ def test_joint_optimum_equals_the_best_fixed_process_start():
 def test_several_processes_share_the_site_limit_with_earliest_start_and_latest_end():
     procs = [
         {"name": "A", "duration": "PT3H", "power": "1 MW", "process-type": "SHIFTABLE"},
-        {"name": "B", "duration": "PT2H", "power": "1 MW", "process-type": "SHIFTABLE",
-         "earliest-start": "2026-11-26T12:00+00:00"},
-        {"name": "C", "duration": "PT4H", "power": "0.5 MW", "process-type": "BREAKABLE",
-         "latest-end": "2026-11-26T10:00+00:00"},
-    ]  # fmt: skip
+        {
+            "name": "B",
+            "duration": "PT2H",
+            "power": "1 MW",
+            "process-type": "SHIFTABLE",
+            "earliest-start": "2026-11-26T12:00+00:00",
+        },
+        {
+            "name": "C",
+            "duration": "PT4H",
+            "power": "0.5 MW",
+            "process-type": "BREAKABLE",
+            "latest-end": "2026-11-26T10:00+00:00",
+        },
+    ]
     r = solve_problem_json(_problem(TOY, procs, "P1D", cap="1 MW"))
     a, b, c = (r.device(n).power_mw for n in "ABC")
     assert np.count_nonzero(a) == 3 and np.count_nonzero(b) == 2 and np.count_nonzero(c) == 4
@@ -91,8 +145,13 @@ def test_several_processes_share_the_site_limit_with_earliest_start_and_latest_e
     assert np.all(a + b + c <= 1 + 1e-9)  # never two at once above 1 MW
     # the same as the dedicated process MILP (process_milp.solve_processes) on these devices
     p = parse_problem_json(_problem(TOY, procs, "P1D", cap="1 MW"))
-    ref = solve_processes(np.asarray(TOY, float), p.grid.start, p.grid.resolution, p.processes,
-                          site_consumption_capacity_mw=1.0)  # fmt: skip
+    ref = solve_processes(
+        np.asarray(TOY, float),
+        p.grid.start,
+        p.grid.resolution,
+        p.processes,
+        site_consumption_capacity_mw=1.0,
+    )
     assert r.costs["total"] == pytest.approx(ref.cost_eur, abs=1e-6)
     # A and B both want the cheapest hours 13-16 but cannot overlap under 1 MW
     assert r.device("A").starts and r.device("B").starts
@@ -103,8 +162,13 @@ def test_max_optimization_sense_in_the_joint_solve_runs_where_prices_are_highest
     """MAX: the process's placement maximises its energy value at the consumption price (as on
     its own), the battery minimises the site's cost around it. Checked against every start:
     each solved with the process as fixed load, objective = site cost - 2 × process value."""
-    proc = {"name": "P", "duration": "PT2H", "power": "1 MW", "process-type": "SHIFTABLE",
-            "optimization-sense": "MAX"}  # fmt: skip
+    proc = {
+        "name": "P",
+        "duration": "PT2H",
+        "power": "1 MW",
+        "process-type": "SHIFTABLE",
+        "optimization-sense": "MAX",
+    }
     prices = [1, 1, 100, 2, 2, 2]
     data = _problem(prices, [BATTERY, proc], "PT6H", cap="2 MW")
     r = solve_problem_json(data)
@@ -112,9 +176,17 @@ def test_max_optimization_sense_in_the_joint_solve_runs_where_prices_are_highest
     for start in range(5):
         load = np.zeros(6)
         load[start : start + 2] = 1.0
-        fixed = _problem(prices, [BATTERY], "PT6H", cap="2 MW",
-                         **{"inflexible-consumption": [{"start": T0, "resolution": "PT1H",
-                            "unit": "MW", "values": load.tolist()}]})  # fmt: skip
+        fixed = _problem(
+            prices,
+            [BATTERY],
+            "PT6H",
+            cap="2 MW",
+            **{
+                "inflexible-consumption": [
+                    {"start": T0, "resolution": "PT1H", "unit": "MW", "values": load.tolist()}
+                ]
+            },
+        )
         value = float(np.dot(prices, load))
         total = solve_problem_json(fixed).costs["total"] - 2 * value
         best = total if best is None else min(best, total)
@@ -134,8 +206,13 @@ def test_a_bare_number_process_power_is_read_in_mw_in_a_stateless_problem():
 
 
 def test_inflexible_process_is_fixed_load_at_the_first_allowed_time():
-    proc = {"name": "P", "duration": "PT2H", "power": "0.5 MW", "process-type": "INFLEXIBLE",
-            "time-restrictions": [{"start": T0, "duration": "PT1H"}]}  # fmt: skip
+    proc = {
+        "name": "P",
+        "duration": "PT2H",
+        "power": "0.5 MW",
+        "process-type": "INFLEXIBLE",
+        "time-restrictions": [{"start": T0, "duration": "PT1H"}],
+    }
     r = solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [BATTERY, proc], "PT6H"))
     assert r.device("P").power_mw.tolist() == [0, 0.5, 0.5, 0, 0, 0]
     assert r.device("P").starts == ["2026-11-26T01:00:00+00:00"]
@@ -149,7 +226,7 @@ def test_process_filling_the_window_and_breakable_slots():
     procs = [
         {"name": "all", "duration": "PT6H", "power": "0.2 MW", "process-type": "SHIFTABLE"},
         {"name": "slots", "duration": "PT2H", "power": "0.3 MW", "process-type": "BREAKABLE"},
-    ]  # fmt: skip
+    ]
     r = solve_problem_json(_problem([5, 1, 9, 2, 8, 7], procs, "PT6H"))
     assert r.device("all").power_mw.tolist() == [0.2] * 6
     assert r.device("slots").power_mw.tolist() == [0, 0.3, 0, 0.3, 0, 0]
@@ -158,12 +235,20 @@ def test_process_filling_the_window_and_breakable_slots():
 
 
 def test_bad_process_entries_name_field_value_and_window():
-    late = {"name": "P", "duration": "PT2H", "power": "1 MW", "process-type": "SHIFTABLE",
-            "earliest-start": "2026-11-26T05:00+00:00"}  # fmt: skip
+    late = {
+        "name": "P",
+        "duration": "PT2H",
+        "power": "1 MW",
+        "process-type": "SHIFTABLE",
+        "earliest-start": "2026-11-26T05:00+00:00",
+    }
     with pytest.raises(FlexPipelinesError, match="time-restrictions"):
         solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [BATTERY, late], "PT6H"))
-    order = {**late, "earliest-start": "2026-11-26T03:00+00:00",
-             "latest-end": "2026-11-26T02:00+00:00"}  # fmt: skip
+    order = {
+        **late,
+        "earliest-start": "2026-11-26T03:00+00:00",
+        "latest-end": "2026-11-26T02:00+00:00",
+    }
     with pytest.raises(SchedulingError, match="'latest-end' = '2026-11-26T02:00"):
         solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [BATTERY, order], "PT6H"))
     energy = {"name": "P", "duration": "PT2H", "power": "1 MWh", "process-type": "SHIFTABLE"}
@@ -176,24 +261,34 @@ def test_bad_process_entries_name_field_value_and_window():
 
 def test_a_process_that_cannot_fit_under_the_site_limit_is_named():
     big = {"name": "P", "duration": "PT2H", "power": "2 MW", "process-type": "SHIFTABLE"}
-    msg = ("process 'P': flex-model field 'power' = 2 MW does not fit under the "
-           "site-power-capacity \\(1 MW, with the other load\\) for 2 step\\(s\\) in its allowed "
-           "window from 2026-11-26T00:00\\+00:00 to 2026-11-26T06:00\\+00:00")  # fmt: skip
+    msg = (
+        "process 'P': flex-model field 'power' = 2 MW does not fit under the "
+        "site-power-capacity \\(1 MW, with the other load\\) for 2 step\\(s\\) in its allowed "
+        "window from 2026-11-26T00:00\\+00:00 to 2026-11-26T06:00\\+00:00"
+    )
     with pytest.raises(SchedulingError, match=msg):
         solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [big], "PT6H"))
     fixed = {**big, "process-type": "INFLEXIBLE"}
-    with pytest.raises(SchedulingError, match="site-power-capacity 1 MW is exceeded at "
-                       "2026-11-26T00:00\\+00:00 by the inflexible load and the INFLEXIBLE"):  # fmt: skip
+    with pytest.raises(
+        SchedulingError,
+        match="site-power-capacity 1 MW is exceeded at "
+        "2026-11-26T00:00\\+00:00 by the inflexible load and the INFLEXIBLE",
+    ):
         solve_problem_json(_problem([1, 1, 100, 2, 2, 2], [fixed], "PT6H"))
 
 
 def test_pyomo_build_gives_the_same_joint_optimum():
     procs = [
         {"name": "A", "duration": "PT3H", "power": "1 MW", "process-type": "SHIFTABLE"},
-        {"name": "C", "duration": "PT4H", "power": "0.5 MW", "process-type": "BREAKABLE",
-         "latest-end": "2026-11-26T10:00+00:00"},
+        {
+            "name": "C",
+            "duration": "PT4H",
+            "power": "0.5 MW",
+            "process-type": "BREAKABLE",
+            "latest-end": "2026-11-26T10:00+00:00",
+        },
         {"name": "I", "duration": "PT1H", "power": "0.1 MW", "process-type": "INFLEXIBLE"},
-    ]  # fmt: skip
+    ]
     data = _problem(TOY, [BATTERY, *procs], "P1D", cap="1.2 MW")
     highs, pyomo = solve_problem_json(data), solve_problem_json(data, backend="pyomo")
     assert pyomo.backend == "pyomo"
@@ -242,44 +337,86 @@ def site_store(tmp_path):
     with open_store(path) as store:
         acc = store.add_account("joint")
         prices = store.add_sensor("prices", "EUR/MWh", timedelta(hours=1), timezone="UTC")
-        site = store.add_asset("factory", "building", acc.id, timezone="UTC",
-                               flex_context={"consumption-price": {"sensor": prices.id},
-                                             "site-power-capacity": "1 MW"})  # fmt: skip
+        site = store.add_asset(
+            "factory",
+            "building",
+            acc.id,
+            timezone="UTC",
+            flex_context={
+                "consumption-price": {"sensor": prices.id},
+                "site-power-capacity": "1 MW",
+            },
+        )
         bat = store.add_asset("battery", "battery", acc.id, parent_id=site.id)
         bpow = store.add_sensor("battery power", "kW", timedelta(hours=1), asset_id=bat.id)
-        store.update_asset(bat.id, flex_model={"sensor": bpow.id, "soc-at-start": "0 kWh",
-                                                "soc-min": "0 kWh", "soc-max": "1000 kWh",
-                                                "power-capacity": "1000 kW",
-                                                "roundtrip-efficiency": "90%"})  # fmt: skip
+        store.update_asset(
+            bat.id,
+            flex_model={
+                "sensor": bpow.id,
+                "soc-at-start": "0 kWh",
+                "soc-min": "0 kWh",
+                "soc-max": "1000 kWh",
+                "power-capacity": "1000 kW",
+                "roundtrip-efficiency": "90%",
+            },
+        )
         oven = store.add_asset("oven", "process", acc.id, parent_id=site.id)
         opow = store.add_sensor("oven power", "kW", timedelta(hours=1), asset_id=oven.id)
-        store.update_asset(oven.id, flex_model={"sensor": opow.id, "duration": "PT2H",
-                                                 "power": 1000, "process-type": "SHIFTABLE"})  # fmt: skip
+        store.update_asset(
+            oven.id,
+            flex_model={
+                "sensor": opow.id,
+                "duration": "PT2H",
+                "power": 1000,
+                "process-type": "SHIFTABLE",
+            },
+        )
         src = store.get_or_create_source("market", "market")
-        store.save_beliefs(belief_frame(prices.id, src.id, [1, 1, 100, 2, 2, 2], day,
-                                    timedelta(hours=1), day - timedelta(hours=12)))  # fmt: skip
+        store.save_beliefs(
+            belief_frame(
+                prices.id,
+                src.id,
+                [1, 1, 100, 2, 2, 2],
+                day,
+                timedelta(hours=1),
+                day - timedelta(hours=12),
+            )
+        )
     return {"path": path, "site": site.id, "battery": bpow.id, "oven": opow.id, "day": day}
 
 
 def test_site_with_battery_and_process_is_scheduled_jointly_and_saved(site_store):
     day = site_store["day"]
     with open_store(site_store["path"]) as store:
-        run = schedule_storage(store, asset_id=site_store["site"], start=day,
-                               end=day + timedelta(hours=6), as_of=day)  # fmt: skip
+        run = schedule_storage(
+            store, asset_id=site_store["site"], start=day, end=day + timedelta(hours=6), as_of=day
+        )
         assert [d.name for d in run.result.devices] == ["battery", "oven"]
         assert run.sensors["oven"] == site_store["oven"]
         assert run.cost_eur == pytest.approx(-89.814, abs=1e-3)  # the joint optimum above
         oven = store.search_beliefs(site_store["oven"], source_types=["scheduler"])
         kw = oven.sort("event_start")["event_value"].to_list()
         assert kw == [0, 0, 0, 0, 1000, 1000]  # saved in the sensor's kW, power 1000 = kW
-        alone = schedule_storage(store, asset_id=site_store["site"], start=day,
-                                 end=day + timedelta(hours=6), as_of=day, save=False,
-                                 include_processes=False)  # fmt: skip
+        alone = schedule_storage(
+            store,
+            asset_id=site_store["site"],
+            start=day,
+            end=day + timedelta(hours=6),
+            as_of=day,
+            save=False,
+            include_processes=False,
+        )
         assert [d.name for d in alone.result.devices] == ["battery"]
         # a process sensor on its own through the same engine, the request overriding a field
-        oven_only = schedule_storage(store, sensor_id=site_store["oven"], start=day,
-                                     end=day + timedelta(hours=6), as_of=day, save=False,
-                                     flex_model={"duration": "PT3H"})  # fmt: skip
+        oven_only = schedule_storage(
+            store,
+            sensor_id=site_store["oven"],
+            start=day,
+            end=day + timedelta(hours=6),
+            as_of=day,
+            save=False,
+            flex_model={"duration": "PT3H"},
+        )
         assert [d.name for d in oven_only.result.devices] == ["oven power"]
         assert oven_only.result.devices[0].starts == ["2026-11-26T03:00:00+00:00"]
         assert oven_only.cost_eur == pytest.approx(6.0)
