@@ -116,6 +116,7 @@ def bench(tmp: Path, n: int, interval_s: int | None, timeline: bool = False) -> 
     key = AssetKey("schedules")
     rows: list[dict[str, float]] = []
     loads: list[float] = []
+    automation: dict[str, int] = {}
     first_start_runs = -1
     try:
         with DagsterInstance.from_config(str(home)) as inst:
@@ -178,6 +179,7 @@ def bench(tmp: Path, n: int, interval_s: int | None, timeline: bool = False) -> 
                 while inst.get_runs_count(RunsFilter(statuses=busy)):
                     time.sleep(0.2)
                 time.sleep(1)
+            automation = _ticks(inst, "automation")
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         try:
@@ -189,7 +191,18 @@ def bench(tmp: Path, n: int, interval_s: int | None, timeline: bool = False) -> 
         "first_start_runs": first_start_runs,
         "interval_s": interval_s,
         "loads": loads,
+        "automation_ticks": automation,
     }
+
+
+def _ticks(inst, name: str) -> dict[str, int]:  # noqa: ANN001
+    """How many ticks of the sensor ``name`` the daemon recorded, by status."""
+    counts: dict[str, int] = {}
+    for state in inst.all_instigator_state():
+        if state.instigator_name == name:
+            for tick in inst.get_ticks(state.instigator_origin_id, state.selector_id, limit=1000):
+                counts[tick.status.value] = counts.get(tick.status.value, 0) + 1
+    return counts
 
 
 def load_1min() -> float:
@@ -234,7 +247,9 @@ def write(result: dict) -> None:
         f"{len(rows)} price revisions for tomorrow. Load average (1 min) at the revisions: "
         f"median {statistics.median(loads):.1f} (min {min(loads):.1f}, max {max(loads):.1f}). "
         f"Runs queued by the sensor's first start (prices for today already in the store): "
-        f"**{result['first_start_runs']}** (it starts at the latest ingestion).",
+        f"**{result['first_start_runs']}** (it starts at the latest ingestion). The daemon "
+        f"evaluated the automation conditions meanwhile (`automation` sensor ticks: "
+        f"{', '.join(f'{n} {k.lower()}' for k, n in sorted(result['automation_ticks'].items()))}).",
         "",
         "| part | median s | min s | max s |",
         "|---|---|---|---|",
