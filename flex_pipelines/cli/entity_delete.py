@@ -82,7 +82,9 @@ def register_delete(delete_app: typer.Typer) -> None:
     @delete_app.command("asset")
     def delete_asset(
         asset_id: Annotated[int, typer.Option("--id")],
-        yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+        yes: Annotated[
+            bool, typer.Option("--yes", "--force", help="Do not ask for confirmation.")
+        ] = False,
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
         wait: WaitOption = None,
@@ -115,7 +117,9 @@ def register_delete(delete_app: typer.Typer) -> None:
     @delete_app.command("sensor")
     def delete_sensor(
         sensor_id: Annotated[int, typer.Option("--id")],
-        yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+        yes: Annotated[
+            bool, typer.Option("--yes", "--force", help="Do not ask for confirmation.")
+        ] = False,
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
         wait: WaitOption = None,

@@ -226,7 +226,7 @@ def test_delete_asset_and_sensor(store_url: str, toy: dict) -> None:
     with open_store(store_url) as s:
         assert len(s.list_assets()) == 5
 
-    gone = run("delete", "asset", "--id", "2", "--yes", *db)
+    gone = run("delete", "asset", "--id", "2", "--force", *db)  # FlexMeasures' name
     assert gone.exit_code == 0, gone.output
     summary = json.loads(gone.stdout)
     assert (summary["assets"], summary["sensors"], summary["beliefs"]) == (3, 3, 0)
