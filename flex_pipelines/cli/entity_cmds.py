@@ -284,7 +284,7 @@ def register(
         fmt: FormatOption = "table",
         wait: WaitOption = None,
     ) -> None:
-        """Set one attribute of assets and sensors (FlexMeasures' ``edit attribute``)."""
+        """Set one attribute of assets and sensors (FlexMeasures' edit attribute)."""
         require_format(fmt)
         given = [
             v
