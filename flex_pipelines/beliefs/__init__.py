@@ -100,8 +100,18 @@ def open_store(
 
 
 def duckdb_path(url: str | Path) -> str | None:
-    """The file of a DuckDB store URL (``duckdb:///relative``, ``duckdb:////absolute`` or a
-    path, as SQLAlchemy reads them), ``""`` for an in-memory one, None for other URLs."""
+    """The file of a DuckDB store URL, as SQLAlchemy reads them.
+
+    Parameters
+    ----------
+    url : str | Path
+        ``duckdb:///relative``, ``duckdb:////absolute``, a path, ``:memory:`` or another URL.
+
+    Returns
+    -------
+    str | None
+        The file path, ``""`` for an in-memory store, None for a PostgreSQL URL.
+    """
     text = str(url)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         return None

@@ -65,7 +65,20 @@ def is_damage(exc: BaseException) -> bool:
 
 
 def damaged_error(path: str, exc: BaseException) -> StoreDamagedError:
-    """The message for a damaged file, naming it and what DuckDB found."""
+    """The error for a damaged file.
+
+    Parameters
+    ----------
+    path : str
+        The DuckDB file.
+    exc : BaseException
+        What DuckDB raised.
+
+    Returns
+    -------
+    StoreDamagedError
+        Its message names the file and the first line of DuckDB's finding.
+    """
     return StoreDamagedError(
         f"DuckDB file {path} is damaged or not a DuckDB store ({_first_line(exc)}); restore it "
         "from a backup, or give another file"

@@ -102,7 +102,14 @@ def _excerpt(sql: str, n: int = 60) -> str:
 
 
 def statement_timeout_s() -> float:
-    """``FLEXPIPE_SQL_REPORT_TIMEOUT_S`` (seconds, > 0), else 30 s."""
+    """The statement timeout of report queries, read when a report runs.
+
+    Returns
+    -------
+    float
+        ``FLEXPIPE_SQL_REPORT_TIMEOUT_S`` in seconds (> 0), else 30; another value is an
+        :class:`SQLReportError` naming it.
+    """
     text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
     if not text:
         return DEFAULT_TIMEOUT_S
