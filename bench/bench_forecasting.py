@@ -13,26 +13,23 @@ import platform
 import statistics
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from bench.forecasting_load_pv import bench_load, bench_pv
 from flex_pipelines.forecasting.calibration import conformal_quantiles
-from flex_pipelines.forecasting.clearsky import clear_sky_history
 from flex_pipelines.forecasting.combine import combine_forecasts
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
 from flex_pipelines.forecasting.datasets import (
     EPF_HOLIDAYS,
-    PV_TIMEZONE,
     epf_exogenous,
     epf_prices,
-    gb_demand,
-    pv_serf,
 )
 from flex_pipelines.forecasting.history import SeriesHistory
-from flex_pipelines.forecasting.metrics import mae, mape, pinball, smape
+from flex_pipelines.forecasting.metrics import mae, pinball, smape
 
 RESULTS = Path(__file__).resolve().parent / "results" / "forecasting.md"
 CACHE = Path("/tmp/flexpipe_bench_forecasting")  # per-run cache of forecasts (--cache)
@@ -255,142 +252,6 @@ def bench_prices(
             pb, cover = _quantile_scores(_calibrated(fc, hist, start), truth)
             qlines.append(f"| {market.upper()} | {name} | {pb:.3f} | {cover:.3f} | {n} |")
     return "\n".join(lines), "\n".join(qlines), summary
-
-
-def _day_ahead_window(last_day: date, n_days: int, offset_days: int, tz: timezone) -> tuple:
-    """Viewpoints (12:00 the day before) of ``n_days`` delivery days ending ``offset_days``
-    before ``last_day`` (offset 0: the test window; offset n_days: the validation window)."""
-    first = last_day - timedelta(days=n_days - 1 + offset_days)
-    start = datetime(first.year, first.month, first.day, 12, tzinfo=tz) - DAY
-    return start, start + timedelta(days=n_days)
-
-
-def _runs(
-    hist: SeriesHistory,
-    rows: list[tuple[str, str, int, list[SeriesHistory]]],
-    combos: list[tuple[str, ...]],
-    window: tuple[datetime, datetime],
-) -> dict[str, tuple[pl.DataFrame, float]]:
-    out: dict[str, tuple[pl.DataFrame, float]] = {}
-    for label, model, retrain, regs in rows:
-        cfg = CycleConfig(**DAY_AHEAD, train_period=timedelta(days=120), retrain_every=retrain)
-        t0 = time.perf_counter()
-        fc = forecast_cycles(model, hist, *window, cfg, regressors=regs)
-        out[label] = (fc, time.perf_counter() - t0)
-    for combo in combos:
-        out[" + ".join(combo)] = (combine_forecasts([out[c][0] for c in combo]), 0.0)
-    return out
-
-
-#: (row, model, retrain every N cycles) for GB demand; combinations of two
-LOAD_ROWS = [
-    ("naive-day", "naive-day", 1),
-    ("naive-week", "naive-week", 1),
-    ("ridge", "ridge", 1),
-    ("lasso", "lasso", 1),
-    ("ridge-profiles", "ridge-profiles", 1),
-    ("hgb", "hgb", 7),
-    ("ets", "ets", 1),
-    ("sarimax", "sarimax", 7),
-]
-LOAD_COMBOS = [("ridge-profiles", "hgb"), ("ridge-profiles", "naive-week")]
-
-
-def bench_load(n_days: int) -> tuple[str, str]:
-    """GB demand: every model and combination on the validation window (the ``n_days`` before
-    the test window) and on the test window; the best on validation is the reported choice."""
-    hist = gb_demand()
-    last_day = hist.frame["event_start"].max().date()  # type: ignore[union-attr]
-    truth = hist.frame.select("event_start", pl.col("event_value").alias("actual"))
-    rows = [(label, model, rt, []) for label, model, rt in LOAD_ROWS]
-    scores: dict[str, dict[str, tuple[float, float, int, float]]] = {}
-    for which, offset in (("validation", n_days), ("test", 0)):
-        runs = _runs(hist, rows, LOAD_COMBOS, _day_ahead_window(last_day, n_days, offset, UTC))
-        scores[which] = {}
-        for label, (fc, secs) in runs.items():
-            j = fc.join(truth, on="event_start")
-            y, yhat = j["actual"].to_numpy(), j["event_value"].to_numpy()
-            scores[which][label] = (mape(y, yhat), mae(y, yhat), len(y), secs)
-    ours = [k for k in scores["validation"] if not k.startswith("naive")]
-    chosen = min(ours, key=lambda k: scores["validation"][k][0])
-    lines = [
-        "| model | MAPE (%), validation | MAPE (%), test | MAE (MW), test | half hours | runtime (s) |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for label, (m, a, n, secs) in scores["test"].items():
-        mark = " (chosen on validation)" if label == chosen else ""
-        lines.append(
-            f"| {label}{mark} | {scores['validation'][label][0]:.2f} | {m:.2f} | {a:.0f} | {n} | "
-            f"{secs:.1f} |"
-        )
-    ratio = scores["test"][chosen][0] / scores["test"]["naive-week"][0]
-    aim = (
-        f"Load: `{chosen}` (chosen on the validation window) MAPE "
-        f"{scores['test'][chosen][0]:.2f} % = {ratio:.3f}× naive-week "
-        f"({scores['test']['naive-week'][0]:.2f} %); aim ≤ 0.7×: "
-        f"{'met' if ratio <= 0.7 else 'not met'}."
-    )
-    print("\n".join(lines), aim, sep="\n", flush=True)
-    return "\n".join(lines), aim
-
-
-def _oracle(ghi: SeriesHistory) -> SeriesHistory:
-    """Measured GHI re-dated as known one day before: a perfect day-ahead weather forecast."""
-    f = ghi.frame.with_columns((pl.col("event_start") - timedelta(days=2)).alias("belief_time"))
-    return ghi.with_frame(f)
-
-
-SERF_LAT, SERF_LON = 39.742, -105.18
-
-
-def bench_pv(n_days: int) -> tuple[str, str]:
-    """PV: models with no input, the built-in (pvlib) clear-sky GHI, and measured GHI as an
-    oracle; validation = the ``n_days`` before the test window (from 2016-07-22)."""
-    power, _, ghi = pv_serf()
-    clear = clear_sky_history(
-        power.frame["event_start"], timedelta(minutes=15), SERF_LAT, SERF_LON, PV_TIMEZONE
-    )
-    peak = float(power.frame["event_value"].max())  # type: ignore[arg-type]
-    truth = power.frame.select("event_start", pl.col("event_value").alias("actual"))
-    rows = [
-        ("naive-day", "naive-day", 1, []),
-        ("ridge", "ridge", 1, []),
-        ("ridge + clear-sky", "ridge", 1, [clear]),
-        ("hgb", "hgb", 7, []),
-        ("hgb + clear-sky", "hgb", 7, [clear]),
-        ("hgb + measured GHI (oracle)", "hgb", 7, [_oracle(ghi)]),
-    ]
-    combos = [("hgb + clear-sky", "naive-day"), ("hgb", "hgb + clear-sky")]
-    scores: dict[str, dict[str, tuple[float, float, int, float]]] = {}
-    windows = {"validation": min(n_days, 20), "test": n_days}
-    last_day = date(2016, 10, 12)
-    for which, days in windows.items():
-        offset = n_days if which == "validation" else 0
-        runs = _runs(power, rows, combos, _day_ahead_window(last_day, days, offset, MST))
-        scores[which] = {}
-        for label, (fc, secs) in runs.items():
-            j = fc.join(truth, on="event_start")
-            y, yhat = j["actual"].to_numpy(), j["event_value"].to_numpy()
-            scores[which][label] = (100 * mae(y, yhat) / peak, mae(y, yhat), len(y), secs)
-    honest = [k for k in scores["validation"] if "oracle" not in k and k != "naive-day"]
-    chosen = min(honest, key=lambda k: scores["validation"][k][0])
-    lines = [
-        "| model | MAE (% of peak), validation | MAE (% of peak), test | MAE (W), test | quarter hours | runtime (s) |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for label, (m, a, n, secs) in scores["test"].items():
-        mark = " (chosen on validation)" if label == chosen else ""
-        lines.append(
-            f"| {label}{mark} | {scores['validation'][label][0]:.2f} | {m:.2f} | {a:.0f} | {n} | "
-            f"{secs:.1f} |"
-        )
-    best = scores["test"][chosen][0]
-    aim = (
-        f"PV: `{chosen}` (chosen on the validation window, no measured irradiance) MAE "
-        f"{best:.2f} % of peak; aim ≤ 6.5 %: {'met' if best <= 6.5 else 'not met'}."
-    )
-    print("\n".join(lines), aim, sep="\n", flush=True)
-    return "\n".join(lines), aim
 
 
 def bench_timing(runs: int = 3) -> str:
