@@ -40,7 +40,7 @@ from flex_pipelines.forecasting.errors import (
     UnsupportedUnitError,
 )
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec, build_design
-from flex_pipelines.forecasting.grid import Grid, build_grid, from_us, to_us
+from flex_pipelines.forecasting.grid import build_grid, to_us
 from flex_pipelines.forecasting.history import SeriesHistory, known_at
 from flex_pipelines.forecasting.models.base import (
     FitContext,
@@ -48,7 +48,8 @@ from flex_pipelines.forecasting.models.base import (
     get_model,
     sort_quantiles,
 )
-from flex_pipelines.time import Duration, add_duration, format_duration, get_zone
+from flex_pipelines.forecasting.windows import samples, step_viewpoint, viewpoints
+from flex_pipelines.time import format_duration
 
 __all__ = ["CycleConfig", "forecast_cycles", "viewpoints"]
 
@@ -112,33 +113,6 @@ class CycleConfig:
         object.__setattr__(self, "quantiles", tuple(sorted(set(self.quantiles))))
 
 
-def _step(v: datetime, frequency: timedelta, k: int, timezone: str) -> datetime:
-    """``v + k * frequency``; whole days step on the local wall clock (12:00 stays 12:00)."""
-    if frequency % timedelta(days=1) == timedelta(0):
-        local = v.astimezone(get_zone(timezone))
-        return add_duration(local, Duration(days=k * (frequency // timedelta(days=1)))).astimezone(
-            UTC
-        )
-    return (v + k * frequency).astimezone(UTC)
-
-
-def viewpoints(
-    start: datetime, end: datetime, frequency: timedelta, timezone: str = "UTC"
-) -> list[datetime]:
-    """Viewpoints ``start + k * frequency`` before ``end`` (UTC).
-
-    A frequency of whole days steps on the local clock of ``timezone``, so a daily 12:00
-    viewpoint stays at 12:00 local time across DST changes.
-    """
-    out, k = [], 0
-    v = start.astimezone(UTC)
-    while v < end:
-        out.append(v)
-        k += 1
-        v = _step(start, frequency, k, timezone)
-    return out
-
-
 def _check_unit(model: ForecastModel, target: SeriesHistory) -> None:
     if not model.supports_unit(target.unit):
         raise UnsupportedUnitError(
@@ -171,38 +145,6 @@ def _check_history(
         )
 
 
-def _day_bounds(v_us: int, cfg: CycleConfig, timezone: str) -> tuple[int, int]:
-    """[start, end) in µs of the local delivery days of viewpoint ``v_us`` (``local_days`` mode)."""
-    zone = get_zone(cfg.day_timezone or timezone)
-    local = from_us(v_us).astimezone(zone)
-    first = local.date() + timedelta(days=cfg.days_ahead)
-    last = first + timedelta(days=cfg.local_days or 1)
-    return (
-        to_us(datetime(first.year, first.month, first.day, tzinfo=zone)),
-        to_us(datetime(last.year, last.month, last.day, tzinfo=zone)),
-    )
-
-
-def _samples(grid: Grid, vps_us: np.ndarray, cfg: CycleConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(grid index, viewpoint) of every target event of each viewpoint."""
-    lo_us = int(cfg.min_horizon.total_seconds() * 1e6)
-    hi_us = int(cfg.max_horizon.total_seconds() * 1e6)
-    idx, vp = [], []
-    for v in vps_us:
-        if cfg.local_days is not None:
-            t0, t1 = _day_bounds(int(v), cfg, grid.timezone)
-        else:
-            t0, t1 = int(v) + lo_us, int(v) + hi_us
-        i0 = max(0, -(-(t0 - grid.start_us) // grid.step_us))
-        i1 = min(grid.n, -(-(t1 - grid.start_us) // grid.step_us))
-        if i1 > i0:
-            idx.append(np.arange(i0, i1))
-            vp.append(np.full(i1 - i0, v, dtype=np.int64))
-    if not idx:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return np.concatenate(idx), np.concatenate(vp)
-
-
 @dataclass
 class _CycleState:
     model: ForecastModel | None = None
@@ -232,10 +174,13 @@ def _one_cycle(
     if retrain:
         n_past = int(cfg.train_period / cfg.frequency)
         past = np.array(
-            [to_us(_step(v, cfg.frequency, -k, target.timezone)) for k in range(1, n_past + 1)],
+            [
+                to_us(step_viewpoint(v, cfg.frequency, -k, target.timezone))
+                for k in range(1, n_past + 1)
+            ],
             dtype=np.int64,
         )
-        tidx, tvp = _samples(grid, past, cfg)
+        tidx, tvp = samples(grid, past, cfg)
         keep = ~np.isnan(grid.values[tidx])
         if not keep.any():
             raise AllNaNTargetError(
@@ -248,7 +193,7 @@ def _one_cycle(
         model.fit(train, ctx)
         state.model, state.cycles_since_fit = model, 0
     assert state.model is not None
-    pidx, pvp = _samples(grid, np.array([v_us]), cfg)
+    pidx, pvp = samples(grid, np.array([v_us]), cfg)
     test: DesignMatrix = build_design(grid, pidx, pvp, spec, regs, with_target=False)
     pred = sort_quantiles(state.model.predict(test, ctx, quantiles))
     state.cycles_since_fit += 1
