@@ -134,3 +134,29 @@ def test_degree_days_of_temperatures() -> None:
     assert np.isnan(hdd[4]) and np.isnan(cdd[4])
     hdd_k, _ = degree_days(np.array([278.15]), "K")
     assert hdd_k[0] == pytest.approx(10.5)
+
+
+def test_linear_models_get_degree_terms_of_a_temperature_regressor() -> None:
+    """Real air temperature (NSRDB PSM3 at SERF) as a regressor: ridge gets its heating and
+    cooling degree terms at the target time, hgb the temperature itself."""
+    from flex_pipelines.forecasting import get_model
+    from flex_pipelines.forecasting.datasets import PV_TIMEZONE, pv_serf, read_csv
+    from flex_pipelines.forecasting.features import build_design
+
+    power, _, _ = pv_serf()
+    wx = read_csv("weather_psm3_serf_east_2016_15min.csv")
+    temp = SeriesHistory.from_values(
+        wx["timestamp"], wx["temp_air_c"], resolution=timedelta(minutes=15),
+        timezone=PV_TIMEZONE, unit="°C", name="temp",
+    )  # fmt: skip
+    vp = datetime(2016, 8, 20, 12, tzinfo=timezone(timedelta(hours=-7)))
+    grid = build_grid(power, vp - timedelta(days=3), vp)
+    idx = np.arange(grid.n - 96, grid.n)  # events of the day before the viewpoint, all known
+    vps = np.full(len(idx), to_us(vp))
+    ridge = build_design(grid, idx, vps, get_model("ridge").feature_spec(None), [temp])
+    t = ridge.column("reg_temp")
+    assert np.array_equal(ridge.column("hdd_temp"), np.maximum(15.5 - t, 0))
+    assert np.array_equal(ridge.column("cdd_temp"), np.maximum(t - 22.0, 0))
+    assert ridge.column("cdd_temp").max() > 0  # a Colorado August afternoon
+    hgb = build_design(grid, idx, vps, get_model("hgb").feature_spec(None), [temp])
+    assert "reg_temp" in hgb.columns and "hdd_temp" not in hgb.columns
