@@ -223,12 +223,19 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         start: str | None = typer.Option(None, "--from", help="events from (ISO 8601)"),
         end: str | None = typer.Option(None, "--to", help="events before (ISO 8601)"),
         sources: list[int] = typer.Option([], "--source", help="forecaster source id(s)"),
+        made_from: str | None = typer.Option(
+            None, "--made-from", help="only forecasts made (viewpoints) from this time"
+        ),
+        made_before: str | None = typer.Option(
+            None, "--made-before", help="only forecasts made before this time"
+        ),
         bucket: str = typer.Option("PT1H", "--bucket", help="lead-time bucket width"),
         stored: bool = typer.Option(False, "--stored", help="show the last saved table only"),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
     ) -> None:
-        """Accuracy of stored forecasts per lead time: MAE, RMSE, sMAPE, pinball, coverage."""
+        """Accuracy of stored forecasts per source (model, inputs) and lead time: MAE, RMSE,
+        sMAPE, pinball, coverage."""
         from flex_pipelines.forecasting.store_io import score_forecasts, stored_accuracy
 
         with open_store(db) as store:
@@ -236,13 +243,17 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             if stored:
                 table = stored_accuracy(store, sensor_id)
             else:
+                tz = sensor.timezone
                 table = score_forecasts(
-                    store, sensor_id,
-                    parse_datetime(start, sensor.timezone) if start else None,
-                    parse_datetime(end, sensor.timezone) if end else None,
+                    store,
+                    sensor_id,
+                    parse_datetime(start, tz) if start else None,
+                    parse_datetime(end, tz) if end else None,
                     source_ids=sources or None,
                     bucket_hours=parse_timedelta(bucket) / timedelta(hours=1),
-                )  # fmt: skip
+                    made_from=parse_datetime(made_from, tz) if made_from else None,
+                    made_before=parse_datetime(made_before, tz) if made_before else None,
+                )
         emit_records(
             _records(table), fmt, f"forecast accuracy, sensor {sensor.id} ({sensor.name}, "
             f"{sensor.unit}; sMAPE and coverage in % and share)",

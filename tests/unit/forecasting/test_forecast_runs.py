@@ -96,3 +96,9 @@ def test_accuracy_of_add_forecasts_scores_only_forecasts_made_from_its_start(
     assert overall["horizon"] == "all" and overall["n"] == 48
     assert overall["pinball"] is not None and overall["pinball"] > 0
     assert 0.0 <= overall["coverage"] <= 1.0
+    # show forecast-accuracy can be cut the same way (viewpoints from a time on)
+    r = runner.invoke(app, ["show", "forecast-accuracy", "--sensor", str(sid), "--db", db,
+                            "--made-from", "2015-11-10T12:00", "--bucket", "PT48H",
+                            "--format", "json"])  # fmt: skip
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert [x["n"] for x in json.loads(r.stdout) if x["horizon"] == "all"] == [48]
