@@ -107,6 +107,8 @@ def _group(fm: Mapping[str, Any], key: str, grid: TimeGrid, ctx: UnitContext) ->
     g = Group(
         key, name, power_sensor=fm.get("sensor") if isinstance(fm.get("sensor"), int) else None
     )
+    g.parent = group_key(fm["group"], name) if fm.get("group") is not None else None
+    g.commodity = str(fm.get("commodity", "electricity"))
     g.consumption_sensor = sensor_ref("consumption", fm.get("consumption"))
     g.production_sensor = sensor_ref("production", fm.get("production"))
     arrs = {}

@@ -382,3 +382,15 @@ def test_a_dangling_group_and_mixed_commodities_are_refused():
     data["flex-model"][1]["commodity"] = "gas"
     with pytest.raises(SchedulingError, match="a group sums the power of one commodity"):
         solve_problem_json(data)
+
+
+def test_nested_groups_limit_their_leaf_devices():
+    """test_nested_group_leaf_resolution: battery -> inner group -> outer group; the outer
+    group's sum is the battery's (and the PV's), and its tighter cap holds."""
+    data = group_case({"power-capacity": "2.5 MW", "group": {"sensor": 6}})
+    data["flex-model"].append({"sensor": 6, "power-capacity": "1.5 MW"})
+    r = solve_problem_json(data)
+    total = r.device("battery").power_mw + r.device("pv").power_mw
+    np.testing.assert_allclose(r.group_power_mw["6"], total)
+    np.testing.assert_allclose(r.group_power_mw["5"], total)
+    assert np.abs(total).max() == pytest.approx(1.5)  # the outer cap binds
