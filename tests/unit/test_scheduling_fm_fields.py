@@ -293,3 +293,18 @@ def test_deprecated_inflexible_device_sensors_get_a_note_and_cannot_mix():
         solve_problem_json(
             day([BATTERY], {**fc, "inflexible-consumption": ["1 MW"]}), resolver=resolver
         )
+
+
+def test_a_deprecated_name_and_its_replacement_merge_as_one_field():
+    """Nearest wins across the alias: a request's consumption-price-sensor replaces a stored
+    consumption-price (the API passes deprecated names on so the run record notes them)."""
+    from flex_pipelines.scheduling.flex_context import merge_flex_contexts
+
+    merged = merge_flex_contexts(
+        [{"consumption-price-sensor": 3}, {"consumption-price": "9 EUR/MWh", "x": 1}]
+    )
+    assert merged == {"consumption-price-sensor": 3, "x": 1}
+    merged = merge_flex_contexts(
+        [{"consumption-price": "9 EUR/MWh"}, {"consumption-price-sensor": 3}]
+    )
+    assert merged == {"consumption-price": "9 EUR/MWh"}
