@@ -271,7 +271,7 @@ def forecast_cycles(
         for k, v in enumerate(warm):
             try:
                 ev_us, pred = _one_cycle(factory, wstate, target, regressors, v, wcfg, model_q)
-            except (InsufficientHistoryError, AllNaNTargetError):
+            except ForecastingError:  # too little history or regressor data that early
                 continue
             frames.append(_belief_frame(ev_us, to_us(v), pred, model_q, sensor_id, source_id))
             if progress:

@@ -94,3 +94,15 @@ def test_quantiles_use_only_actuals_known_at_the_viewpoint(be_prices: SeriesHist
     # the band is wider than a point (it was calibrated at all)
     wide = first.pivot(on="cumulative_probability", index="event_start", values="event_value")
     assert (wide["0.9"] > wide["0.1"]).all()
+
+
+def test_warm_up_skips_viewpoints_whose_regressors_start_later(be_prices: SeriesHistory) -> None:
+    from flex_pipelines.forecasting.datasets import epf_exogenous
+
+    first = datetime(2015, 11, 1, tzinfo=CET)  # the load forecasts start 19 days before START
+    load = epf_exogenous("be")[1]
+    load = load.with_frame(load.frame.filter(pl.col("event_start") >= first))
+    vp = datetime(2015, 11, 20, 12, tzinfo=CET)
+    fc = forecast_cycles("ridge", be_prices, vp, vp + timedelta(hours=1), CFG, regressors=[load])
+    wide = fc.pivot(on="cumulative_probability", index="event_start", values="event_value")
+    assert wide.height == 24 and (wide["0.9"] > wide["0.1"]).all()
