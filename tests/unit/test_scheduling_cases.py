@@ -17,10 +17,58 @@ from flex_pipelines.scheduling.problem import integrate_soc
 from flex_pipelines.scheduling.storage import parse_problem_json, solve, solve_problem_json
 
 CASES = Path(__file__).parent / "scheduling_cases"
-TOY_PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14,
-              12.5, 10, 7]  # fmt: skip
-PV_KW = [0, 0, 0, 0, 10, 30, 60, 100, 140, 170, 190, 210, 220, 210, 190, 170, 140, 100, 60, 30, 10,
-         0, 0, 0]  # fmt: skip
+TOY_PRICES = [
+    10,
+    11,
+    12,
+    15,
+    18,
+    17,
+    10.5,
+    9,
+    9.5,
+    9,
+    8.5,
+    10,
+    8,
+    5,
+    4,
+    4,
+    5.5,
+    8,
+    12,
+    13,
+    14,
+    12.5,
+    10,
+    7,
+]
+PV_KW = [
+    0,
+    0,
+    0,
+    0,
+    10,
+    30,
+    60,
+    100,
+    140,
+    170,
+    190,
+    210,
+    220,
+    210,
+    190,
+    170,
+    140,
+    100,
+    60,
+    30,
+    10,
+    0,
+    0,
+    0,
+]
 
 
 def toy_problem() -> dict:
@@ -73,12 +121,23 @@ def test_toy_battery_with_pv_has_less_room():
 def cost_case() -> dict:
     j = np.arange(24)
     return {
-        "start": "2026-01-01T00:00+00:00", "duration": "PT24H", "resolution": "PT1H",
-        "flex-model": [{"name": "battery", "soc-at-start": "0.4 MWh", "soc-min": "0 MWh",
-                        "soc-max": "1 MWh", "power-capacity": "1 MW"}],
-        "flex-context": {"consumption-price": hourly(100 + j / 23),
-                         "production-price": hourly(90 + j / 23)},
-    }  # fmt: skip
+        "start": "2026-01-01T00:00+00:00",
+        "duration": "PT24H",
+        "resolution": "PT1H",
+        "flex-model": [
+            {
+                "name": "battery",
+                "soc-at-start": "0.4 MWh",
+                "soc-min": "0 MWh",
+                "soc-max": "1 MWh",
+                "power-capacity": "1 MW",
+            }
+        ],
+        "flex-context": {
+            "consumption-price": hourly(100 + j / 23),
+            "production-price": hourly(90 + j / 23),
+        },
+    }
 
 
 @pytest.mark.parametrize("backend", ["highs", "pyomo"])
@@ -90,16 +149,20 @@ def test_24_step_cost_cases(backend):
     assert np.allclose(r.devices[0].power_mw, expected, atol=1e-7)
     assert r.costs["total"] == pytest.approx(-36.4, abs=1e-9)
 
-    prob["flex-context"] |= {"site-production-capacity": "0.1 MW",
-                             "site-production-breach-price": "1000 EUR/MW"}  # fmt: skip
+    prob["flex-context"] |= {
+        "site-production-capacity": "0.1 MW",
+        "site-production-breach-price": "1000 EUR/MW",
+    }
     r = solve(parse_problem_json(prob), backend)
     expected = np.zeros(24)
     expected[-4:] = -0.1
     assert np.allclose(r.devices[0].power_mw, expected, atol=1e-7)
     assert r.costs["site production breach (worst)"] == pytest.approx(0.0, abs=1e-9)
 
-    prob["flex-context"] |= {"site-peak-consumption-price": "80 EUR/MW",
-                             "site-peak-production-price": "80 EUR/MW"}  # fmt: skip
+    prob["flex-context"] |= {
+        "site-peak-consumption-price": "80 EUR/MW",
+        "site-peak-production-price": "80 EUR/MW",
+    }
     r = solve(parse_problem_json(prob), backend)
     assert np.allclose(r.devices[0].power_mw, -0.4 / 24, atol=1e-7)
     assert r.costs["site peak production"] == pytest.approx(80 * 0.4 / 24)
@@ -107,18 +170,29 @@ def test_24_step_cost_cases(backend):
 
 
 def modes_case(target: float, modes=None) -> dict:
-    fm = {"name": "device", "soc-at-start": "0 MWh", "soc-min": "0 MWh", "soc-max": "10 MWh",
-          "consumption-capacity": "0.5 MW", "production-capacity": "0 MW",
-          "soc-targets": [{"datetime": "2026-01-01T04:00+01:00", "value": f"{target} MWh"}],
-          "prefer-charging-sooner": False}  # fmt: skip
+    fm = {
+        "name": "device",
+        "soc-at-start": "0 MWh",
+        "soc-min": "0 MWh",
+        "soc-max": "10 MWh",
+        "consumption-capacity": "0.5 MW",
+        "production-capacity": "0 MW",
+        "soc-targets": [{"datetime": "2026-01-01T04:00+01:00", "value": f"{target} MWh"}],
+        "prefer-charging-sooner": False,
+    }
     if modes is not None:
         fm["operation-modes"] = modes
     return {
-        "start": "2026-01-01T00:00+01:00", "duration": "PT4H", "resolution": "PT1H",
+        "start": "2026-01-01T00:00+01:00",
+        "duration": "PT4H",
+        "resolution": "PT1H",
         "flex-model": [fm],
-        "flex-context": {"consumption-price": hourly([10, 1, 10, 1], "2026-01-01T00:00+01:00"),
-                         "production-price": "0 EUR/MWh", "relax-constraints": False},
-    }  # fmt: skip
+        "flex-context": {
+            "consumption-price": hourly([10, 1, 10, 1], "2026-01-01T00:00+01:00"),
+            "production-price": "0 EUR/MWh",
+            "relax-constraints": False,
+        },
+    }
 
 
 @pytest.mark.parametrize("backend", ["highs", "pyomo"])
@@ -150,8 +224,10 @@ def test_operation_mode_fixed_cost_is_charged():
 
 
 def test_storage_losses_compound_as_published():
-    assert np.allclose(integrate_soc(1000, [100, -100, -100, 100], 0.99),
-                       [1000, 1089, 979.11, 870.3189, 960.615711])  # fmt: skip
+    assert np.allclose(
+        integrate_soc(1000, [100, -100, -100, 100], 0.99),
+        [1000, 1089, 979.11, 870.3189, 960.615711],
+    )
     assert np.allclose(integrate_soc(2.5, [-0.5] * 4, 0.9), [2.5, 1.8, 1.17, 0.603, 0.0927])
 
 
@@ -168,8 +244,11 @@ def test_storage_efficiency_of_a_series_is_converted_to_the_step():
     prob["resolution"] = "PT15M"
     prob["duration"] = "PT2H"
     fm = prob["flex-model"][0]
-    fm |= {"soc-at-start": "1 MWh", "power-capacity": "0 MW",
-           "storage-efficiency": hourly([0.9, 0.9], unit="dimensionless")}  # fmt: skip
+    fm |= {
+        "soc-at-start": "1 MWh",
+        "power-capacity": "0 MW",
+        "storage-efficiency": hourly([0.9, 0.9], unit="dimensionless"),
+    }
     r = solve_problem_json(prob)
     assert r.devices[0].soc_mwh[4] == pytest.approx(0.9)  # 0.9 per hour = 0.9**0.25 per step
     assert r.devices[0].soc_mwh[8] == pytest.approx(0.81)

@@ -21,19 +21,54 @@ def hourly(values, unit="EUR/MWh", start=START) -> dict:
 
 
 def battery(name="battery", **kw) -> dict:
-    fm = {"name": name, "soc-at-start": "1 MWh", "soc-min": "0 MWh", "soc-max": "2 MWh",
-          "power-capacity": "1 MW", "roundtrip-efficiency": "90%"}  # fmt: skip
+    fm = {
+        "name": name,
+        "soc-at-start": "1 MWh",
+        "soc-min": "0 MWh",
+        "soc-max": "2 MWh",
+        "power-capacity": "1 MW",
+        "roundtrip-efficiency": "90%",
+    }
     fm.update(kw)
     return fm
 
 
-NEG_PRICES = [60, 55, 50, 45, 40, 30, 10, -5, -20, -40, -60, -60, -50, -30, -10, 5, 30, 60, 80,
-              90, 85, 70, 65, 60]  # fmt: skip
+NEG_PRICES = [
+    60,
+    55,
+    50,
+    45,
+    40,
+    30,
+    10,
+    -5,
+    -20,
+    -40,
+    -60,
+    -60,
+    -50,
+    -30,
+    -10,
+    5,
+    30,
+    60,
+    80,
+    90,
+    85,
+    70,
+    65,
+    60,
+]
 
 
 def negative_day(**fm) -> dict:
-    return {"start": START, "duration": "P1D", "resolution": "PT1H",
-            "flex-model": [battery(**fm)], "flex-context": {"consumption-price": hourly(NEG_PRICES)}}  # fmt: skip
+    return {
+        "start": START,
+        "duration": "P1D",
+        "resolution": "PT1H",
+        "flex-model": [battery(**fm)],
+        "flex-context": {"consumption-price": hourly(NEG_PRICES)},
+    }
 
 
 @pytest.mark.parametrize("method", ["milp", "dp"])
@@ -73,8 +108,11 @@ def test_nonnegative_prices_need_no_binaries():
 def test_inflexible_pv_beyond_the_site_limit_is_absorbed_by_the_battery():
     pv = [0] * 10 + [0.8, 0.9, 0.9, 0.8] + [0] * 10
     prob = negative_day(**{"soc-at-start": "0 MWh"})
-    prob["flex-context"] = {"consumption-price": "50 EUR/MWh", "site-power-capacity": "0.5 MW",
-                            "inflexible-production": hourly(pv, "MW")}  # fmt: skip
+    prob["flex-context"] = {
+        "consumption-price": "50 EUR/MWh",
+        "site-power-capacity": "0.5 MW",
+        "inflexible-production": hourly(pv, "MW"),
+    }
     r = solve_problem_json(prob)
     p = r.devices[0].power_mw
     assert np.allclose(p[10:14] >= np.array(pv[10:14]) - 0.5 - 1e-9, True)
@@ -90,10 +128,13 @@ def test_inflexible_pv_beyond_the_site_limit_is_absorbed_by_the_battery():
 def test_soft_site_production_capacity_prices_the_breach():
     pv = [0] * 10 + [1.8] + [0] * 13
     prob = negative_day(**{"soc-at-start": "0 MWh"})
-    prob["flex-context"] = {"consumption-price": "50 EUR/MWh", "site-power-capacity": "2 MW",
-                            "site-production-capacity": "0.5 MW",
-                            "site-production-breach-price": "100 EUR/MW",
-                            "inflexible-production": hourly(pv, "MW")}  # fmt: skip
+    prob["flex-context"] = {
+        "consumption-price": "50 EUR/MWh",
+        "site-power-capacity": "2 MW",
+        "site-production-capacity": "0.5 MW",
+        "site-production-breach-price": "100 EUR/MW",
+        "inflexible-production": hourly(pv, "MW"),
+    }
     r = solve_problem_json(prob)
     assert r.devices[0].power_mw[10] == pytest.approx(1.0)  # charges flat out
     assert r.costs["site production breach (worst)"] == pytest.approx(100 * 0.3)
@@ -103,16 +144,31 @@ def test_soft_site_production_capacity_prices_the_breach():
 def test_v2g_ev_with_reservations():
     """An EV (60 kWh, 11 kW, V2G) away 08:00–17:00; must hold 80% when leaving, drives 20 kWh."""
     away = [{"start": "2026-06-01T08:00+02:00", "end": "2026-06-01T17:00+02:00", "value": "0 kW"}]
-    ev = {"name": "ev", "soc-at-start": "30 kWh", "soc-min": "6 kWh", "soc-max": "60 kWh",
-          "power-capacity": "11 kW", "consumption-capacity": away, "production-capacity": away,
-          "roundtrip-efficiency": "85%",
-          "soc-minima": [{"datetime": "2026-06-01T08:00+02:00", "value": "80%"}],
-          "soc-maxima": [{"start": "2026-06-01T12:00+02:00", "end": "2026-06-01T17:00+02:00",
-                          "value": "60 kWh"}],
-          "soc-usage": [{"start": "2026-06-01T08:00+02:00", "duration": "PT2H", "value": "10 kW"}]}  # fmt: skip
+    ev = {
+        "name": "ev",
+        "soc-at-start": "30 kWh",
+        "soc-min": "6 kWh",
+        "soc-max": "60 kWh",
+        "power-capacity": "11 kW",
+        "consumption-capacity": away,
+        "production-capacity": away,
+        "roundtrip-efficiency": "85%",
+        "soc-minima": [{"datetime": "2026-06-01T08:00+02:00", "value": "80%"}],
+        "soc-maxima": [
+            {"start": "2026-06-01T12:00+02:00", "end": "2026-06-01T17:00+02:00", "value": "60 kWh"}
+        ],
+        "soc-usage": [{"start": "2026-06-01T08:00+02:00", "duration": "PT2H", "value": "10 kW"}],
+    }
     prices = [30] * 6 + [20, 25] + [40] * 9 + [120, 150, 130, 90, 60, 40, 35]
-    r = solve_problem_json({"start": START, "duration": "P1D", "resolution": "PT15M",
-                            "flex-model": [ev], "flex-context": {"consumption-price": hourly(prices)}})  # fmt: skip
+    r = solve_problem_json(
+        {
+            "start": START,
+            "duration": "P1D",
+            "resolution": "PT15M",
+            "flex-model": [ev],
+            "flex-context": {"consumption-price": hourly(prices)},
+        }
+    )
     p, soc = r.devices[0].power_mw * 1000, r.devices[0].soc_mwh * 1000
     assert soc[32] >= 48 - 1e-6  # 80% of 60 kWh at 08:00
     assert np.allclose(p[32:68], 0)  # away
@@ -125,14 +181,26 @@ def test_heat_pump_as_storage():
     """COP 3 as charging efficiency, heat demand as soc-usage, a 20 kWh buffer."""
     demand = [4] * 6 + [6] * 4 + [2] * 8 + [5] * 6
     prices = [50] * 4 + [20] * 4 + [80] * 8 + [30] * 4 + [90] * 4
-    hp = {"name": "heat pump", "soc-at-start": "10 kWh", "soc-min": "0 kWh", "soc-max": "20 kWh",
-          "consumption-capacity": "4 kW", "production-capacity": "0 kW",
-          "charging-efficiency": "300%", "soc-usage": [hourly(demand, "kW")],
-          "soc-targets": [{"datetime": "2026-06-02T00:00+02:00", "value": "10 kWh"}]}  # fmt: skip
-    r = solve_problem_json({"start": START, "duration": "P1D", "resolution": "PT1H",
-                            "flex-model": [hp],
-                            "flex-context": {"consumption-price": hourly(prices),
-                                             "relax-constraints": False}})  # fmt: skip
+    hp = {
+        "name": "heat pump",
+        "soc-at-start": "10 kWh",
+        "soc-min": "0 kWh",
+        "soc-max": "20 kWh",
+        "consumption-capacity": "4 kW",
+        "production-capacity": "0 kW",
+        "charging-efficiency": "300%",
+        "soc-usage": [hourly(demand, "kW")],
+        "soc-targets": [{"datetime": "2026-06-02T00:00+02:00", "value": "10 kWh"}],
+    }
+    r = solve_problem_json(
+        {
+            "start": START,
+            "duration": "P1D",
+            "resolution": "PT1H",
+            "flex-model": [hp],
+            "flex-context": {"consumption-price": hourly(prices), "relax-constraints": False},
+        }
+    )
     elec = r.devices[0].power_mw * 1000
     assert (elec >= -1e-9).all() and elec.max() <= 4 + 1e-9
     assert elec.sum() * 3 == pytest.approx(sum(demand))  # heat = COP × electricity, same stock
@@ -141,9 +209,16 @@ def test_heat_pump_as_storage():
 
 def test_many_batteries_share_one_connection():
     fms = [battery(f"b{i}", **{"power-capacity": f"{0.5 + 0.25 * i} MW"}) for i in range(4)]
-    prob = {"start": START, "duration": "P1D", "resolution": "PT1H", "flex-model": fms,
-            "flex-context": {"consumption-price": hourly(np.abs(NEG_PRICES)),
-                             "site-power-capacity": "1.5 MW"}}  # fmt: skip
+    prob = {
+        "start": START,
+        "duration": "P1D",
+        "resolution": "PT1H",
+        "flex-model": fms,
+        "flex-context": {
+            "consumption-price": hourly(np.abs(NEG_PRICES)),
+            "site-power-capacity": "1.5 MW",
+        },
+    }
     a = solve(parse_problem_json(prob), "highs")
     b = solve(parse_problem_json(prob), "pyomo")
     assert np.abs(a.site_power_mw).max() == pytest.approx(1.5)
@@ -155,10 +230,17 @@ def test_commitment_costs_are_reported_per_commitment():
     prob = negative_day(**{"soc-at-start": "1 MWh"})
     prob["flex-context"] = {
         "consumption-price": "50 EUR/MWh",
-        "commitments": [{"name": "sold block", "baseline": [
-            {"start": "2026-06-01T18:00+02:00", "duration": "PT2H", "value": "-0.5 MW"}],
-            "up-price": "200 EUR/MWh", "down-price": "20 EUR/MWh"}],
-    }  # fmt: skip
+        "commitments": [
+            {
+                "name": "sold block",
+                "baseline": [
+                    {"start": "2026-06-01T18:00+02:00", "duration": "PT2H", "value": "-0.5 MW"}
+                ],
+                "up-price": "200 EUR/MWh",
+                "down-price": "20 EUR/MWh",
+            }
+        ],
+    }
     r = solve_problem_json(prob)
     p = r.devices[0].power_mw
     assert p[18] <= -0.5 + 1e-9 and p[19] <= -0.5 + 1e-9  # delivers the block (more earns 20)
@@ -171,8 +253,13 @@ def test_commitment_costs_are_reported_per_commitment():
 
 
 def test_prefer_charging_sooner_breaks_ties_early():
-    prob = negative_day(**{"soc-at-start": "0 MWh", "roundtrip-efficiency": "100%",
-                           "soc-targets": [{"datetime": "2026-06-02T00:00+02:00", "value": "2 MWh"}]})  # fmt: skip
+    prob = negative_day(
+        **{
+            "soc-at-start": "0 MWh",
+            "roundtrip-efficiency": "100%",
+            "soc-targets": [{"datetime": "2026-06-02T00:00+02:00", "value": "2 MWh"}],
+        }
+    )
     prob["flex-context"] = {"consumption-price": "50 EUR/MWh"}
     p = solve_problem_json(prob).devices[0].power_mw
     assert np.allclose(p[:2], 1.0) and np.allclose(p[2:], 0.0)
