@@ -18,6 +18,7 @@ from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
 from flex_pipelines.forecasting.datasets import PV_TIMEZONE, gb_demand, pv_serf
 from flex_pipelines.forecasting.history import SeriesHistory
 from flex_pipelines.forecasting.metrics import mae, mape
+from flex_pipelines.forecasting.models import ForecastModel, get_model
 
 DAY = timedelta(days=1)
 MST = timezone(timedelta(hours=-7))
@@ -34,7 +35,7 @@ def _day_ahead_window(last_day: date, n_days: int, offset_days: int, tz: timezon
 
 def _runs(
     hist: SeriesHistory,
-    rows: list[tuple[str, str, int, list[SeriesHistory]]],
+    rows: list[tuple[str, str | ForecastModel, int, list[SeriesHistory]]],
     combos: list[tuple[str, ...]],
     window: tuple[datetime, datetime],
 ) -> dict[str, tuple[pl.DataFrame, float]]:
@@ -126,8 +127,14 @@ def bench_pv(n_days: int) -> tuple[str, str]:
         ("hgb", "hgb", 7, []),
         ("hgb + clear-sky", "hgb", 7, [clear]),
         ("hgb + measured GHI (oracle)", "hgb", 7, [_oracle(ghi)]),
+        ("recent-quantile", get_model("recent-quantile"), 1, []),
+        ("recent-quantile, level +0.1", get_model("recent-quantile", shift=0.1), 1, []),
     ]
-    combos = [("hgb + clear-sky", "naive-day"), ("hgb", "hgb + clear-sky")]
+    combos = [
+        ("hgb + clear-sky", "naive-day"),
+        ("hgb", "hgb + clear-sky"),
+        ("hgb", "recent-quantile, level +0.1"),
+    ]
     scores: dict[str, dict[str, tuple[float, float, int, float]]] = {}
     windows = {"validation": min(n_days, 20), "test": n_days}
     last_day = date(2016, 10, 12)

@@ -9,7 +9,11 @@ from flex_pipelines.forecasting.models.base import (
     list_models,
     sort_quantiles,
 )
-from flex_pipelines.forecasting.models.baseline import SeasonalNaiveDay, SeasonalNaiveWeek
+from flex_pipelines.forecasting.models.baseline import (
+    RecentQuantile,
+    SeasonalNaiveDay,
+    SeasonalNaiveWeek,
+)
 from flex_pipelines.forecasting.models.boosting import HistGradientBoosting
 from flex_pipelines.forecasting.models.linear import LassoLags, Lear, RidgeLags, RidgeProfiles
 from flex_pipelines.forecasting.models.statistical import ExponentialSmoothingModel, Sarimax
@@ -22,6 +26,7 @@ __all__ = [
     "get_model",
     "list_models",
     "sort_quantiles",
+    "RecentQuantile",
     "SeasonalNaiveDay",
     "SeasonalNaiveWeek",
     "HistGradientBoosting",

@@ -160,3 +160,27 @@ def test_linear_models_get_degree_terms_of_a_temperature_regressor() -> None:
     assert ridge.column("cdd_temp").max() > 0  # a Colorado August afternoon
     hgb = build_design(grid, idx, vps, get_model("hgb").feature_spec(None), [temp])
     assert "reg_temp" in hgb.columns and "hdd_temp" not in hgb.columns
+
+
+def test_recent_quantile_is_the_climatology_of_the_last_known_days() -> None:
+    """Real PV: the median forecast is the median of the same quarter hour on the 21 days
+    known at the viewpoint; other quantiles are that distribution's."""
+    from flex_pipelines.forecasting.datasets import pv_serf
+
+    power, _, _ = pv_serf()
+    vp = datetime(2016, 8, 20, 12, tzinfo=timezone(timedelta(hours=-7)))
+    cfg = CycleConfig(
+        min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36),
+        train_period=timedelta(days=7), quantiles=(0.1, 0.5, 0.9), calibration="none",
+    )  # fmt: skip
+    fc = forecast_cycles("recent-quantile", power, vp, vp + timedelta(hours=1), cfg)
+    noon = datetime(2016, 8, 21, 12, tzinfo=vp.tzinfo)
+    at = fc.filter(pl.col("event_start") == noon).sort("cumulative_probability")
+    values = dict(zip(power.frame["event_start"], power.frame["event_value"], strict=True))
+    # 20 Aug 12:00 is known only at 12:15, after the viewpoint: the 21 days are 30 Jul–19 Aug
+    days = [noon - timedelta(days=k) for k in range(2, 23)]
+    past = np.array([values[d.astimezone(UTC)] for d in days])
+    q = at["event_value"].to_list()
+    assert q[1] == pytest.approx(float(np.median(past)))
+    assert q[0] == pytest.approx(float(np.quantile(past, 0.1)))
+    assert q[0] < q[1] < q[2]
