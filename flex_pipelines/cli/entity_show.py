@@ -70,6 +70,8 @@ def sensor_record(store: BeliefStore, s: Sensor) -> dict[str, Any]:
 def register_show(show_app: typer.Typer) -> None:
     """Add ``show asset``, ``show sensor`` and ``show source``."""
 
+    from flex_pipelines.sites import AssetTree
+
     @show_app.command("asset")
     def show_asset(
         asset_id: Annotated[int, typer.Option("--id")],
@@ -84,7 +86,7 @@ def register_show(show_app: typer.Typer) -> None:
             record = asdict(a)
             record["children"] = [
                 {"id": c.id, "name": c.name, "type": c.type}
-                for c in store.list_assets(parent_id=a.id)
+                for c in AssetTree.load(store).children(a.id)
             ]
             record["sensors"] = [
                 {"id": s.id, "name": s.name, "unit": s.unit, "event_resolution": s.event_resolution}
