@@ -23,6 +23,7 @@ ORDER = [
     "reporting",
     "orchestration",
     "latency",
+    "cli",
     "fleet",
     "api",
 ]

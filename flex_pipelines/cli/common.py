@@ -58,8 +58,13 @@ class RedactingStream(io.TextIOBase):
 
 # Piped or captured output (logs, CI, tests) gets 120 columns instead of rich's 80, so tables
 # of beliefs and KPIs stay readable; a terminal keeps its own width.
-console = Console(file=RedactingStream("stdout"), width=None if sys.stdout.isatty() else 120)
-err_console = Console(file=RedactingStream("stderr"), width=None if sys.stderr.isatty() else 120)
+# (emoji=False: no ``:name:`` codes in our output, and rich then never loads its emoji table)
+console = Console(
+    file=RedactingStream("stdout"), width=None if sys.stdout.isatty() else 120, emoji=False
+)
+err_console = Console(
+    file=RedactingStream("stderr"), width=None if sys.stderr.isatty() else 120, emoji=False
+)
 
 
 class CLIError(FlexPipelinesError):
