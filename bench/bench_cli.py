@@ -7,7 +7,10 @@ warm-up round; wall time per process with ``time.perf_counter`` around ``subproc
 ratios are of the medians. The solve's problem: one day of 15-minute steps, a 1 MW / 2 MWh
 battery (90% roundtrip), hourly prices; it prints the schedule table, a chart and the costs.
 
-``python -m bench.bench_cli [--rounds 15]`` writes bench/results/cli.md.
+``python -m bench.bench_cli [--rounds 15] [--compare BASE_DIR]`` writes bench/results/cli.md;
+``--compare`` also times ``--help`` and the solve of the code in BASE_DIR (a checkout of an
+earlier commit, e.g. ``git worktree add /tmp/base <commit>``), run from there with this
+interpreter, in the same rounds.
 """
 
 from __future__ import annotations
@@ -58,13 +61,17 @@ def flexpipe() -> str:
     return str(script) if script.exists() else shutil.which("flexpipe") or "flexpipe"
 
 
-def time_once(cmd: list[str]) -> float:
+def time_once(cmd: list[str], cwd: str | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     return time.perf_counter() - t0
 
 
-def measure(rounds: int) -> dict[str, list[float]]:
+#: the CLI of the checkout in the working directory (before the editable install on sys.path)
+OTHER_CLI = "import sys; sys.argv[0] = 'flexpipe'; from flex_pipelines.cli import main; main()"
+
+
+def measure(rounds: int, base: str | None = None) -> dict[str, list[float]]:
     """Wall times per command, interleaved round by round after a warm-up round."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "day.json"
@@ -78,16 +85,25 @@ def measure(rounds: int) -> dict[str, list[float]]:
                 *["--format", "json"],
             ],
         }
+        where: dict[str, str | None] = dict.fromkeys(cmds)
+        if base:
+            before = [sys.executable, "-c", OTHER_CLI]
+            cmds["before: flexpipe --help"] = [*before, "--help"]
+            cmds["before: flexpipe schedule solve (one day)"] = [*before, "schedule", "solve"]
+            cmds["before: flexpipe schedule solve (one day)"].append(str(path))
+            where.update(dict.fromkeys(list(cmds)[-2:], base))
         times: dict[str, list[float]] = {name: [] for name in cmds}
         for r in range(rounds + 1):
             for name, cmd in cmds.items():
-                t = time_once(cmd)
+                t = time_once(cmd, where[name])
                 if r:  # round 0 warms the file cache
                     times[name].append(t)
     return times
 
 
-def report(times: dict[str, list[float]], rounds: int, load: float) -> str:
+def report(
+    times: dict[str, list[float]], rounds: int, load: float, before: str | None = None
+) -> str:
     base_name = next(iter(times))
     base = statistics.median(times[base_name])
     lines = [
@@ -107,7 +123,10 @@ def report(times: dict[str, list[float]], rounds: int, load: float) -> str:
         goal = GOALS.get(name)
         ratio = med / base
         mark = "" if goal is None else f"≤ {goal:g}× ({'met' if ratio <= goal else 'NOT met'})"
-        lines.append(f"| `{name}` | {med:.3f} | {min(ts):.3f} | {ratio:.2f}× | {mark} |")
+        label = f"`{name}`"
+        if name.startswith("before: "):
+            label = f"`{name.removeprefix('before: ')}`, before (commit {before})"
+        lines.append(f"| {label} | {med:.3f} | {min(ts):.3f} | {ratio:.2f}× | {mark} |")
     lines += [
         "",
         "The solve prints the schedule table, a terminal chart and the costs (`--format json` "
@@ -122,10 +141,15 @@ def report(times: dict[str, list[float]], rounds: int, load: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--compare", default=None, help="a checkout of an earlier commit")
     args = ap.parse_args(argv)
     load = os.getloadavg()[0]
-    times = measure(args.rounds)
-    text = report(times, args.rounds, load)
+    times = measure(args.rounds, args.compare)
+    before = None
+    if args.compare:
+        git = ["git", "-C", args.compare, "rev-parse", "--short", "HEAD"]
+        before = subprocess.run(git, capture_output=True, text=True).stdout.strip() or "?"
+    text = report(times, args.rounds, load, before)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text)
     print(text)
