@@ -315,19 +315,24 @@ async def upload_data(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any
     state = api_state(request)
 
     def save() -> dict[str, Any]:
+        import polars as pl
+
         with state.db() as store:
             sensor = store.get_sensor(sensor_id)
             check_write_sensor_data(p, store, sensor)
-            source_id = store.get_or_create_source(p.user.email, "user").id
-            opts = CSVOptions(unit=unit, belief_time=None if instant else datetime.now(UTC))
-            frames = []
-            for name, data in files:
+            for name, _ in files:
                 if not str(name).lower().endswith((".csv", ".txt")):
                     raise bad_request(f"file {name!r}: only CSV files are supported")
-                frames.append(read_csv_beliefs(data, sensor, source_id, opts))
-            import polars as pl
-
-            saved = save_beliefs(p.caller, store, pl.concat(frames))
+            # the user's source is created with the beliefs or not at all (a refused file
+            # leaves every table as it was)
+            with store.transaction():
+                source_id = store.get_or_create_source(p.user.email, "user").id
+                opts = CSVOptions(unit=unit, belief_time=None if instant else datetime.now(UTC))
+                frames = [
+                    read_csv_beliefs(data, sensor, source_id, opts, name=str(name))
+                    for name, data in files
+                ]
+                saved = save_beliefs(p.caller, store, pl.concat(frames))
         status = _save_status(saved)[0]
         return {
             "status": status,
