@@ -30,6 +30,9 @@ from flex_pipelines.pipeline.reoptimise import local_today
 from flex_pipelines.settings import load_settings
 from tests.dagster.conftest import DAY
 
+#: the condition tester and the stand-in assets use beta parameters on purpose
+pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
+
 TZ = "Europe/Amsterdam"
 KEYS = {name: AssetKey(name) for name in ("forecasts", "schedules", "reports")}
 
