@@ -167,7 +167,8 @@ def run_pipeline(
             if why not in summary.skipped.get(name, ""):
                 summary.skipped[name] = "; ".join(filter(None, [summary.skipped.get(name), why]))
     for ev in result.get_asset_check_evaluations():
-        summary.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
+        key = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+        summary.checks[key] = summary.checks.get(key, True) and ev.passed  # every day passed
     failures = [e for e in result.all_events if e.is_step_failure]
     if failures:
         err = failures[0].step_failure_data.error  # type: ignore[union-attr]

@@ -115,6 +115,8 @@ def test_a_range_run_evaluates_each_day_on_its_own_window(
     }
     assert sorted(limits) == [d.isoformat() for d in days]
     assert [limits[d.isoformat()].passed for d in days] == [True, False, True]
+    # the run's summary (CLI, demo) says the check failed, though the last day passed
+    assert summary.checks["schedules:schedules_within_limits"] is False
     bad = limits[days[1].isoformat()]
     assert bad.metadata["partition"].value == days[1].isoformat()
     assert bad.metadata["violations"].value == 16  # the process's 4 hours on that day
