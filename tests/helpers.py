@@ -6,6 +6,34 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+#: FlexMeasures' toy day-ahead prices (EUR/MWh, 24 hours), shared by the scheduling tests
+TOY_PRICES_EUR_PER_MWH = [
+    10,
+    11,
+    12,
+    15,
+    18,
+    17,
+    10.5,
+    9,
+    9.5,
+    9,
+    8.5,
+    10,
+    8,
+    5,
+    4,
+    4,
+    5.5,
+    8,
+    12,
+    13,
+    14,
+    12.5,
+    10,
+    7,
+]
+
 
 def belief_frame(
     sensor_id: int,

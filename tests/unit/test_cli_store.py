@@ -9,33 +9,9 @@ from typer.testing import CliRunner
 
 from flex_pipelines.beliefs import open_store
 from flex_pipelines.cli import app
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
-PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+PRICES = TOY_PRICES_EUR_PER_MWH
 runner = CliRunner()
 
 

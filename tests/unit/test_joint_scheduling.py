@@ -18,7 +18,7 @@ from flex_pipelines.scheduling.joint import schedule_sequentially
 from flex_pipelines.scheduling.process_milp import solve_processes
 from flex_pipelines.scheduling.storage import parse_problem_json, solve, solve_problem_json
 from flex_pipelines.scheduling.storage_store import schedule_storage
-from tests.helpers import belief_frame
+from tests.helpers import TOY_PRICES_EUR_PER_MWH, belief_frame
 
 T0 = "2026-11-26T00:00+00:00"
 BATTERY = {
@@ -29,32 +29,7 @@ BATTERY = {
     "power-capacity": "1 MW",
     "roundtrip-efficiency": "90%",
 }
-TOY = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+TOY = TOY_PRICES_EUR_PER_MWH
 
 
 def _problem(prices, devices, duration, cap="1 MW", resolution="PT1H", **extra) -> dict:

@@ -15,34 +15,10 @@ import pytest
 
 from flex_pipelines.scheduling.problem import integrate_soc
 from flex_pipelines.scheduling.storage import parse_problem_json, solve, solve_problem_json
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
 CASES = Path(__file__).parent / "scheduling_cases"
-TOY_PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+TOY_PRICES = TOY_PRICES_EUR_PER_MWH
 PV_KW = [
     0,
     0,

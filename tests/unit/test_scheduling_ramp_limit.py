@@ -18,35 +18,10 @@ from flex_pipelines.scheduling.build_highs import formulate
 from flex_pipelines.scheduling.dp import applicable
 from flex_pipelines.scheduling.grid import SchedulingError
 from flex_pipelines.scheduling.storage import parse_problem_json, solve, solve_problem_json
-from tests.helpers import belief_frame
+from tests.helpers import TOY_PRICES_EUR_PER_MWH, belief_frame
 
 START = "2026-01-02T00:00+01:00"
-PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+PRICES = TOY_PRICES_EUR_PER_MWH
 
 
 def battery(**extra) -> dict:

@@ -13,34 +13,9 @@ from typer.testing import CliRunner
 from flex_pipelines.beliefs import open_store
 from flex_pipelines.cli.main import app
 from flex_pipelines.scheduling.storage_store import SOURCE_NAME, schedule_storage
-from tests.helpers import belief_frame
+from tests.helpers import TOY_PRICES_EUR_PER_MWH, belief_frame
 
-PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+PRICES = TOY_PRICES_EUR_PER_MWH
 DAY = datetime(2026, 1, 1, 23, 0, tzinfo=UTC)  # 2026-01-02T00:00+01:00
 START = "2026-01-02T07:00+01:00"
 CASES = Path(__file__).parent / "scheduling_cases"
