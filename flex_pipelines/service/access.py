@@ -59,19 +59,23 @@ def _owner(
     return store.get_asset(sensor.asset_id).account_id
 
 
-def can_read(caller: Caller, store: BeliefStore, sensor: Sensor) -> bool:
-    """Whether ``caller`` may read the sensor's beliefs."""
+def can_read(
+    caller: Caller, store: BeliefStore, sensor: Sensor, assets: Mapping[int, Asset] | None = None
+) -> bool:
+    """Whether ``caller`` may read the sensor's beliefs (``assets``: already loaded ones)."""
     if caller.is_admin:
         return True
-    owner = _owner(store, sensor)
+    owner = _owner(store, sensor, assets)
     return owner is None or owner == caller.account_id
 
 
-def can_write(caller: Caller, store: BeliefStore, sensor: Sensor) -> bool:
-    """Whether ``caller`` may save beliefs on the sensor."""
+def can_write(
+    caller: Caller, store: BeliefStore, sensor: Sensor, assets: Mapping[int, Asset] | None = None
+) -> bool:
+    """Whether ``caller`` may save beliefs on the sensor (``assets``: already loaded ones)."""
     if caller.is_admin:
         return True
-    owner = _owner(store, sensor)
+    owner = _owner(store, sensor, assets)
     return owner is not None and owner == caller.account_id
 
 
@@ -116,11 +120,6 @@ def authorize(
     assets = tree.assets if tree is not None else None
     for r in refs:
         sensor = sensor_of(r.sensor_id)  # unknown sensors are an error for admins too
-        if caller.is_admin:
-            continue
-        owner = _owner(store, sensor, assets)
-        ok = owner is not None and owner == caller.account_id
-        if r.role == "read":
-            ok = ok or owner is None
-        if not ok:
+        allowed = can_write if r.role == "write" else can_read
+        if not allowed(caller, store, sensor, assets):
             raise AccessDenied(refusal(caller, store, sensor, r.role, r.field))

@@ -15,8 +15,7 @@ its reason and does not fail the batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,11 +178,6 @@ class PrefetchedReads:
             if not rest and start == self._soc_at and sensor_ids in self._soc:
                 return self._soc[sensor_ids][0]
         return self._store.search_beliefs(sensor_ids, start, end, **query)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._store.transaction():
-            yield
 
 
 def schedule_sites(
