@@ -90,9 +90,14 @@ def ingest_inbox_file(store: BeliefStore, path: Path) -> InboxFile:
         return InboxFile(path.name, False, error=error)
     _move(path, "done", stamp)
     return InboxFile(
-        path.name, True, sensor_id, saved.n_new, saved.n_existing,
-        frame["event_start"].min().isoformat(), frame["event_start"].max().isoformat(),
-    )  # fmt: skip
+        path.name,
+        True,
+        sensor_id,
+        saved.n_new,
+        saved.n_existing,
+        frame["event_start"].min().isoformat(),
+        frame["event_start"].max().isoformat(),
+    )
 
 
 @asset(

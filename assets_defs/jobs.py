@@ -7,15 +7,17 @@ REOPT = AssetSelection.assets("schedules", "reports")
 
 #: ingest → forecast → schedule → report for partitions (in-process: safe on DuckDB)
 pipeline_job = define_asset_job(
-    "pipeline_job", selection=PIPELINE,
+    "pipeline_job",
+    selection=PIPELINE,
     description="Ingest, forecast, schedule and report for the selected days.",
-)  # fmt: skip
+)
 
 #: schedules (and their reports) only: what the re-optimisation sensor and intraday cycle run
 reoptimise_job = define_asset_job(
-    "reoptimise_job", selection=REOPT,
+    "reoptimise_job",
+    selection=REOPT,
     description="Re-optimise the schedules of the selected sites and days, then report.",
-)  # fmt: skip
+)
 
 
 def celery_schedules_job():  # noqa: ANN201
@@ -25,7 +27,8 @@ def celery_schedules_job():  # noqa: ANN201
     except ImportError:
         return None
     return define_asset_job(
-        "celery_schedules_job", selection=AssetSelection.assets("schedules"),
+        "celery_schedules_job",
+        selection=AssetSelection.assets("schedules"),
         executor_def=celery_executor,
         description="Schedules with one celery task per site (needs a broker and workers; Postgres store).",
-    )  # fmt: skip
+    )

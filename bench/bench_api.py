@@ -58,7 +58,12 @@ def populate(db: str) -> dict[str, object]:
             store.add_sensor(f"meter {i}", "kW", timedelta(minutes=15), asset_id=site.id).id
             for i in range(CLIENTS)
         ]
-        return {"sensors": sensors, "price": proc["price sensor"]["id"], "process": proc["power sensor"]["id"], "battery": battery["power sensor"]["id"]}  # fmt: skip
+        return {
+            "sensors": sensors,
+            "price": proc["price sensor"]["id"],
+            "process": proc["power sensor"]["id"],
+            "battery": battery["power sensor"]["id"],
+        }
 
 
 def serve(db: str, port: int) -> subprocess.Popen:
@@ -95,11 +100,19 @@ class Loader:
         counts = [0] * len(self.sensors)
 
         def worker(i: int) -> None:
-            with httpx.Client(base_url=self.base, headers={"Authorization": self.token}, timeout=60) as c:  # fmt: skip
+            with httpx.Client(
+                base_url=self.base, headers={"Authorization": self.token}, timeout=60
+            ) as c:
                 while time.monotonic() < stop:
                     day = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=self.next_day[i])
-                    body = {"values": [float((self.next_day[i] + k) % 97) for k in range(VALUES_PER_POST)],
-                            "start": day.isoformat(), "duration": "P1D", "unit": "kW"}  # fmt: skip
+                    body = {
+                        "values": [
+                            float((self.next_day[i] + k) % 97) for k in range(VALUES_PER_POST)
+                        ],
+                        "start": day.isoformat(),
+                        "duration": "P1D",
+                        "unit": "kW",
+                    }
                     t0 = time.perf_counter()
                     r = c.post(f"/api/v3_0/sensors/{self.sensors[i]}/data", json=body)
                     lat[i].append(time.perf_counter() - t0)
@@ -126,14 +139,33 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def schedule_latency(base: str, token: str, price: int, sensor: int, flex_model: dict | None = None) -> list[float]:  # fmt: skip
+def schedule_latency(
+    base: str, token: str, price: int, sensor: int, flex_model: dict | None = None
+) -> list[float]:
     out = []
     with httpx.Client(base_url=base, headers={"Authorization": token}, timeout=60) as c:
-        r = c.post(f"/api/v3_0/sensors/{price}/data", json={"values": [float(50 + (h * 7) % 40) for h in range(24)], "start": DAY, "duration": "P1D", "unit": "EUR/MWh", "prior": "2026-01-05T12:00:00+01:00"})  # fmt: skip
+        r = c.post(
+            f"/api/v3_0/sensors/{price}/data",
+            json={
+                "values": [float(50 + (h * 7) % 40) for h in range(24)],
+                "start": DAY,
+                "duration": "P1D",
+                "unit": "EUR/MWh",
+                "prior": "2026-01-05T12:00:00+01:00",
+            },
+        )
         assert r.status_code == 200, r.text
         for k in range(SCHEDULE_RUNS + 2):
             t0 = time.perf_counter()
-            job = c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", json={"start": DAY, "duration": "P1D", "force-new-job-creation": True, **({"flex-model": flex_model} if flex_model else {})}).json()["job"]  # fmt: skip
+            job = c.post(
+                f"/api/v3_0/sensors/{sensor}/schedules/trigger",
+                json={
+                    "start": DAY,
+                    "duration": "P1D",
+                    "force-new-job-creation": True,
+                    **({"flex-model": flex_model} if flex_model else {}),
+                },
+            ).json()["job"]
             while c.get(f"/api/v3_0/jobs/{job}").json()["status"] not in ("FINISHED", "FAILED"):
                 time.sleep(0.002)
             got = c.get(f"/api/v3_0/sensors/{sensor}/schedules/{job}")
@@ -153,12 +185,17 @@ def measure(db: str) -> dict[str, object]:
     base = f"http://127.0.0.1:{port}"
     server = serve(db, port)
     try:
-        token = httpx.post(f"{base}/api/requestAuthToken", json={"email": "bench@example.com", "password": PASSWORD}).json()["auth_token"]  # fmt: skip
+        token = httpx.post(
+            f"{base}/api/requestAuthToken",
+            json={"email": "bench@example.com", "password": PASSWORD},
+        ).json()["auth_token"]
         loader = Loader(base, token, ids["sensors"])  # type: ignore[arg-type]
         loader.run(WARMUP_S)
         runs = [loader.run(RUN_S) for _ in range(RUNS)]
         sched = schedule_latency(base, token, ids["price"], ids["process"])  # type: ignore[arg-type]
-        battery = schedule_latency(base, token, ids["price"], ids["battery"], {"soc-at-start": "225 kWh"})  # type: ignore[arg-type]  # fmt: skip
+        battery = schedule_latency(
+            base, token, ids["price"], ids["battery"], {"soc-at-start": "225 kWh"}
+        )  # type: ignore[arg-type]
         with httpx.Client(base_url=base, headers={"Authorization": token}) as c:
             health = c.get("/api/v3_0/health/ready").json()
     finally:
@@ -189,13 +226,13 @@ def rows(name: str, m: dict) -> list[str]:
     rates, lat, sched, h, bat = m["rates"], m["lat"], m["sched"], m["health"], m["battery"]
     ok = m["acked"] == m["stored"] == m["distinct"]
     return [
-        f"| {name}: sustained POST /data throughput (median of {RUNS} runs of {RUN_S:.0f} s after {WARMUP_S:.0f} s warm-up; range) | **{statistics.median(rates):,.0f} beliefs/s** ({statistics.median(rates) / VALUES_PER_POST:,.0f} requests/s; {rates[0]:,.0f} – {rates[-1]:,.0f}) |",  # fmt: skip
-        f"| {name}: POST latency p50 / p99 ({len(lat):,} timed requests, 8 concurrent) | {pct(lat, 0.5) * 1000:.1f} ms / {pct(lat, 0.99) * 1000:.1f} ms |",  # fmt: skip
+        f"| {name}: sustained POST /data throughput (median of {RUNS} runs of {RUN_S:.0f} s after {WARMUP_S:.0f} s warm-up; range) | **{statistics.median(rates):,.0f} beliefs/s** ({statistics.median(rates) / VALUES_PER_POST:,.0f} requests/s; {rates[0]:,.0f} – {rates[-1]:,.0f}) |",
+        f"| {name}: POST latency p50 / p99 ({len(lat):,} timed requests, 8 concurrent) | {pct(lat, 0.5) * 1000:.1f} ms / {pct(lat, 0.99) * 1000:.1f} ms |",
         f"| {name}: non-200 answers under load | {m['errors']} |",
-        f"| {name}: store saves / requests saved in combined saves (group commit) | {h['belief_saves']:,} / {h['requests_saved_in_groups']:,} |",  # fmt: skip
-        f"| {name}: beliefs acknowledged (200 answers, warm-up included) / stored / distinct keys | {m['acked']:,} / {m['stored']:,} / {m['distinct']:,} — {'no lost or duplicated beliefs' if ok else 'MISMATCH'} |",  # fmt: skip
-        f"| {name}: schedule trigger → job finished → schedule fetched, toy battery (1 day, 96 steps, storage LP), median of {len(bat)} | **{statistics.median(bat) * 1000:.0f} ms** (p90 {pct(bat, 0.9) * 1000:.0f} ms) |",  # fmt: skip
-        f"| {name}: the same for the toy process (process scheduler), median of {len(sched)} | {statistics.median(sched) * 1000:.0f} ms (p90 {pct(sched, 0.9) * 1000:.0f} ms) |",  # fmt: skip
+        f"| {name}: store saves / requests saved in combined saves (group commit) | {h['belief_saves']:,} / {h['requests_saved_in_groups']:,} |",
+        f"| {name}: beliefs acknowledged (200 answers, warm-up included) / stored / distinct keys | {m['acked']:,} / {m['stored']:,} / {m['distinct']:,} — {'no lost or duplicated beliefs' if ok else 'MISMATCH'} |",
+        f"| {name}: schedule trigger → job finished → schedule fetched, toy battery (1 day, 96 steps, storage LP), median of {len(bat)} | **{statistics.median(bat) * 1000:.0f} ms** (p90 {pct(bat, 0.9) * 1000:.0f} ms) |",
+        f"| {name}: the same for the toy process (process scheduler), median of {len(sched)} | {statistics.median(sched) * 1000:.0f} ms (p90 {pct(sched, 0.9) * 1000:.0f} ms) |",
     ]
 
 
@@ -235,7 +272,7 @@ def main() -> None:
         "Store access is serialised by one lock in the API process (DuckDB: one writer per "
         "file); concurrent POSTs are saved together in one transaction (group commit), which "
         "is what lets 8 clients outrun one-save-per-request."
-        + ("" if pg is not None else f" PostgreSQL: not measured ({why})."),  # fmt: skip
+        + ("" if pg is not None else f" PostgreSQL: not measured ({why})."),
         "",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

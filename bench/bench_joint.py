@@ -48,15 +48,29 @@ def problem(site_limit_mw: float) -> dict[str, Any]:
     base = 0.3 + 0.2 * ((hour > 7) & (hour < 18))
 
     def series(values: np.ndarray, unit: str) -> dict[str, Any]:
-        return {"start": START, "resolution": "PT15M", "unit": unit,
-                "values": [round(float(v), 6) for v in values]}  # fmt: skip
+        return {
+            "start": START,
+            "resolution": "PT15M",
+            "unit": unit,
+            "values": [round(float(v), 6) for v in values],
+        }
 
-    battery = {"name": "battery", "soc-at-start": "250 kWh", "soc-min": "50 kWh",
-               "soc-max": "1000 kWh", "power-capacity": "500 kW", "roundtrip-efficiency": "90%"}  # fmt: skip
-    procs = [{"name": nm, "duration": d, "power": p, "process-type": "SHIFTABLE"}
-             for nm, d, p in PROCESSES]  # fmt: skip
+    battery = {
+        "name": "battery",
+        "soc-at-start": "250 kWh",
+        "soc-min": "50 kWh",
+        "soc-max": "1000 kWh",
+        "power-capacity": "500 kW",
+        "roundtrip-efficiency": "90%",
+    }
+    procs = [
+        {"name": nm, "duration": d, "power": p, "process-type": "SHIFTABLE"}
+        for nm, d, p in PROCESSES
+    ]
     return {
-        "start": START, "duration": "P2D", "resolution": "PT15M",
+        "start": START,
+        "duration": "P2D",
+        "resolution": "PT15M",
         "flex-model": [battery, *procs],
         "flex-context": {
             "consumption-price": series(prices, "EUR/MWh"),
@@ -65,7 +79,7 @@ def problem(site_limit_mw: float) -> dict[str, Any]:
             "inflexible-consumption": series(base, "MW"),
             "inflexible-production": series(pv, "MW"),
         },
-    }  # fmt: skip
+    }
 
 
 def measure(site_limit_mw: float) -> dict[str, float]:
@@ -105,39 +119,41 @@ def main() -> str:
         )
         print(rows[-1])
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    text = "\n".join([
-        "## Joint scheduling: battery + 3 shiftable processes + PV under one site limit",
-        "",
-        "Two days at 15 minutes (192 steps), synthetic day-ahead-like prices (seed 6, from "
-        "3 March; feed-in 5 EUR/MWh lower), office load 0.3 MW (0.5 MW by day), 600 kW PV, "
-        "a 1 MWh / 500 kW battery (90 % round trip) and three SHIFTABLE processes (400 kW × 4 h, "
-        "300 kW × 6 h, 500 kW × 3 h). **Joint**: one MILP in the storage engine (HiGHS; a binary "
-        "per allowed process start, battery binaries only where the LP is not physical), "
-        f"timed build + solve, median (max) of {RUNS} runs after {WARMUP} warm-up. "
-        "**Sequential**: each process by the exact standalone search in the room the earlier "
-        "ones left under the limit, then the battery around them (`schedule_sequentially`). "
-        "Costs: the site's electricity cost from the physical schedules (EUR, 2 days).",
-        "",
-        f"Machine: {os.cpu_count()} cores ({platform.machine()}, Python "
-        f"{platform.python_version()}), shared with other jobs; date {today}. "
-        "Reproduce: `.venv/bin/python bench/bench_joint.py`.",
-        "",
-        "| site limit | joint solve ms, median (max) | sequential ms | binaries | "
-        "sequential cost | joint cost | saved by joint |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        *rows,
-        "",
-        "Joint scheduling is exact (MIP gap ≤ 1e-6); the saving comes from the processes "
-        "leaving the cheapest hours (and connection capacity) to the battery where that pays "
-        "more, and from fitting processes around each other under the limit.",
-        "",
-        "Solver setting: with a tight limit HiGHS explored only 1–3 nodes but spent most of "
-        "its time in sub-MIP heuristics after presolve restarts (5.6 s median at 0.9 MW). The "
-        "build therefore turns HiGHS presolve off for models with process columns "
-        "(`Layout.highs_options`; storage-only models are unchanged): 3–6× faster on every "
-        "tight-limit case checked (four other 2-day windows at 0.8–0.9 MW), the numbers above.",
-        "",
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            "## Joint scheduling: battery + 3 shiftable processes + PV under one site limit",
+            "",
+            "Two days at 15 minutes (192 steps), synthetic day-ahead-like prices (seed 6, from "
+            "3 March; feed-in 5 EUR/MWh lower), office load 0.3 MW (0.5 MW by day), 600 kW PV, "
+            "a 1 MWh / 500 kW battery (90 % round trip) and three SHIFTABLE processes (400 kW × 4 h, "
+            "300 kW × 6 h, 500 kW × 3 h). **Joint**: one MILP in the storage engine (HiGHS; a binary "
+            "per allowed process start, battery binaries only where the LP is not physical), "
+            f"timed build + solve, median (max) of {RUNS} runs after {WARMUP} warm-up. "
+            "**Sequential**: each process by the exact standalone search in the room the earlier "
+            "ones left under the limit, then the battery around them (`schedule_sequentially`). "
+            "Costs: the site's electricity cost from the physical schedules (EUR, 2 days).",
+            "",
+            f"Machine: {os.cpu_count()} cores ({platform.machine()}, Python "
+            f"{platform.python_version()}), shared with other jobs; date {today}. "
+            "Reproduce: `.venv/bin/python bench/bench_joint.py`.",
+            "",
+            "| site limit | joint solve ms, median (max) | sequential ms | binaries | "
+            "sequential cost | joint cost | saved by joint |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            "Joint scheduling is exact (MIP gap ≤ 1e-6); the saving comes from the processes "
+            "leaving the cheapest hours (and connection capacity) to the battery where that pays "
+            "more, and from fitting processes around each other under the limit.",
+            "",
+            "Solver setting: with a tight limit HiGHS explored only 1–3 nodes but spent most of "
+            "its time in sub-MIP heuristics after presolve restarts (5.6 s median at 0.9 MW). The "
+            "build therefore turns HiGHS presolve off for models with process columns "
+            "(`Layout.highs_options`; storage-only models are unchanged): 3–6× faster on every "
+            "tight-limit case checked (four other 2-day windows at 0.8–0.9 MW), the numbers above.",
+            "",
+        ]
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     return text

@@ -55,7 +55,9 @@ def price_csv(first: date, days: int) -> bytes:
     return raw.slice(i, 24 * days + 1).write_csv().encode()
 
 
-def toy_site(url: str, first: date, days: int, name: str = "Toy Account", forecast: bool = False) -> dict:  # fmt: skip
+def toy_site(
+    url: str, first: date, days: int, name: str = "Toy Account", forecast: bool = False
+) -> dict:
     with open_store(url) as s:
         made = create_toy_account(s, kind="process", name=name)
         price = s.get_sensor(made["price sensor"]["id"])
@@ -63,7 +65,9 @@ def toy_site(url: str, first: date, days: int, name: str = "Toy Account", foreca
             src = s.get_or_create_source("EPEX", type="market")
             s.save_beliefs(read_csv_beliefs(price_csv(first, days), price, src.id, CSVOptions()))
         if forecast:
-            s.update_sensor(price.id, attributes={"forecast": {"model": "ridge", "train-period": "P28D"}})  # fmt: skip
+            s.update_sensor(
+                price.id, attributes={"forecast": {"model": "ridge", "train-period": "P28D"}}
+            )
     return made
 
 
@@ -77,22 +81,42 @@ def bench_latency(tmp: Path, n: int = 5) -> dict:
     home = tmp / "home_latency"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "FLEXPIPE_DB_URL": url, "FLEXPIPE_SENSOR_INTERVAL_S": "5", "FLEXPIPE_INBOX": str(tmp / "inbox")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "FLEXPIPE_DB_URL": url,
+        "FLEXPIPE_SENSOR_INTERVAL_S": "5",
+        "FLEXPIPE_INBOX": str(tmp / "inbox"),
+    }
     exe = str(Path(sys.executable).parent / "dagster-daemon")
     log = open(tmp / "daemon.log", "w")  # noqa: SIM115
-    daemon = subprocess.Popen([exe, "run", "-w", str(ROOT / "workspace.yaml")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    daemon = subprocess.Popen(
+        [exe, "run", "-w", str(ROOT / "workspace.yaml")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     key = AssetKey("schedules")
     latencies, runs = [], []
     try:
         with DagsterInstance.from_config(str(home)) as inst:
 
             def idle() -> bool:
-                busy = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.NOT_STARTED]  # fmt: skip
+                busy = [
+                    DagsterRunStatus.QUEUED,
+                    DagsterRunStatus.STARTING,
+                    DagsterRunStatus.STARTED,
+                    DagsterRunStatus.NOT_STARTED,
+                ]
                 return inst.get_runs_count(RunsFilter(statuses=busy)) == 0
 
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:  # the first tick schedules every day with prices
-                mats = inst.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[day.isoformat()]), limit=1).records  # fmt: skip
+                mats = inst.fetch_materializations(
+                    AssetRecordsFilter(asset_key=key, asset_partitions=[day.isoformat()]), limit=1
+                ).records
                 if mats and idle():
                     break
                 time.sleep(1)
@@ -102,17 +126,28 @@ def bench_latency(tmp: Path, n: int = 5) -> dict:
                 start = datetime(2015, 3, 10, 23, tzinfo=UTC)
                 with open_store(url) as s:  # waits out a sensor tick holding the file
                     src = s.get_or_create_source(f"EPEX revision {k}", type="market")
-                    frame = pl.DataFrame({
-                        "sensor_id": [made["price sensor"]["id"]] * 24,
-                        "event_start": [start + timedelta(hours=h) for h in range(24)],
-                        "belief_time": [start - timedelta(hours=11)] * 24,
-                        "source_id": [src.id] * 24, "cumulative_probability": [0.5] * 24,
-                        "event_value": [float((h * 7 + k * 13) % 50) for h in range(24)],
-                    }).with_columns(pl.col("event_start").dt.cast_time_unit("us"), pl.col("belief_time").dt.cast_time_unit("us"))  # fmt: skip
+                    frame = pl.DataFrame(
+                        {
+                            "sensor_id": [made["price sensor"]["id"]] * 24,
+                            "event_start": [start + timedelta(hours=h) for h in range(24)],
+                            "belief_time": [start - timedelta(hours=11)] * 24,
+                            "source_id": [src.id] * 24,
+                            "cumulative_probability": [0.5] * 24,
+                            "event_value": [float((h * 7 + k * 13) % 50) for h in range(24)],
+                        }
+                    ).with_columns(
+                        pl.col("event_start").dt.cast_time_unit("us"),
+                        pl.col("belief_time").dt.cast_time_unit("us"),
+                    )
                     t0 = time.time()
                     s.save_beliefs(frame)
                 while True:
-                    mats = inst.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[day.isoformat()], after_timestamp=t0), limit=1).records  # fmt: skip
+                    mats = inst.fetch_materializations(
+                        AssetRecordsFilter(
+                            asset_key=key, asset_partitions=[day.isoformat()], after_timestamp=t0
+                        ),
+                        limit=1,
+                    ).records
                     if mats:
                         latencies.append(mats[0].timestamp - t0)
                         run = inst.get_run_record_by_id(mats[0].run_id)
@@ -145,12 +180,25 @@ def bench_backfill(tmp: Path, days: int = 366) -> dict:
     url, warm_url = str(tmp / "backfill.duckdb"), str(tmp / "warm.duckdb")
     for u in (url, warm_url):
         toy_site(u, first - timedelta(days=35), days + 36, forecast=True)
-    warm = run_pipeline(warm_url, first, first + timedelta(days=6), progress=False, inbox=str(tmp / "inbox"), replay=True)  # fmt: skip
+    warm = run_pipeline(
+        warm_url,
+        first,
+        first + timedelta(days=6),
+        progress=False,
+        inbox=str(tmp / "inbox"),
+        replay=True,
+    )
     assert warm.success, warm.error
     last = first + timedelta(days=days - 1)
     s = run_pipeline(url, first, last, progress=False, inbox=str(tmp / "inbox"), replay=True)
     assert s.success, s.error
-    return {"days": days, "seconds": s.seconds, "schedules": s.assets["schedules"], "forecasts": s.assets["forecasts"], "checks": s.checks}  # fmt: skip
+    return {
+        "days": days,
+        "seconds": s.seconds,
+        "schedules": s.assets["schedules"],
+        "forecasts": s.assets["forecasts"],
+        "checks": s.checks,
+    }
 
 
 # --- 3. celery throughput ---------------------------------------------------------------------
@@ -179,7 +227,10 @@ def bench_celery(tmp: Path, n_sites: int = 100, repeats: int = 1) -> dict:
         store = f"{server.create_database('flexpipe_bench_store')}?schema=sites"
         day = date(2015, 3, 10)
         sites = build_sites(store, n_sites, first=day, days=1)
-        home = write_home(tmp / "home_celery", postgres_instance_yaml(server.create_database("flexpipe_bench_dagster")))  # fmt: skip
+        home = write_home(
+            tmp / "home_celery",
+            postgres_instance_yaml(server.create_database("flexpipe_bench_dagster")),
+        )
         out: dict = {"sites": n_sites}
         t = time.perf_counter()
         ref = run_pipeline(store, day, day, progress=False, assets=["schedules"])
@@ -219,7 +270,7 @@ def write(lat: dict | None, back: dict | None, cel: dict | None) -> None:
         f"date {datetime.now(UTC):%Y-%m-%d}. Reproduce: `.venv/bin/python bench/bench_orchestration.py`. "
         "Protocol in the script's docstring.",
         "",
-    ]  # fmt: skip
+    ]
     if lat:
         med = statistics.median
         lines += [
@@ -235,7 +286,7 @@ def write(lat: dict | None, back: dict | None, cel: dict | None) -> None:
             "the run worker's start-up (a new Python process that imports dagster and the code "
             "location) dominate; the solve itself takes milliseconds.",
             "",
-        ]  # fmt: skip
+        ]
     if back:
         sch, fc = back["schedules"], back["forecasts"]
         lines += [
@@ -248,7 +299,7 @@ def write(lat: dict | None, back: dict | None, cel: dict | None) -> None:
             f"{fc['row_count']:,}; schedule beliefs: {sch['row_count']:,} over {sch['site_days']} site-days "
             f"(solver time {sch['solve_s']:.1f} s); checks: {sum(back['checks'].values())}/{len(back['checks'])} passed.",
             "",
-        ]  # fmt: skip
+        ]
     if cel:
         n = cel["sites"]
         med1, med2 = statistics.median(cel["workers_1_s"]), statistics.median(cel["workers_2_s"])
@@ -270,7 +321,7 @@ def write(lat: dict | None, back: dict | None, cel: dict | None) -> None:
             "earlier run of the same benchmark (133.5 s → 96.9 s). Celery pays off across machines and "
             "for solves that take seconds; fan out coarse steps (a site, or a batch of sites).",
             "",
-        ]  # fmt: skip
+        ]
     OUT.write_text("\n".join(lines))
 
 

@@ -57,10 +57,15 @@ def build_sites(store: BeliefStore, n_sites: int) -> tuple[list[int], list[int],
         sites, sensors = [], []
         for i in range(n_sites):
             site = store.add_asset(
-                f"site {i}", "building", account.id, timezone="Europe/Amsterdam",
-                flex_context={"consumption-price": {"sensor": cp.id},
-                              "production-price": {"sensor": pp.id}},
-            )  # fmt: skip
+                f"site {i}",
+                "building",
+                account.id,
+                timezone="Europe/Amsterdam",
+                flex_context={
+                    "consumption-price": {"sensor": cp.id},
+                    "production-price": {"sensor": pp.id},
+                },
+            )
             meter = store.add_sensor("grid meter", "kW", timedelta(minutes=15), asset_id=site.id)
             store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
             sites.append(site.id)
@@ -96,14 +101,16 @@ def load_beliefs(store: BeliefStore, sensors: list[int], cp: int, pp: int) -> fl
         hours = f"generate_series(0, {HOURS - 1}) s(i)"
         ts = "TIMESTAMPTZ '2025-01-01 00:00:00+00' + s.i * INTERVAL '{} seconds'"
         power = _POWER_PG
-    cols = "sensor_id, event_start, belief_time, source_id, cumulative_probability, event_value, belief_horizon_s, ingestion_id"  # fmt: skip
+    cols = "sensor_id, event_start, belief_time, source_id, cumulative_probability, event_value, belief_horizon_s, ingestion_id"
     with store.transaction():
         store.execute(
             f"INSERT INTO beliefs ({cols}) SELECT m.id, {ts.format(900)}, {bt}, {src.id}, 0.5, "
             f"{power}, 0, 0 FROM (VALUES {ids}) m(id) CROSS JOIN {steps} ORDER BY m.id, s.i"
         )
-        for sid, expr in ((cp, "40 + 30 * sin(2 * pi() * (s.i % 24) / 24.0)"),
-                          (pp, "30 + 20 * sin(2 * pi() * (s.i % 24) / 24.0)")):  # fmt: skip
+        for sid, expr in (
+            (cp, "40 + 30 * sin(2 * pi() * (s.i % 24) / 24.0)"),
+            (pp, "30 + 20 * sin(2 * pi() * (s.i % 24) / 24.0)"),
+        ):
             store.execute(
                 f"INSERT INTO beliefs ({cols}) SELECT {sid}, {ts.format(3600)}, {bt}, {src.id}, "
                 f"0.5, {expr}, 0, 0 FROM {hours}"

@@ -47,10 +47,31 @@ def sensor_frame(
     day = starts.dt.truncate("1d")
     day_ahead = day - timedelta(hours=12)  # 12:00 UTC the day before
     frames = [
-        pl.DataFrame({"event_start": starts, "belief_time": day_ahead, "source_id": fc_source, "event_value": base + rng.normal(0, 8, N_EVENTS)}),
-        pl.DataFrame({"event_start": starts, "belief_time": starts - timedelta(hours=1), "source_id": fc_source, "event_value": base + rng.normal(0, 3, N_EVENTS)}),
-        pl.DataFrame({"event_start": starts, "belief_time": starts + Q, "source_id": meter_source, "event_value": base}),
-    ]  # fmt: skip
+        pl.DataFrame(
+            {
+                "event_start": starts,
+                "belief_time": day_ahead,
+                "source_id": fc_source,
+                "event_value": base + rng.normal(0, 8, N_EVENTS),
+            }
+        ),
+        pl.DataFrame(
+            {
+                "event_start": starts,
+                "belief_time": starts - timedelta(hours=1),
+                "source_id": fc_source,
+                "event_value": base + rng.normal(0, 3, N_EVENTS),
+            }
+        ),
+        pl.DataFrame(
+            {
+                "event_start": starts,
+                "belief_time": starts + Q,
+                "source_id": meter_source,
+                "event_value": base,
+            }
+        ),
+    ]
     return (
         pl.concat(frames)
         .with_columns(

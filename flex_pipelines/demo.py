@@ -96,9 +96,13 @@ def build_demo_site(store: BeliefStore) -> dict[str, int]:
         store.add_user(acc.id, "demo@flexpipelines.test", roles=["account-admin"])
         market = store.add_asset("BE day-ahead market", "transmission zone", None, timezone=TZ)
         price = store.add_sensor(
-            "BE day-ahead price", "EUR/MWh", h, timezone=TZ, asset_id=market.id,
+            "BE day-ahead price",
+            "EUR/MWh",
+            h,
+            timezone=TZ,
+            asset_id=market.id,
             knowledge_horizon=KnowledgeHorizon("day_ahead", hour=12),
-        )  # fmt: skip
+        )
         site = store.add_asset(
             "Demo site Brussels", "building", acc.id, latitude=50.85, longitude=4.35, timezone=TZ
         )
@@ -107,36 +111,85 @@ def build_demo_site(store: BeliefStore) -> dict[str, int]:
         pv_asset = store.add_asset("rooftop PV", "solar", acc.id, parent_id=site.id, timezone=TZ)
         pv = store.add_sensor("PV production", "kW", q, timezone=TZ, asset_id=pv_asset.id)
         sky = store.add_sensor(
-            "clear-sky irradiance", "W/m²", q, timezone=TZ, asset_id=pv_asset.id,
+            "clear-sky irradiance",
+            "W/m²",
+            q,
+            timezone=TZ,
+            asset_id=pv_asset.id,
             knowledge_horizon=KnowledgeHorizon("ex_ante", offset=timedelta(days=7)),
-        )  # fmt: skip
+        )
         bat = store.add_asset("battery", "battery", acc.id, parent_id=site.id, timezone=TZ)
         power = store.add_sensor("battery power", "kW", q, timezone=TZ, asset_id=bat.id)
-        soc = store.add_sensor("battery state of charge", "kWh", timedelta(0), timezone=TZ, asset_id=bat.id)  # fmt: skip
-        store.update_asset(bat.id, flex_model={
-            "sensor": power.id, "state-of-charge": {"sensor": soc.id}, "soc-at-start": "200 kWh",
-            "soc-min": "20 kWh", "soc-max": "400 kWh", "power-capacity": "200 kW",
-            "roundtrip-efficiency": "90%", "storage-efficiency": "99.99%",
-        })  # fmt: skip
-        store.update_asset(site.id, flex_context={
-            "consumption-price": {"sensor": price.id}, "production-price": {"sensor": price.id},
-            "site-power-capacity": "300 kW", "inflexible-consumption": [{"sensor": load.id}],
-            "inflexible-production": [{"sensor": pv.id}],
-        }, attributes={"grid-power-sensor": grid.id})  # fmt: skip
-        store.update_sensor(price.id, attributes={"forecast": {"model": "lear", "max-horizon": "PT36H", "train-period": "P56D"}})  # fmt: skip
-        store.update_sensor(load.id, attributes={"forecast": {"model": "ridge", "max-horizon": "PT36H", "train-period": "P28D"}})  # fmt: skip
-        store.update_sensor(pv.id, attributes={"forecast": {"model": "ridge", "max-horizon": "PT36H", "train-period": "P28D", "regressors": [sky.id]}})  # fmt: skip
+        soc = store.add_sensor(
+            "battery state of charge", "kWh", timedelta(0), timezone=TZ, asset_id=bat.id
+        )
+        store.update_asset(
+            bat.id,
+            flex_model={
+                "sensor": power.id,
+                "state-of-charge": {"sensor": soc.id},
+                "soc-at-start": "200 kWh",
+                "soc-min": "20 kWh",
+                "soc-max": "400 kWh",
+                "power-capacity": "200 kW",
+                "roundtrip-efficiency": "90%",
+                "storage-efficiency": "99.99%",
+            },
+        )
+        store.update_asset(
+            site.id,
+            flex_context={
+                "consumption-price": {"sensor": price.id},
+                "production-price": {"sensor": price.id},
+                "site-power-capacity": "300 kW",
+                "inflexible-consumption": [{"sensor": load.id}],
+                "inflexible-production": [{"sensor": pv.id}],
+            },
+            attributes={"grid-power-sensor": grid.id},
+        )
+        store.update_sensor(
+            price.id,
+            attributes={
+                "forecast": {"model": "lear", "max-horizon": "PT36H", "train-period": "P56D"}
+            },
+        )
+        store.update_sensor(
+            load.id,
+            attributes={
+                "forecast": {"model": "ridge", "max-horizon": "PT36H", "train-period": "P28D"}
+            },
+        )
+        store.update_sensor(
+            pv.id,
+            attributes={
+                "forecast": {
+                    "model": "ridge",
+                    "max-horizon": "PT36H",
+                    "train-period": "P28D",
+                    "regressors": [sky.id],
+                }
+            },
+        )
     return _ids_of_existing(store, acc.id)
 
 
 def _ids_of_existing(store: BeliefStore, account_id: int) -> dict[str, int]:
     ids: dict[str, int] = {"account": account_id}
     names = {
-        "BE day-ahead price": "price", "building load": "load", "grid connection power": "grid",
-        "PV production": "pv", "clear-sky irradiance": "clear_sky", "battery power": "battery_power",
+        "BE day-ahead price": "price",
+        "building load": "load",
+        "grid connection power": "grid",
+        "PV production": "pv",
+        "clear-sky irradiance": "clear_sky",
+        "battery power": "battery_power",
         "battery state of charge": "battery_soc",
-    }  # fmt: skip
-    assets = {"Demo site Brussels": "site", "rooftop PV": "pv_asset", "battery": "battery", "BE day-ahead market": "market"}  # fmt: skip
+    }
+    assets = {
+        "Demo site Brussels": "site",
+        "rooftop PV": "pv_asset",
+        "battery": "battery",
+        "BE day-ahead market": "market",
+    }
     for a in store.list_assets():
         if a.name in assets and (a.account_id == account_id or a.account_id is None):
             ids[assets[a.name]] = a.id

@@ -45,11 +45,15 @@ def belief_frame(
 ) -> pl.DataFrame:
     """Beliefs of one source about consecutive events ``start + i * step`` (probability 0.5)."""
     n = len(values)
-    return pl.DataFrame({
-        "sensor_id": pl.Series([sensor_id] * n, dtype=pl.Int64),
-        "event_start": pl.Series([start + i * step for i in range(n)], dtype=pl.Datetime("us", "UTC")),
-        "belief_time": pl.Series([belief_time] * n, dtype=pl.Datetime("us", "UTC")),
-        "source_id": pl.Series([source_id] * n, dtype=pl.Int64),
-        "cumulative_probability": pl.Series([0.5] * n, dtype=pl.Float64),
-        "event_value": pl.Series([float(v) for v in values], dtype=pl.Float64),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "sensor_id": pl.Series([sensor_id] * n, dtype=pl.Int64),
+            "event_start": pl.Series(
+                [start + i * step for i in range(n)], dtype=pl.Datetime("us", "UTC")
+            ),
+            "belief_time": pl.Series([belief_time] * n, dtype=pl.Datetime("us", "UTC")),
+            "source_id": pl.Series([source_id] * n, dtype=pl.Int64),
+            "cumulative_probability": pl.Series([0.5] * n, dtype=pl.Float64),
+            "event_value": pl.Series([float(v) for v in values], dtype=pl.Float64),
+        }
+    )

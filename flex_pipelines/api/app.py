@@ -52,17 +52,26 @@ class GuardMiddleware:
             await send(message)
 
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
-            await _reject(send_with_version, 400, "INVALID_REQUEST", "the request holds a NUL character")  # fmt: skip
+            await _reject(
+                send_with_version, 400, "INVALID_REQUEST", "the request holds a NUL character"
+            )
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             try:
                 too_big = int(declared) > self.max_body
             except ValueError:
-                await _reject(send_with_version, 400, "INVALID_REQUEST", "Content-Length is not a number")  # fmt: skip
+                await _reject(
+                    send_with_version, 400, "INVALID_REQUEST", "Content-Length is not a number"
+                )
                 return
             if too_big:
-                await _reject(send_with_version, 413, "PAYLOAD_TOO_LARGE", f"request body of {int(declared)} bytes exceeds the limit of {self.max_body} bytes")  # fmt: skip
+                await _reject(
+                    send_with_version,
+                    413,
+                    "PAYLOAD_TOO_LARGE",
+                    f"request body of {int(declared)} bytes exceeds the limit of {self.max_body} bytes",
+                )
                 return
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             chunks, size, more = [], 0, True
@@ -73,13 +82,23 @@ class GuardMiddleware:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > self.max_body:
-                    await _reject(send_with_version, 413, "PAYLOAD_TOO_LARGE", f"request body exceeds the limit of {self.max_body} bytes")  # fmt: skip
+                    await _reject(
+                        send_with_version,
+                        413,
+                        "PAYLOAD_TOO_LARGE",
+                        f"request body exceeds the limit of {self.max_body} bytes",
+                    )
                     return
                 chunks.append(chunk)
                 more = message.get("more_body", False)
             body = b"".join(chunks)
             if b"\\u0000" in body or b"\x00" in body:
-                await _reject(send_with_version, 400, "INVALID_REQUEST", "the request body holds a NUL character")  # fmt: skip
+                await _reject(
+                    send_with_version,
+                    400,
+                    "INVALID_REQUEST",
+                    "the request body holds a NUL character",
+                )
                 return
             replayed = False
 
@@ -169,7 +188,9 @@ def create_app(
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"result": "Rejected", "status": "NOT_FOUND", "message": str(exc)}, status_code=404)  # fmt: skip
+        return JSONResponse(
+            {"result": "Rejected", "status": "NOT_FOUND", "message": str(exc)}, status_code=404
+        )
 
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, exc: AccessDenied) -> JSONResponse:
@@ -178,20 +199,41 @@ def create_app(
 
     @app.exception_handler(FlexPipelinesError)
     async def _bad_input(request: Request, exc: FlexPipelinesError) -> JSONResponse:
-        return JSONResponse({"result": "Rejected", "status": "INVALID_REQUEST", "message": str(exc)}, status_code=400)  # fmt: skip
+        return JSONResponse(
+            {"result": "Rejected", "status": "INVALID_REQUEST", "message": str(exc)},
+            status_code=400,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"result": "Rejected", "status": "UNPROCESSABLE_ENTITY", "message": _validation_message(exc)}, status_code=422)  # fmt: skip
+        return JSONResponse(
+            {
+                "result": "Rejected",
+                "status": "UNPROCESSABLE_ENTITY",
+                "message": _validation_message(exc),
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"result": "Rejected", "status": exc.status_code, "message": str(exc.detail)}, status_code=exc.status_code, headers=getattr(exc, "headers", None))  # fmt: skip
+        return JSONResponse(
+            {"result": "Rejected", "status": exc.status_code, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"result": "Rejected", "status": "SERVER_ERROR", "message": f"internal error ({type(exc).__name__})"}, status_code=500)  # fmt: skip
+        return JSONResponse(
+            {
+                "result": "Rejected",
+                "status": "SERVER_ERROR",
+                "message": f"internal error ({type(exc).__name__})",
+            },
+            status_code=500,
+        )
 
     # routes_misc first: its literal paths (/assets/public, /sensors/data) before /{id} ones
     for module in (

@@ -32,7 +32,11 @@ ROLES = ("admin", "account-admin", "user")
 _MAX_PASSWORD_BYTES = 72  # bcrypt's limit
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12))
 
-token_header = APIKeyHeader(name="Authorization", auto_error=False, description="An auth token from POST /api/requestAuthToken (with or without 'Bearer ').")  # fmt: skip
+token_header = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    description="An auth token from POST /api/requestAuthToken (with or without 'Bearer ').",
+)
 
 
 class PasswordError(FlexPipelinesError):
@@ -154,7 +158,9 @@ def current_principal(
             found = user_for_token(store, token)
         if found is None:
             state.token_cache.pop(token, None)
-            raise unauthorized("Token is unknown or expired; request a new one at /api/requestAuthToken")  # fmt: skip
+            raise unauthorized(
+                "Token is unknown or expired; request a new one at /api/requestAuthToken"
+            )
         user, expires = found
         if len(state.token_cache) > 10_000:
             state.token_cache.clear()
@@ -164,7 +170,7 @@ def current_principal(
         raise ApiError(
             429,
             "TOO_MANY_REQUESTS",
-            f"rate limit of {state.settings.rate_per_s:g} requests/s for user {user.email} exceeded; retry in {wait:.1f} s",  # type: ignore[attr-defined]  # fmt: skip
+            f"rate limit of {state.settings.rate_per_s:g} requests/s for user {user.email} exceeded; retry in {wait:.1f} s",  # type: ignore[attr-defined]
             headers={"Retry-After": str(max(1, round(wait)))},
         )
     claim_actor(AuditActor(user.id, user.email))  # type: ignore[attr-defined]
@@ -266,7 +272,9 @@ def _owner_label(account_id: int | None) -> str:
 def check_read_asset(p: Principal, asset: Asset) -> None:
     if p.is_admin or asset.account_id is None or asset.account_id == p.account_id:
         return
-    raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not read it")  # fmt: skip
+    raise forbidden(
+        f"asset {asset.id} belongs to another account; user {p.user.email} may not read it"
+    )
 
 
 def check_write_asset(p: Principal, asset: Asset, what: str = "change") -> None:
@@ -276,9 +284,13 @@ def check_write_asset(p: Principal, asset: Asset, what: str = "change") -> None:
     if asset.account_id is None:
         raise forbidden(f"asset {asset.id} is public; only admins may {what} it")
     if asset.account_id != p.account_id:
-        raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not {what} it")  # fmt: skip
+        raise forbidden(
+            f"asset {asset.id} belongs to another account; user {p.user.email} may not {what} it"
+        )
     if not p.is_account_admin:
-        raise forbidden(f"user {p.user.email} needs the account-admin role to {what} asset {asset.id}")  # fmt: skip
+        raise forbidden(
+            f"user {p.user.email} needs the account-admin role to {what} asset {asset.id}"
+        )
 
 
 def sensor_asset(store: BeliefStore, sensor: Sensor) -> Asset | None:

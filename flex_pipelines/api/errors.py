@@ -27,7 +27,9 @@ class ApiError(Exception):
         return {"result": "Rejected", "status": self.code, "message": self.message, **self.extra}
 
 
-def unauthorized(message: str = "Authentication required: send a token in the Authorization header") -> ApiError:  # fmt: skip
+def unauthorized(
+    message: str = "Authentication required: send a token in the Authorization header",
+) -> ApiError:
     return ApiError(401, "UNAUTHORIZED", message)
 
 

@@ -97,7 +97,7 @@ class JobManager:
         key = hashlib.sha256(
             json.dumps(
                 [kind, target_type, target_id, account_id, request], sort_keys=True, default=str
-            ).encode()  # fmt: skip
+            ).encode()
         ).hexdigest()
         now = _now()
         with self.state.db() as store:
@@ -117,9 +117,19 @@ class JobManager:
                 "INSERT INTO api_jobs (id, kind, target_type, target_id, account_id, user_id, "
                 "request_key, request, status, message, enqueued_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?)",
-                [job_id, kind, target_type, int(target_id), account_id, int(user_id), key,
-                 json.dumps(request, default=str), describe(kind, "QUEUED"), now],
-            )  # fmt: skip
+                [
+                    job_id,
+                    kind,
+                    target_type,
+                    int(target_id),
+                    account_id,
+                    int(user_id),
+                    key,
+                    json.dumps(request, default=str),
+                    describe(kind, "QUEUED"),
+                    now,
+                ],
+            )
         self._enqueue(job_id)
         return job_id, False
 
@@ -183,9 +193,15 @@ class JobManager:
             store.execute(
                 "UPDATE api_jobs SET status = ?, message = ?, result = ?, exc_info = ?, "
                 "ended_at = ? WHERE id = ?",
-                [status, message, json.dumps(result, default=str) if result is not None else None,
-                 exc_info, _now(), job_id],
-            )  # fmt: skip
+                [
+                    status,
+                    message,
+                    json.dumps(result, default=str) if result is not None else None,
+                    exc_info,
+                    _now(),
+                    job_id,
+                ],
+            )
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no job is queued or running (tests, benchmarks)."""
@@ -210,7 +226,7 @@ def job_status_json(job: dict[str, Any]) -> dict[str, Any]:
         "func_name": f"flex_pipelines.api.runners.run_{job['kind']}",
         "origin": {"schedule": "scheduling", "forecast": "forecasting"}.get(
             job["kind"], "reporting"
-        ),  # fmt: skip
+        ),
         "enqueued_at": iso(job["enqueued_at"]),
         "started_at": iso(job["started_at"]),
         "ended_at": iso(job["ended_at"]),

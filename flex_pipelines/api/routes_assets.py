@@ -45,7 +45,9 @@ def _type_name(store: BeliefStore, type_id: int | None, name: str | None) -> str
         raise bad_request("give generic_asset_type_id (see GET /api/v3_0/assets/types)")
     found = asset_type_name(store, type_id)
     if found is None:
-        raise bad_request(f"generic_asset_type_id {type_id} is unknown (see GET /api/v3_0/assets/types)")  # fmt: skip
+        raise bad_request(
+            f"generic_asset_type_id {type_id} is unknown (see GET /api/v3_0/assets/types)"
+        )
     return found
 
 
@@ -73,7 +75,7 @@ def list_assets(
             found = _subtree(store, root, depth)
         elif account_id is not None:
             if not p.is_admin and account_id != p.account_id:
-                raise forbidden(f"account {account_id} is not the account of user {p.user.email}")  # fmt: skip
+                raise forbidden(f"account {account_id} is not the account of user {p.user.email}")
             found = store.list_assets(account_id=account_id)
         elif all_accessible and p.is_admin:
             found = store.list_assets()
@@ -121,7 +123,9 @@ def create_asset(request: Request, p: Auth, body: AssetIn) -> dict[str, Any]:
             parent = store.get_asset(body.parent_asset_id)
             check_write_asset(p, parent, "add children to")
             if parent.account_id != account_id:
-                raise bad_request(f"parent asset {parent.id} belongs to another account than {account_id}")  # fmt: skip
+                raise bad_request(
+                    f"parent asset {parent.id} belongs to another account than {account_id}"
+                )
         fm = json_field("flex_model", body.flex_model) if body.flex_model is not None else None
         fc = (
             json_field("flex_context", body.flex_context) if body.flex_context is not None else None
@@ -176,7 +180,10 @@ def patch_asset(request: Request, p: Auth, asset_id: Id, body: AssetPatch) -> di
                 fields[k] = json_field(k, given[k])
         attrs = dict(asset.attributes)
         if given.get("attributes") is not None:
-            attrs = {**json_field("attributes", given["attributes"]), **{k: v for k, v in asset.attributes.items() if k == "sensors_to_show"}}  # fmt: skip
+            attrs = {
+                **json_field("attributes", given["attributes"]),
+                **{k: v for k, v in asset.attributes.items() if k == "sensors_to_show"},
+            }
         for k in ("sensors_to_show", "sensors_to_show_as_kpis"):
             if given.get(k) is not None:
                 attrs[k] = json_field(k, given[k], list)
@@ -186,7 +193,9 @@ def patch_asset(request: Request, p: Auth, asset_id: Id, body: AssetPatch) -> di
             parent = store.get_asset(given["parent_asset_id"])
             check_write_asset(p, parent, "add children to")
             if parent.account_id != asset.account_id:
-                raise bad_request(f"parent asset {parent.id} belongs to another account than asset {asset.id}")  # fmt: skip
+                raise bad_request(
+                    f"parent asset {parent.id} belongs to another account than asset {asset.id}"
+                )
             fields["parent_id"] = parent.id
         _authorize_config(
             p, store, fields.get("flex_model"), fields.get("flex_context"), fields.get("attributes")
@@ -196,7 +205,9 @@ def patch_asset(request: Request, p: Auth, asset_id: Id, body: AssetPatch) -> di
         return asset_json(store, updated)
 
 
-@router.delete("/assets/{asset_id}", status_code=204, summary="Delete an asset with its sensors and data")  # fmt: skip
+@router.delete(
+    "/assets/{asset_id}", status_code=204, summary="Delete an asset with its sensors and data"
+)
 def delete_asset(request: Request, p: Auth, asset_id: Id) -> Response:
     with api_state(request).db() as store:
         asset = store.get_asset(asset_id)

@@ -46,13 +46,13 @@ Auth = Annotated[Principal, Depends(current_principal)]
 JobId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-def _accepted(job_id: str, deduplicated: bool, legacy: str, results_url: str | None) -> JSONResponse:  # fmt: skip
+def _accepted(
+    job_id: str, deduplicated: bool, legacy: str, results_url: str | None
+) -> JSONResponse:
     body: dict[str, Any] = {
         "status": "ACCEPTED",
         "message": "Request has been accepted for processing."
-        + (
-            " An identical request was made recently; its job is returned." if deduplicated else ""
-        ),  # fmt: skip
+        + (" An identical request was made recently; its job is returned." if deduplicated else ""),
         "job_id": job_id,
         "job": job_id,
         legacy: job_id,
@@ -70,7 +70,9 @@ def _check_asset_data(p: Principal, asset: Asset) -> None:
     if asset.account_id is None:
         raise forbidden(f"asset {asset.id} is public; only admins may trigger jobs on it")
     if asset.account_id != p.account_id:
-        raise forbidden(f"asset {asset.id} belongs to another account; user {p.user.email} may not trigger jobs on it")  # fmt: skip
+        raise forbidden(
+            f"asset {asset.id} belongs to another account; user {p.user.email} may not trigger jobs on it"
+        )
 
 
 def modern_flex_context(fc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -97,7 +99,10 @@ def _schedule_window(body: ScheduleTrigger, resolution: timedelta) -> dict[str, 
         except TimeError as exc:
             raise bad_request(str(exc), "INVALID_PERIOD") from exc
         if n > MAX_SCHEDULE_STEPS:
-            raise bad_request(f"duration {body.duration} holds {n} steps of {format_duration(resolution)}; at most {MAX_SCHEDULE_STEPS}", "INVALID_PERIOD")  # fmt: skip
+            raise bad_request(
+                f"duration {body.duration} holds {n} steps of {format_duration(resolution)}; at most {MAX_SCHEDULE_STEPS}",
+                "INVALID_PERIOD",
+            )
     return {
         "start": start.isoformat(),
         "duration": body.duration,
@@ -107,12 +112,21 @@ def _schedule_window(body: ScheduleTrigger, resolution: timedelta) -> dict[str, 
     }
 
 
-@router.post("/sensors/{sensor_id}/schedules/trigger", tags=["schedules"], status_code=202, summary="Trigger a schedule for a device's power sensor")  # fmt: skip
-def trigger_sensor_schedule(request: Request, p: Auth, sensor_id: Id, body: ScheduleTrigger) -> JSONResponse:  # fmt: skip
+@router.post(
+    "/sensors/{sensor_id}/schedules/trigger",
+    tags=["schedules"],
+    status_code=202,
+    summary="Trigger a schedule for a device's power sensor",
+)
+def trigger_sensor_schedule(
+    request: Request, p: Auth, sensor_id: Id, body: ScheduleTrigger
+) -> JSONResponse:
     state = api_state(request)
     if isinstance(body.flex_model, list):
         raise bad_request("field 'flex-model' of a sensor trigger is one object, not a list")
-    force = body.force_new_job_creation or bool((body.model_extra or {}).get("force_new_job_creation"))  # fmt: skip
+    force = body.force_new_job_creation or bool(
+        (body.model_extra or {}).get("force_new_job_creation")
+    )
     with state.db() as store:
         sensor = store.get_sensor(sensor_id)
         check_write_sensor_data(p, store, sensor)
@@ -126,8 +140,10 @@ def trigger_sensor_schedule(request: Request, p: Auth, sensor_id: Id, body: Sche
         )
         account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
     assert state.jobs is not None
-    job_id, dedup = state.jobs.submit("schedule", "sensor", sensor.id, account, p.user.id, req, force)  # fmt: skip
-    return _accepted(job_id, dedup, "schedule", f"/api/v3_0/sensors/{sensor.id}/schedules/{job_id}")  # fmt: skip
+    job_id, dedup = state.jobs.submit(
+        "schedule", "sensor", sensor.id, account, p.user.id, req, force
+    )
+    return _accepted(job_id, dedup, "schedule", f"/api/v3_0/sensors/{sensor.id}/schedules/{job_id}")
 
 
 def _prepare(p: Principal, store: BeliefStore, **request: Any) -> SchedulePlan:
@@ -143,10 +159,19 @@ def _prepare(p: Principal, store: BeliefStore, **request: Any) -> SchedulePlan:
         raise bad_request(str(exc)) from exc
 
 
-@router.post("/assets/{asset_id}/schedules/trigger", tags=["schedules"], status_code=202, summary="Trigger schedules for the devices of a site")  # fmt: skip
-def trigger_asset_schedule(request: Request, p: Auth, asset_id: Id, body: ScheduleTrigger) -> JSONResponse:  # fmt: skip
+@router.post(
+    "/assets/{asset_id}/schedules/trigger",
+    tags=["schedules"],
+    status_code=202,
+    summary="Trigger schedules for the devices of a site",
+)
+def trigger_asset_schedule(
+    request: Request, p: Auth, asset_id: Id, body: ScheduleTrigger
+) -> JSONResponse:
     state = api_state(request)
-    force = body.force_new_job_creation or bool((body.model_extra or {}).get("force_new_job_creation"))  # fmt: skip
+    force = body.force_new_job_creation or bool(
+        (body.model_extra or {}).get("force_new_job_creation")
+    )
     with state.db() as store:
         asset = store.get_asset(asset_id)
         _check_asset_data(p, asset)
@@ -171,7 +196,9 @@ def trigger_asset_schedule(request: Request, p: Auth, asset_id: Id, body: Schedu
         resolution = min(store.get_sensor(s).event_resolution for s in plan.power_sensor_ids)
         req = _schedule_window(body, resolution)
     assert state.jobs is not None
-    job_id, dedup = state.jobs.submit("schedule", "asset", asset.id, asset.account_id, p.user.id, req, force)  # fmt: skip
+    job_id, dedup = state.jobs.submit(
+        "schedule", "asset", asset.id, asset.account_id, p.user.id, req, force
+    )
     return _accepted(job_id, dedup, "schedule", None)
 
 
@@ -206,9 +233,13 @@ def _result_values(
         return None
     as_of = aware("belief_time", result["belief_time"]) if result.get("belief_time") else None
     frame = store.search_beliefs(
-        sensor.id, start, end, as_of=as_of, source_ids=result.get("source_ids") or None,
+        sensor.id,
+        start,
+        end,
+        as_of=as_of,
+        source_ids=result.get("source_ids") or None,
         one_per_event=True,
-    )  # fmt: skip
+    )
     if frame.is_empty():
         return None
     n = n_steps(start, end, step)
@@ -222,7 +253,11 @@ def _result_values(
     }
 
 
-@router.get("/sensors/{sensor_id}/schedules/{job_id}", tags=["schedules"], summary="Get a schedule (400 with FlexMeasures' 'not ready' messages until it is)")  # fmt: skip
+@router.get(
+    "/sensors/{sensor_id}/schedules/{job_id}",
+    tags=["schedules"],
+    summary="Get a schedule (400 with FlexMeasures' 'not ready' messages until it is)",
+)
 def get_schedule(
     request: Request,
     p: Auth,
@@ -237,16 +272,24 @@ def get_schedule(
         check_read_sensor(p, store, sensor)
     job = _job_for(request, p, job_id, "schedule")
     if job is None:
-        raise ApiError(400, "UNRECOGNIZED_UDI_EVENT", f"The requested UDI event (id = {job_id}, type = job) is not known.")  # fmt: skip
+        raise ApiError(
+            400,
+            "UNRECOGNIZED_UDI_EVENT",
+            f"The requested UDI event (id = {job_id}, type = job) is not known.",
+        )
     info = (job["result"] or {}).get("scheduler", "")
     if job["status"] != "FINISHED":
         raise _unknown_schedule(f"{job['message']} {info}".strip())
     if sensor.id not in (job["result"] or {}).get("sensor_ids", []):
-        raise _unknown_schedule(f"A scheduling job has been processed with your job ID, but it did not schedule sensor {sensor.id}.")  # fmt: skip
+        raise _unknown_schedule(
+            f"A scheduling job has been processed with your job ID, but it did not schedule sensor {sensor.id}."
+        )
     with state.db() as store:
         out = _result_values(store, sensor, job, duration, unit)
     if out is None:
-        raise _unknown_schedule("A scheduling job has been processed with your job ID, but the schedule was not found in the database.")  # fmt: skip
+        raise _unknown_schedule(
+            "A scheduling job has been processed with your job ID, but the schedule was not found in the database."
+        )
     warnings = (job["result"] or {}).get("warnings") or []
     return {
         **out,
@@ -257,8 +300,15 @@ def get_schedule(
     }
 
 
-@router.post("/sensors/{sensor_id}/forecasts/trigger", tags=["forecasts"], status_code=202, summary="Trigger forecasts for a sensor")  # fmt: skip
-def trigger_forecast(request: Request, p: Auth, sensor_id: Id, body: ForecastTrigger) -> JSONResponse:  # fmt: skip
+@router.post(
+    "/sensors/{sensor_id}/forecasts/trigger",
+    tags=["forecasts"],
+    status_code=202,
+    summary="Trigger forecasts for a sensor",
+)
+def trigger_forecast(
+    request: Request, p: Auth, sensor_id: Id, body: ForecastTrigger
+) -> JSONResponse:
     state = api_state(request)
     given = [x for x in (body.start, body.end, body.duration) if x]
     if len(given) < 2:
@@ -295,10 +345,14 @@ def trigger_forecast(request: Request, p: Auth, sensor_id: Id, body: ForecastTri
         account = None if sensor.asset_id is None else store.get_asset(sensor.asset_id).account_id
     assert state.jobs is not None
     job_id, dedup = state.jobs.submit("forecast", "sensor", sensor.id, account, p.user.id, req)
-    return _accepted(job_id, dedup, "forecast", f"/api/v3_0/sensors/{sensor.id}/forecasts/{job_id}")  # fmt: skip
+    return _accepted(job_id, dedup, "forecast", f"/api/v3_0/sensors/{sensor.id}/forecasts/{job_id}")
 
 
-@router.get("/sensors/{sensor_id}/forecasts/{job_id}", tags=["forecasts"], summary="Get forecasts (202 until the job finished)")  # fmt: skip
+@router.get(
+    "/sensors/{sensor_id}/forecasts/{job_id}",
+    tags=["forecasts"],
+    summary="Get forecasts (202 until the job finished)",
+)
 def get_forecast(request: Request, p: Auth, sensor_id: Id, job_id: JobId) -> Any:
     state = api_state(request)
     with state.db() as store:
@@ -306,7 +360,11 @@ def get_forecast(request: Request, p: Auth, sensor_id: Id, job_id: JobId) -> Any
         check_read_sensor(p, store, sensor)
     job = _job_for(request, p, job_id, "forecast")
     if job is None or job["target_id"] != sensor.id:
-        raise ApiError(400, "UNRECOGNIZED_UDI_EVENT", f"The requested UDI event (id = {job_id}, type = job) is not known.")  # fmt: skip
+        raise ApiError(
+            400,
+            "UNRECOGNIZED_UDI_EVENT",
+            f"The requested UDI event (id = {job_id}, type = job) is not known.",
+        )
     if job["status"] in ("QUEUED", "STARTED"):
         return JSONResponse({"status": job["status"], "message": job["message"]}, status_code=202)
     if job["status"] != "FINISHED":
@@ -314,11 +372,18 @@ def get_forecast(request: Request, p: Auth, sensor_id: Id, job_id: JobId) -> Any
     with state.db() as store:
         out = _result_values(store, sensor, job, None, None)
     if out is None:
-        raise ApiError(400, "UNKNOWN_FORECAST", "The forecasting job finished but saved no forecasts.")  # fmt: skip
+        raise ApiError(
+            400, "UNKNOWN_FORECAST", "The forecasting job finished but saved no forecasts."
+        )
     return {**out, "status": "PROCESSED", "message": "Request has been processed."}
 
 
-@router.post("/assets/{asset_id}/reports/trigger", tags=["reports"], status_code=202, summary="Trigger a report on an asset")  # fmt: skip
+@router.post(
+    "/assets/{asset_id}/reports/trigger",
+    tags=["reports"],
+    status_code=202,
+    summary="Trigger a report on an asset",
+)
 def trigger_report(request: Request, p: Auth, asset_id: Id, body: ReportTrigger) -> JSONResponse:
     state = api_state(request)
     req = report_request(body.reporter, body.parameters, body.config or {})
@@ -338,7 +403,7 @@ def trigger_report(request: Request, p: Auth, asset_id: Id, body: ReportTrigger)
         except AccessDenied as exc:
             raise forbidden(str(exc)) from exc
     assert state.jobs is not None
-    job_id, dedup = state.jobs.submit("report", "asset", asset.id, asset.account_id, p.user.id, req)  # fmt: skip
+    job_id, dedup = state.jobs.submit("report", "asset", asset.id, asset.account_id, p.user.id, req)
     return _accepted(job_id, dedup, "report", None)
 
 
@@ -348,7 +413,9 @@ def get_job(request: Request, p: Auth, job_id: JobId) -> Any:
     assert jobs is not None
     job = jobs.get(job_id)
     if job is None:
-        return JSONResponse({"status": "ERROR", "message": f"Job {job_id} not found."}, status_code=404)  # fmt: skip
+        return JSONResponse(
+            {"status": "ERROR", "message": f"Job {job_id} not found."}, status_code=404
+        )
     if not p.is_admin and job["account_id"] != p.account_id:
         raise forbidden(f"job {job_id} belongs to another account")
     return job_status_json(job)

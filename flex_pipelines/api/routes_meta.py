@@ -32,7 +32,9 @@ def versions() -> dict[str, Any]:
     }
 
 
-@router.post("/api/requestAuthToken", tags=["auth"], summary="Exchange email and password for a token")  # fmt: skip
+@router.post(
+    "/api/requestAuthToken", tags=["auth"], summary="Exchange email and password for a token"
+)
 def request_auth_token(body: AuthRequest, request: Request) -> dict[str, Any]:
     client = request.client.host if request.client else "?"
     return authenticate(api_state(request), client, body.email, body.password)

@@ -84,7 +84,7 @@ def get_sensor(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any]:
 def create_sensor(request: Request, p: Auth, body: SensorIn) -> dict[str, Any]:
     resolution = timedelta_field("event_resolution", body.event_resolution)
     if resolution < timedelta(0) or resolution > timedelta(days=366):
-        raise bad_request(f"event_resolution {body.event_resolution} is not between PT0S and P366D")  # fmt: skip
+        raise bad_request(f"event_resolution {body.event_resolution} is not between PT0S and P366D")
     attributes = json_field("attributes", body.attributes) if body.attributes is not None else {}
     kh = KnowledgeHorizon.from_json(body.knowledge_horizon) if body.knowledge_horizon else None
     with api_state(request).db() as store:
@@ -154,7 +154,11 @@ def post_data(request: Request, p: Auth, sensor_id: Id, body: SensorDataIn) -> d
             raise ApiError(403, "INVALID_REPLACEMENT", f"{exc}") from exc
         raise
     if grouped:  # saved together with a concurrent request about this sensor: group counts
-        return {"status": "PROCESSED", "message": "Request has been processed.", "n_received": frame.height}  # fmt: skip
+        return {
+            "status": "PROCESSED",
+            "message": "Request has been processed.",
+            "n_received": frame.height,
+        }
     status, message = _save_status(saved)
     return {
         "status": status,
@@ -209,10 +213,12 @@ def get_data(
         res = sensor.event_resolution
         step = timedelta_field("resolution", resolution) if resolution else res
         if step <= timedelta(0):
-            raise bad_request(f"sensor {sensor.id} records instants; give a positive 'resolution' to sample them")  # fmt: skip
+            raise bad_request(
+                f"sensor {sensor.id} records instants; give a positive 'resolution' to sample them"
+            )
         if res > timedelta(0) and (step < res or step % res):
             raise bad_request(
-                f"resolution {format_duration(step)} is not a multiple of the {format_duration(res)} resolution of sensor {sensor.id}",  # fmt: skip
+                f"resolution {format_duration(step)} is not a multiple of the {format_duration(res)} resolution of sensor {sensor.id}",
                 "INVALID_RESOLUTION",
             )
         try:
@@ -220,12 +226,21 @@ def get_data(
         except TimeError as exc:
             raise bad_request(str(exc), "INVALID_PERIOD") from exc
         if n > state.settings.max_query_steps:
-            raise bad_request(f"{n} steps requested; at most {state.settings.max_query_steps} per request")  # fmt: skip
+            raise bad_request(
+                f"{n} steps requested; at most {state.settings.max_query_steps} per request"
+            )
         frame = read_beliefs(
-            p.caller, store, sensor.id, t0, t1, as_of=as_of,
-            source_ids=[source] if source else None, horizon_min=horizon_min,
-            one_per_event=True, resolution=step if res > timedelta(0) and step != res else None,
-        )  # fmt: skip
+            p.caller,
+            store,
+            sensor.id,
+            t0,
+            t1,
+            as_of=as_of,
+            source_ids=[source] if source else None,
+            horizon_min=horizon_min,
+            one_per_event=True,
+            resolution=step if res > timedelta(0) and step != res else None,
+        )
     values = values_on_grid(frame, t0, n, step)
     values, out_unit = values_in_unit(values, sensor, unit, step)
     return {
@@ -239,7 +254,9 @@ def get_data(
     }
 
 
-@router.delete("/sensors/{sensor_id}/data", status_code=204, summary="Delete sensor data, keeping the sensor")  # fmt: skip
+@router.delete(
+    "/sensors/{sensor_id}/data", status_code=204, summary="Delete sensor data, keeping the sensor"
+)
 def delete_data(
     request: Request, p: Auth, sensor_id: Id, body: DeleteDataIn | None = None
 ) -> Response:
@@ -265,7 +282,7 @@ _UPLOAD_DOC = {
                         "belief-time-measured-instantly": {
                             "type": "string",
                             "enum": ["True", "False"],
-                        },  # fmt: skip
+                        },
                         "unit": {"type": "string"},
                     },
                     "required": ["uploaded-files"],
@@ -296,7 +313,11 @@ def _form_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, b
     return parts
 
 
-@router.post("/sensors/{sensor_id}/data/upload", summary="Upload CSV files of sensor data", openapi_extra=_UPLOAD_DOC)  # fmt: skip
+@router.post(
+    "/sensors/{sensor_id}/data/upload",
+    summary="Upload CSV files of sensor data",
+    openapi_extra=_UPLOAD_DOC,
+)
 async def upload_data(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any]:
     """FlexMeasures' file upload: CSV with the event start in column 1 and the value in 2."""
     from datetime import UTC, datetime
@@ -310,7 +331,7 @@ async def upload_data(request: Request, p: Auth, sensor_id: Id) -> dict[str, Any
     files = [(f, v) for n, f, v in parts if n == "uploaded-files" and f is not None]
     if not files:
         raise bad_request("no file in field 'uploaded-files'")
-    instant = fields.get("belief-time-measured-instantly", "False").lower() in ("true", "1", "yes")  # fmt: skip
+    instant = fields.get("belief-time-measured-instantly", "False").lower() in ("true", "1", "yes")
     unit = fields.get("unit") or None
     state = api_state(request)
 

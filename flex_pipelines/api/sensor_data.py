@@ -116,7 +116,7 @@ def beliefs_from_post(
                 )
         except UnitError as exc:
             raise bad_request(
-                f"unit {unit!r} does not fit sensor {sensor.id} ({sensor.name}, {sensor.unit}): {exc}",  # fmt: skip
+                f"unit {unit!r} does not fit sensor {sensor.id} ({sensor.name}, {sensor.unit}): {exc}",
                 "INVALID_UNIT",
             ) from exc
     if repeat > 1:
@@ -149,7 +149,9 @@ def beliefs_from_post(
     if prior:
         bt = aware("prior", prior)
         if bt > now + timedelta(minutes=5):
-            raise bad_request(f"field 'prior' {prior} is in the future (server time {now.isoformat(timespec='seconds')})")  # fmt: skip
+            raise bad_request(
+                f"field 'prior' {prior} is in the future (server time {now.isoformat(timespec='seconds')})"
+            )
         belief = pl.lit(bt.astimezone(UTC)).dt.cast_time_unit("us")
     elif horizon:
         belief = kt - pl.lit(timedelta_field("horizon", horizon))
@@ -161,8 +163,13 @@ def beliefs_from_post(
         pl.lit(source_id, pl.Int64).alias("source_id"),
         pl.lit(0.5).alias("cumulative_probability"),
     ).select(
-        "sensor_id", "event_start", "belief_time", "source_id", "cumulative_probability", "event_value"
-    )  # fmt: skip
+        "sensor_id",
+        "event_start",
+        "belief_time",
+        "source_id",
+        "cumulative_probability",
+        "event_value",
+    )
 
 
 def values_on_grid(
@@ -194,5 +201,8 @@ def values_in_unit(
     try:
         arr = np.asarray(convert(arr, sensor.unit, out_unit, step))
     except UnitError as exc:
-        raise bad_request(f"unit {out_unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}", "INVALID_UNIT") from exc  # fmt: skip
+        raise bad_request(
+            f"unit {out_unit!r} does not fit sensor {sensor.id} ({sensor.unit}): {exc}",
+            "INVALID_UNIT",
+        ) from exc
     return [None if np.isnan(v) else float(v) for v in arr], out_unit

@@ -72,5 +72,7 @@ def json_field(name: str, value: Any, expect: type = dict) -> Any:
         except json.JSONDecodeError as exc:
             raise bad_request(f"field {name!r} is not valid JSON: {exc}") from exc
     if not isinstance(value, expect):
-        raise bad_request(f"field {name!r} must be a JSON {expect.__name__}, not {type(value).__name__}")  # fmt: skip
+        raise bad_request(
+            f"field {name!r} must be a JSON {expect.__name__}, not {type(value).__name__}"
+        )
     return value

@@ -63,7 +63,9 @@ class BeliefWriter:
         while True:
             with self._lock:
                 batch, rows = [], 0
-                while self._pending and (not batch or rows + self._pending[0].frame.height <= self.max_rows):  # fmt: skip
+                while self._pending and (
+                    not batch or rows + self._pending[0].frame.height <= self.max_rows
+                ):
                     item = self._pending.pop(0)
                     batch.append(item)
                     rows += item.frame.height

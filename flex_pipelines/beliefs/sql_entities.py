@@ -151,8 +151,18 @@ class SQLEntities(SQLAdmin, SQLAnnotations, BeliefStore):
         return [self._asset(r) for r in self._run(sql + " ORDER BY id", params)]
 
     def update_asset(self, asset_id: int, **fields: Any) -> Asset:
-        allowed = {"name", "type", "parent_id", "account_id", "latitude", "longitude", "timezone",
-                   "flex_model", "flex_context", "attributes"}  # fmt: skip
+        allowed = {
+            "name",
+            "type",
+            "parent_id",
+            "account_id",
+            "latitude",
+            "longitude",
+            "timezone",
+            "flex_model",
+            "flex_context",
+            "attributes",
+        }
         bad = set(fields) - allowed
         if bad:
             raise FlexPipelinesError(f"cannot update asset field(s) {sorted(bad)}")

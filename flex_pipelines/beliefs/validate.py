@@ -80,7 +80,9 @@ def check_beliefs(
         raise NotFoundError(f"unknown source id(s): {sorted(unknown_src)}")
     cp = beliefs["cumulative_probability"]
     if cp.min() < 0 or cp.max() > 1:  # type: ignore[operator]
-        row = beliefs.filter((pl.col("cumulative_probability") < 0) | (pl.col("cumulative_probability") > 1)).row(0, named=True)  # fmt: skip
+        row = beliefs.filter(
+            (pl.col("cumulative_probability") < 0) | (pl.col("cumulative_probability") > 1)
+        ).row(0, named=True)
         raise BeliefValidationError(
             f"cumulative_probability {row['cumulative_probability']} is outside [0, 1] at "
             f"event {row['event_start']}"

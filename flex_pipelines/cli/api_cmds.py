@@ -46,21 +46,25 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
+def register(
+    app: typer.Typer,
+    db_app: typer.Typer,
+    add_app: typer.Typer,
+    show_app: typer.Typer,
+    delete_app: typer.Typer,
+) -> None:
     api_app = typer.Typer(help="The FlexMeasures-compatible HTTP API.", no_args_is_help=True)
     app.add_typer(api_app, name="api")
 
     @api_app.command("run")
     def api_run(
-        host: str = typer.Option(
-            "127.0.0.1", "--host", help="Bind address (loopback by default)."
-        ),  # fmt: skip
+        host: str = typer.Option("127.0.0.1", "--host", help="Bind address (loopback by default)."),
         port: int = typer.Option(5000, "--port"),
         db: DbOption = DB_DEFAULT,
         token_ttl_h: float = typer.Option(24.0, "--token-ttl-hours", help="Token lifetime."),
         rate: float = typer.Option(
             50.0, "--rate", help="Requests per second per user (sustained)."
-        ),  # fmt: skip
+        ),
         burst: float = typer.Option(200.0, "--burst", help="Requests a user may make at once."),
         max_body_mb: float = typer.Option(5.0, "--max-body-mb", help="Request size limit."),
         log_level: str = typer.Option("info", "--log-level"),
@@ -89,10 +93,10 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         account_id: int = typer.Option(..., "--account", help="Account id."),
         password: str = typer.Option(
             ..., "--password", prompt=True, hide_input=True, confirmation_prompt=True
-        ),  # fmt: skip
+        ),
         roles: str = typer.Option(
             "", "--roles", help="Comma-separated: admin, account-admin (none: a plain user)."
-        ),  # fmt: skip
+        ),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
     ) -> None:
@@ -113,7 +117,18 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         pw_hash = hash_password(password)
         with open_store(db) as store, acting_as(cli_actor()):
             user = store.add_user(account_id, email, pw_hash, role_list)
-        emit_records([{"id": user.id, "account_id": user.account_id, "email": user.email, "roles": ",".join(user.roles)}], fmt, "user added")  # fmt: skip
+        emit_records(
+            [
+                {
+                    "id": user.id,
+                    "account_id": user.account_id,
+                    "email": user.email,
+                    "roles": ",".join(user.roles),
+                }
+            ],
+            fmt,
+            "user added",
+        )
 
     @add_app.command("token")
     def add_token(

@@ -26,7 +26,13 @@ from flex_pipelines.demo import TZ, build_demo_site, write_inbox_files
 from flex_pipelines.time import day_window
 
 
-def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
+def register(
+    app: typer.Typer,
+    db_app: typer.Typer,
+    add_app: typer.Typer,
+    show_app: typer.Typer,
+    delete_app: typer.Typer,
+) -> None:
     @app.command("demo")
     def demo(
         db: str = typer.Option("var/demo.duckdb", "--db", help="store for the demo site"),
@@ -97,13 +103,21 @@ def _counts(store: BeliefStore, ids: dict[str, int]) -> list[dict[str, Any]]:
     return df.to_dicts()
 
 
-def _forecast_accuracy(store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime) -> list[dict[str, Any]]:  # fmt: skip
+def _forecast_accuracy(
+    store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     """MAE of the pipeline's forecasts against what was measured, per forecast sensor."""
     rows = []
     for role in ("price", "load", "pv"):
         sid = ids[role]
         fc = store.search_beliefs(sid, start, end, source_types=["forecaster"], one_per_event=True)
-        actual = store.search_beliefs(sid, start, end, exclude_source_types=["forecaster", "scheduler", "reporter"], one_per_event=True)  # fmt: skip
+        actual = store.search_beliefs(
+            sid,
+            start,
+            end,
+            exclude_source_types=["forecaster", "scheduler", "reporter"],
+            one_per_event=True,
+        )
         joined = fc.join(actual, on="event_start", suffix="_actual")
         if joined.is_empty():
             rows.append({"sensor": role, "events": 0, "mae": None, "mean_actual": None})
@@ -121,38 +135,66 @@ def _forecast_accuracy(store: BeliefStore, ids: dict[str, int], start: datetime,
     return rows
 
 
-def _kpis(store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime) -> list[dict[str, Any]]:  # fmt: skip
+def _kpis(
+    store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     from flex_pipelines.reporting.kpis import site_kpis
 
     return site_kpis(store, ids["site"], start, end).to_dicts()
 
 
-def _print(store: BeliefStore, ids: dict[str, int], result: dict[str, Any], start: datetime, end: datetime, out: Path) -> None:  # fmt: skip
+def _print(
+    store: BeliefStore,
+    ids: dict[str, int],
+    result: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    out: Path,
+) -> None:
     t = Table(title="Stored beliefs", show_lines=False)
     for c in ("sensor", "source_type", "beliefs", "first_event", "last_event"):
         t.add_column(c)
     for r in result["counts"]:
-        t.add_row(r["sensor"], r["source_type"], f"{r['beliefs']:,}", str(r["first_event"])[:16], str(r["last_event"])[:16])  # fmt: skip
+        t.add_row(
+            r["sensor"],
+            r["source_type"],
+            f"{r['beliefs']:,}",
+            str(r["first_event"])[:16],
+            str(r["last_event"])[:16],
+        )
     console.print(t)
-    f = Table(title="Forecasts made by the pipeline vs. what happened (day-ahead, as known at 12:00 the day before)")  # fmt: skip
+    f = Table(
+        title="Forecasts made by the pipeline vs. what happened (day-ahead, as known at 12:00 the day before)"
+    )
     for c in ("sensor", "events", "MAE", "mean |actual|", "MAE / mean"):
         f.add_column(c)
     for r in result["forecasts"]:
         if r["mae"] is None:
             f.add_row(r["sensor"], "0", "—", "—", "—")
         else:
-            f.add_row(r["sensor"], str(r["events"]), f"{r['mae']:.2f} {r['unit']}", f"{r['mean_actual']:.2f}", f"{r['mae'] / r['mean_actual']:.1%}")  # fmt: skip
+            f.add_row(
+                r["sensor"],
+                str(r["events"]),
+                f"{r['mae']:.2f} {r['unit']}",
+                f"{r['mean_actual']:.2f}",
+                f"{r['mae'] / r['mean_actual']:.1%}",
+            )
     console.print(f)
     if result["kpis"]:
-        k = Table(title="Daily KPIs of the demo site (battery scheduled on forecasts, settled at real prices)")  # fmt: skip
+        k = Table(
+            title="Daily KPIs of the demo site (battery scheduled on forecasts, settled at real prices)"
+        )
         cols = {
-            "day": ("day", "{:%a %d %b}"), "energy_bought_mwh": ("bought MWh", "{:.2f}"),
-            "energy_sold_mwh": ("sold MWh", "{:.2f}"), "cost": ("EUR", "{:.2f}"),
-            "baseline_cost": ("EUR w/o bat.", "{:.2f}"), "savings": ("saved", "{:.2f}"),
+            "day": ("day", "{:%a %d %b}"),
+            "energy_bought_mwh": ("bought MWh", "{:.2f}"),
+            "energy_sold_mwh": ("sold MWh", "{:.2f}"),
+            "cost": ("EUR", "{:.2f}"),
+            "baseline_cost": ("EUR w/o bat.", "{:.2f}"),
+            "savings": ("saved", "{:.2f}"),
             "self_consumption_ratio": ("PV used", "{:.0%}"),
             "peak_consumption_mw": ("peak MW", "{:.3f}"),
             "equivalent_full_cycles": ("cycles", "{:.2f}"),
-        }  # fmt: skip
+        }
         for _, (title, _fmt) in cols.items():
             k.add_column(title, justify="right", no_wrap=True)
         for r in result["kpis"]:
@@ -160,27 +202,57 @@ def _print(store: BeliefStore, ids: dict[str, int], result: dict[str, Any], star
         console.print(k)
         saved = sum(r.get("savings") or 0 for r in result["kpis"])
         base = sum(r.get("baseline_cost") or 0 for r in result["kpis"])
-        console.print(Panel(f"Battery savings over {len(result['kpis'])} days: [bold green]{saved:,.2f} EUR[/] "
-                            f"({saved / base:.1%} of the {base:,.2f} EUR the site would have paid without it)"
-                            if base else f"Battery savings: {saved:,.2f} EUR"))  # fmt: skip
+        console.print(
+            Panel(
+                f"Battery savings over {len(result['kpis'])} days: [bold green]{saved:,.2f} EUR[/] "
+                f"({saved / base:.1%} of the {base:,.2f} EUR the site would have paid without it)"
+                if base
+                else f"Battery savings: {saved:,.2f} EUR"
+            )
+        )
     last_day_start = end - timedelta(days=1)
-    price = store.search_beliefs(ids["price"], last_day_start, end, exclude_source_types=["forecaster"], one_per_event=True)  # fmt: skip
-    power = store.search_beliefs(ids["battery_power"], last_day_start, end, source_types=["scheduler"], one_per_event=True)  # fmt: skip
+    price = store.search_beliefs(
+        ids["price"], last_day_start, end, exclude_source_types=["forecaster"], one_per_event=True
+    )
+    power = store.search_beliefs(
+        ids["battery_power"], last_day_start, end, source_types=["scheduler"], one_per_event=True
+    )
     tz = ZoneInfo(TZ)
     if not power.is_empty():
         terminal_line_chart(
-            {"battery power (kW)": ([t.astimezone(tz) for t in power["event_start"]], power["event_value"].to_list())},
-            title=f"Battery schedule on the last day (local time, {TZ})", ylabel="kW", height=14,
-        )  # fmt: skip
+            {
+                "battery power (kW)": (
+                    [t.astimezone(tz) for t in power["event_start"]],
+                    power["event_value"].to_list(),
+                )
+            },
+            title=f"Battery schedule on the last day (local time, {TZ})",
+            ylabel="kW",
+            height=14,
+        )
     if not price.is_empty():
         terminal_line_chart(
-            {"BE day-ahead price (EUR/MWh)": ([t.astimezone(tz) for t in price["event_start"]], price["event_value"].to_list())},
-            title="Day-ahead prices on the last day", ylabel="EUR/MWh", height=12,
-        )  # fmt: skip
+            {
+                "BE day-ahead price (EUR/MWh)": (
+                    [t.astimezone(tz) for t in price["event_start"]],
+                    price["event_value"].to_list(),
+                )
+            },
+            title="Day-ahead prices on the last day",
+            ylabel="EUR/MWh",
+            height=12,
+        )
     _png_charts(store, ids, last_day_start, end, result["kpis"], out)
 
 
-def _png_charts(store: BeliefStore, ids: dict[str, int], start: datetime, end: datetime, kpis: list[dict[str, Any]], out: Path) -> None:  # fmt: skip
+def _png_charts(
+    store: BeliefStore,
+    ids: dict[str, int],
+    start: datetime,
+    end: datetime,
+    kpis: list[dict[str, Any]],
+    out: Path,
+) -> None:
     """The schedule chart of the last day and the cost chart of the whole run, as PNG files."""
     from flex_pipelines.reporting.charts import (
         cost_chart_png,
@@ -191,8 +263,17 @@ def _png_charts(store: BeliefStore, ids: dict[str, int], start: datetime, end: d
     out.mkdir(parents=True, exist_ok=True)
     data = schedule_chart_data(store, ids["battery_power"], start, end)
     if not data.is_empty():
-        schedule_chart_png(data, out / "schedule.png", title="Demo battery: price, power, state of charge", timezone=TZ)  # fmt: skip
+        schedule_chart_png(
+            data,
+            out / "schedule.png",
+            title="Demo battery: price, power, state of charge",
+            timezone=TZ,
+        )
         console.print(f"Chart: {out / 'schedule.png'}")
     if kpis:
-        cost_chart_png(pl.DataFrame(kpis), out / "costs.png", title="Demo site: daily cost with and without the battery")  # fmt: skip
+        cost_chart_png(
+            pl.DataFrame(kpis),
+            out / "costs.png",
+            title="Demo site: daily cost with and without the battery",
+        )
         console.print(f"Chart: {out / 'costs.png'}")

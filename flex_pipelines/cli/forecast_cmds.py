@@ -103,7 +103,13 @@ def progress_reporter(what: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
+def register(
+    app: typer.Typer,
+    db_app: typer.Typer,
+    add_app: typer.Typer,
+    show_app: typer.Typer,
+    delete_app: typer.Typer,
+) -> None:
     @add_app.command("forecasts")
     def add_forecasts(
         sensor_id: int = typer.Option(..., "--sensor", help="sensor to forecast"),
@@ -255,9 +261,11 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
                     made_before=parse_datetime(made_before, tz) if made_before else None,
                 )
         emit_records(
-            _records(table), fmt, f"forecast accuracy, sensor {sensor.id} ({sensor.name}, "
+            _records(table),
+            fmt,
+            f"forecast accuracy, sensor {sensor.id} ({sensor.name}, "
             f"{sensor.unit}; sMAPE and coverage in % and share)",
-        )  # fmt: skip
+        )
 
     @show_app.command("forecast-models")
     def show_forecast_models(fmt: FormatOption = "table") -> None:
@@ -266,12 +274,16 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
 
         emit_records(
             [
-                {"name": n, "version": MODEL_REGISTRY[n].version,
-                 "description": MODEL_REGISTRY[n].description}
+                {
+                    "name": n,
+                    "version": MODEL_REGISTRY[n].version,
+                    "description": MODEL_REGISTRY[n].description,
+                }
                 for n in list_models()
             ],
-            fmt, "forecasting models",
-        )  # fmt: skip
+            fmt,
+            "forecasting models",
+        )
 
     @show_app.command("clock-check")
     def show_clock_check(

@@ -88,10 +88,14 @@ def add_report(
         with open_store(db) as store:
             tz = timezone or (store.get_sensor(output_sensor).timezone if output_sensor else "UTC")
             result = run_report(
-                store, reporter, cfg, _when(start, tz, "--start"), _when(end, tz, "--end"),
+                store,
+                reporter,
+                cfg,
+                _when(start, tz, "--start"),
+                _when(end, tz, "--end"),
                 output_sensor_id=output_sensor,
                 as_of=_when(as_of, tz, "--as-of") if as_of else None,
-            )  # fmt: skip
+            )
     except FlexPipelinesError as exc:
         raise _fail(exc) from exc
     summary = result.to_record()
@@ -99,8 +103,9 @@ def add_report(
     if fmt == "json":
         typer.echo(dumps({"summary": summary, "rows": rows}))
         return
-    emit_records([{"field": k, "value": v} for k, v in summary.items()], "table",
-                 title=f"{reporter} report")  # fmt: skip
+    emit_records(
+        [{"field": k, "value": v} for k, v in summary.items()], "table", title=f"{reporter} report"
+    )
     if result.empty:
         console.print(f"[yellow]Empty report:[/] {'; '.join(result.notes)}")
         return
@@ -116,7 +121,10 @@ def _kpi_chart(frame: Any, currency: str) -> None:
     days = [datetime(d.year, d.month, d.day) for d in frame["day"].to_list()]
     series = {f"cost ({currency})": (days, [v or 0.0 for v in frame["cost"].to_list()])}
     if frame["baseline_cost"].drop_nulls().len():
-        series[f"baseline ({currency})"] = (days, [v or 0.0 for v in frame["baseline_cost"].to_list()])  # fmt: skip
+        series[f"baseline ({currency})"] = (
+            days,
+            [v or 0.0 for v in frame["baseline_cost"].to_list()],
+        )
     terminal_line_chart(series, title="daily cost vs baseline", ylabel=currency, height=14)
 
 
@@ -172,8 +180,9 @@ def show_kpis(
         if png is not None and frame.height:
             from flex_pipelines.reporting.charts import cost_chart_png
 
-            cost_chart_png(frame, png, title=f"{site.name}: daily cost",
-                           currency=frame["currency"][0])  # fmt: skip
+            cost_chart_png(
+                frame, png, title=f"{site.name}: daily cost", currency=frame["currency"][0]
+            )
     except FlexPipelinesError as exc:
         raise _fail(exc) from exc
     records = frame.drop("site_id").to_dicts()
@@ -237,11 +246,15 @@ def show_schedule_chart(
 
     tz = get_zone(s.timezone)
     times = [t.astimezone(tz).replace(tzinfo=None) for t in data["event_start"].to_list()]
-    terminal_line_chart({"power (kW)": (times, data["power_kw"].to_list())}, title=title,
-                        ylabel="kW", height=12)  # fmt: skip
+    terminal_line_chart(
+        {"power (kW)": (times, data["power_kw"].to_list())}, title=title, ylabel="kW", height=12
+    )
     if data["price"].drop_nulls().len():
-        terminal_line_chart({"price": (times, [p or 0.0 for p in data["price"].to_list()])},
-                            title="price (per MWh)", height=10)  # fmt: skip
+        terminal_line_chart(
+            {"price": (times, [p or 0.0 for p in data["price"].to_list()])},
+            title="price (per MWh)",
+            height=10,
+        )
     for path in (png, vega):
         if path is not None:
             console.print(f"Written: {path}")
@@ -260,7 +273,13 @@ def db_views(db: DbOption = str(DEFAULT_DB)) -> None:
     console.print("Views ready: " + ", ".join(names))
 
 
-def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
+def register(
+    app: typer.Typer,
+    db_app: typer.Typer,
+    add_app: typer.Typer,
+    show_app: typer.Typer,
+    delete_app: typer.Typer,
+) -> None:
     add_app.command("report")(add_report)
     show_app.command("kpis")(show_kpis)
     show_app.command("schedule-chart")(show_schedule_chart)

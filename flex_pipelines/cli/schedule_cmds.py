@@ -44,8 +44,9 @@ def schedule_chart(result: Any, width: int = 100, height: int = 18) -> str:
     for d in result.devices:
         plt.plot(x, [float(v) * 1000 for v in d.power_mw], label=f"{d.name} power (kW)")
         if d.soc_mwh is not None:
-            plt.plot(xs, [float(v) * 1000 for v in d.soc_mwh], label=f"{d.name} SoC (kWh)",
-                     yside="right")  # fmt: skip
+            plt.plot(
+                xs, [float(v) * 1000 for v in d.soc_mwh], label=f"{d.name} SoC (kWh)", yside="right"
+            )
     plt.title(f"Schedule from {g.start.isoformat()}: {result.costs['total']:.2f} {result.currency}")
     plt.xlabel("hours from start")
     text = plt.uncolorize(plt.build())

@@ -62,7 +62,13 @@ def _json_arg(text: str | None, name: str) -> dict[str, Any] | None:
     return value
 
 
-def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_app: typer.Typer, delete_app: typer.Typer) -> None:  # fmt: skip
+def register(
+    app: typer.Typer,
+    db_app: typer.Typer,
+    add_app: typer.Typer,
+    show_app: typer.Typer,
+    delete_app: typer.Typer,
+) -> None:
     @db_app.command("init")
     def db_init(db: DbOption = DB_DEFAULT, wait: WaitOption = None) -> None:
         """Create the belief store's tables and views (safe to run again)."""
@@ -73,7 +79,11 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             )
 
     @add_app.command("account")
-    def add_account(name: str = typer.Option(..., "--name"), db: DbOption = DB_DEFAULT, fmt: FormatOption = "table") -> None:  # fmt: skip
+    def add_account(
+        name: str = typer.Option(..., "--name"),
+        db: DbOption = DB_DEFAULT,
+        fmt: FormatOption = "table",
+    ) -> None:
         """Add an account (owner of assets and users)."""
         with _open(db) as store:
             emit_records([_record(store.add_account(name))], fmt, "account added")
@@ -95,10 +105,16 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         """Add an asset (optionally below a parent, with a stored flex-model/flex-context)."""
         with _open(db) as store:
             a = store.add_asset(
-                name, asset_type, account_id, parent_id, latitude=latitude, longitude=longitude,
-                timezone=timezone, flex_model=_json_arg(flex_model, "--flex-model"),
+                name,
+                asset_type,
+                account_id,
+                parent_id,
+                latitude=latitude,
+                longitude=longitude,
+                timezone=timezone,
+                flex_model=_json_arg(flex_model, "--flex-model"),
                 flex_context=_json_arg(flex_context, "--flex-context"),
-            )  # fmt: skip
+            )
             emit_records([_record(a)], fmt, "asset added")
 
     @add_app.command("sensor")
@@ -112,7 +128,7 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             None,
             "--knowledge-horizon",
             help='JSON, e.g. {"kind": "day_ahead", "hour": 12} or {"kind": "ex_post"}',
-        ),  # fmt: skip
+        ),
         db: DbOption = DB_DEFAULT,
         fmt: FormatOption = "table",
     ) -> None:
@@ -120,9 +136,13 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
         kh = KnowledgeHorizon.from_json(_json_arg(knowledge, "--knowledge-horizon"))
         with _open(db) as store:
             s = store.add_sensor(
-                name, unit, parse_timedelta(resolution), timezone=timezone, asset_id=asset_id,
+                name,
+                unit,
+                parse_timedelta(resolution),
+                timezone=timezone,
+                asset_id=asset_id,
                 knowledge_horizon=kh,
-            )  # fmt: skip
+            )
             emit_records([_record(s)], fmt, "sensor added")
 
     @add_app.command("source")
@@ -156,9 +176,10 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             typer.echo(dumps(made))
             return
         emit_records(
-            [{"what": k, "id": v["id"], "name": v["name"]} for k, v in made.items()], fmt,
+            [{"what": k, "id": v["id"], "name": v["name"]} for k, v in made.items()],
+            fmt,
             f"toy account ({kind})",
-        )  # fmt: skip
+        )
 
     @add_app.command("beliefs")
     def add_beliefs(
@@ -254,9 +275,15 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             for w in caught:  # on stderr: with --format json stdout stays JSON only
                 err_console.print(f"[yellow]Warning:[/] {w.message}")
             result = store.save_beliefs(frame, overwrite=overwrite, changed_only=not keep_unchanged)
-        rec = {"sensor": sensor.id, "source": src.id, "rows": frame.height, "new": result.n_new,
-               "already_stored": result.n_existing, "ingestion_id": result.ingestion_id,
-               "skipped_missing": skipped}  # fmt: skip
+        rec = {
+            "sensor": sensor.id,
+            "source": src.id,
+            "rows": frame.height,
+            "new": result.n_new,
+            "already_stored": result.n_existing,
+            "ingestion_id": result.ingestion_id,
+            "skipped_missing": skipped,
+        }
         if fmt == "json":
             typer.echo(dumps(rec))
         else:
@@ -269,9 +296,11 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
     def _list(kind: str, fmt: str, db: str, wait: str | None = None, **kw: Any) -> None:
         with _open(db, read_only=True, wait=wait) as store:
             items = {
-                "accounts": store.list_accounts, "assets": store.list_assets,
-                "sensors": store.list_sensors, "sources": store.list_sources,
-            }[kind](**kw)  # fmt: skip
+                "accounts": store.list_accounts,
+                "assets": store.list_assets,
+                "sensors": store.list_sensors,
+                "sources": store.list_sources,
+            }[kind](**kw)
         emit_records([_record(x) for x in items], fmt, kind)
 
     @show_app.command("accounts")
@@ -330,11 +359,14 @@ def register(app: typer.Typer, db_app: typer.Typer, add_app: typer.Typer, show_a
             sensors = {s: store.get_sensor(s) for s in sensor_ids}
             src = [store.get_source(source).id] if source else None
             df = store.search_beliefs(
-                sensor_ids, t0, t1,
+                sensor_ids,
+                t0,
+                t1,
                 as_of=parse_datetime(belief_time) if belief_time else None,
-                source_ids=src, one_per_event=not all_beliefs,
+                source_ids=src,
+                one_per_event=not all_beliefs,
                 resolution=parse_timedelta(resolution) if resolution else None,
-            )  # fmt: skip
+            )
         if df.is_empty():
             console.print(
                 f"No beliefs for sensor(s) {sensor_ids} in {t0.isoformat()}–{t1.isoformat()}."

@@ -33,9 +33,11 @@ def combine_forecasts(
         )
     key = ["sensor_id", "event_start", "belief_time", "cumulative_probability"]
     stacked = pl.concat(
-        [f.select(*key, (pl.col("event_value") * wi).alias("wv"), pl.lit(wi).alias("w"))
-         for f, wi in zip(frames, w, strict=True)]
-    )  # fmt: skip
+        [
+            f.select(*key, (pl.col("event_value") * wi).alias("wv"), pl.lit(wi).alias("w"))
+            for f, wi in zip(frames, w, strict=True)
+        ]
+    )
     out = (
         stacked.group_by(key)
         .agg((pl.col("wv").sum() / pl.col("w").sum()).alias("event_value"), pl.len().alias("k"))

@@ -314,11 +314,21 @@ def _save_accuracy(
                 " window_end, computed_at, horizon, n, mae, rmse, smape, pinball, coverage)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    sensor_id, row["source_id"], row["model"], start, end, now, row["horizon"],
-                    row["n"], row["mae"], row["rmse"], row["smape"], row["pinball"],
+                    sensor_id,
+                    row["source_id"],
+                    row["model"],
+                    start,
+                    end,
+                    now,
+                    row["horizon"],
+                    row["n"],
+                    row["mae"],
+                    row["rmse"],
+                    row["smape"],
+                    row["pinball"],
                     row["coverage"],
                 ],
-            )  # fmt: skip
+            )
 
 
 def stored_accuracy(store: BeliefStore, sensor_id: int) -> pl.DataFrame:

@@ -74,10 +74,16 @@ class PipelineSummary:
 
     def to_record(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "success": self.success, "start": self.start.isoformat(),
-            "end": self.end.isoformat(), "seconds": round(self.seconds, 3), "assets": self.assets,
-            "skipped": self.skipped, "checks": self.checks, "error": self.error,
-        }  # fmt: skip
+            "run_id": self.run_id,
+            "success": self.success,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "seconds": round(self.seconds, 3),
+            "assets": self.assets,
+            "skipped": self.skipped,
+            "checks": self.checks,
+            "error": self.error,
+        }
 
     def add_materialization(self, asset: str, partition: str | None, meta: dict[str, Any]) -> None:
         """Record one materialization: its own metadata under ``partitions``; in ``assets`` the
@@ -137,7 +143,10 @@ def run_pipeline(
     resources: dict[str, Any] = {"store": {"config": {"url": url}}}
     if inbox:
         resources["inbox"] = {"config": {"path": str(inbox)}}
-    tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}  # fmt: skip
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+    }
     own = instance is None
     if own and os.environ.get("DAGSTER_HOME"):
         os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
@@ -145,16 +154,21 @@ def run_pipeline(
     elif own:
         instance = DagsterInstance.ephemeral()
     selection = [AssetKey(a) for a in assets] if assets else None
-    run_config: dict[str, Any] = {"resources": resources, "loggers": {"console": {"config": {"log_level": log_level}}}}  # fmt: skip
+    run_config: dict[str, Any] = {
+        "resources": resources,
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
     if not assets or "schedules" in assets:
         run_config.update(schedule_run_config(site_ids, replay=replay, intraday=intraday))
     t0 = time.perf_counter()
     with _console_progress(progress, (end - start).days + 1) as hook, _progress_hook(hook):
         result = job.execute_in_process(
             run_config=run_config,
-            instance=instance, tags=tags,
-            asset_selection=selection, raise_on_error=False,
-        )  # fmt: skip
+            instance=instance,
+            tags=tags,
+            asset_selection=selection,
+            raise_on_error=False,
+        )
     summary = PipelineSummary(result.run_id, result.success, start, end, time.perf_counter() - t0)
     for ev in result.get_asset_materialization_events():
         mat = ev.step_materialization_data.materialization
@@ -187,7 +201,13 @@ def _console_progress(show: bool, n_days: int) -> Iterator[Callable[[str, str], 
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"), TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def hook(step: str, detail: str) -> None:

@@ -77,7 +77,9 @@ def days_in(start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZONE) -
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def day_windows(start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZONE) -> list[tuple[date, datetime, datetime]]:  # fmt: skip
+def day_windows(
+    start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZONE
+) -> list[tuple[date, datetime, datetime]]:
     """(day, window start UTC, window end UTC) for each local day in [start, end)."""
     out = []
     for d in days_in(start, end, timezone):
@@ -86,7 +88,9 @@ def day_windows(start: datetime, end: datetime, timezone: str = PIPELINE_TIMEZON
     return out
 
 
-def day_ahead_viewpoint(day: date, timezone: str = PIPELINE_TIMEZONE, gate_closure: str | None = None) -> datetime:  # fmt: skip
+def day_ahead_viewpoint(
+    day: date, timezone: str = PIPELINE_TIMEZONE, gate_closure: str | None = None
+) -> datetime:
     """When the day-ahead forecast for ``day`` is made: gate closure (HH:MM local) the day before."""
     gate = gate_closure or code_location_settings().gate_closure
     hh, mm = (int(x) for x in gate.split(":"))

@@ -178,7 +178,7 @@ def aggregate(
             "mean": frame["value"].mean() if frame.height else None,
             "min": frame["value"].min() if frame.height else None,
             "max": frame["value"].max() if frame.height else None,
-        },  # fmt: skip
+        },
         notes=notes,
         input_belief_time=latest_belief_time(s for s, _ in series),
         extra=frame.rename({c: s.name for c, (s, _) in zip(cols, series, strict=True)}),

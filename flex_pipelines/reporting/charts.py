@@ -196,7 +196,7 @@ def schedule_chart_vega(
             "encoding": {
                 "x": x,
                 "y": {"field": "price", "type": "quantitative", "title": f"price ({currency}/MWh)"},
-            },  # fmt: skip
+            },
             "height": 120,
             "width": 640,
         },
@@ -209,7 +209,7 @@ def schedule_chart_vega(
                     "type": "quantitative",
                     "title": "power (kW, + consumption)",
                 },
-            },  # fmt: skip
+            },
             "height": 160,
             "width": 640,
         },
@@ -225,7 +225,7 @@ def schedule_chart_vega(
                         "type": "quantitative",
                         "title": "state of charge (kWh)",
                     },
-                },  # fmt: skip
+                },
                 "height": 120,
                 "width": 640,
             }
@@ -273,8 +273,15 @@ def cost_chart_png(
     handles = []
     if base:
         baseline = data[base].to_numpy()
-        ax.bar(x + w / 2, baseline, width=w, color="#bbbbbb", label="baseline cost",
-               hatch="//", edgecolor="#888888")  # fmt: skip
+        ax.bar(
+            x + w / 2,
+            baseline,
+            width=w,
+            color="#bbbbbb",
+            label="baseline cost",
+            hatch="//",
+            edgecolor="#888888",
+        )
         ax2 = ax.twinx()
         savings = np.cumsum(baseline - cost)
         ax2.plot(x, savings, color="#d95f02", marker="o", label="cumulative savings")
@@ -290,8 +297,9 @@ def cost_chart_png(
     step = max(1, len(labels) // 14)
     ax.set_xticks(x[::step], labels[::step], rotation=30, ha="right")
     handles = ax.get_legend_handles_labels()[0] + handles
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3,
-              frameon=False)  # fmt: skip
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False
+    )
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 
@@ -323,7 +331,7 @@ def cost_chart_vega(
                 "field": "kind",
                 "type": "nominal",
                 "scale": {"range": ["#1b9e77", "#bbbbbb"]},
-            },  # fmt: skip
+            },
         },
     }
 

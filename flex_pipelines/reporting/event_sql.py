@@ -167,9 +167,15 @@ def per_event_sql(
         pair = (price["cprice"][0], price["pprice"][0])
         pair_id = None if pair == (None, None) else pairs.setdefault(pair, len(pairs))
         sites.append(
-            (s.site_id, base_s / 3600.0, pair_id, base_s,
-             s.fixed_consumption_price, s.fixed_production_price)
-        )  # fmt: skip
+            (
+                s.site_id,
+                base_s / 3600.0,
+                pair_id,
+                base_s,
+                s.fixed_consumption_price,
+                s.fixed_production_price,
+            )
+        )
         site_baselines = []
         if s.processes and start is not None and end is not None:
             site_baselines = baseline_rows(s, start, end, base_s)
@@ -181,9 +187,12 @@ def per_event_sql(
         # path, no de-duplication either: kpi_sql's duplicate check catches several beliefs
         # per event and kpis_for_specs then re-runs with force_dedup
         direct = (
-            not force_dedup and len(mine) == 1 and mine[0][4] == 1 and not site_baselines
+            not force_dedup
+            and len(mine) == 1
+            and mine[0][4] == 1
+            and not site_baselines
             and base_s >= 900
-        )  # fmt: skip
+        )
         seen: dict[str, int] = {}
         for c in mine:
             if direct:
@@ -208,17 +217,43 @@ def per_event_sql(
         conds = [f"sensor_id IN ({', '.join(map(str, sorted(ids)))})", *window]
         return " AND ".join(prefix + c for c in conds)
 
-    max_k = max([c[4] for c in comps_t] + [p[2] for p in prices.values()] + [b[2] for b in baselines] + [1])  # fmt: skip
+    max_k = max(
+        [c[4] for c in comps_t] + [p[2] for p in prices.values()] + [b[2] for b in baselines] + [1]
+    )
     offs = ", ".join(f"({i})" for i in range(max_k))
     dbl = "DOUBLE PRECISION"
-    comp_values = values_list(comps_t, ["BIGINT", "BIGINT", "VARCHAR", dbl, "BIGINT", "BIGINT", "BIGINT", "BOOLEAN", dbl, dbl, dbl, dbl, dbl, "BIGINT", dbl, dbl])  # fmt: skip
-    site_values = values_list(sites, ["BIGINT", "DOUBLE PRECISION", "BIGINT", "BIGINT",
-                                  "DOUBLE PRECISION", "DOUBLE PRECISION"])  # fmt: skip
+    comp_values = values_list(
+        comps_t,
+        [
+            "BIGINT",
+            "BIGINT",
+            "VARCHAR",
+            dbl,
+            "BIGINT",
+            "BIGINT",
+            "BIGINT",
+            "BOOLEAN",
+            dbl,
+            dbl,
+            dbl,
+            dbl,
+            dbl,
+            "BIGINT",
+            dbl,
+            dbl,
+        ],
+    )
+    site_values = values_list(
+        sites,
+        ["BIGINT", "DOUBLE PRECISION", "BIGINT", "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION"],
+    )
     price_ctes = ""
     price_join = ""
     if prices:
         price_where = where({p[0] for p in prices.values()}, "b.")
-        price_values = values_list(list(prices.values()), ["BIGINT", "DOUBLE PRECISION", "BIGINT", "BIGINT", "BIGINT"])  # fmt: skip
+        price_values = values_list(
+            list(prices.values()), ["BIGINT", "DOUBLE PRECISION", "BIGINT", "BIGINT", "BIGINT"]
+        )
         pair_values = values_list([(i, c, p) for (c, p), i in pairs.items()], ["BIGINT"] * 3)
         # prices joined once per event through one BIGINT key: epoch seconds * 1024 + pair id,
         # where a pair is a site's (consumption price, production price) combination
@@ -296,7 +331,9 @@ net_pivot AS (
         parts.append("SELECT * FROM net_direct")
     baseline_cte = ""
     if baselines:
-        bl_values = values_list(baselines, ["BIGINT", "TIMESTAMPTZ", "BIGINT", "BIGINT", "DOUBLE PRECISION"])  # fmt: skip
+        bl_values = values_list(
+            baselines, ["BIGINT", "TIMESTAMPTZ", "BIGINT", "BIGINT", "DOUBLE PRECISION"]
+        )
         baseline_cte = f",\nbl(site_id, t0, n, step_s, v) AS (VALUES {bl_values})"
     comp_cols = (
         "site_id, sensor_id, role, factor, k, step_s, slot, direct, net_factor, device_factor, "

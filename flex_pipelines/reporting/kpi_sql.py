@@ -82,11 +82,15 @@ def kpi_sql(
         "baseline_mw, greatest(baseline_mw, 0) AS b_buy, greatest(-baseline_mw, 0) AS b_sell,"
     )
     if has_devices:
-        baseline_cost = "CASE WHEN count(cprice) = count(*) THEN sum(b_buy * cprice - b_sell * pprice) * h END"  # fmt: skip
+        baseline_cost = (
+            "CASE WHEN count(cprice) = count(*) THEN sum(b_buy * cprice - b_sell * pprice) * h END"
+        )
         baseline_peak = "max(baseline_mw)"
     else:  # no flexible devices: the baseline is the site itself
         baseline_cols = ""
-        baseline_cost = "CASE WHEN count(cprice) = count(*) THEN sum(buy * cprice - sell * pprice) * h END"  # fmt: skip
+        baseline_cost = (
+            "CASE WHEN count(cprice) = count(*) THEN sum(buy * cprice - sell * pprice) * h END"
+        )
         baseline_peak = "max(net_mw)"
     if has_pv:
         pv_cols = "greatest(pv_mw, 0) AS pv,"

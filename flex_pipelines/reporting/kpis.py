@@ -41,10 +41,21 @@ from flex_pipelines.reporting.site import SiteSpec, site_specs
 __all__ = ["site_kpis", "kpi_totals", "kpis_for_specs", "kpi_sql", "per_event_sql", "KPI_COLUMNS"]
 
 KPI_COLUMNS = [
-    "site_id", "day", "n_events", "energy_bought_mwh", "energy_sold_mwh", "cost",
-    "baseline_cost", "savings", "currency", "self_consumption_ratio", "pv_production_mwh",
-    "peak_consumption_mw", "baseline_peak_consumption_mw", "equivalent_full_cycles",
-]  # fmt: skip
+    "site_id",
+    "day",
+    "n_events",
+    "energy_bought_mwh",
+    "energy_sold_mwh",
+    "cost",
+    "baseline_cost",
+    "savings",
+    "currency",
+    "self_consumption_ratio",
+    "pv_production_mwh",
+    "peak_consumption_mw",
+    "baseline_peak_consumption_mw",
+    "equivalent_full_cycles",
+]
 
 
 def _run_kpi_query(store: BeliefStore, sql: str, params: list[object]) -> pl.DataFrame:
@@ -87,9 +98,12 @@ def kpis_for_specs(
             pl.col("site_id").cast(pl.Int64),
             pl.col("n_events").cast(pl.Int64),
             pl.col("site_id").replace_strict(cur, return_dtype=pl.String).alias("currency"),
-            *(pl.col(c).cast(pl.Float64) for c in KPI_COLUMNS
-              if c not in ("site_id", "day", "n_events", "currency", "savings")),
-        )  # fmt: skip
+            *(
+                pl.col(c).cast(pl.Float64)
+                for c in KPI_COLUMNS
+                if c not in ("site_id", "day", "n_events", "currency", "savings")
+            ),
+        )
         frames.append(frame)
     if not frames:
         schema = {c: pl.Float64 for c in KPI_COLUMNS}
@@ -104,11 +118,15 @@ def kpis_for_specs(
     bat_sites = [s.site_id for s in specs if any(c.role == "cycles" for c in s.components)]
     only = pl.col("site_id").is_in
     out = out.with_columns(
-        *(pl.when(only(pv_sites)).then(pl.col(c)).otherwise(None).alias(c)
-          for c in ("self_consumption_ratio", "pv_production_mwh")),
-        pl.when(only(bat_sites)).then(pl.col("equivalent_full_cycles")).otherwise(None)
+        *(
+            pl.when(only(pv_sites)).then(pl.col(c)).otherwise(None).alias(c)
+            for c in ("self_consumption_ratio", "pv_production_mwh")
+        ),
+        pl.when(only(bat_sites))
+        .then(pl.col("equivalent_full_cycles"))
+        .otherwise(None)
         .alias("equivalent_full_cycles"),
-    )  # fmt: skip
+    )
     return out.select(KPI_COLUMNS).sort("site_id", "day")
 
 
@@ -149,9 +167,11 @@ def kpi_totals(frame: pl.DataFrame) -> dict[str, object]:
         "savings": total("savings"),
         "currency": frame["currency"][0] if frame.height else None,
         "self_consumption_ratio": float((ratio.fill_null(0.0) * pv).sum() / pv_sum)
-        if pv_sum > 0 else None,
+        if pv_sum > 0
+        else None,
         "pv_production_mwh": pv_sum,
         "peak_consumption_mw": frame["peak_consumption_mw"].max() if frame.height else None,
         "equivalent_full_cycles": float(frame["equivalent_full_cycles"].sum())
-        if frame["equivalent_full_cycles"].drop_nulls().len() else None,
-    }  # fmt: skip
+        if frame["equivalent_full_cycles"].drop_nulls().len()
+        else None,
+    }

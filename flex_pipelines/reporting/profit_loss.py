@@ -114,15 +114,25 @@ def profit_loss(
             f"{power.label} has no event resolution; set 'resolution' in the profit-loss config"
         )
     cons = read_input(
-        store, config["consumption-price"], "consumption-price", start, end,
-        resolution=resolution, as_of=as_of,
-    )  # fmt: skip
+        store,
+        config["consumption-price"],
+        "consumption-price",
+        start,
+        end,
+        resolution=resolution,
+        as_of=as_of,
+    )
     prod = cons
     if config.get("production-price") is not None:
         prod = read_input(
-            store, config["production-price"], "production-price", start, end,
-            resolution=resolution, as_of=as_of,
-        )  # fmt: skip
+            store,
+            config["production-price"],
+            "production-price",
+            start,
+            end,
+            resolution=resolution,
+            as_of=as_of,
+        )
     currency = price_currency(cons.unit, f"consumption-price {cons.label}")
     prod_currency = price_currency(prod.unit, f"production-price {prod.label}")
     if prod_currency != currency:
@@ -133,14 +143,22 @@ def profit_loss(
     power = to_resolution(power, resolution, start, end).converted("MW")
     if power.frame.is_empty():
         return ReportResult(
-            "profit-loss", start, end, resolution, currency, power.frame,
-            notes=[f"no power values for {power.label} in {start.isoformat()}–{end.isoformat()}: empty report"],
-        )  # fmt: skip
+            "profit-loss",
+            start,
+            end,
+            resolution,
+            currency,
+            power.frame,
+            notes=[
+                f"no power values for {power.label} in {start.isoformat()}–{end.isoformat()}: empty report"
+            ],
+        )
 
     sign_cp = config.get("consumption-is-positive")
     if sign_cp is None:
-        sign_cp = (power.sensor.attributes.get("consumption_is_positive", True)
-                   if power.sensor else True)  # fmt: skip
+        sign_cp = (
+            power.sensor.attributes.get("consumption_is_positive", True) if power.sensor else True
+        )
     fine = min([resolution] + [p.resolution for p in (cons, prod) if p.resolution > timedelta(0)])
     for p in (cons, prod):
         own = p.resolution

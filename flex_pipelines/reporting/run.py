@@ -48,9 +48,14 @@ def run_report(
             f"report window end {end.isoformat()} is not after its start {start.isoformat()}"
         )
     return REPORTERS[reporter](
-        store, config, start, end,
-        output_sensor_id=output_sensor_id, as_of=as_of, belief_time=belief_time,
-    )  # fmt: skip
+        store,
+        config,
+        start,
+        end,
+        output_sensor_id=output_sensor_id,
+        as_of=as_of,
+        belief_time=belief_time,
+    )
 
 
 def configured_reports(store: BeliefStore, asset_id: int) -> list[dict[str, Any]]:
@@ -85,6 +90,6 @@ def run_asset_reports(
             end,
             output_sensor_id=item.get("output-sensor"),
             as_of=as_of,
-        )  # fmt: skip
+        )
         for item in configured_reports(store, asset_id)
     ]

@@ -59,9 +59,14 @@ def preferred_values(
     kind the latest belief, then the probability closest to 0.5, then the higher source id —
     the same rule as the KPI SQL (``sql_parts.SOURCE_RANK``)."""
     frame = store.search_beliefs(
-        sensor_id, start, end, as_of=as_of, source_types=source_types,
-        exclude_source_types=exclude_source_types, most_recent=True,
-    )  # fmt: skip
+        sensor_id,
+        start,
+        end,
+        as_of=as_of,
+        source_types=source_types,
+        exclude_source_types=exclude_source_types,
+        most_recent=True,
+    )
     if frame.is_empty():
         return frame
     types = {src.id: _RANK.get(src.type, 0) for src in store.list_sources()}

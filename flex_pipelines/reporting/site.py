@@ -51,9 +51,14 @@ from flex_pipelines.units import (
 )
 
 __all__ = [
-    "Catalog", "Component", "ProcessBaseline", "SiteSpec", "site_spec", "site_specs",
+    "Catalog",
+    "Component",
+    "ProcessBaseline",
+    "SiteSpec",
+    "site_spec",
+    "site_specs",
     "find_sites",
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,10 @@ def offset_case(timezone: str, start: datetime, end: datetime, col: str) -> str:
         t += timedelta(hours=1)
     if len(points) == 1:
         return str(points[0][1])
-    parts = [f"WHEN {col} < {int(points[i + 1][0].timestamp())} THEN {points[i][1]}"
-             for i in range(len(points) - 1)]  # fmt: skip
+    parts = [
+        f"WHEN {col} < {int(points[i + 1][0].timestamp())} THEN {points[i][1]}"
+        for i in range(len(points) - 1)
+    ]
     return f"CASE {' '.join(parts)} ELSE {points[-1][1]} END"
 
 

@@ -227,8 +227,11 @@ def sql_report(
             s = Series(
                 s.name,
                 s.frame.filter(pl.col("event_start") >= start.astimezone(UTC)),
-                s.unit, s.resolution, s.sensor, s.belief_time,
-            )  # fmt: skip
+                s.unit,
+                s.resolution,
+                s.sensor,
+                s.belief_time,
+            )
         series[name] = s
     sensors = list(series.values())
     resolution = res_cfg
@@ -263,8 +266,14 @@ def sql_report(
                 f"is not on the {format_duration(resolution)} grid of the report"
             )
     result = ReportResult(
-        "sql", start, end, resolution, unit, out,
+        "sql",
+        start,
+        end,
+        resolution,
+        unit,
+        out,
         totals={"sum": out["value"].sum() if out.height else None},
-        notes=notes, input_belief_time=latest_belief_time(sensors),
-    )  # fmt: skip
+        notes=notes,
+        input_belief_time=latest_belief_time(sensors),
+    )
     return finish(store, result, output_sensor_id, "SQLReporter", config, belief_time)

@@ -67,7 +67,9 @@ class Server:
 
     def token(self, who: str) -> str:
         email = EMAILS[who]
-        r = httpx.post(f"{self.base}/api/requestAuthToken", json={"email": email, "password": PASSWORD})  # fmt: skip
+        r = httpx.post(
+            f"{self.base}/api/requestAuthToken", json={"email": email, "password": PASSWORD}
+        )
         assert r.status_code == 200, r.text
         return r.json()["auth_token"]
 

@@ -34,20 +34,41 @@ def test_list_and_get_assets_are_scoped(server):
 
 def test_asset_lifecycle_and_roles(server):
     types = {t["name"]: t["id"] for t in server.client("bob").get(f"{A}/types").json()}
-    new = {"name": "ev charger", "generic_asset_type_id": types["one-way_evse"], "latitude": 52.0, "longitude": 4.3, "parent_asset_id": server.ids["building"], "flex_model": json.dumps({"soc-max": "60 kWh"})}  # fmt: skip
+    new = {
+        "name": "ev charger",
+        "generic_asset_type_id": types["one-way_evse"],
+        "latitude": 52.0,
+        "longitude": 4.3,
+        "parent_asset_id": server.ids["building"],
+        "flex_model": json.dumps({"soc-max": "60 kWh"}),
+    }
     with server.client("bob") as c:
         denied = c.post(A, json=new)
         assert denied.status_code == 403 and "account-admin" in denied.json()["message"]
     with server.client("carol") as c:
         foreign_parent = c.post(A, json=new)
         assert foreign_parent.status_code == 403
-        assert c.post(A, json={**new, "parent_asset_id": None, "account_id": server.ids["account"]}).status_code == 403  # fmt: skip
+        assert (
+            c.post(
+                A, json={**new, "parent_asset_id": None, "account_id": server.ids["account"]}
+            ).status_code
+            == 403
+        )
     with server.client("alice") as c:
         made = c.post(A, json=new)
         assert made.status_code == 201, made.text
         asset = made.json()
-        assert asset["account_id"] == server.ids["account"] and asset["flex_model"] == {"soc-max": "60 kWh"}  # fmt: skip
-        patched = c.patch(f"{A}/{asset['id']}", json={"name": "EV charger 1", "attributes": json.dumps({"brand": "x"}), "flex_context": {"site-power-capacity": "100 kW"}})  # fmt: skip
+        assert asset["account_id"] == server.ids["account"] and asset["flex_model"] == {
+            "soc-max": "60 kWh"
+        }
+        patched = c.patch(
+            f"{A}/{asset['id']}",
+            json={
+                "name": "EV charger 1",
+                "attributes": json.dumps({"brand": "x"}),
+                "flex_context": {"site-power-capacity": "100 kW"},
+            },
+        )
         assert patched.status_code == 200, patched.text
         assert patched.json()["name"] == "EV charger 1"
         assert json.loads(patched.json()["attributes"]) == {"brand": "x"}
@@ -67,10 +88,14 @@ def test_asset_lifecycle_and_roles(server):
 
 def test_public_assets_are_admin_only(server):
     with server.client("alice") as c:
-        r = c.post(A, json={"name": "zone", "generic_asset_type": "transmission zone", "account_id": None})  # fmt: skip
+        r = c.post(
+            A, json={"name": "zone", "generic_asset_type": "transmission zone", "account_id": None}
+        )
         assert r.status_code == 403 and "public" in r.json()["message"]
     with server.client("admin") as c:
-        r = c.post(A, json={"name": "zone", "generic_asset_type": "transmission zone", "account_id": None})  # fmt: skip
+        r = c.post(
+            A, json={"name": "zone", "generic_asset_type": "transmission zone", "account_id": None}
+        )
         assert r.status_code == 201 and r.json()["account_id"] is None
         assert c.delete(f"{A}/{r.json()['id']}").status_code == 204
 
@@ -83,10 +108,17 @@ def test_sensor_lifecycle_and_roles(server):
         by_asset = c.get(S, params={"asset_id": server.ids["battery"]}).json()
         assert {s["name"] for s in by_asset} == {"discharging", "state of charge"}
         one = c.get(f"{S}/{server.ids['power_sensor']}").json()
-        assert one["event_resolution"] == "PT15M" and one["generic_asset_id"] == server.ids["battery"]  # fmt: skip
+        assert (
+            one["event_resolution"] == "PT15M" and one["generic_asset_id"] == server.ids["battery"]
+        )
         assert c.get(f"{S}/{server.ids['other_sensor']}").status_code == 403
         assert c.get(f"{S}/{server.ids['price_sensor']}").status_code == 200
-        new = {"name": "temperature", "event_resolution": "PT1H", "unit": "°C", "generic_asset_id": server.ids["building"]}  # fmt: skip
+        new = {
+            "name": "temperature",
+            "event_resolution": "PT1H",
+            "unit": "°C",
+            "generic_asset_id": server.ids["building"],
+        }
         assert c.post(S, json=new).status_code == 403
     with server.client("alice") as c:
         made = c.post(S, json={**new, "attributes": json.dumps({"a": 1})})
@@ -95,7 +127,10 @@ def test_sensor_lifecycle_and_roles(server):
         assert made.json()["timezone"] == "Europe/Amsterdam"
         assert c.post(S, json={**new, "unit": "zorkmids"}).status_code == 400
         assert c.post(S, json={**new, "event_resolution": "soon"}).status_code == 400
-        assert c.post(S, json={**new, "generic_asset_id": server.ids["other_asset"]}).status_code == 403  # fmt: skip
+        assert (
+            c.post(S, json={**new, "generic_asset_id": server.ids["other_asset"]}).status_code
+            == 403
+        )
         assert c.post(S, json={**new, "generic_asset_id": 99999}).status_code == 404
         patched = c.patch(f"{S}/{sid}", json={"name": "indoor temperature", "attributes": {"b": 2}})
         assert patched.status_code == 200 and json.loads(patched.json()["attributes"]) == {"b": 2}

@@ -14,9 +14,43 @@ def test_add_user_and_token_then_use_it(tmp_path):
     db = str(tmp_path / "cli.duckdb")
     cli = CliRunner()
     assert cli.invoke(app, ["add", "account", "--name", "Acme", "--db", db]).exit_code == 0
-    bad = cli.invoke(app, ["add", "user", "--email", "a@acme.example", "--account", "1", "--password", "pw", "--roles", "boss", "--db", db])  # fmt: skip
+    bad = cli.invoke(
+        app,
+        [
+            "add",
+            "user",
+            "--email",
+            "a@acme.example",
+            "--account",
+            "1",
+            "--password",
+            "pw",
+            "--roles",
+            "boss",
+            "--db",
+            db,
+        ],
+    )
     assert bad.exit_code != 0 and "boss" in str(bad.output) + str(bad.exception)
-    made = cli.invoke(app, ["add", "user", "--email", "a@acme.example", "--account", "1", "--password", "s3cret-long-enough", "--roles", "account-admin", "--db", db, "-f", "json"])  # fmt: skip
+    made = cli.invoke(
+        app,
+        [
+            "add",
+            "user",
+            "--email",
+            "a@acme.example",
+            "--account",
+            "1",
+            "--password",
+            "s3cret-long-enough",
+            "--roles",
+            "account-admin",
+            "--db",
+            db,
+            "-f",
+            "json",
+        ],
+    )
     assert made.exit_code == 0, made.output
     assert '"roles": "account-admin"' in made.output
     tok = cli.invoke(app, ["add", "token", "--email", "a@acme.example", "--hours", "1", "--db", db])
@@ -28,7 +62,10 @@ def test_add_user_and_token_then_use_it(tmp_path):
         try:
             r = httpx.get(f"{srv.base}/api/v3_0/users", headers={"Authorization": token})
             assert r.status_code == 200 and r.json()[0]["email"] == "a@acme.example"
-            login = httpx.post(f"{srv.base}/api/requestAuthToken", json={"email": "a@acme.example", "password": "s3cret-long-enough"})  # fmt: skip
+            login = httpx.post(
+                f"{srv.base}/api/requestAuthToken",
+                json={"email": "a@acme.example", "password": "s3cret-long-enough"},
+            )
             assert login.status_code == 200
         finally:
             stop()

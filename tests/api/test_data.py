@@ -25,12 +25,23 @@ def test_round_trip_with_units_and_resolutions(server):
         assert again.json()["status"] == "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED"
         # one hourly value upsampled onto four quarter hours
         c.post(URL.format(pv), json=msg(5, start="2026-01-05T01:00:00+01:00", unit="kW"))
-        got = c.get(URL.format(pv), params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT2H", "unit": "kW"})  # fmt: skip
+        got = c.get(
+            URL.format(pv),
+            params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT2H", "unit": "kW"},
+        )
         assert got.status_code == 200, got.text
         body = got.json()
         assert body["values"] == [1, 2, 3, 4, 5, 5, 5, 5]
         assert body["resolution"] == "PT15M" and body["unit"] == "kW"
-        hourly = c.get(URL.format(pv), params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT3H", "unit": "MW", "resolution": "PT1H"})  # fmt: skip
+        hourly = c.get(
+            URL.format(pv),
+            params={
+                "start": "2026-01-05T00:00:00+01:00",
+                "duration": "PT3H",
+                "unit": "MW",
+                "resolution": "PT1H",
+            },
+        )
         assert hourly.json()["values"] == [0.0025, 0.005, None]
     assert count(server, pv) == 8
 
@@ -39,12 +50,33 @@ def test_prior_and_horizon_set_belief_times(server):
     price = server.ids["price_sensor"]  # public: admins write, everyone reads
     with server.client("admin") as c:
         day = "2026-01-06T00:00:00+01:00"
-        r = c.post(URL.format(price), json=msg([50] * 24, start=day, duration="P1D", unit="EUR/MWh", prior="2026-01-05T12:00:00+01:00"))  # fmt: skip
+        r = c.post(
+            URL.format(price),
+            json=msg(
+                [50] * 24,
+                start=day,
+                duration="P1D",
+                unit="EUR/MWh",
+                prior="2026-01-05T12:00:00+01:00",
+            ),
+        )
         assert r.status_code == 200, r.text
-        r = c.post(URL.format(price), json=msg([60] * 24, start=day, duration="P1D", unit="EUR/MWh", prior="2026-01-05T13:00:00+01:00"))  # fmt: skip
+        r = c.post(
+            URL.format(price),
+            json=msg(
+                [60] * 24,
+                start=day,
+                duration="P1D",
+                unit="EUR/MWh",
+                prior="2026-01-05T13:00:00+01:00",
+            ),
+        )
         assert r.json()["n_new"] == 24
     with server.client("bob") as c:
-        early = c.get(URL.format(price), params={"start": day, "duration": "PT2H", "prior": "2026-01-05T12:30:00+01:00"})  # fmt: skip
+        early = c.get(
+            URL.format(price),
+            params={"start": day, "duration": "PT2H", "prior": "2026-01-05T12:30:00+01:00"},
+        )
         assert early.json()["values"] == [50, 50]
         late = c.get(URL.format(price), params={"start": day, "duration": "PT2H"})
         assert late.json()["values"] == [60, 60]
@@ -83,9 +115,17 @@ def test_malformed_json_nan_and_oversized_payloads(server):
     sensor = server.ids["power_sensor"]
     before = count(server, sensor)
     with server.client("bob") as c:
-        bad = c.post(URL.format(sensor), content=b'{"values": [1, 2', headers={"Content-Type": "application/json"})  # fmt: skip
+        bad = c.post(
+            URL.format(sensor),
+            content=b'{"values": [1, 2',
+            headers={"Content-Type": "application/json"},
+        )
         assert bad.status_code == 422 and "malformed JSON" in bad.json()["message"]
-        nan = c.post(URL.format(sensor), content=b'{"values": [NaN, 1, 2, 3], "start": "2026-01-05T00:00:00+01:00", "duration": "PT1H", "unit": "kW"}', headers={"Content-Type": "application/json"})  # fmt: skip
+        nan = c.post(
+            URL.format(sensor),
+            content=b'{"values": [NaN, 1, 2, 3], "start": "2026-01-05T00:00:00+01:00", "duration": "PT1H", "unit": "kW"}',
+            headers={"Content-Type": "application/json"},
+        )
         assert nan.status_code == 400 and "not a finite number" in nan.json()["message"]
         nul = c.post(URL.format(sensor), json=msg([1, 2, 3, 4], unit="k\u0000W"))
         assert nul.status_code == 400 and "NUL" in nul.json()["message"]
@@ -111,7 +151,10 @@ def test_unknown_and_foreign_sensors(server):
         assert unknown.status_code == 404 and "999999" in unknown.json()["message"]
         foreign = c.post(URL.format(server.ids["other_sensor"]), json=msg([1, 2, 3, 4]))
         assert foreign.status_code == 403 and "another account" in foreign.json()["message"]
-        read = c.get(URL.format(server.ids["other_sensor"]), params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT1H"})  # fmt: skip
+        read = c.get(
+            URL.format(server.ids["other_sensor"]),
+            params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT1H"},
+        )
         assert read.status_code == 403
     assert count(server, server.ids["other_sensor"]) == 0
 
@@ -133,7 +176,11 @@ def test_delete_data_needs_account_admin(server):
         assert c.request("DELETE", URL.format(sensor), json={}).status_code == 403
     before = count(server, sensor)
     with server.client("alice") as c:
-        r = c.request("DELETE", URL.format(sensor), json={"start": "2026-03-01T00:00:00+00:00", "until": "2026-03-01T01:00:00+00:00"})  # fmt: skip
+        r = c.request(
+            "DELETE",
+            URL.format(sensor),
+            json={"start": "2026-03-01T00:00:00+00:00", "until": "2026-03-01T01:00:00+00:00"},
+        )
         assert r.status_code == 204 and r.headers["content-type"] == "application/json"
     assert count(server, sensor) == before - 4
 
@@ -145,7 +192,9 @@ def test_round_trip_on_postgres(serve, pg_url):
         r = c.post(URL.format(pv), json=msg([1000, 2000, 3000, 4000], unit="W"))
         assert r.status_code == 200, r.text
         assert c.post(URL.format(pv), json=msg([1, 2, 3], unit="W")).status_code == 400
-        got = c.get(URL.format(pv), params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT1H"})  # fmt: skip
+        got = c.get(
+            URL.format(pv), params={"start": "2026-01-05T00:00:00+01:00", "duration": "PT1H"}
+        )
         assert got.json()["values"] == [1, 2, 3, 4]
         foreign = c.post(URL.format(srv.ids["other_sensor"]), json=msg([1, 2, 3, 4]))
         assert foreign.status_code == 403
@@ -158,7 +207,12 @@ def test_concurrent_posts_are_saved_together_and_a_bad_one_alone(server):
 
     sensor = server.ids["power_sensor"]
     with server.client("bob") as c:
-        assert c.post(URL.format(sensor), json=msg([5, 5, 5, 5], start="2026-07-01T00:00:00+00:00")).status_code == 200  # fmt: skip
+        assert (
+            c.post(
+                URL.format(sensor), json=msg([5, 5, 5, 5], start="2026-07-01T00:00:00+00:00")
+            ).status_code
+            == 200
+        )
     bodies = [msg([float(i)] * 4, start=f"2026-07-02T{i:02d}:00:00+00:00") for i in range(8)]
     bodies[3] = msg([6, 5, 5, 5], start="2026-07-01T00:00:00+00:00")  # conflicts with the first
     before = count(server, sensor)
@@ -174,7 +228,9 @@ def test_concurrent_posts_are_saved_together_and_a_bad_one_alone(server):
         assert codes == [200, 200, 200, 403, 200, 200, 200, 200], [a.text for a in answers]
     assert count(server, sensor) == before + 7 * 4
     with server.client("bob") as c:
-        kept = c.get(URL.format(sensor), params={"start": "2026-07-01T00:00:00+00:00", "duration": "PT1H"})  # fmt: skip
+        kept = c.get(
+            URL.format(sensor), params={"start": "2026-07-01T00:00:00+00:00", "duration": "PT1H"}
+        )
         assert kept.json()["values"] == [5, 5, 5, 5]
 
 
@@ -185,7 +241,10 @@ def test_dst_day_needs_its_92_quarter_hours(server):
     day = "2026-03-29T00:00:00+01:00"
     with server.client("bob") as c:
         wrong = c.post(URL.format(sensor), json=msg([1.0] * 92, start=day, duration="P1D"))
-        assert wrong.status_code == 400 and "92 values do not divide duration P1D" in wrong.json()["message"]  # fmt: skip
+        assert (
+            wrong.status_code == 400
+            and "92 values do not divide duration P1D" in wrong.json()["message"]
+        )
         ok = c.post(URL.format(sensor), json=msg([1.0] * 92, start=day, duration="PT23H"))
         assert ok.status_code == 200 and ok.json()["n_new"] == 92
         back = c.get(URL.format(sensor), params={"start": day, "duration": "PT23H"}).json()

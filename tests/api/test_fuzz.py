@@ -37,7 +37,9 @@ def test_no_server_errors_under_fuzzing(serve):
                 response = case.call(base_url=srv.base, headers=headers, timeout=30)  # noqa: B023
                 n_calls += 1
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path} {case.body!r:.200} → {response.status_code} {response.text[:200]}")  # fmt: skip
+                    failures.append(
+                        f"{case.method} {case.formatted_path} {case.body!r:.200} → {response.status_code} {response.text[:200]}"
+                    )
 
             try:
                 check()

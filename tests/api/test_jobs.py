@@ -7,7 +7,32 @@ import time
 import pytest
 
 DAY = "2026-01-06T00:00:00+01:00"
-PRICES = [90, 80, 70, 60, 50, 40, 30, 20, 25, 35, 45, 55, 65, 75, 85, 95, 100, 110, 120, 110, 100, 90, 80, 70]  # fmt: skip
+PRICES = [
+    90,
+    80,
+    70,
+    60,
+    50,
+    40,
+    30,
+    20,
+    25,
+    35,
+    45,
+    55,
+    65,
+    75,
+    85,
+    95,
+    100,
+    110,
+    120,
+    110,
+    100,
+    90,
+    80,
+    70,
+]
 
 
 def post_prices(srv, day=DAY, prices=PRICES):
@@ -20,7 +45,7 @@ def post_prices(srv, day=DAY, prices=PRICES):
                 "duration": "P1D",
                 "unit": "EUR/MWh",
                 "prior": "2026-01-05T12:00:00+01:00",
-            },  # fmt: skip
+            },
         )
         assert r.status_code == 200, r.text
 
@@ -46,12 +71,18 @@ def test_process_schedule_trigger_dedup_and_result(server):
         assert first.json()["job"] == job_id == first.json()["job_id"]
         again = c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", json=trigger)
         assert again.json()["schedule"] == job_id and again.json()["deduplicated"] is True
-        forced = c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", json={**trigger, "force-new-job-creation": True})  # fmt: skip
+        forced = c.post(
+            f"/api/v3_0/sensors/{sensor}/schedules/trigger",
+            json={**trigger, "force-new-job-creation": True},
+        )
         assert forced.json()["schedule"] != job_id
         job = wait_job(c, job_id)
         assert job["status"] == "FINISHED", job
         assert job["message"] == "Scheduling job has finished."
-        got = c.get(f"/api/v3_0/sensors/{sensor}/schedules/{job_id}", params={"duration": "P0DT12H0M0S", "unit": "MW"})  # fmt: skip
+        got = c.get(
+            f"/api/v3_0/sensors/{sensor}/schedules/{job_id}",
+            params={"duration": "P0DT12H0M0S", "unit": "MW"},
+        )
         assert got.status_code == 200, got.text
         body = got.json()
         assert body["unit"] == "MW" and body["duration"] == "PT12H" and len(body["values"]) == 48
@@ -66,7 +97,9 @@ def test_schedule_not_ready_answers_like_flexmeasures(serve):
     post_prices(srv)
     sensor = srv.ids["process_sensor"]
     with srv.client("pat") as c:
-        job_id = c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", json={"start": DAY, "duration": "P1D"}).json()["job"]  # fmt: skip
+        job_id = c.post(
+            f"/api/v3_0/sensors/{sensor}/schedules/trigger", json={"start": DAY, "duration": "P1D"}
+        ).json()["job"]
         waiting = c.get(f"/api/v3_0/sensors/{sensor}/schedules/{job_id}")
         assert waiting.status_code == 400
         assert waiting.json()["status"] == "UNKNOWN_SCHEDULE"
@@ -76,7 +109,9 @@ def test_schedule_not_ready_answers_like_flexmeasures(serve):
         srv.state.jobs.run(job_id)
         done = c.get(f"/api/v3_0/sensors/{sensor}/schedules/{job_id}")
         assert done.status_code == 200 and len(done.json()["values"]) == 96
-        unknown = c.get(f"/api/v3_0/sensors/{sensor}/schedules/00000000-0000-0000-0000-000000000000")  # fmt: skip
+        unknown = c.get(
+            f"/api/v3_0/sensors/{sensor}/schedules/00000000-0000-0000-0000-000000000000"
+        )
         assert unknown.status_code == 400 and "not known" in unknown.json()["message"]
         assert c.get("/api/v3_0/jobs/nope").status_code == 404
 
@@ -84,7 +119,10 @@ def test_schedule_not_ready_answers_like_flexmeasures(serve):
 def test_failed_job_explains_itself(server):
     sensor = server.ids["process_sensor"]
     with server.client("pat") as c:
-        r = c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", json={"start": "2026-04-01T00:00:00+02:00", "duration": "P1D"})  # fmt: skip
+        r = c.post(
+            f"/api/v3_0/sensors/{sensor}/schedules/trigger",
+            json={"start": "2026-04-01T00:00:00+02:00", "duration": "P1D"},
+        )
         job = wait_job(c, r.json()["job"])
         assert job["status"] == "FAILED"
         assert job["message"].startswith("Scheduling job failed with")
@@ -103,8 +141,17 @@ def test_trigger_auth_and_bad_input(server):
         assert c.post(url, json={"duration": "P1D"}).status_code == 422
         bad_model = c.post(url, json={"start": DAY, "flex-model": {"power": "lots"}})
         assert bad_model.status_code == 400 and "power" in bad_model.json()["message"]
-        assert c.post(url, json={"start": DAY, "flex-model": [{"sensor": sensor}]}).status_code == 400  # fmt: skip
-        assert c.post(f"/api/v3_0/sensors/{sensor}/schedules/trigger", content=b"{", headers={"Content-Type": "application/json"}).status_code == 422  # fmt: skip
+        assert (
+            c.post(url, json={"start": DAY, "flex-model": [{"sensor": sensor}]}).status_code == 400
+        )
+        assert (
+            c.post(
+                f"/api/v3_0/sensors/{sensor}/schedules/trigger",
+                content=b"{",
+                headers={"Content-Type": "application/json"},
+            ).status_code
+            == 422
+        )
     with server.client("carol") as c:
         job = None
         r = c.post(
@@ -123,12 +170,22 @@ def test_asset_trigger_schedules_the_devices_of_a_site(server):
     with server.client("pat") as c:
         site = c.get(f"/api/v3_0/sensors/{sensor}").json()["generic_asset_id"]
         building = c.get(f"/api/v3_0/assets/{site}").json()["parent_asset_id"]
-        r = c.post(f"/api/v3_0/assets/{building}/schedules/trigger", json={"start": DAY, "duration": "P1D", "flex-model": [{"sensor": sensor, "duration": "PT2H"}]})  # fmt: skip
+        r = c.post(
+            f"/api/v3_0/assets/{building}/schedules/trigger",
+            json={
+                "start": DAY,
+                "duration": "P1D",
+                "flex-model": [{"sensor": sensor, "duration": "PT2H"}],
+            },
+        )
         assert r.status_code == 202, r.text
         job = wait_job(c, r.json()["job"])
         assert job["status"] == "FINISHED", job
         assert job["result"]["sensor_ids"] == [sensor]
         values = c.get(f"/api/v3_0/sensors/{sensor}/schedules/{r.json()['job']}").json()["values"]
         assert sum(1 for v in values if v) == 8  # 2 hours of quarter hours
-        foreign = c.post(f"/api/v3_0/assets/{building}/schedules/trigger", json={"start": DAY, "flex-model": [{"sensor": server.ids["other_sensor"]}]})  # fmt: skip
+        foreign = c.post(
+            f"/api/v3_0/assets/{building}/schedules/trigger",
+            json={"start": DAY, "flex-model": [{"sensor": server.ids["other_sensor"]}]},
+        )
         assert foreign.status_code == 403

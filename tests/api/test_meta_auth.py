@@ -36,7 +36,9 @@ def test_token_login_and_failures(server):
     token = ok.json()["auth_token"]
     users = httpx.get(f"{server.base}/api/v3_0/users", headers={"Authorization": token})
     assert users.status_code == 200
-    bearer = httpx.get(f"{server.base}/api/v3_0/users", headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    bearer = httpx.get(
+        f"{server.base}/api/v3_0/users", headers={"Authorization": f"Bearer {token}"}
+    )
     assert bearer.status_code == 200
 
 
@@ -58,7 +60,7 @@ def test_users_and_accounts_are_scoped(server):
         assert c.get(f"/api/v3_0/accounts/{server.ids['account']}").json()["name"] == "Toy Account"
         other = c.get(f"/api/v3_0/accounts/{server.ids['other_account']}")
         assert other.status_code == 403
-        assert c.get(f"/api/v3_0/users?account_id={server.ids['other_account']}").status_code == 403  # fmt: skip
+        assert c.get(f"/api/v3_0/users?account_id={server.ids['other_account']}").status_code == 403
     with server.client("admin") as c:
         assert c.get(f"/api/v3_0/accounts/{server.ids['other_account']}").status_code == 200
 
@@ -77,5 +79,7 @@ def test_rate_limit_per_user(serve):
 def test_login_rate_limit(serve):
     srv = serve(settings=ApiSettings(login_rate_per_s=0.01, login_burst=6))
     url = f"{srv.base}/api/requestAuthToken"
-    codes = [httpx.post(url, json={"email": "x@y.z", "password": "p"}).status_code for _ in range(4)]  # fmt: skip
+    codes = [
+        httpx.post(url, json={"email": "x@y.z", "password": "p"}).status_code for _ in range(4)
+    ]
     assert codes[-1] == 429

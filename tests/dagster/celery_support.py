@@ -40,7 +40,22 @@ def ensure_redis() -> str | None:
     exe = shutil.which("redis-server")
     if exe is None:
         return "no Redis on 127.0.0.1:6379 and no redis-server to start"
-    subprocess.run([exe, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"], check=False)  # fmt: skip
+    subprocess.run(
+        [
+            exe,
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        check=False,
+    )
     for _ in range(50):
         if redis_up():
             return None
@@ -52,10 +67,12 @@ def postgres_instance_yaml(pg_db_url: str) -> dict:
     """deploy/dagster-postgres.yaml with the DAGSTER_PG_* values of ``pg_db_url`` filled in."""
     u = urlparse(pg_db_url)
     os.environ.update(
-        DAGSTER_PG_USERNAME=u.username or "postgres", DAGSTER_PG_PASSWORD=u.password or "",
-        DAGSTER_PG_HOST=u.hostname or "127.0.0.1", DAGSTER_PG_PORT=str(u.port or 5432),
+        DAGSTER_PG_USERNAME=u.username or "postgres",
+        DAGSTER_PG_PASSWORD=u.password or "",
+        DAGSTER_PG_HOST=u.hostname or "127.0.0.1",
+        DAGSTER_PG_PORT=str(u.port or 5432),
         DAGSTER_PG_DB=u.path.lstrip("/"),
-    )  # fmt: skip
+    )
     return yaml.safe_load((ROOT / "deploy" / "dagster-postgres.yaml").read_text())
 
 

@@ -19,7 +19,9 @@ DAY = date(2015, 3, 10)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "celery: needs Redis on 127.0.0.1:6379 and starts celery workers")  # fmt: skip
+    config.addinivalue_line(
+        "markers", "celery: needs Redis on 127.0.0.1:6379 and starts celery workers"
+    )
 
 
 def price_csv(first: date, days: int) -> bytes:
@@ -30,7 +32,9 @@ def price_csv(first: date, days: int) -> bytes:
     return raw.slice(i, 24 * days + 1).write_csv().encode()
 
 
-def build_site(url: str, kind: str = "process", first: date = DAY, days: int = 3, name: str = "Toy Account") -> dict:  # fmt: skip
+def build_site(
+    url: str, kind: str = "process", first: date = DAY, days: int = 3, name: str = "Toy Account"
+) -> dict:
     """A toy account (building + device + price sensor) with real prices for ``days`` days."""
     with open_store(url) as s:
         made = create_toy_account(s, kind=kind, name=name)

@@ -46,15 +46,20 @@ def _observations(instance, key: str) -> list[dict]:
 
 def test_failed_run_is_annotated_and_posted(instance, webhook: list[dict]) -> None:
     bad_url = "postgresql://nobody@127.0.0.1:1/none"  # nothing listens there
-    summary = run_pipeline(bad_url, DAY, DAY, progress=False, instance=instance, assets=["inbox_beliefs"])  # fmt: skip
+    summary = run_pipeline(
+        bad_url, DAY, DAY, progress=False, instance=instance, assets=["inbox_beliefs"]
+    )
     assert not summary.success
     run = instance.get_run_by_id(summary.run_id)
     failure = instance.all_logs(summary.run_id, of_type=DagsterEventType.RUN_FAILURE)[
         0
     ].dagster_event
     ctx = build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=failure, dagster_instance=instance, dagster_run=run,
-    ).for_run_failure()  # fmt: skip
+        sensor_name="alert_on_run_failure",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+    ).for_run_failure()
 
     alert_on_run_failure(ctx)
 
@@ -64,7 +69,14 @@ def test_failed_run_is_annotated_and_posted(instance, webhook: list[dict]) -> No
     assert (
         "inbox_beliefs: " in note["alert"] and "127.0.0.1" in note["alert"]
     )  # the cause, not only "failed"
-    assert webhook == [{"asset": "inbox_beliefs", "text": note["alert"], "run_id": summary.run_id, "partition": note["partition"]}]  # fmt: skip
+    assert webhook == [
+        {
+            "asset": "inbox_beliefs",
+            "text": note["alert"],
+            "run_id": summary.run_id,
+            "partition": note["partition"],
+        }
+    ]
 
 
 def test_stale_schedules_alert_once(instance, webhook: list[dict]) -> None:
@@ -74,7 +86,9 @@ def test_stale_schedules_alert_once(instance, webhook: list[dict]) -> None:
     second = stale_schedules(build_sensor_context(instance=instance, cursor=ctx.cursor))
     assert "already alerted" in second.skip_message
     assert [w["text"] for w in webhook] == ["schedules are stale: last saved never"]
-    assert [o["alert"] for o in _observations(instance, "schedules")] == ["schedules are stale: last saved never"]  # fmt: skip
+    assert [o["alert"] for o in _observations(instance, "schedules")] == [
+        "schedules are stale: last saved never"
+    ]
 
 
 def test_a_failed_sensor_tick_is_alerted_once(instance, webhook: list[dict]) -> None:

@@ -47,12 +47,16 @@ def scheduled(url: str) -> list[tuple]:
         rows = s.query(
             "SELECT b.sensor_id, b.event_start, b.event_value FROM beliefs b JOIN sources s ON s.id = b.source_id "
             "WHERE s.type = 'scheduler' ORDER BY 1, 2"
-        )  # fmt: skip
+        )
     return rows.rows()
 
 
-def run_on_celery(instance: DagsterInstance, store_url: str, day: date, site_ids: list[int] | None = None):  # fmt: skip
-    repo = ReconstructableRepository.for_module("flex_pipelines.definitions", "defs", working_directory=str(ROOT))  # fmt: skip
+def run_on_celery(
+    instance: DagsterInstance, store_url: str, day: date, site_ids: list[int] | None = None
+):
+    repo = ReconstructableRepository.for_module(
+        "flex_pipelines.definitions", "defs", working_directory=str(ROOT)
+    )
     job = repo.get_reconstructable_job("celery_schedules_job")
     # the launcher's executor config is deploy/celery.yaml's, with the Redis URLs from the env
     for name, value in CELERY_ENV.items():
@@ -62,7 +66,9 @@ def run_on_celery(instance: DagsterInstance, store_url: str, day: date, site_ids
         "resources": {"store": {"config": {"url": store_url}}},
         "ops": {"schedules": {"ops": {"schedule_targets": {"config": {"site_ids": site_ids}}}}},
     }
-    return execute_job(job, instance=instance, run_config=run_config, tags={"dagster/partition": day.isoformat()})  # fmt: skip
+    return execute_job(
+        job, instance=instance, run_config=run_config, tags={"dagster/partition": day.isoformat()}
+    )
 
 
 @pytest.mark.celery
@@ -80,7 +86,10 @@ def test_schedules_fan_out_over_two_celery_workers(
     sites = build_sites(on_celery)
     assert build_sites(in_process) == sites
 
-    home = write_home(tmp_path / "dagster_home", postgres_instance_yaml(pg_server.create_database("flexpipe_dagster")))  # fmt: skip
+    home = write_home(
+        tmp_path / "dagster_home",
+        postgres_instance_yaml(pg_server.create_database("flexpipe_dagster")),
+    )
     with DagsterInstance.from_config(str(home)) as instance:  # schema created before workers start
         purge_queue()
         workers = start_workers(2, home, {}, tmp_path)
@@ -97,7 +106,9 @@ def test_schedules_fan_out_over_two_celery_workers(
         for e in engine:
             meta = e.dagster_event.engine_event_data.metadata if e.dagster_event else {}
             if "Celery worker" in meta:
-                by_worker.setdefault(meta["Celery worker"].value, set()).add(e.dagster_event.step_key)  # fmt: skip
+                by_worker.setdefault(meta["Celery worker"].value, set()).add(
+                    e.dagster_event.step_key
+                )
         assert {w.split("@")[0] for w in by_worker} == {"w1", "w2"}, by_worker
         site_steps = {s for steps in by_worker.values() for s in steps if "schedule_one_site" in s}
         assert site_steps == {f"schedules.schedule_one_site[site_{i}]" for i in sites}

@@ -10,7 +10,23 @@ from flex_pipelines.cli.main import app
 
 
 def test_pipeline_run_prints_a_json_summary(db_url: str, toy_site: dict, tmp_path) -> None:
-    result = CliRunner().invoke(app, ["pipeline", "run", "--start", "2015-03-10", "--end", "2015-03-11", "--db", db_url, "--inbox", str(tmp_path / "inbox"), "--format", "json"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "pipeline",
+            "run",
+            "--start",
+            "2015-03-10",
+            "--end",
+            "2015-03-11",
+            "--db",
+            db_url,
+            "--inbox",
+            str(tmp_path / "inbox"),
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (
@@ -21,13 +37,31 @@ def test_pipeline_run_prints_a_json_summary(db_url: str, toy_site: dict, tmp_pat
 
 
 def test_pipeline_run_table_and_bad_dates(db_url: str, toy_site: dict, tmp_path) -> None:
-    ok = CliRunner().invoke(app, ["pipeline", "run", "--start", "2015-03-10", "--end", "2015-03-10", "--db", db_url, "--inbox", str(tmp_path / "inbox")])  # fmt: skip
+    ok = CliRunner().invoke(
+        app,
+        [
+            "pipeline",
+            "run",
+            "--start",
+            "2015-03-10",
+            "--end",
+            "2015-03-10",
+            "--db",
+            db_url,
+            "--inbox",
+            str(tmp_path / "inbox"),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "schedules" in ok.stdout and "checks: 6 passed" in ok.stdout
-    bad = CliRunner().invoke(app, ["pipeline", "run", "--start", "2015-03-12", "--end", "2015-03-10", "--db", db_url])  # fmt: skip
+    bad = CliRunner().invoke(
+        app, ["pipeline", "run", "--start", "2015-03-12", "--end", "2015-03-10", "--db", db_url]
+    )
     assert bad.exit_code != 0
     assert "--end 2015-03-10 is before --start 2015-03-12" in str(bad.exception)
-    worse = CliRunner().invoke(app, ["pipeline", "run", "--start", "yesterday", "--end", "2015-03-10", "--db", db_url])  # fmt: skip
+    worse = CliRunner().invoke(
+        app, ["pipeline", "run", "--start", "yesterday", "--end", "2015-03-10", "--db", db_url]
+    )
     assert "--start 'yesterday' is not a date (YYYY-MM-DD)" in str(worse.exception)
 
 

@@ -39,15 +39,27 @@ def test_every_asset_is_described_grouped_owned_and_partitioned() -> None:
         assert node.owners, key
         assert node.description and len(node.description) > 40, key
         assert node.partitions_def == daily_partitions, key
-        assert node.backfill_policy is not None and node.backfill_policy.max_partitions_per_run is None, key  # fmt: skip
-    fresh = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "schedules"))  # fmt: skip
+        assert (
+            node.backfill_policy is not None and node.backfill_policy.max_partitions_per_run is None
+        ), key
+    fresh = graph.get(
+        next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "schedules")
+    )
     assert fresh.freshness_policy is not None
 
 
 def test_lineage_runs_ingest_forecast_schedule_report() -> None:
     graph = defs.resolve_asset_graph()
-    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys} for k in graph.get_all_asset_keys()}  # fmt: skip
-    assert parents == {"inbox_beliefs": set(), "forecasts": {"inbox_beliefs"}, "schedules": {"forecasts"}, "reports": {"schedules"}}  # fmt: skip
+    parents = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+    }
+    assert parents == {
+        "inbox_beliefs": set(),
+        "forecasts": {"inbox_beliefs"},
+        "schedules": {"forecasts"},
+        "reports": {"schedules"},
+    }
 
 
 def test_checks_cover_every_asset_with_a_blocking_schedule_check() -> None:

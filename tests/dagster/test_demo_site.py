@@ -15,7 +15,14 @@ def test_demo_site_ingest_forecast_schedule_report(db_url: str, tmp_path: Path, 
         ids = build_demo_site(s)
     write_inbox_files(ids, tmp_path / "inbox")
 
-    summary = run_pipeline(db_url, date(2016, 8, 1), date(2016, 8, 2), progress=False, inbox=str(tmp_path / "inbox"), instance=instance)  # fmt: skip
+    summary = run_pipeline(
+        db_url,
+        date(2016, 8, 1),
+        date(2016, 8, 2),
+        progress=False,
+        inbox=str(tmp_path / "inbox"),
+        instance=instance,
+    )
 
     assert summary.success, summary.error
     assert summary.assets["inbox_beliefs"]["files"] == 4
@@ -39,7 +46,9 @@ def test_demo_site_ingest_forecast_schedule_report(db_url: str, tmp_path: Path, 
     assert day2.height == 96 and day2["event_start"].max() == datetime(2016, 8, 2, 22, tzinfo=UTC)
 
 
-def test_intraday_cycle_replans_the_rest_of_the_day_from_the_latest_soc(db_url: str, tmp_path: Path, instance) -> None:  # fmt: skip
+def test_intraday_cycle_replans_the_rest_of_the_day_from_the_latest_soc(
+    db_url: str, tmp_path: Path, instance
+) -> None:
     import polars as pl
 
     from flex_pipelines.definitions import defs
@@ -48,21 +57,41 @@ def test_intraday_cycle_replans_the_rest_of_the_day_from_the_latest_soc(db_url: 
         ids = build_demo_site(s)
     write_inbox_files(ids, tmp_path / "inbox")
     day = date(2016, 8, 1)
-    assert run_pipeline(db_url, day, day, progress=False, inbox=str(tmp_path / "inbox"), instance=instance, assets=["inbox_beliefs"]).success  # fmt: skip
+    assert run_pipeline(
+        db_url,
+        day,
+        day,
+        progress=False,
+        inbox=str(tmp_path / "inbox"),
+        instance=instance,
+        assets=["inbox_beliefs"],
+    ).success
     measured_at = datetime(2016, 8, 1, 8, tzinfo=UTC)  # 10:00 local
     with open_store(db_url) as s:
         gw = s.get_or_create_source("battery gateway", type="gateway")
-        s.save_beliefs(pl.DataFrame({
-            "sensor_id": [ids["battery_soc"]], "event_start": [measured_at], "belief_time": [measured_at],
-            "source_id": [gw.id], "cumulative_probability": [0.5], "event_value": [300.0],
-        }).with_columns(pl.col("event_start", "belief_time").dt.cast_time_unit("us")))  # fmt: skip
+        s.save_beliefs(
+            pl.DataFrame(
+                {
+                    "sensor_id": [ids["battery_soc"]],
+                    "event_start": [measured_at],
+                    "belief_time": [measured_at],
+                    "source_id": [gw.id],
+                    "cumulative_probability": [0.5],
+                    "event_value": [300.0],
+                }
+            ).with_columns(pl.col("event_start", "belief_time").dt.cast_time_unit("us"))
+        )
 
     job = defs.resolve_job_def("reoptimise_job")
     config = {"intraday": True, "kinds": ["storage"], "now": "2016-08-01T08:07:00+00:00"}
     result = job.execute_in_process(
-        partition_key=day.isoformat(), instance=instance,
-        run_config={"resources": {"store": {"config": {"url": db_url}}}, "ops": {"schedules": {"ops": {"schedule_targets": {"config": config}}}}},
-    )  # fmt: skip
+        partition_key=day.isoformat(),
+        instance=instance,
+        run_config={
+            "resources": {"store": {"config": {"url": db_url}}},
+            "ops": {"schedules": {"ops": {"schedule_targets": {"config": config}}}},
+        },
+    )
 
     assert result.success
     with open_store(db_url) as s:

@@ -17,7 +17,7 @@ def _toy(url: str) -> dict:
         return create_toy_account(s, kind="process")
 
 
-def test_inbox_files_become_beliefs_and_move_to_done(db_url: str, tmp_path: Path, instance) -> None:  # fmt: skip
+def test_inbox_files_become_beliefs_and_move_to_done(db_url: str, tmp_path: Path, instance) -> None:
     ids = _toy(db_url)
     price = ids["price sensor"]["id"]
     inbox = tmp_path / "inbox"
@@ -25,14 +25,28 @@ def test_inbox_files_become_beliefs_and_move_to_done(db_url: str, tmp_path: Path
     (inbox / f"{price}__EPEX.csv").write_bytes(price_csv(DAY, 2))
     (inbox / f"{price}__EPEX.json").write_text(json.dumps({"source_type": "market"}))
 
-    summary = run_pipeline(db_url, DAY, DAY, progress=False, inbox=str(inbox), instance=instance, assets=["inbox_beliefs"])  # fmt: skip
+    summary = run_pipeline(
+        db_url,
+        DAY,
+        DAY,
+        progress=False,
+        inbox=str(inbox),
+        instance=instance,
+        assets=["inbox_beliefs"],
+    )
 
     assert summary.success, summary.error
     meta = summary.assets["inbox_beliefs"]
     assert (meta["files"], meta["failed_files"], meta["row_count"]) == (1, 0, 49)
-    assert summary.checks == {"inbox_beliefs:inbox_files_accepted": True, "inbox_beliefs:inbox_beliefs_schema": True}  # fmt: skip
+    assert summary.checks == {
+        "inbox_beliefs:inbox_files_accepted": True,
+        "inbox_beliefs:inbox_beliefs_schema": True,
+    }
     assert not list(inbox.glob("*.csv"))
-    assert sorted(p.name.split("__", 1)[1] for p in (inbox / "done").iterdir()) == [f"{price}__EPEX.csv", f"{price}__EPEX.json"]  # fmt: skip
+    assert sorted(p.name.split("__", 1)[1] for p in (inbox / "done").iterdir()) == [
+        f"{price}__EPEX.csv",
+        f"{price}__EPEX.json",
+    ]
     with open_store(db_url) as s:
         assert s.count_beliefs(price) == 49
         assert s.get_source("EPEX").type == "market"
@@ -44,10 +58,20 @@ def test_refused_files_go_to_failed_with_the_error(db_url: str, tmp_path: Path, 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "999__EPEX.csv").write_bytes(price_csv(DAY, 1))  # no such sensor
-    (inbox / f"{price}__EPEX.csv").write_text("timestamp,price\n2015-03-10T00:00:00+01:00,12.5\n2015-03-10T01:00:00+01:00,abc\n")  # fmt: skip
+    (inbox / f"{price}__EPEX.csv").write_text(
+        "timestamp,price\n2015-03-10T00:00:00+01:00,12.5\n2015-03-10T01:00:00+01:00,abc\n"
+    )
     (inbox / "prices.csv").write_text("timestamp,price\n")  # name without sensor and source
 
-    summary = run_pipeline(db_url, DAY, DAY, progress=False, inbox=str(inbox), instance=instance, assets=["inbox_beliefs"])  # fmt: skip
+    summary = run_pipeline(
+        db_url,
+        DAY,
+        DAY,
+        progress=False,
+        inbox=str(inbox),
+        instance=instance,
+        assets=["inbox_beliefs"],
+    )
 
     assert summary.success  # refusing a file is not a failed run; the check says so
     assert summary.assets["inbox_beliefs"]["failed_files"] == 3
@@ -65,7 +89,22 @@ def test_refused_files_go_to_failed_with_the_error(db_url: str, tmp_path: Path, 
 def test_sidecar_options(tmp_path: Path) -> None:
     path = tmp_path / "anything.csv"
     path.write_text("t,v\n")
-    path.with_suffix(".json").write_text(json.dumps({"sensor": 7, "source": "meter", "source_type": "gateway", "timezone": "Europe/Amsterdam", "unit": "MW", "horizon": "PT1H"}))  # fmt: skip
+    path.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "sensor": 7,
+                "source": "meter",
+                "source_type": "gateway",
+                "timezone": "Europe/Amsterdam",
+                "unit": "MW",
+                "horizon": "PT1H",
+            }
+        )
+    )
     sensor, source, source_type, options = inbox_spec(path)
     assert (sensor, source, source_type) == (7, "meter", "gateway")
-    assert (options.timezone, options.unit, options.horizon.total_seconds()) == ("Europe/Amsterdam", "MW", 3600)  # fmt: skip
+    assert (options.timezone, options.unit, options.horizon.total_seconds()) == (
+        "Europe/Amsterdam",
+        "MW",
+        3600,
+    )

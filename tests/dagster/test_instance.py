@@ -13,7 +13,9 @@ from tests.dagster.celery_support import ROOT, postgres_instance_yaml, write_hom
 from tests.dagster.conftest import DAY
 
 
-def test_sqlite_instance_from_the_repository_dagster_yaml(tmp_path: Path, db_url: str, toy_site: dict) -> None:  # fmt: skip
+def test_sqlite_instance_from_the_repository_dagster_yaml(
+    tmp_path: Path, db_url: str, toy_site: dict
+) -> None:
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert "storage" not in config  # SQLite is the default
     home = write_home(tmp_path / "home", config)
@@ -26,7 +28,9 @@ def test_sqlite_instance_from_the_repository_dagster_yaml(tmp_path: Path, db_url
     assert (home / "history" / "runs.db").exists()
 
 
-def test_postgres_instance_from_the_deploy_config(pg_server, tmp_path: Path, db_url: str, toy_site: dict) -> None:  # fmt: skip
+def test_postgres_instance_from_the_deploy_config(
+    pg_server, tmp_path: Path, db_url: str, toy_site: dict
+) -> None:
     pg = pg_server.create_database("flexpipe_dagster")
     config = postgres_instance_yaml(pg)
     assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
@@ -39,5 +43,8 @@ def test_postgres_instance_from_the_deploy_config(pg_server, tmp_path: Path, db_
         (n,) = con.execute(
             "SELECT count(*) FROM runs WHERE run_id = %s", [summary.run_id]
         ).fetchone()
-        (mats,) = con.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'", [summary.run_id]).fetchone()  # fmt: skip
+        (mats,) = con.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            [summary.run_id],
+        ).fetchone()
     assert n == 1 and mats == 4

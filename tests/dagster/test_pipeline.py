@@ -30,7 +30,9 @@ def test_pipeline_schedules_every_day_of_a_window(db_url: str, toy_site: dict, i
     assert (frame["event_value"] == 200.0).sum() == 32
 
 
-def test_partition_without_prices_is_skipped_with_a_reason(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip
+def test_partition_without_prices_is_skipped_with_a_reason(
+    db_url: str, toy_site: dict, instance
+) -> None:
     day = DAY + timedelta(days=10)  # prices only cover DAY .. DAY+2
     summary = run_pipeline(db_url, day, day, progress=False, instance=instance)
 
@@ -42,14 +44,23 @@ def test_partition_without_prices_is_skipped_with_a_reason(db_url: str, toy_site
     assert _scheduled(db_url, toy_site["power sensor"]["id"]).is_empty()
 
 
-def test_failed_solve_fails_the_run_and_keeps_the_previous_schedule(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip
+def test_failed_solve_fails_the_run_and_keeps_the_previous_schedule(
+    db_url: str, toy_site: dict, instance
+) -> None:
     power = toy_site["power sensor"]["id"]
     assert run_pipeline(db_url, DAY, DAY, progress=False, instance=instance).success
     before = _scheduled(db_url, power)
     with open_store(db_url) as s:
         process = s.get_asset(toy_site["process"]["id"])
         blocked = {"start": "2015-03-10T00:00:00+01:00", "duration": "PT22H"}
-        s.update_asset(process.id, flex_model={**process.flex_model, "process-type": "BREAKABLE", "time-restrictions": [blocked]})  # fmt: skip
+        s.update_asset(
+            process.id,
+            flex_model={
+                **process.flex_model,
+                "process-type": "BREAKABLE",
+                "time-restrictions": [blocked],
+            },
+        )
 
     summary = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance)
 
@@ -63,25 +74,43 @@ def test_failed_solve_fails_the_run_and_keeps_the_previous_schedule(db_url: str,
     assert after.equals(before)  # nothing half-written; the previous schedule is the latest
 
 
-def test_blocking_check_stops_reports_when_a_schedule_breaks_site_capacity(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip
+def test_blocking_check_stops_reports_when_a_schedule_breaks_site_capacity(
+    db_url: str, toy_site: dict, instance
+) -> None:
     with open_store(db_url) as s:
         building = s.get_asset(toy_site["building"]["id"])
-        s.update_asset(building.id, flex_context={**building.flex_context, "site-power-capacity": "150 kVA"})  # fmt: skip
+        s.update_asset(
+            building.id, flex_context={**building.flex_context, "site-power-capacity": "150 kVA"}
+        )
 
     summary = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance)
 
     assert summary.checks["schedules:schedules_within_limits"] is False
     assert "schedules" in summary.assets and "reports" not in summary.assets
-    events = [e for e in instance.all_logs(summary.run_id) if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]  # fmt: skip
-    data = next(e.dagster_event.event_specific_data for e in events if e.dagster_event.event_specific_data.check_name == "schedules_within_limits")  # fmt: skip
+    events = [
+        e
+        for e in instance.all_logs(summary.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    data = next(
+        e.dagster_event.event_specific_data
+        for e in events
+        if e.dagster_event.event_specific_data.check_name == "schedules_within_limits"
+    )
     assert data.metadata["violations"].value == 16
     assert "over its consumption capacity 150 kW" in data.metadata["examples"].value[0]
 
 
-def test_replay_is_idempotent_and_live_runs_add_a_new_belief(db_url: str, toy_site: dict, instance) -> None:  # fmt: skip
+def test_replay_is_idempotent_and_live_runs_add_a_new_belief(
+    db_url: str, toy_site: dict, instance
+) -> None:
     power = toy_site["power sensor"]["id"]
-    first = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"], replay=True)  # fmt: skip
-    again = run_pipeline(db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"], replay=True)  # fmt: skip
+    first = run_pipeline(
+        db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"], replay=True
+    )
+    again = run_pipeline(
+        db_url, DAY, DAY, progress=False, instance=instance, assets=["schedules"], replay=True
+    )
     assert (first.assets["schedules"]["row_count"], again.assets["schedules"]["row_count"]) == (
         96,
         0,

@@ -29,12 +29,26 @@ def _ing(i: int, sensor: int, start: datetime, hours: int) -> Ingestion:
     ("ctx", "devices", "expected"),
     [
         ({"consumption-price": {"sensor": 1}}, [{"sensor": 9}], {1}),
-        ({"consumption-price": {"sensor": 1}, "production-price": {"sensor": 2}}, [{"sensor": 9}], {1, 2}),
-        ({"consumption-price": "80 EUR/MWh", "inflexible-device-sensors": [3, 4]}, [{"sensor": 9}], {3, 4}),
-        ({"inflexible-consumption": [{"sensor": 5}], "inflexible-production": [{"sensor": 6}]}, [{"sensor": 9, "state-of-charge": {"sensor": 10}}], {5, 6, 10}),
+        (
+            {"consumption-price": {"sensor": 1}, "production-price": {"sensor": 2}},
+            [{"sensor": 9}],
+            {1, 2},
+        ),
+        (
+            {"consumption-price": "80 EUR/MWh", "inflexible-device-sensors": [3, 4]},
+            [{"sensor": 9}],
+            {3, 4},
+        ),
+        (
+            {"inflexible-consumption": [{"sensor": 5}], "inflexible-production": [{"sensor": 6}]},
+            [{"sensor": 9, "state-of-charge": {"sensor": 10}}],
+            {5, 6, 10},
+        ),
     ],
-)  # fmt: skip
-def test_inputs_of_a_site_are_prices_loads_and_soc_not_the_schedule(ctx: dict, devices: list[dict], expected: set[int]) -> None:  # fmt: skip
+)
+def test_inputs_of_a_site_are_prices_loads_and_soc_not_the_schedule(
+    ctx: dict, devices: list[dict], expected: set[int]
+) -> None:
     site = _site(1, ctx, devices)
     assert site.input_sensor_ids() == expected
     assert 9 not in site.input_sensor_ids()
@@ -46,7 +60,14 @@ def test_reopt_targets_map_ingestions_to_local_days_and_sites() -> None:
         2, {"consumption-price": {"sensor": 1}, "inflexible-device-sensors": [5]}, [{"sensor": 8}]
     )
     midnight = datetime(2024, 3, 30, 23, tzinfo=UTC)  # 31 March 00:00 in Amsterdam (a 23-hour day)
-    targets = reopt_targets([a, b], [_ing(7, 1, midnight, 23), _ing(8, 5, midnight + timedelta(hours=23), 1), _ing(9, 9, midnight, 24)])  # fmt: skip
+    targets = reopt_targets(
+        [a, b],
+        [
+            _ing(7, 1, midnight, 23),
+            _ing(8, 5, midnight + timedelta(hours=23), 1),
+            _ing(9, 9, midnight, 24),
+        ],
+    )
     assert targets == {"2024-03-31": {1: 7, 2: 7}, "2024-04-01": {2: 8}}
 
 

@@ -40,8 +40,20 @@ def _pgid_members(pgids: set[int]) -> list[int]:
 def test_ui_starts_on_localhost_and_stops_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     home = tmp_path / "dagster_home"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "FLEXPIPE_AUTOMATION": "off", "FLEXPIPE_DB_URL": str(tmp_path / "s.duckdb")}  # fmt: skip
-    ui = subprocess.Popen([sys.executable, "-m", "flex_pipelines.ui", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "FLEXPIPE_AUTOMATION": "off",
+        "FLEXPIPE_DB_URL": str(tmp_path / "s.duckdb"),
+    }
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "flex_pipelines.ui", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         info = None
         deadline = time.monotonic() + 90
@@ -54,7 +66,9 @@ def test_ui_starts_on_localhost_and_stops_cleanly(tmp_path: Path) -> None:
                 time.sleep(0.5)
         assert info is not None and info["dagster_version"] == "1.13.27"
         assert (home / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
-        children = [int(p) for p in Path(f"/proc/{ui.pid}/task/{ui.pid}/children").read_text().split()]  # fmt: skip
+        children = [
+            int(p) for p in Path(f"/proc/{ui.pid}/task/{ui.pid}/children").read_text().split()
+        ]
         assert len(children) == 2
         groups = {os.getpgid(c) for c in children}
         assert groups == set(children)  # each the leader of its own group

@@ -14,10 +14,18 @@ def test_demo_runs_ingest_forecast_schedule_report(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     db, out = str(tmp_path / "demo.duckdb"), tmp_path / "out"
-    result = CliRunner().invoke(app, ["demo", "--db", db, "--out", str(out), "--start", "2016-09-12", "--days", "2"])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["demo", "--db", db, "--out", str(out), "--start", "2016-09-12", "--days", "2"]
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     text = result.output
-    for expected in ("Stored beliefs", "Forecasts made by the pipeline", "Daily KPIs", "Battery savings over 2 days", "schedule.png"):  # fmt: skip
+    for expected in (
+        "Stored beliefs",
+        "Forecasts made by the pipeline",
+        "Daily KPIs",
+        "Battery savings over 2 days",
+        "schedule.png",
+    ):
         assert expected in text, expected
     with open_store(db) as store:
         by_type = {
@@ -34,7 +42,15 @@ def test_demo_runs_ingest_forecast_schedule_report(tmp_path, monkeypatch):
         out / "costs.png"
     ).stat().st_size > 10_000
     # running it again adds nothing new from the inbox (idempotent ingestion)
-    again = CliRunner().invoke(app, ["demo", "--db", db, "--out", str(out), "--start", str(date(2016, 9, 12)), "--days", "2"])  # fmt: skip
+    again = CliRunner().invoke(
+        app,
+        ["demo", "--db", db, "--out", str(out), "--start", str(date(2016, 9, 12)), "--days", "2"],
+    )
     assert again.exit_code == 0, (again.output, again.exception)
     with open_store(db) as store:
-        assert store.query("SELECT count(*) AS n FROM beliefs b JOIN sources s ON s.id = b.source_id WHERE s.type = 'market'")["n"][0] == by_type["market"]  # fmt: skip
+        assert (
+            store.query(
+                "SELECT count(*) AS n FROM beliefs b JOIN sources s ON s.id = b.source_id WHERE s.type = 'market'"
+            )["n"][0]
+            == by_type["market"]
+        )

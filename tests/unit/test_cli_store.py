@@ -206,21 +206,55 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path):
 def test_add_entities_and_json_output(db):
     acc = json.loads(run("add", "account", "--name", "ACME", "--db", db, "-f", "json").output)[0]
     site = json.loads(
-        run("add", "asset", "--name", "site", "--type", "building", "--account", str(acc["id"]),
-            "--timezone", "Europe/Amsterdam", "--flex-context", '{"site-power-capacity": "1 MW"}',
-            "--db", db, "-f", "json").output
-    )[0]  # fmt: skip
+        run(
+            "add",
+            "asset",
+            "--name",
+            "site",
+            "--type",
+            "building",
+            "--account",
+            str(acc["id"]),
+            "--timezone",
+            "Europe/Amsterdam",
+            "--flex-context",
+            '{"site-power-capacity": "1 MW"}',
+            "--db",
+            db,
+            "-f",
+            "json",
+        ).output
+    )[0]
     assert site["flex_context"] == {"site-power-capacity": "1 MW"}
     sensor = json.loads(
-        run("add", "sensor", "--name", "price", "--unit", "EUR/MWh", "--event-resolution", "PT1H",
-            "--asset", str(site["id"]), "--knowledge-horizon", '{"kind": "day_ahead", "hour": 13}',
-            "--db", db, "-f", "json").output
-    )[0]  # fmt: skip
+        run(
+            "add",
+            "sensor",
+            "--name",
+            "price",
+            "--unit",
+            "EUR/MWh",
+            "--event-resolution",
+            "PT1H",
+            "--asset",
+            str(site["id"]),
+            "--knowledge-horizon",
+            '{"kind": "day_ahead", "hour": 13}',
+            "--db",
+            db,
+            "-f",
+            "json",
+        ).output
+    )[0]
     assert sensor["event_resolution"] == "PT1H" and sensor["knowledge_horizon"] == {
         "kind": "day_ahead",
         "hour": 13,
     }
-    src = json.loads(run("add", "source", "--name", "ENTSO-E", "--type", "market", "--db", db, "-f", "json").output)[0]  # fmt: skip
+    src = json.loads(
+        run(
+            "add", "source", "--name", "ENTSO-E", "--type", "market", "--db", db, "-f", "json"
+        ).output
+    )[0]
     assert src["type"] == "market"
     r = run(
         "add",
@@ -250,5 +284,19 @@ def test_add_entities_and_json_output(db):
         ok=False,
     )
     assert "cannot read duration 'often'" in str(r.exception)
-    r = run("add", "sensor", "--name", "x", "--unit", "kW", "--event-resolution", "PT15M", "--knowledge-horizon", '{"kind": "someday"}', "--db", db, ok=False)  # fmt: skip
+    r = run(
+        "add",
+        "sensor",
+        "--name",
+        "x",
+        "--unit",
+        "kW",
+        "--event-resolution",
+        "PT15M",
+        "--knowledge-horizon",
+        '{"kind": "someday"}',
+        "--db",
+        db,
+        ok=False,
+    )
     assert "knowledge-horizon kind 'someday'" in str(r.exception)

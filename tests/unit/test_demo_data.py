@@ -22,7 +22,12 @@ from flex_pipelines.demo import (
 
 
 def test_series_are_utc_unique_and_scaled():
-    for series, step in ((price_series(), 3600), (pv_series(), 900), (load_series(), 900), (clear_sky_series(), 900)):  # fmt: skip
+    for series, step in (
+        (price_series(), 3600),
+        (pv_series(), 900),
+        (load_series(), 900),
+        (clear_sky_series(), 900),
+    ):
         assert series.schema["event_start"] == pl.Datetime("us", "UTC")
         assert series["event_start"].is_unique().all() and series["event_start"].is_sorted()
         assert (series["event_start"].dt.epoch("s") % step == 0).all()

@@ -120,15 +120,25 @@ def random_problem(rng: np.random.Generator, n_devices: int = 1) -> dict:
         fc["site-consumption-capacity"] = f"{rng.uniform(0.5, 1.5):.2f} MW"
         fc["site-production-capacity"] = f"{rng.uniform(0.5, 1.5):.2f} MW"
     if single and rng.random() < 0.3:
-        fc["commitments"] = [{"name": "block", "baseline": hourly(rng.uniform(-1, 1, hours), "MW"),
-                              "up-price": f"{rng.uniform(0, 90):.1f} EUR/MWh",
-                              "down-price": f"{rng.uniform(-10, 40):.1f} EUR/MWh"}]  # fmt: skip
+        fc["commitments"] = [
+            {
+                "name": "block",
+                "baseline": hourly(rng.uniform(-1, 1, hours), "MW"),
+                "up-price": f"{rng.uniform(0, 90):.1f} EUR/MWh",
+                "down-price": f"{rng.uniform(-10, 40):.1f} EUR/MWh",
+            }
+        ]
     fms = []
     for d in range(n_devices):
         cap = float(rng.uniform(0.3, 1.2))
         mwh = float(rng.uniform(0.5, 3.0))
-        fm: dict = {"name": f"battery {d}", "soc-at-start": f"{mwh * rng.uniform(0.2, 0.8):.3f} MWh",
-                    "soc-min": "0 MWh", "soc-max": f"{mwh:.3f} MWh", "power-capacity": f"{cap:.3f} MW"}  # fmt: skip
+        fm: dict = {
+            "name": f"battery {d}",
+            "soc-at-start": f"{mwh * rng.uniform(0.2, 0.8):.3f} MWh",
+            "soc-min": "0 MWh",
+            "soc-max": f"{mwh:.3f} MWh",
+            "power-capacity": f"{cap:.3f} MW",
+        }
         if rng.random() < 0.5:
             fm["charging-efficiency"] = f"{rng.uniform(80, 100):.1f}%"
             fm["discharging-efficiency"] = f"{rng.uniform(80, 100):.1f}%"
@@ -141,15 +151,28 @@ def random_problem(rng: np.random.Generator, n_devices: int = 1) -> dict:
         if rng.random() < 0.3:
             fm["soc-gain"] = [hourly(rng.uniform(0, 0.2 * cap, hours), "MW")]
         if rng.random() < 0.4:
-            fm["soc-minima"] = [{"datetime": f"2026-03-29T0{int(rng.integers(2, 6))}:00+01:00",
-                                 "value": f"{0.3 * mwh:.3f} MWh"}]  # fmt: skip
-            fm["soc-maxima"] = [{"datetime": f"2026-03-29T0{int(rng.integers(2, 6))}:00+01:00",
-                                 "value": f"{0.8 * mwh:.3f} MWh"}]  # fmt: skip
+            fm["soc-minima"] = [
+                {
+                    "datetime": f"2026-03-29T0{int(rng.integers(2, 6))}:00+01:00",
+                    "value": f"{0.3 * mwh:.3f} MWh",
+                }
+            ]
+            fm["soc-maxima"] = [
+                {
+                    "datetime": f"2026-03-29T0{int(rng.integers(2, 6))}:00+01:00",
+                    "value": f"{0.8 * mwh:.3f} MWh",
+                }
+            ]
         if rng.random() < 0.2:
             fm["prefer-charging-sooner"] = False
         fms.append(fm)
-    return {"start": START, "duration": f"PT{hours}H", "resolution": res, "flex-model": fms,
-            "flex-context": fc}  # fmt: skip
+    return {
+        "start": START,
+        "duration": f"PT{hours}H",
+        "resolution": res,
+        "flex-model": fms,
+        "flex-context": fc,
+    }
 
 
 def full_milp_objective(p) -> float:
@@ -191,16 +214,31 @@ def test_dp_reaches_the_full_milp_optimum_on_random_problems(n_devices, seed):
 def test_dp_with_pinned_soc_and_zero_capacity_steps():
     """Hard targets pin the stock to a point; a step without capacity fixes the flow."""
     data = {
-        "start": START, "duration": "PT8H", "resolution": "PT1H",
-        "flex-model": [{"name": "b", "soc-at-start": "1 MWh", "soc-min": "0 MWh", "soc-max": "2 MWh",
-                        "power-capacity": "1 MW", "roundtrip-efficiency": "81%",
-                        "consumption-capacity": [{"start": "2026-03-29T02:00+01:00",
-                                                  "duration": "PT1H", "value": "0 MW"}],
-                        "soc-targets": [{"datetime": "2026-03-29T03:00+01:00", "value": "1.5 MWh"},
-                                        {"datetime": "2026-03-29T06:00+01:00", "value": "0.2 MWh"}]}],
-        "flex-context": {"consumption-price": hourly([-20, 10, 40, -30, -30, 60, 80, 5]),
-                         "relax-constraints": False},
-    }  # fmt: skip
+        "start": START,
+        "duration": "PT8H",
+        "resolution": "PT1H",
+        "flex-model": [
+            {
+                "name": "b",
+                "soc-at-start": "1 MWh",
+                "soc-min": "0 MWh",
+                "soc-max": "2 MWh",
+                "power-capacity": "1 MW",
+                "roundtrip-efficiency": "81%",
+                "consumption-capacity": [
+                    {"start": "2026-03-29T02:00+01:00", "duration": "PT1H", "value": "0 MW"}
+                ],
+                "soc-targets": [
+                    {"datetime": "2026-03-29T03:00+01:00", "value": "1.5 MWh"},
+                    {"datetime": "2026-03-29T06:00+01:00", "value": "0.2 MWh"},
+                ],
+            }
+        ],
+        "flex-context": {
+            "consumption-price": hourly([-20, 10, 40, -30, -30, 60, 80, 5]),
+            "relax-constraints": False,
+        },
+    }
     p = parse_problem_json(data)
     r = solve(p, method="dp")
     soc = r.devices[0].soc_mwh
@@ -212,12 +250,23 @@ def test_dp_with_pinned_soc_and_zero_capacity_steps():
 def test_soft_bounds_the_dp_meets_are_certified_else_the_milp_decides():
     """Soft SoC bounds carry a once-charged worst-breach term the DP cannot see. Its optimum
     without that term is certified when it breaches nothing; else auto falls back."""
-    fm = {"name": "battery 0", "soc-at-start": "1 MWh", "soc-min": "0 MWh", "soc-max": "2 MWh",
-          "power-capacity": "1 MW", "roundtrip-efficiency": "85%",
-          "soc-maxima": [{"datetime": "2026-03-29T03:00+01:00", "value": "0.4 MWh"}]}  # fmt: skip
+    fm = {
+        "name": "battery 0",
+        "soc-at-start": "1 MWh",
+        "soc-min": "0 MWh",
+        "soc-max": "2 MWh",
+        "power-capacity": "1 MW",
+        "roundtrip-efficiency": "85%",
+        "soc-maxima": [{"datetime": "2026-03-29T03:00+01:00", "value": "0.4 MWh"}],
+    }
     prices = [-20, 10, 40, -30, -30, 60, 80, 5, -10, -40, 20, 90]
-    data = {"start": START, "duration": "PT12H", "resolution": "PT15M", "flex-model": [fm],
-            "flex-context": {"consumption-price": hourly(prices)}}  # fmt: skip
+    data = {
+        "start": START,
+        "duration": "PT12H",
+        "resolution": "PT15M",
+        "flex-model": [fm],
+        "flex-context": {"consumption-price": hourly(prices)},
+    }
     data["flex-context"]["relax-constraints"] = True  # soft, at the default breach prices
     p = parse_problem_json(data)
     base, lay = formulate(p)
@@ -267,10 +316,21 @@ def week_with_negative_prices() -> dict:
     rng = np.random.default_rng(3)
     h = np.arange(24 * 7)
     prices = 40 + 30 * np.sin(2 * np.pi * h / 24) - 70 * (rng.random(h.size) < 0.25)
-    fm = {"name": "b", "soc-at-start": "1 MWh", "soc-min": "0 MWh", "soc-max": "2 MWh",
-          "power-capacity": "1 MW", "roundtrip-efficiency": "90%"}  # fmt: skip
-    return {"start": START, "duration": "P7D", "resolution": "PT15M", "flex-model": [fm],
-            "flex-context": {"consumption-price": hourly(prices.round(2))}}  # fmt: skip
+    fm = {
+        "name": "b",
+        "soc-at-start": "1 MWh",
+        "soc-min": "0 MWh",
+        "soc-max": "2 MWh",
+        "power-capacity": "1 MW",
+        "roundtrip-efficiency": "90%",
+    }
+    return {
+        "start": START,
+        "duration": "P7D",
+        "resolution": "PT15M",
+        "flex-model": [fm],
+        "flex-context": {"consumption-price": hourly(prices.round(2))},
+    }
 
 
 def test_milp_stopped_early_still_returns_a_physical_schedule():

@@ -22,14 +22,16 @@ def test_binary_and_csv_reads_agree(pg_url):
         sensor = store.add_sensor("power", "kW", Q, asset_id=asset.id)
         src = store.get_or_create_source("meter", "user")
         starts = [datetime(1999, 12, 31, 23, 0, tzinfo=UTC) + i * Q for i in range(8)]
-        frame = pl.DataFrame({
-            "sensor_id": sensor.id,
-            "event_start": pl.Series(starts, dtype=pl.Datetime("us", "UTC")),
-            "belief_time": datetime(1999, 12, 30, 12, 0, 0, 123456, tzinfo=UTC),
-            "source_id": src.id,
-            "cumulative_probability": 0.5,
-            "event_value": [-1.5, 0.0, 1e-300, 2.25, -7e12, 3.0, 4.0, 5.5],
-        })  # fmt: skip
+        frame = pl.DataFrame(
+            {
+                "sensor_id": sensor.id,
+                "event_start": pl.Series(starts, dtype=pl.Datetime("us", "UTC")),
+                "belief_time": datetime(1999, 12, 30, 12, 0, 0, 123456, tzinfo=UTC),
+                "source_id": src.id,
+                "cumulative_probability": 0.5,
+                "event_value": [-1.5, 0.0, 1e-300, 2.25, -7e12, 3.0, 4.0, 5.5],
+            }
+        )
         store.save_beliefs(frame)
         cols = ", ".join(BELIEF_SCHEMA)
         sql, params = f"SELECT {cols} FROM beliefs ORDER BY event_start", []

@@ -17,7 +17,32 @@ from flex_pipelines.cli.main import app
 from flex_pipelines.cli.process_cmds import pair_forbids
 from flex_pipelines.errors import FlexPipelinesError
 
-TOY_PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7]  # fmt: skip
+TOY_PRICES = [
+    10,
+    11,
+    12,
+    15,
+    18,
+    17,
+    10.5,
+    9,
+    9.5,
+    9,
+    8.5,
+    10,
+    8,
+    5,
+    4,
+    4,
+    5.5,
+    8,
+    12,
+    13,
+    14,
+    12.5,
+    10,
+    7,
+]
 DAY_UTC = datetime(2026, 11, 25, 23, tzinfo=UTC)  # 2026-11-26 00:00 in Amsterdam
 PUBLISHED = "2026-11-25T12:00:00+00:00"
 
@@ -55,20 +80,33 @@ def invoke(db: str, price_id: int, power_id: int, process_type: str, *extra: str
     return runner.invoke(
         app,
         [
-            "add", "schedule", "for-process",
-            "--db", db,
-            "--sensor", str(power_id),
-            "--consumption-price-sensor", str(price_id),
-            "--start", "2026-11-26T00:00:00+01:00",
-            "--duration", "P1D",
-            "--process-duration", "PT4H",
-            "--process-power", "200kW",
-            "--process-type", process_type,
-            "--forbid", "2026-11-26T15:00:00+01:00", "PT1H",
-            "--as-of", PUBLISHED,
+            "add",
+            "schedule",
+            "for-process",
+            "--db",
+            db,
+            "--sensor",
+            str(power_id),
+            "--consumption-price-sensor",
+            str(price_id),
+            "--start",
+            "2026-11-26T00:00:00+01:00",
+            "--duration",
+            "P1D",
+            "--process-duration",
+            "PT4H",
+            "--process-power",
+            "200kW",
+            "--process-type",
+            process_type,
+            "--forbid",
+            "2026-11-26T15:00:00+01:00",
+            "PT1H",
+            "--as-of",
+            PUBLISHED,
             *extra,
         ],
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(
@@ -198,11 +236,24 @@ def test_toy_account_process_uses_the_stored_flex_model_and_site_prices(
     result = runner.invoke(
         app,
         [
-            "add", "schedule", "for-process", "--db", db, "--sensor", str(power_id),
-            "--start", "2026-11-26T00:00:00+01:00", "--process-type", process_type,
-            "--forbid", "2026-11-26T15:00:00+01:00", "PT1H", "--format", "json",
+            "add",
+            "schedule",
+            "for-process",
+            "--db",
+            db,
+            "--sensor",
+            str(power_id),
+            "--start",
+            "2026-11-26T00:00:00+01:00",
+            "--process-type",
+            process_type,
+            "--forbid",
+            "2026-11-26T15:00:00+01:00",
+            "PT1H",
+            "--format",
+            "json",
         ],
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)["result"]
     assert out["cost_eur"] == pytest.approx(cost)

@@ -18,7 +18,9 @@ from flex_pipelines.scheduling.process_model import ProcessInfeasibleError
 
 HOUR = timedelta(hours=1)
 START = datetime(2026, 11, 26, tzinfo=UTC)
-TOY_PRICES = np.array([10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7])  # fmt: skip
+TOY_PRICES = np.array(
+    [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7]
+)
 FORBID = [{"start": "2026-11-26T15:00Z", "duration": "PT1H"}]
 
 
@@ -55,7 +57,9 @@ def test_two_processes_under_one_limit_joint_beats_one_by_one() -> None:
     prices = np.array([9, 1, 1, 1, 9, 2, 2] + [9] * 17, dtype=float)
     a = process_device(fm("SHIFTABLE", "PT2H", "1 MW"), START, HOUR, 24, name="A")
     b = process_device(fm("SHIFTABLE", "PT3H", "1 MW"), START, HOUR, 24, name="B")
-    seq = schedule_processes_sequentially(prices, START, HOUR, [a, b], site_consumption_capacity_mw=1.0)  # fmt: skip
+    seq = schedule_processes_sequentially(
+        prices, START, HOUR, [a, b], site_consumption_capacity_mw=1.0
+    )
     joint = solve_processes(prices, START, HOUR, [a, b], site_consumption_capacity_mw=1.0)
     assert seq.cost_eur == pytest.approx(2 + 12)  # A 01–03, B 03–06 (1 + 9 + 2)
     assert joint.cost_eur == pytest.approx(3 + 4)  # B 01–04, A 05–07
@@ -106,5 +110,9 @@ def test_site_limit_too_low_is_an_error_naming_the_time() -> None:
     b = process_device(fm("SHIFTABLE", "PT4H", "1 MW"), START, HOUR, 8, name="B")
     with pytest.raises(ProcessInfeasibleError, match="cannot all run in the window"):
         solve_processes(np.ones(8), START, HOUR, [a, b], site_consumption_capacity_mw=1.0)
-    with pytest.raises(ProcessInfeasibleError, match="room left under the site limit for process 'B'"):  # fmt: skip
-        schedule_processes_sequentially(np.ones(8), START, HOUR, [a, b], site_consumption_capacity_mw=1.0)  # fmt: skip
+    with pytest.raises(
+        ProcessInfeasibleError, match="room left under the site limit for process 'B'"
+    ):
+        schedule_processes_sequentially(
+            np.ones(8), START, HOUR, [a, b], site_consumption_capacity_mw=1.0
+        )

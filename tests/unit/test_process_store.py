@@ -18,7 +18,32 @@ from flex_pipelines.scheduling.process_store import (
 )
 
 AMS = ZoneInfo("Europe/Amsterdam")
-TOY_PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7]  # fmt: skip
+TOY_PRICES = [
+    10,
+    11,
+    12,
+    15,
+    18,
+    17,
+    10.5,
+    9,
+    9.5,
+    9,
+    8.5,
+    10,
+    8,
+    5,
+    4,
+    4,
+    5.5,
+    8,
+    12,
+    13,
+    14,
+    12.5,
+    10,
+    7,
+]
 DAY = datetime(2026, 11, 26, tzinfo=AMS)
 PUBLISHED = datetime(2026, 11, 25, 12, tzinfo=UTC)  # day-ahead prices known the day before
 
@@ -295,9 +320,14 @@ def test_schedule_a_process_asset_from_its_stored_flex_model(toy) -> None:
     store.update_asset(site.id, flex_context={"consumption-price": {"sensor": price.id}})
     store.update_asset(
         power.asset_id,
-        flex_model={"sensor": power.id, "duration": "PT4H", "power": "200 kW",
-                    "process-type": "BREAKABLE", "time-restrictions": FORBID},
-    )  # fmt: skip
+        flex_model={
+            "sensor": power.id,
+            "duration": "PT4H",
+            "power": "200 kW",
+            "process-type": "BREAKABLE",
+            "time-restrictions": FORBID,
+        },
+    )
     run = schedule_process_asset(store, power.asset_id, DAY, "P1D", as_of=PUBLISHED)
     assert run.schedule.cost_eur == pytest.approx(4.30)
     assert run.saved.n_new == 96

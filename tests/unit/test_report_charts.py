@@ -33,8 +33,16 @@ def battery(tmp_path):
     for p in battery[:-1]:
         soc.append(soc[-1] + p * 0.25)
     src = store.get_or_create_source("storage scheduler", type="scheduler")
-    store.save_beliefs(beliefs(ids["soc sensor"]["id"], src.id, DAY, timedelta(minutes=15), soc,
-                               PUBLISHED + timedelta(hours=1)))  # fmt: skip
+    store.save_beliefs(
+        beliefs(
+            ids["soc sensor"]["id"],
+            src.id,
+            DAY,
+            timedelta(minutes=15),
+            soc,
+            PUBLISHED + timedelta(hours=1),
+        )
+    )
     yield store, ids, battery, soc
     store.close()
 

@@ -24,8 +24,9 @@ def toy_db(tmp_path):
         schedule(store, ids["power"], "SHIFTABLE")
         from datetime import timedelta
 
-        ids["cost"] = store.add_sensor("process cost", "EUR", timedelta(minutes=15),
-                                       timezone="Europe/Amsterdam").id  # fmt: skip
+        ids["cost"] = store.add_sensor(
+            "process cost", "EUR", timedelta(minutes=15), timezone="Europe/Amsterdam"
+        ).id
     return path, ids
 
 
@@ -37,10 +38,24 @@ def _config(tmp_path, obj) -> str:
 
 def test_add_report_profit_loss_saves_and_reruns(toy_db, tmp_path):
     db, ids = toy_db
-    cfg = _config(tmp_path, {"power": {"sensor": ids["power"]},
-                             "consumption-price": {"sensor": ids["price"]}})  # fmt: skip
-    args = ["add", "report", "--db", db, "--reporter", "profit-loss", "--config", cfg, *WINDOW,
-            "--output-sensor", str(ids["cost"]), "--format", "json"]  # fmt: skip
+    cfg = _config(
+        tmp_path, {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": ids["price"]}}
+    )
+    args = [
+        "add",
+        "report",
+        "--db",
+        db,
+        "--reporter",
+        "profit-loss",
+        "--config",
+        cfg,
+        *WINDOW,
+        "--output-sensor",
+        str(ids["cost"]),
+        "--format",
+        "json",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
@@ -56,12 +71,31 @@ def test_add_report_profit_loss_saves_and_reruns(toy_db, tmp_path):
 def test_add_report_sql_refuses_writes_and_says_empty(toy_db, tmp_path):
     db, ids = toy_db
     bad = _config(tmp_path, {"inputs": {"pv": {"sensor": ids["pv"]}}, "sql": "DELETE FROM pv"})
-    res = runner.invoke(app, ["add", "report", "--db", db, "--reporter", "sql", "--config", bad, *WINDOW])  # fmt: skip
+    res = runner.invoke(
+        app, ["add", "report", "--db", db, "--reporter", "sql", "--config", bad, *WINDOW]
+    )
     assert res.exit_code == 2 and "is a DELETE statement" in res.output
-    ok = _config(tmp_path, {"inputs": {"pv": {"sensor": ids["pv"]}},
-                            "sql": "SELECT event_start, value FROM pv"})  # fmt: skip
-    res = runner.invoke(app, ["add", "report", "--db", db, "--reporter", "sql", "--config", ok,
-                              "--start", "2027-01-01T00:00+01:00", "--end", "2027-01-02T00:00+01:00"])  # fmt: skip
+    ok = _config(
+        tmp_path,
+        {"inputs": {"pv": {"sensor": ids["pv"]}}, "sql": "SELECT event_start, value FROM pv"},
+    )
+    res = runner.invoke(
+        app,
+        [
+            "add",
+            "report",
+            "--db",
+            db,
+            "--reporter",
+            "sql",
+            "--config",
+            ok,
+            "--start",
+            "2027-01-01T00:00+01:00",
+            "--end",
+            "2027-01-02T00:00+01:00",
+        ],
+    )
     assert res.exit_code == 0 and "Empty report" in res.output and "no input values" in res.output
 
 
@@ -69,32 +103,78 @@ def test_add_report_bad_config_file(toy_db, tmp_path):
     db, _ = toy_db
     p = tmp_path / "broken.json"
     p.write_text("{not json")
-    res = runner.invoke(app, ["add", "report", "--db", db, "--reporter", "aggregator", "--config", str(p), *WINDOW])  # fmt: skip
+    res = runner.invoke(
+        app, ["add", "report", "--db", db, "--reporter", "aggregator", "--config", str(p), *WINDOW]
+    )
     assert res.exit_code == 2 and "is not valid JSON" in res.output
 
 
 def test_show_kpis_table_json_and_png(toy_db, tmp_path):
     db, ids = toy_db
     png = tmp_path / "cost.png"
-    res = runner.invoke(app, ["show", "kpis", "--db", db, "--asset", str(ids["building"]),
-                              "--start", "2026-11-26", "--end", "2026-11-27", "--png", str(png)])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "show",
+            "kpis",
+            "--db",
+            db,
+            "--asset",
+            str(ids["building"]),
+            "--start",
+            "2026-11-26",
+            "--end",
+            "2026-11-27",
+            "--png",
+            str(png),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Savings versus the baseline" in res.output and "4.20 EUR" in res.output
     assert png.read_bytes().startswith(b"\x89PNG")
-    res = runner.invoke(app, ["show", "kpis", "--db", db, "--asset", str(ids["building"]), *WINDOW,
-                              "--format", "json"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        ["show", "kpis", "--db", db, "--asset", str(ids["building"]), *WINDOW, "--format", "json"],
+    )
     (row,) = json.loads(res.output)
     assert row["day"] == "2026-11-26" and row["savings"] == pytest.approx(4.20)
-    res = runner.invoke(app, ["show", "kpis", "--db", db, "--asset", str(ids["building"]),
-                              "--start", "2027-01-01", "--end", "2027-01-02"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "show",
+            "kpis",
+            "--db",
+            db,
+            "--asset",
+            str(ids["building"]),
+            "--start",
+            "2027-01-01",
+            "--end",
+            "2027-01-02",
+        ],
+    )
     assert res.exit_code == 0 and "No KPIs" in res.output
 
 
 def test_schedule_chart_and_views_for_the_duckdb_cli(toy_db, tmp_path):
     db, ids = toy_db
     png, vega = tmp_path / "s.png", tmp_path / "s.json"
-    res = runner.invoke(app, ["show", "schedule-chart", "--db", db, "--sensor", str(ids["power"]),
-                              *WINDOW, "--png", str(png), "--vega", str(vega)])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "show",
+            "schedule-chart",
+            "--db",
+            db,
+            "--sensor",
+            str(ids["power"]),
+            *WINDOW,
+            "--png",
+            str(png),
+            "--vega",
+            str(vega),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert png.read_bytes().startswith(b"\x89PNG") and json.loads(vega.read_text())["vconcat"]
     res = runner.invoke(app, ["db", "views", "--db", db])

@@ -17,15 +17,69 @@ AMS = ZoneInfo("Europe/Amsterdam")
 DAY = datetime(2026, 11, 26, tzinfo=AMS)
 NEXT_DAY = DAY + timedelta(days=1)
 PUBLISHED = datetime(2026, 11, 25, 11, tzinfo=UTC)  # 12:00 Amsterdam the day before
-TOY_PRICES = [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7]  # fmt: skip
-TOY_PV_KW = [0, 0, 0, 0, 10, 30, 60, 100, 140, 170, 190, 210, 220, 210, 190, 170, 140, 100, 60, 30, 10, 0, 0, 0]  # fmt: skip
+TOY_PRICES = [
+    10,
+    11,
+    12,
+    15,
+    18,
+    17,
+    10.5,
+    9,
+    9.5,
+    9,
+    8.5,
+    10,
+    8,
+    5,
+    4,
+    4,
+    5.5,
+    8,
+    12,
+    13,
+    14,
+    12.5,
+    10,
+    7,
+]
+TOY_PV_KW = [
+    0,
+    0,
+    0,
+    0,
+    10,
+    30,
+    60,
+    100,
+    140,
+    170,
+    190,
+    210,
+    220,
+    210,
+    190,
+    170,
+    140,
+    100,
+    60,
+    30,
+    10,
+    0,
+    0,
+    0,
+]
 PROCESS_TYPES = ["INFLEXIBLE", "SHIFTABLE", "BREAKABLE"]
 
 
 def beliefs(
-    sensor_id: int, source_id: int, start: datetime, step: timedelta, values: list[float],
+    sensor_id: int,
+    source_id: int,
+    start: datetime,
+    step: timedelta,
+    values: list[float],
     belief_time: datetime = PUBLISHED,
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     n = len(values)
     return pl.DataFrame(
         {
@@ -43,7 +97,9 @@ def toy_process_site(store: BeliefStore, with_pv: bool = True) -> dict[str, Any]
     """The toy process account with hourly prices and (optionally) 15-min PV for DAY."""
     ids = create_toy_account(store, kind="process")
     market = store.get_or_create_source("day-ahead market", type="market")
-    store.save_beliefs(beliefs(ids["price sensor"]["id"], market.id, DAY, timedelta(hours=1), TOY_PRICES))  # fmt: skip
+    store.save_beliefs(
+        beliefs(ids["price sensor"]["id"], market.id, DAY, timedelta(hours=1), TOY_PRICES)
+    )
     if with_pv:
         fc = store.get_or_create_source("pv forecaster", type="forecaster")
         pv = [TOY_PV_KW[i // 4] for i in range(96)]
@@ -66,7 +122,9 @@ def schedule(store: BeliefStore, power_sensor: int, process_type: str, minutes_a
         "P1D",
         {
             "process-type": process_type,
-            "time-restrictions": [{"start": (DAY + timedelta(hours=15)).isoformat(), "duration": "PT1H"}],
+            "time-restrictions": [
+                {"start": (DAY + timedelta(hours=15)).isoformat(), "duration": "PT1H"}
+            ],
         },
         as_of=PUBLISHED + timedelta(minutes=minutes_after),
-    )  # fmt: skip
+    )

@@ -47,14 +47,20 @@ def test_process_savings_against_its_inflexible_start(store):
 def _battery_site(store):
     ids = create_toy_account(store, kind="battery")
     market = store.get_or_create_source("day-ahead market", type="market")
-    store.save_beliefs(beliefs(ids["price sensor"]["id"], market.id, DAY, timedelta(hours=1), TOY_PRICES))  # fmt: skip
+    store.save_beliefs(
+        beliefs(ids["price sensor"]["id"], market.id, DAY, timedelta(hours=1), TOY_PRICES)
+    )
     fc = store.get_or_create_source("pv forecaster", type="forecaster")
     pv = [float(TOY_PV_KW[i // 4]) for i in range(96)]
     store.save_beliefs(beliefs(ids["pv sensor"]["id"], fc.id, DAY, Q, pv))
     # a battery schedule (consumption positive, kW): charge 225 kW 13:00–15:00, discharge 18–20
     battery = [225.0 if 52 <= i < 60 else -225.0 if 72 <= i < 80 else 0.0 for i in range(96)]
     sched = store.get_or_create_source("storage scheduler", type="scheduler")
-    store.save_beliefs(beliefs(ids["power sensor"]["id"], sched.id, DAY, Q, battery, PUBLISHED + timedelta(hours=1)))  # fmt: skip
+    store.save_beliefs(
+        beliefs(
+            ids["power sensor"]["id"], sched.id, DAY, Q, battery, PUBLISHED + timedelta(hours=1)
+        )
+    )
     return ids, pv, battery
 
 
@@ -82,8 +88,13 @@ def test_battery_site_kpis(store):
 
 def test_days_follow_the_site_timezone_across_dst(store):
     """25 October 2026 in Amsterdam has 25 hours: 100 quarter hours in one local day."""
-    site = store.add_asset("dst site", "building", None, timezone="Europe/Amsterdam",
-                           flex_context={"consumption-price": "80 EUR/MWh"})  # fmt: skip
+    site = store.add_asset(
+        "dst site",
+        "building",
+        None,
+        timezone="Europe/Amsterdam",
+        flex_context={"consumption-price": "80 EUR/MWh"},
+    )
     meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
     store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
     start = datetime(2026, 10, 24, tzinfo=AMS)
@@ -131,15 +142,19 @@ def test_views_are_created_idempotently_and_answer(store):
     schedule(store, ids["power"], "SHIFTABLE")
     cost = store.add_sensor("process cost", "EUR", Q)
     profit_loss(
-        store, {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": ids["price"]}},
-        DAY, NEXT_DAY, output_sensor_id=cost.id,
-    )  # fmt: skip
+        store,
+        {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": ids["price"]}},
+        DAY,
+        NEXT_DAY,
+        output_sensor_id=cost.id,
+    )
     assert ensure_views(store) == VIEW_NAMES
     assert ensure_views(store) == VIEW_NAMES  # again: no error, same views
     sched = store.query(
         "SELECT count(*) AS n, sum(event_value) AS kw_sum, min(source_model) AS model FROM schedules "
-        "WHERE sensor_id = ?", [ids["power"]],
-    )  # fmt: skip
+        "WHERE sensor_id = ?",
+        [ids["power"]],
+    )
     assert sched.row(0) == (96, pytest.approx(200.0 * 16), "ProcessScheduler")
     fc = store.query("SELECT count(*), min(belief_horizon_h), max(belief_horizon_h) FROM forecasts")
     assert fc.row(0)[0] == 96 and fc.row(0)[1] < fc.row(0)[2]
@@ -150,8 +165,9 @@ def test_views_are_created_idempotently_and_answer(store):
     assert rep.row(0) == (pytest.approx(5.40), "ProfitLossReporter")
     tl = store.query(
         "SELECT event_start, consumption_price, site_power_kw, devices_power_kw, pv_production_kw "
-        "FROM site_timeline WHERE site_id = ? ORDER BY event_start", [ids["building"]],
-    )  # fmt: skip
+        "FROM site_timeline WHERE site_id = ? ORDER BY event_start",
+        [ids["building"]],
+    )
     assert tl.height == 96
     assert tl["consumption_price"].to_list() == [float(TOY_PRICES[i // 4]) for i in range(96)]
     assert tl["pv_production_kw"].to_list() == pytest.approx([TOY_PV_KW[i // 4] for i in range(96)])
@@ -163,13 +179,20 @@ def test_views_are_created_idempotently_and_answer(store):
 
 def test_corrected_values_count_once_with_their_latest_belief(store):
     """A meter value corrected later: two beliefs for one event; KPIs use the latest only."""
-    site = store.add_asset("metered", "building", None, timezone="Europe/Amsterdam",
-                           flex_context={"consumption-price": "100 EUR/MWh"})  # fmt: skip
+    site = store.add_asset(
+        "metered",
+        "building",
+        None,
+        timezone="Europe/Amsterdam",
+        flex_context={"consumption-price": "100 EUR/MWh"},
+    )
     meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
     store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
     src = store.get_or_create_source("meter", type="user")
     store.save_beliefs(beliefs(meter.id, src.id, DAY, Q, [100.0] * 96))
-    fix = beliefs(meter.id, src.id, DAY + timedelta(hours=6), Q, [500.0] * 4, PUBLISHED + timedelta(days=2))  # fmt: skip
+    fix = beliefs(
+        meter.id, src.id, DAY + timedelta(hours=6), Q, [500.0] * 4, PUBLISHED + timedelta(days=2)
+    )
     store.save_beliefs(fix)
     row = site_kpis(store, site.id, DAY, NEXT_DAY).row(0, named=True)
     assert row["n_events"] == 96
@@ -185,8 +208,13 @@ def test_corrected_values_count_once_with_their_latest_belief(store):
 
 
 def test_kpi_totals_over_days(store):
-    site = store.add_asset("two days", "building", None, timezone="Europe/Amsterdam",
-                           flex_context={"consumption-price": "50 EUR/MWh"})  # fmt: skip
+    site = store.add_asset(
+        "two days",
+        "building",
+        None,
+        timezone="Europe/Amsterdam",
+        flex_context={"consumption-price": "50 EUR/MWh"},
+    )
     meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
     store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
     src = store.get_or_create_source("meter", type="user")
@@ -204,9 +232,14 @@ def test_site_spec_reads_flexmeasures_inflexible_fields(store):
     site = store.add_asset("fm site", "building", None)
     load = store.add_sensor("load", "kW", Q, asset_id=site.id)
     pv = store.add_sensor("pv", "MW", Q, asset_id=site.id)
-    store.update_asset(site.id, flex_context={
-        "consumption-price": "80 EUR/MWh", "inflexible-consumption": {"sensor": load.id},
-        "inflexible-production": [{"sensor": pv.id}]})  # fmt: skip
+    store.update_asset(
+        site.id,
+        flex_context={
+            "consumption-price": "80 EUR/MWh",
+            "inflexible-consumption": {"sensor": load.id},
+            "inflexible-production": [{"sensor": pv.id}],
+        },
+    )
     spec = site_spec(store, site.id)
     roles = {(c.sensor_id, c.role, c.factor) for c in spec.components}
     assert roles == {(load.id, "load", 0.001), (pv.id, "pv", 1.0)}  # PV: production positive, MW
@@ -216,8 +249,13 @@ def test_site_spec_reads_flexmeasures_inflexible_fields(store):
 def test_one_query_for_sites_of_one_and_of_several_sensors(store):
     """A metered site (read directly) and a battery site (pivoted) in one KPI query."""
     ids, _pv, _battery = _battery_site(store)
-    site = store.add_asset("metered", "building", None, timezone="Europe/Amsterdam",
-                           flex_context={"consumption-price": {"sensor": ids["price sensor"]["id"]}})  # fmt: skip
+    site = store.add_asset(
+        "metered",
+        "building",
+        None,
+        timezone="Europe/Amsterdam",
+        flex_context={"consumption-price": {"sensor": ids["price sensor"]["id"]}},
+    )
     meter = store.add_sensor("grid meter", "kW", Q, asset_id=site.id)
     store.update_asset(site.id, attributes={"kpis": {"site-power": {"sensor": meter.id}}})
     src = store.get_or_create_source("meter", type="user")
@@ -242,9 +280,11 @@ def test_costs_settle_at_published_prices_not_forecasts(store):
     row = site_kpis(store, ids["building"], DAY, NEXT_DAY).row(0, named=True)
     assert row["cost"] == pytest.approx(9.60)  # INFLEXIBLE at the published prices
     pl_cost = profit_loss(
-        store, {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": ids["price"]}},
-        DAY, NEXT_DAY,
-    )  # fmt: skip
+        store,
+        {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": ids["price"]}},
+        DAY,
+        NEXT_DAY,
+    )
     assert pl_cost.totals["total_cost_eur"] == pytest.approx(9.60)
     from flex_pipelines.reporting.charts import schedule_chart_data
 

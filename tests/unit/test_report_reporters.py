@@ -43,9 +43,12 @@ def _pl_config(ids, **extra):
 
 @pytest.mark.parametrize(
     ("process_type", "expected_eur", "hours"),
-    [("INFLEXIBLE", 9.60, [0, 1, 2, 3]), ("SHIFTABLE", 5.40, [11, 12, 13, 14]),
-     ("BREAKABLE", 4.30, [13, 14, 16, 23])],
-)  # fmt: skip
+    [
+        ("INFLEXIBLE", 9.60, [0, 1, 2, 3]),
+        ("SHIFTABLE", 5.40, [11, 12, 13, 14]),
+        ("BREAKABLE", 4.30, [13, 14, 16, 23]),
+    ],
+)
 def test_process_costs_of_the_reporter_tutorial(store, process_type, expected_eur, hours):
     ids = toy_process_site(store, with_pv=False)
     schedule(store, ids["power"], process_type)
@@ -76,9 +79,12 @@ def test_profit_is_positive_when_loss_is_not(store):
     out = store.add_sensor("process profit", "EUR", Q)
     loss = profit_loss(store, _pl_config(ids), DAY, NEXT_DAY)
     profit = profit_loss(
-        store, _pl_config(ids, **{"loss-is-positive": False}), DAY, NEXT_DAY,
+        store,
+        _pl_config(ids, **{"loss-is-positive": False}),
+        DAY,
+        NEXT_DAY,
         output_sensor_id=out.id,
-    )  # fmt: skip
+    )
     assert profit.totals["total_profit_eur"] == pytest.approx(-5.40)
     assert (profit.frame["value"] + loss.frame["value"]).abs().max() == pytest.approx(0.0)
     # another config is another reporter source
@@ -98,10 +104,15 @@ def test_production_is_paid_at_the_production_price(store):
     store.save_beliefs(beliefs(feed_in.id, src.id, DAY, timedelta(hours=1), [0.002] * 24))
     result = profit_loss(
         store,
-        {"power": {"sensor": ids["pv"]}, "consumption-price": {"sensor": ids["price"]},
-         "production-price": {"sensor": feed_in.id}, "consumption-is-positive": False},
-        DAY, NEXT_DAY,
-    )  # fmt: skip
+        {
+            "power": {"sensor": ids["pv"]},
+            "consumption-price": {"sensor": ids["price"]},
+            "production-price": {"sensor": feed_in.id},
+            "consumption-is-positive": False,
+        },
+        DAY,
+        NEXT_DAY,
+    )
     pv_mwh = sum(TOY_PV_KW) / 1000  # hourly kW values, so kWh per hour
     assert result.totals["energy_produced_mwh"] == pytest.approx(pv_mwh)
     assert result.totals["total_cost_eur"] == pytest.approx(-pv_mwh * 2.0)  # 0.002 EUR/kWh
@@ -110,11 +121,16 @@ def test_production_is_paid_at_the_production_price(store):
 def test_inline_power_and_prices(store):
     ids = toy_process_site(store, with_pv=False)
     config = {
-        "power": [{"start": DAY.isoformat(), "end": (DAY + timedelta(hours=2)).isoformat(),
-                   "value": "200 kW"}],
+        "power": [
+            {
+                "start": DAY.isoformat(),
+                "end": (DAY + timedelta(hours=2)).isoformat(),
+                "value": "200 kW",
+            }
+        ],
         "consumption-price": "50 EUR/MWh",
         "resolution": "PT15M",
-    }  # fmt: skip
+    }
     result = profit_loss(store, config, DAY, NEXT_DAY)
     assert result.totals["total_cost_eur"] == pytest.approx(0.2 * 2 * 50)
     assert result.frame.height == 8
@@ -132,9 +148,11 @@ def test_energy_sensor_input(store):
     src = store.get_or_create_source("meter", type="user")
     store.save_beliefs(beliefs(meter.id, src.id, DAY, Q, [50.0] * 16))  # 200 kW for 4 h
     result = profit_loss(
-        store, {"energy": {"sensor": meter.id}, "consumption-price": {"sensor": ids["price"]}},
-        DAY, NEXT_DAY,
-    )  # fmt: skip
+        store,
+        {"energy": {"sensor": meter.id}, "consumption-price": {"sensor": ids["price"]}},
+        DAY,
+        NEXT_DAY,
+    )
     assert result.totals["total_cost_eur"] == pytest.approx(9.60)
 
 
@@ -156,9 +174,11 @@ def test_incompatible_price_resolution_is_refused(store):
     store.save_beliefs(beliefs(odd.id, src.id, first, timedelta(minutes=40), [10.0] * 37))
     with pytest.raises(ReportError) as err:
         profit_loss(
-            store, {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": odd.id}},
-            DAY, NEXT_DAY,
-        )  # fmt: skip
+            store,
+            {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": odd.id}},
+            DAY,
+            NEXT_DAY,
+        )
     msg = str(err.value)
     assert "PT40M" in msg and "PT15M" in msg and f"sensor {odd.id}" in msg
 
@@ -171,9 +191,11 @@ def test_finer_prices_keep_the_cost_exact(store):
     src = store.get_or_create_source("imbalance", type="market")
     store.save_beliefs(beliefs(fine.id, src.id, DAY, timedelta(minutes=5), [10.0, 20.0, 60.0] * 96))
     result = profit_loss(
-        store, {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": fine.id}},
-        DAY, NEXT_DAY,
-    )  # fmt: skip
+        store,
+        {"power": {"sensor": ids["power"]}, "consumption-price": {"sensor": fine.id}},
+        DAY,
+        NEXT_DAY,
+    )
     assert result.frame.height == 96
     assert result.frame["value"][0] == pytest.approx(0.2 * (5 / 60) * (10 + 20 + 60))
 
@@ -205,8 +227,13 @@ def test_headroom_is_capacity_minus_pv(store):
     """FlexMeasures' reporter tutorial: headroom = 500 kW − PV production."""
     ids = toy_process_site(store)
     headroom = store.add_sensor("headroom", "kW", Q, timezone="Europe/Amsterdam")
-    config = {"method": "sum", "inputs": [
-        {"name": "capacity", "value": "500 kW"}, {"name": "pv", "sensor": ids["pv"], "weight": -1}]}  # fmt: skip
+    config = {
+        "method": "sum",
+        "inputs": [
+            {"name": "capacity", "value": "500 kW"},
+            {"name": "pv", "sensor": ids["pv"], "weight": -1},
+        ],
+    }
     result = aggregate(store, config, DAY, NEXT_DAY, output_sensor_id=headroom.id)
     assert result.frame["value"].to_list() == [500.0 - TOY_PV_KW[i // 4] for i in range(96)]
     assert result.totals["min"] == 280.0  # at noon: 500 − 220
@@ -251,9 +278,11 @@ def test_aggregator_empty_window(store):
     ids = toy_process_site(store)
     later = NEXT_DAY + timedelta(days=3)
     result = aggregate(
-        store, {"inputs": [{"value": "500 kW"}, {"sensor": ids["pv"], "weight": -1}]},
-        later, later + timedelta(days=1),
-    )  # fmt: skip
+        store,
+        {"inputs": [{"value": "500 kW"}, {"sensor": ids["pv"], "weight": -1}]},
+        later,
+        later + timedelta(days=1),
+    )
     assert result.empty and "empty report" in result.notes[-1]
 
 
@@ -295,5 +324,9 @@ def test_shared_reporter_helpers():
 def test_aggregator_input_names_must_differ(store):
     ids = toy_process_site(store)
     with pytest.raises(ReportError, match=r"input name\(s\) \['pv'\] are repeated"):
-        aggregate(store, {"inputs": [{"name": "pv", "sensor": ids["pv"]},
-                                     {"name": "pv", "value": "1 kW"}]}, DAY, NEXT_DAY)  # fmt: skip
+        aggregate(
+            store,
+            {"inputs": [{"name": "pv", "sensor": ids["pv"]}, {"name": "pv", "value": "1 kW"}]},
+            DAY,
+            NEXT_DAY,
+        )

@@ -63,9 +63,12 @@ def test_schema_init_is_idempotent(store_url):
 def test_entities_round_trip(store, site):
     assert store.get_account("acme").id == site["acc"].id
     battery = store.add_asset(
-        "battery", "battery", site["acc"].id, parent_id=site["building"].id,
+        "battery",
+        "battery",
+        site["acc"].id,
+        parent_id=site["building"].id,
         flex_model={"soc-max": "450 kWh"},
-    )  # fmt: skip
+    )
     assert store.get_asset(battery.id).flex_model == {"soc-max": "450 kWh"}
     assert [a.id for a in store.asset_ancestry(battery.id)] == [battery.id, site["building"].id]
     updated = store.update_asset(

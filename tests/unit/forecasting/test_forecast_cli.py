@@ -20,16 +20,19 @@ def _db(tmp_path: Path, prices: SeriesHistory) -> tuple[str, int]:
     path = str(tmp_path / "cli.duckdb")
     with open_store(path) as store:
         sensor = store.add_sensor(
-            "be-price", "EUR/MWh", timedelta(hours=1), timezone="Etc/GMT-1",
+            "be-price",
+            "EUR/MWh",
+            timedelta(hours=1),
+            timezone="Etc/GMT-1",
             knowledge_horizon=KnowledgeHorizon(kind="day_ahead", hour=13),
-        )  # fmt: skip
+        )
         src = store.get_or_create_source("EPEX", "market")
         store.save_beliefs(
             prices.frame.with_columns(
                 pl.lit(sensor.id).alias("sensor_id"),
                 pl.lit(src.id).alias("source_id"),
                 pl.lit(0.5).alias("cumulative_probability"),
-            )  # fmt: skip
+            )
         )
     return path, sensor.id
 
@@ -37,26 +40,67 @@ def _db(tmp_path: Path, prices: SeriesHistory) -> tuple[str, int]:
 def test_add_forecasts_then_show_accuracy(tmp_path: Path, be_prices: SeriesHistory) -> None:
     db, sid = _db(tmp_path, be_prices)
     args = [
-        "add", "forecasts", "--sensor", str(sid), "--from", "2015-11-10T12:00",
-        "--to", "2015-11-13T12:00", "--max-forecast-horizon", "PT36H",
-        "--min-forecast-horizon", "PT12H", "--model", "ridge", "--train-period", "P28D",
-        "--quantiles", "0.1,0.5,0.9", "--db", db, "--format", "json",
-    ]  # fmt: skip
+        "add",
+        "forecasts",
+        "--sensor",
+        str(sid),
+        "--from",
+        "2015-11-10T12:00",
+        "--to",
+        "2015-11-13T12:00",
+        "--max-forecast-horizon",
+        "PT36H",
+        "--min-forecast-horizon",
+        "PT12H",
+        "--model",
+        "ridge",
+        "--train-period",
+        "P28D",
+        "--quantiles",
+        "0.1,0.5,0.9",
+        "--db",
+        db,
+        "--format",
+        "json",
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, (r.output, r.exception)
     out = json.loads(r.stdout)
     assert out["viewpoints"] == 3 and out["beliefs"] == 216 and out["new"] == 216
     assert out["accuracy"][-1]["horizon"] == "all" and out["accuracy"][-1]["n"] == 72
     r = runner.invoke(
-        app, ["show", "forecast-accuracy", "--sensor", str(sid), "--bucket", "PT6H", "--db", db,
-              "--format", "json"],
-    )  # fmt: skip
+        app,
+        [
+            "show",
+            "forecast-accuracy",
+            "--sensor",
+            str(sid),
+            "--bucket",
+            "PT6H",
+            "--db",
+            db,
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, (r.output, r.exception)
     rows = json.loads(r.stdout)
     assert [x["horizon"] for x in rows] == ["12h", "18h", "24h", "30h", "all"]
     assert all(x["model"] == "ridge" for x in rows)
-    r = runner.invoke(app, ["show", "forecast-accuracy", "--sensor", str(sid), "--stored",
-                            "--db", db, "--format", "json"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "show",
+            "forecast-accuracy",
+            "--sensor",
+            str(sid),
+            "--stored",
+            "--db",
+            db,
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 5
     r = runner.invoke(app, ["show", "forecast-models", "--format", "json"])
     assert "lear" in [m["name"] for m in json.loads(r.stdout)]
@@ -65,9 +109,22 @@ def test_add_forecasts_then_show_accuracy(tmp_path: Path, be_prices: SeriesHisto
 def test_unknown_model_is_reported(tmp_path: Path, be_prices: SeriesHistory) -> None:
     db, sid = _db(tmp_path, be_prices)
     r = runner.invoke(
-        app, ["add", "forecasts", "--sensor", str(sid), "--from", "2015-11-10T12:00+01:00",
-              "--to", "2015-11-11T12:00+01:00", "--model", "prophet", "--db", db],
-    )  # fmt: skip
+        app,
+        [
+            "add",
+            "forecasts",
+            "--sensor",
+            str(sid),
+            "--from",
+            "2015-11-10T12:00+01:00",
+            "--to",
+            "2015-11-11T12:00+01:00",
+            "--model",
+            "prophet",
+            "--db",
+            db,
+        ],
+    )
     assert r.exit_code != 0
     assert isinstance(r.exception, UnknownModelError)
     assert "model 'prophet' is not registered" in str(r.exception)

@@ -146,9 +146,13 @@ def test_linear_models_get_degree_terms_of_a_temperature_regressor() -> None:
     power, _, _ = pv_serf()
     wx = read_csv("weather_psm3_serf_east_2016_15min.csv")
     temp = SeriesHistory.from_values(
-        wx["timestamp"], wx["temp_air_c"], resolution=timedelta(minutes=15),
-        timezone=PV_TIMEZONE, unit="°C", name="temp",
-    )  # fmt: skip
+        wx["timestamp"],
+        wx["temp_air_c"],
+        resolution=timedelta(minutes=15),
+        timezone=PV_TIMEZONE,
+        unit="°C",
+        name="temp",
+    )
     vp = datetime(2016, 8, 20, 12, tzinfo=timezone(timedelta(hours=-7)))
     grid = build_grid(power, vp - timedelta(days=3), vp)
     idx = np.arange(grid.n - 96, grid.n)  # events of the day before the viewpoint, all known
@@ -170,9 +174,12 @@ def test_recent_quantile_is_the_climatology_of_the_last_known_days() -> None:
     power, _, _ = pv_serf()
     vp = datetime(2016, 8, 20, 12, tzinfo=timezone(timedelta(hours=-7)))
     cfg = CycleConfig(
-        min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36),
-        train_period=timedelta(days=7), quantiles=(0.1, 0.5, 0.9), calibration="none",
-    )  # fmt: skip
+        min_horizon=timedelta(hours=12),
+        max_horizon=timedelta(hours=36),
+        train_period=timedelta(days=7),
+        quantiles=(0.1, 0.5, 0.9),
+        calibration="none",
+    )
     fc = forecast_cycles("recent-quantile", power, vp, vp + timedelta(hours=1), cfg)
     noon = datetime(2016, 8, 21, 12, tzinfo=vp.tzinfo)
     at = fc.filter(pl.col("event_start") == noon).sort("cumulative_probability")

@@ -32,10 +32,14 @@ def brussels_prices() -> SeriesHistory:
     t0 = datetime(2016, 2, 1, tzinfo=UTC)
     starts = pl.datetime_range(t0, t0 + timedelta(hours=len(vals) - 1), "1h", eager=True)
     return SeriesHistory.from_values(
-        starts, vals, resolution=timedelta(hours=1),
+        starts,
+        vals,
+        resolution=timedelta(hours=1),
         knowledge_horizon=KnowledgeHorizon(kind="day_ahead", hour=13),
-        timezone="Europe/Brussels", unit="EUR/MWh", name="be-price",
-    )  # fmt: skip
+        timezone="Europe/Brussels",
+        unit="EUR/MWh",
+        name="be-price",
+    )
 
 
 @pytest.mark.parametrize(("day", "hours"), [((2016, 3, 26), 23), ((2016, 10, 29), 25)])
@@ -50,10 +54,16 @@ def test_next_local_day_has_its_23_or_25_hours(
     assert local.dt.date().unique().to_list() == [date(*day) + timedelta(days=1)]
     # a fixed 24-hour window would take an hour of the wrong day, or miss one
     fixed = forecast_cycles(
-        "ridge", brussels_prices, vp, vp + timedelta(hours=1),
-        CycleConfig(min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36),
-                    train_period=timedelta(days=21)),
-    )  # fmt: skip
+        "ridge",
+        brussels_prices,
+        vp,
+        vp + timedelta(hours=1),
+        CycleConfig(
+            min_horizon=timedelta(hours=12),
+            max_horizon=timedelta(hours=36),
+            train_period=timedelta(days=21),
+        ),
+    )
     assert fixed.height == 24
 
 
@@ -93,9 +103,12 @@ def _price_db(tmp_path: Path, prices: SeriesHistory) -> tuple[str, int]:
     path = str(tmp_path / "hygiene.duckdb")
     with open_store(path) as store:
         sensor = store.add_sensor(
-            "be-price", "EUR/MWh", timedelta(hours=1), timezone="Etc/GMT-1",
+            "be-price",
+            "EUR/MWh",
+            timedelta(hours=1),
+            timezone="Etc/GMT-1",
             knowledge_horizon=KnowledgeHorizon(kind="day_ahead", hour=13),
-        )  # fmt: skip
+        )
         src = store.get_or_create_source("EPEX", "market")
         store.save_beliefs(
             prices.frame.with_columns(
@@ -113,10 +126,26 @@ def test_json_is_json_only_and_progress_is_logged_when_not_a_terminal(
     db, sid = _price_db(tmp_path, be_prices)
     monkeypatch.setenv("FLEXPIPE_PROGRESS_SECONDS", "0")  # a line per cycle
     r = runner.invoke(
-        app, ["add", "forecasts", "--sensor", str(sid), "--from", "2015-11-10T12:00",
-              "--to", "2015-11-13T12:00", "--model", "naive-day", "--train-period", "P14D",
-              "--db", db, "--format", "json"],
-    )  # fmt: skip
+        app,
+        [
+            "add",
+            "forecasts",
+            "--sensor",
+            str(sid),
+            "--from",
+            "2015-11-10T12:00",
+            "--to",
+            "2015-11-13T12:00",
+            "--model",
+            "naive-day",
+            "--train-period",
+            "P14D",
+            "--db",
+            db,
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, (r.output, r.exception)
     assert r.stdout.startswith("{")  # no leading empty line
     assert json.loads(r.stdout)["viewpoints"] == 3
@@ -157,8 +186,9 @@ def test_built_in_clear_sky_regressor_from_the_site_location(tmp_path: Path) -> 
     with open_store(str(tmp_path / "cs.duckdb")) as store:
         account = store.add_account("solar")
         site = store.add_asset("SERF", "building", account.id, latitude=39.742, longitude=-105.18)
-        pv = store.add_sensor("pv", "W", timedelta(minutes=15), timezone=PV_TIMEZONE,
-                              asset_id=site.id)  # fmt: skip
+        pv = store.add_sensor(
+            "pv", "W", timedelta(minutes=15), timezone=PV_TIMEZONE, asset_id=site.id
+        )
         meter = store.get_or_create_source("inverter", "user")
         store.save_beliefs(
             power.frame.with_columns(

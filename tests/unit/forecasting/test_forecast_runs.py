@@ -26,9 +26,12 @@ def _db(tmp_path: Path, prices: SeriesHistory) -> tuple[str, int, int]:
     load_frame = load.frame.filter(pl.col("event_start").is_between(lo, hi))
     with open_store(path) as store:
         price = store.add_sensor(
-            "be-price", "EUR/MWh", timedelta(hours=1), timezone="Etc/GMT-1",
+            "be-price",
+            "EUR/MWh",
+            timedelta(hours=1),
+            timezone="Etc/GMT-1",
             knowledge_horizon=KnowledgeHorizon(kind="day_ahead", hour=13),
-        )  # fmt: skip
+        )
         fr_load = store.add_sensor("fr-load-forecast", "MW", timedelta(hours=1))
         market = store.get_or_create_source("EPEX", "market")
         tso = store.get_or_create_source("RTE day-ahead", "forecaster")
@@ -44,11 +47,33 @@ def _db(tmp_path: Path, prices: SeriesHistory) -> tuple[str, int, int]:
 
 
 def _add(db: str, sid: int, start: str, end: str, *extra: str) -> dict:
-    args = ["add", "forecasts", "--sensor", str(sid), "--from", start, "--to", end,
-            "--max-forecast-horizon", "PT36H", "--min-forecast-horizon", "PT12H",
-            "--model", "ridge", "--train-period", "P14D", "--quantiles", "0.1,0.5,0.9",
-            "--calibration-window", "P14D",
-            "--db", db, "--format", "json", *extra]  # fmt: skip
+    args = [
+        "add",
+        "forecasts",
+        "--sensor",
+        str(sid),
+        "--from",
+        start,
+        "--to",
+        end,
+        "--max-forecast-horizon",
+        "PT36H",
+        "--min-forecast-horizon",
+        "PT12H",
+        "--model",
+        "ridge",
+        "--train-period",
+        "P14D",
+        "--quantiles",
+        "0.1,0.5,0.9",
+        "--calibration-window",
+        "P14D",
+        "--db",
+        db,
+        "--format",
+        "json",
+        *extra,
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, (r.output, r.exception)
     return json.loads(r.stdout)
@@ -60,8 +85,16 @@ def test_runs_with_other_settings_coexist_and_accuracy_lists_both(
     db, sid, load_id = _db(tmp_path, be_prices)
     plain = _add(db, sid, "2015-11-10T12:00", "2015-11-12T12:00")
     with_load = _add(db, sid, "2015-11-10T12:00", "2015-11-12T12:00", "--regressor", str(load_id))
-    named = _add(db, sid, "2015-11-10T12:00", "2015-11-12T12:00", "--regressor", str(load_id),
-                 "--label", "ridge with load")  # fmt: skip
+    named = _add(
+        db,
+        sid,
+        "2015-11-10T12:00",
+        "2015-11-12T12:00",
+        "--regressor",
+        str(load_id),
+        "--label",
+        "ridge with load",
+    )
     assert len({plain["source"], with_load["source"], named["source"]}) == 3
     assert plain["inputs"] == "history only" and with_load["inputs"] == f"sensor {load_id}"
     assert with_load["source_name"].startswith(f"flexpipe ridge + sensor {load_id} [")
@@ -73,8 +106,21 @@ def test_runs_with_other_settings_coexist_and_accuracy_lists_both(
     # the same settings again reuse their source and store nothing new
     again = _add(db, sid, "2015-11-10T12:00", "2015-11-12T12:00")
     assert again["source"] == plain["source"] and again["new"] == 0
-    r = runner.invoke(app, ["show", "forecast-accuracy", "--sensor", str(sid), "--db", db,
-                            "--bucket", "PT48H", "--format", "json"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "show",
+            "forecast-accuracy",
+            "--sensor",
+            str(sid),
+            "--db",
+            db,
+            "--bucket",
+            "PT48H",
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, (r.output, r.exception)
     rows = [x for x in json.loads(r.stdout) if x["horizon"] == "all"]
     assert {x["source_id"] for x in rows} == {plain["source"], with_load["source"], named["source"]}
@@ -97,8 +143,22 @@ def test_accuracy_of_add_forecasts_scores_only_forecasts_made_from_its_start(
     assert overall["pinball"] is not None and overall["pinball"] > 0
     assert 0.0 <= overall["coverage"] <= 1.0
     # show forecast-accuracy can be cut the same way (viewpoints from a time on)
-    r = runner.invoke(app, ["show", "forecast-accuracy", "--sensor", str(sid), "--db", db,
-                            "--made-from", "2015-11-10T12:00", "--bucket", "PT48H",
-                            "--format", "json"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "show",
+            "forecast-accuracy",
+            "--sensor",
+            str(sid),
+            "--db",
+            db,
+            "--made-from",
+            "2015-11-10T12:00",
+            "--bucket",
+            "PT48H",
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, (r.output, r.exception)
     assert [x["n"] for x in json.loads(r.stdout) if x["horizon"] == "all"] == [48]

@@ -105,13 +105,14 @@ def test_regressor_sensor_from_the_store(tmp_path: Path) -> None:
                     pl.lit(sensor.id).alias("sensor_id"),
                     pl.lit(src.id).alias("source_id"),
                     pl.lit(0.5).alias("cumulative_probability"),
-                )  # fmt: skip
+                )
             )
         vp = datetime(2016, 8, 20, 12, tzinfo=timezone(timedelta(hours=-7)))
         cfg = CycleConfig(
-            min_horizon=timedelta(hours=12), max_horizon=timedelta(hours=36),
+            min_horizon=timedelta(hours=12),
+            max_horizon=timedelta(hours=36),
             train_period=timedelta(days=14),
-        )  # fmt: skip
+        )
         run = forecast_sensor(
             store, pv.id, vp, vp + timedelta(hours=1), cfg, model="ridge", regressor_ids=[cs.id]
         )
