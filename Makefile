@@ -25,6 +25,7 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@! grep -rn --include='*.py' -e '# fmt: skip' -e '# fmt: off' flex_pipelines assets_defs resources schedules tests bench || (echo 'hand layouts (# fmt: skip/off) are not allowed: let ruff format format' && false)
 
 format: venv
 	$(BIN)/ruff format .
