@@ -17,7 +17,9 @@ time is ``<= v``:
   at ``v`` (``reg_<name>``, an as-of join), and with ``regressor_profiles`` the whole local day
   profile of the delivery day ``D`` of ``t`` and of ``D-k`` (``regprof_<name>_d<k>_s<slot>``, the
   exogenous inputs of LEAR), or with ``regressor_day_mean`` its mean over ``D``
-  (``regmean_<name>``); for a temperature regressor with ``degree_days`` also its heating
+  (``regmean_<name>``); with ``regressor_daily_lags`` its value at the events of the target's
+  daily lags (``reglag_<name>_day_<n>``, e.g. the clear-sky irradiance of the past days whose
+  PV a clear-sky-index model normalises); for a temperature regressor with ``degree_days`` also its heating
   and cooling degree terms at ``t`` (``hdd_<name>``, ``cdd_<name>``).
 
 Columns in the target's unit are flagged (``target_like``) so models can transform them together
@@ -68,6 +70,8 @@ class FeatureSpec:
     regressor_day_mean: bool = False
     #: heating/cooling degree terms of temperature regressors
     degree_days: bool = False
+    #: each regressor's value at the events of the target's daily lags (``reglag_<name>_day_<n>``)
+    regressor_daily_lags: bool = False
 
     def lookback(self, max_horizon: timedelta) -> timedelta:
         """How much history before a viewpoint the deepest lag reaches (for the history check)."""
@@ -116,8 +120,9 @@ class DesignMatrix:
 def _nth_known_back(
     grid: Grid, idx: np.ndarray, vp: np.ndarray, n: int, step_days: int, max_steps: int
 ) -> np.ndarray:
-    """Value at the same local time, ``step_days`` apart, n-th most recent known at ``vp``."""
-    out = np.full(len(idx), np.nan)
+    """Grid index of the same local time, ``step_days`` apart, n-th most recent known at ``vp``
+    (-1 where there is none)."""
+    out = np.full(len(idx), -1, dtype=np.int64)
     count = np.zeros(len(idx), dtype=np.int64)
     j = idx.copy()
     for _ in range(max_steps):
@@ -126,11 +131,16 @@ def _nth_known_back(
         jj = np.maximum(j, 0)
         known = valid & (grid.known_us[jj] <= vp)
         count += known
-        hit = known & (count == n) & np.isnan(out)
-        out[hit] = grid.values[jj[hit]]
+        hit = known & (count == n) & (out < 0)
+        out[hit] = jj[hit]
         if not valid.any():
             break
     return out
+
+
+def _at(grid: Grid, j: np.ndarray) -> np.ndarray:
+    """Grid values at indices ``j`` (NaN where ``j`` is -1)."""
+    return np.where(j >= 0, grid.values[np.maximum(j, 0)], np.nan)
 
 
 def _day_profiles(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
@@ -229,12 +239,14 @@ def build_design(
     event_us = grid.times_us[idx]
     horizon_h = (event_us - vp_us) / 3.6e9
     max_h_days = int(np.ceil(max(horizon_h.max(initial=0.0), 0.0) / 24.0)) + 2
+    lag_idx: dict[int, np.ndarray] = {}
     for n in spec.daily_lags:
-        cols.append(_nth_known_back(grid, idx, vp_us, n, 1, n + max_h_days + 7))
+        lag_idx[n] = _nth_known_back(grid, idx, vp_us, n, 1, n + max_h_days + 7)
+        cols.append(_at(grid, lag_idx[n]))
         names.append(f"lag_day_{n}")
         tlike.append(True)
     for n in spec.weekly_lags:
-        cols.append(_nth_known_back(grid, idx, vp_us, n, 7, n + max_h_days // 7 + 3))
+        cols.append(_at(grid, _nth_known_back(grid, idx, vp_us, n, 7, n + max_h_days // 7 + 3)))
         names.append(f"lag_week_{n}")
         tlike.append(True)
     for n in spec.profile_days:
@@ -298,6 +310,12 @@ def build_design(
             cols.append(mean)
             names.append(f"regmean_{reg.name}")
             tlike.append(False)
+        if spec.regressor_daily_lags:
+            for n, j in lag_idx.items():
+                lag_vals = regressor_at_event(reg, np.where(j >= 0, grid.times_us[j], -1), vp_us)
+                cols.append(np.where(j >= 0, lag_vals, np.nan))
+                names.append(f"reglag_{reg.name}_day_{n}")
+                tlike.append(False)
         if spec.degree_days and is_temperature(reg.unit):
             hdd, cdd = degree_days(vals, reg.unit)
             cols += [hdd, cdd]

@@ -16,6 +16,7 @@ from flex_pipelines.forecasting.models.baseline import (
 )
 from flex_pipelines.forecasting.models.boosting import HistGradientBoosting
 from flex_pipelines.forecasting.models.linear import LassoLags, Lear, RidgeLags, RidgeProfiles
+from flex_pipelines.forecasting.models.solar import ClearSkyIndexQuantile
 from flex_pipelines.forecasting.models.statistical import ExponentialSmoothingModel, Sarimax
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "list_models",
     "sort_quantiles",
     "RecentQuantile",
+    "ClearSkyIndexQuantile",
     "SeasonalNaiveDay",
     "SeasonalNaiveWeek",
     "HistGradientBoosting",

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 from sklearn.linear_model import Lasso, LassoLarsIC, Ridge, RidgeCV
 
+from flex_pipelines.forecasting.errors import ForecastingError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
 from flex_pipelines.forecasting.models.base import FitContext, PointModel
 from flex_pipelines.units import UnitError, is_price_unit
@@ -75,6 +76,17 @@ class LinearLagModel(PointModel):
 
     def make_estimator(self, n_samples: int, n_features: int) -> object:
         raise NotImplementedError
+
+    def feature_spec(self, holiday_country: str | None) -> FeatureSpec:
+        """The class's features; params ``profile_days`` / ``profile_weeks`` (lists of n) replace
+        its day-profile lags (e.g. ``profile_weeks=[1, 2]`` for load's weekly pattern)."""
+        from dataclasses import replace
+
+        spec = super().feature_spec(holiday_country)
+        for key in ("profile_days", "profile_weeks"):
+            if key in self.params:
+                spec = replace(spec, **{key: tuple(int(n) for n in self.params[key])})  # type: ignore[attr-defined]
+        return spec
 
     # --- transforms ------------------------------------------------------------------
     def _fwd(self, v: np.ndarray) -> np.ndarray:
@@ -133,6 +145,8 @@ class LinearLagModel(PointModel):
         return (X - self._col_mean) / self._col_std
 
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
+        if "transform" in self.params:  # "asinh", "none" or "auto"
+            self.transform = _transform_param(self.params["transform"])
         if self.transform == "auto":
             self.transform = "asinh" if _is_price(ctx.unit) else None
         center = self._center(train)
@@ -176,6 +190,12 @@ class LinearLagModel(PointModel):
                 est = self._models.get(int(g), fallback)
                 out[rows] = est.predict(Xs[rows])  # type: ignore[attr-defined]
         return self._inv(out) + self._center(test)
+
+
+def _transform_param(value: object) -> str | None:
+    if value in (None, "none", "asinh", "auto"):
+        return None if value in (None, "none") else str(value)
+    raise ForecastingError(f"model parameter transform={value!r}: use 'asinh', 'none' or 'auto'")
 
 
 def _is_price(unit: str) -> bool:
