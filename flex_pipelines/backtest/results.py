@@ -42,6 +42,8 @@ class BacktestDay:
     costs: dict[str, float]
     solve_s: dict[str, float]
     over_limit_mwh: dict[str, float] = field(default_factory=dict)  # see settle.over_limit_mwh
+    #: device power per variant (MW per step, devices summed), kept when asked for
+    power_mw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def savings(self, variant: str) -> float:
         return self.baseline_cost - self.costs[variant]

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
+import numpy as np
+
 from flex_pipelines.backtest.inputs import InputView, Realised, SiteInputs
 from flex_pipelines.backtest.results import BacktestDay, BacktestResult
 from flex_pipelines.backtest.settle import (
@@ -105,6 +107,7 @@ def run_backtest(
     *,
     gate_closure: str,
     progress: Callable[[int, int, date], None] | None = None,
+    keep_schedules: bool = False,
 ) -> BacktestResult:
     """Backtest a site over local ``days`` (see the module docstring).
 
@@ -120,6 +123,8 @@ def run_backtest(
         ``HH:MM`` local time on the day before: each day's viewpoint.
     progress
         Called as ``progress(done, total, day)`` after each day.
+    keep_schedules
+        Keep each variant's device power (MW, devices summed) in ``BacktestDay.power_mw``.
 
     Returns
     -------
@@ -152,7 +157,7 @@ def run_backtest(
         perfect = next(v for v in variants if v.name == "perfect")
         try:
             problem = settlement_problem(view(perfect), scope, start, end, soc["perfect"])
-            costs, solve_s, ends, over = {}, {}, {}, {}
+            costs, solve_s, ends, over, kept = {}, {}, {}, {}, {}
             for v in variants:
                 t1 = time.perf_counter()
                 try:
@@ -162,8 +167,12 @@ def run_backtest(
                 solve_s[v.name] = time.perf_counter() - t1
                 costs[v.name] = realised_cost(problem, res)
                 over[v.name] = over_limit_mwh(problem, res)
+                if keep_schedules:
+                    kept[v.name] = np.sum([d.power_mw for d in res.devices], axis=0)
                 ends[v.name] = _end_soc(res)
-            out.days.append(BacktestDay(day, vp, baseline_cost(problem), costs, solve_s, over))
+            out.days.append(
+                BacktestDay(day, vp, baseline_cost(problem), costs, solve_s, over, kept)
+            )
             soc.update(ends)
         except FlexPipelinesError as exc:
             out.skipped.append((day, str(exc)))

@@ -4,7 +4,9 @@
 same check as :func:`~flex_pipelines.service.schedule.prepare_schedule`: read every input,
 write every output), and runs :func:`flex_pipelines.backtest.run.run_backtest` with the one
 scheduling path: each variant-day is :func:`~flex_pipelines.service.schedule.schedule` on the
-variant's view of the store, as of the day's viewpoint, storage devices only, not saved. The
+variant's view of the store, as of the day's viewpoint, storage devices only, not saved; a
+variant-day whose inputs have gaps as seen from the viewpoint
+(:func:`~flex_pipelines.service.schedule.input_gaps`) is not scheduled (the day is skipped). The
 result is saved in ``backtest_runs``/``backtest_days`` unless ``save=False``.
 """
 
@@ -22,7 +24,13 @@ from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.scheduling.result import ScheduleResult
 from flex_pipelines.service.access import Caller
-from flex_pipelines.service.schedule import SchedulePlan, prepare_schedule, schedule
+from flex_pipelines.service.schedule import (
+    MissingInputsError,
+    SchedulePlan,
+    input_gaps,
+    prepare_schedule,
+    schedule,
+)
 from flex_pipelines.sites import AssetTree
 
 __all__ = ["backtest"]
@@ -47,6 +55,7 @@ def backtest(
     gate_closure: str | None = None,
     save: bool = True,
     progress: Callable[[int, int, date], None] | None = None,
+    keep_schedules: bool = False,
 ) -> BacktestResult:
     """Backtest ``site_id`` over local days ``first``..``last`` (inclusive).
 
@@ -65,6 +74,8 @@ def backtest(
         Save the result in ``backtest_runs``/``backtest_days`` (sets ``result.run_id``).
     progress
         ``progress(done, total, day)`` after each day.
+    keep_schedules
+        Keep each variant's device power per day (``BacktestDay.power_mw``, MW).
 
     Raises
     ------
@@ -106,6 +117,9 @@ def backtest(
         viewpoint: datetime,
         soc: dict[int, str] | None,
     ) -> ScheduleResult:
+        gap = input_gaps(view, site, start, end)  # type: ignore[arg-type]
+        if gap:  # the scheduler would read a missing load as zero: not what was known
+            raise MissingInputsError(f"{gap} as known at {viewpoint.isoformat()}")
         records = schedule(
             caller,
             view,  # type: ignore[arg-type]
@@ -121,7 +135,15 @@ def backtest(
 
     inputs = site_inputs(store, site, tree)
     result = run_backtest(
-        store, tree, inputs, days, chosen, schedule_day, gate_closure=gate, progress=progress
+        store,
+        tree,
+        inputs,
+        days,
+        chosen,
+        schedule_day,
+        gate_closure=gate,
+        progress=progress,
+        keep_schedules=keep_schedules,
     )
     if save:
         from flex_pipelines.backtest.store import save_result
