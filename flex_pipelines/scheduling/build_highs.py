@@ -29,6 +29,7 @@ import numpy as np
 
 from flex_pipelines.scheduling.build_links import link_blocks
 from flex_pipelines.scheduling.build_process import check_processes, process_blocks
+from flex_pipelines.scheduling.build_scenarios import scenario_blocks
 from flex_pipelines.scheduling.build_site import site_blocks
 from flex_pipelines.scheduling.extensions import device_extension_blocks
 from flex_pipelines.scheduling.linear_model import STEPS, LinearModel
@@ -86,6 +87,8 @@ class Layout:
     site_soft: dict[str, SoftRows] = field(default_factory=dict)
     commitments: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     balance: np.ndarray | None = None
+    # a risk-aware build: the scenarios' costs and CVaR columns (build_scenarios.ScenarioLayout)
+    scenarios: Any = None
 
 
 def flow_bounds(dev: Device) -> tuple[np.ndarray, np.ndarray]:
@@ -113,8 +116,10 @@ def formulate(p: SchedulingProblem, *, split_site: bool = False) -> tuple[Linear
         device_extension_blocks(m, lay, p, d_i, dev)
     check_processes(p)
     process_blocks(m, lay, p)
-    site_blocks(m, lay, p, split_site=split_site)
+    site_blocks(m, lay, p, split_site=split_site, main=p.scenarios is None)
     link_blocks(m, lay, p)
+    if p.scenarios is not None:  # electricity's connection once per scenario, and the CVaR
+        scenario_blocks(m, lay, p)
     return m, lay
 
 

@@ -18,7 +18,7 @@ from flex_pipelines.scheduling.problem import Commitment, SchedulingProblem, Sit
 if TYPE_CHECKING:
     from flex_pipelines.scheduling.build_highs import Layout
 
-__all__ = ["net_bounds", "site_blocks"]
+__all__ = ["connected_blocks", "net_bounds", "site_blocks"]
 
 
 def _members(p: SchedulingProblem, site: Site) -> list[int]:
@@ -58,14 +58,19 @@ def _linear_site(p: SchedulingProblem, s: Site) -> bool:
     )
 
 
-def site_blocks(m: LinearModel, lay: Layout, p: SchedulingProblem, *, split_site: bool) -> None:
+def site_blocks(
+    m: LinearModel, lay: Layout, p: SchedulingProblem, *, split_site: bool, main: bool = True
+) -> None:
     """Every commodity's balance and its terms; the first (electricity) fills the Layout's
-    view for the dynamic programme."""
+    view for the dynamic programme. ``main`` False: all but electricity's grid connection
+    (a risk-aware build adds that once per scenario, :mod:`~.build_scenarios`)."""
     for s in p.sites:
-        if s.internal and s is not p.site:
+        if s is p.site and not main:
+            pass
+        elif s.internal and s is not p.site:
             _internal(m, lay, p, s)
         else:
-            _connected(m, lay, p, s, split_site=split_site)
+            connected_blocks(m, lay, p, s, split_site=split_site)
         for c in s.commitments:
             if c.members is not None:
                 _scoped_commitment(m, lay, p, c)
@@ -95,19 +100,20 @@ def _internal(m: LinearModel, lay: Layout, p: SchedulingProblem, s: Site) -> Non
     )
 
 
-def _connected(
-    m: LinearModel, lay: Layout, p: SchedulingProblem, s: Site, *, split_site: bool
+def connected_blocks(
+    m: LinearModel, lay: Layout, p: SchedulingProblem, s: Site, *, split_site: bool, tag: str = ""
 ) -> None:
     """A grid connection: balance (net = inflexible + devices [+ processes]), energy cost, hard
-    limits, soft limits, peaks and commitments on the net power."""
+    limits, soft limits, peaks and commitments on the net power. ``tag`` is appended to every
+    block's name and cost term (one scenario's connection: ``[scenario 3]``)."""
     from flex_pipelines.scheduling.build_highs import ExclusivePair, flow_bounds, soft_upper
     from flex_pipelines.scheduling.build_process import process_fixed_mw, process_terms
 
     main = s is p.site
     T, dt = p.n_steps, p.dt
     steps = np.arange(T)
-    sfx = "" if main else f"[{s.commodity}]"
-    term = s.commodity
+    sfx = ("" if main else f"[{s.commodity}]") + tag
+    term = s.commodity + tag
     kind = "site balance" if main else "commodity balance"
     members = _members(p, s)
     flows = _flows(lay, members, steps)
@@ -216,13 +222,19 @@ def _connected(
         up_ub = np.maximum(net_hi - c.baseline_mw, 0.0)
         dn_ub = np.maximum(c.baseline_mw - net_lo, 0.0)
         up = m.add_cols(
-            f"{c.name} up", T, 0.0, up_ub, dt * c.up_price, kind="deviation", term=c.name
+            f"{c.name}{tag} up", T, 0.0, up_ub, dt * c.up_price, kind="deviation", term=c.name + tag
         )
         dn = m.add_cols(
-            f"{c.name} down", T, 0.0, dn_ub, -dt * c.down_price, kind="deviation", term=c.name
+            f"{c.name}{tag} down",
+            T,
+            0.0,
+            dn_ub,
+            -dt * c.down_price,
+            kind="deviation",
+            term=c.name + tag,
         )
         m.add_rows(
-            f"commitment {c.name}",
+            f"commitment {c.name}{tag}",
             T,
             [(steps, imp, 1.0), (steps, exp, -1.0), (steps, up, -1.0), (steps, dn, 1.0)],
             c.baseline_mw,
@@ -231,7 +243,7 @@ def _connected(
             kind="commitment" if main else "commodity commitment",
             couples=(DEVICES,),
         )
-        lay.pairs.append(ExclusivePair(f"commitment {c.name}", up, dn, up_ub, dn_ub))
+        lay.pairs.append(ExclusivePair(f"commitment {c.name}{tag}", up, dn, up_ub, dn_ub))
         if main:
             lay.commitments.append((up, dn))
 

@@ -48,6 +48,8 @@ DP_COLS = frozenset(
 def applicable(base: LinearModel, lay: Layout, p: SchedulingProblem) -> str | None:
     """None when the dynamic programme applies to this problem, else why not (read from the
     description: the kinds of its blocks and what they couple)."""
+    if p.scenarios is not None:
+        return "scenarios (one schedule for several price and load paths)"
     if p.processes:
         return "processes"
     if lay.modes:

@@ -14,7 +14,7 @@ the run record. Asset-level flex-contexts are inherited (nearest wins):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,12 @@ __all__ = [
     "FLEX_CONTEXT_ID_LISTS",
     "FLEX_CONTEXT_OUTPUT_FIELDS",
     "FlexContext",
+    "RISK_FIELDS",
+    "RiskSettings",
     "merge_flex_contexts",
     "parse_flex_context",
     "parse_flex_contexts",
+    "parse_risk",
     "upgrade_flex_context",
 ]
 
@@ -42,12 +45,18 @@ DEPRECATED_CONTEXT_FIELDS = {
     "consumption-price-sensor": "consumption-price",
     "production-price-sensor": "production-price",
 }
-FLEX_CONTEXT_FIELDS = SITE_FIELDS | {
-    "commodities",
-    "aggregate-power",
-    "inflexible-device-sensors",
-    *DEPRECATED_CONTEXT_FIELDS,
-}
+#: risk-aware scheduling (top level only): :func:`parse_risk`
+RISK_FIELDS = frozenset({"risk-aversion", "cvar-alpha", "scenarios", "scenario-seed"})
+FLEX_CONTEXT_FIELDS = (
+    SITE_FIELDS
+    | RISK_FIELDS
+    | {
+        "commodities",
+        "aggregate-power",
+        "inflexible-device-sensors",
+        *DEPRECATED_CONTEXT_FIELDS,
+    }
+)
 #: flex-context fields naming sensors the scheduler writes (the rest it reads)
 FLEX_CONTEXT_OUTPUT_FIELDS = ("aggregate-power", "aggregate-consumption", "aggregate-production")
 #: flex-context fields that are (or whose list items may be) bare sensor ids
@@ -157,7 +166,7 @@ def parse_flex_contexts(
     if "electricity" in by_commodity:
         elec, smart = by_commodity.pop("electricity"), True
     else:
-        elec = {k: v for k, v in top.items() if k != "commodities"}
+        elec = {k: v for k, v in top.items() if k != "commodities" and k not in RISK_FIELDS}
         smart = bool(entries) and not any(elec.get(k) is not None for k in GRID_FIELDS)
     for commodity, context, smart_defaults in [("electricity", elec, smart)] + [
         (c, e, True) for c, e in by_commodity.items()
@@ -182,3 +191,95 @@ def parse_flex_context(
         parsed.relax["electricity"],
         parsed.site_power_capacity["electricity"],
     )
+
+
+#: at most this many scenarios per solve (each adds the site's columns and rows once)
+MAX_SCENARIOS = 1000
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """The flex-context's risk-aware fields: ``risk-aversion`` λ ≥ 0 (objective: expected cost +
+    λ × CVaR), ``cvar-alpha`` α in (0, 1) (CVaR: the mean cost of the worst 1 − α share of the
+    scenarios), ``scenarios`` (how many price/load paths) and ``scenario-seed`` (their random
+    seed)."""
+
+    risk_aversion: float = 0.0
+    cvar_alpha: float = 0.9
+    scenarios: int = 20
+    seed: int = 0
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SchedulingError(f"flex-context field {name!r} = {value!r}: expected a number")
+    if not np.isfinite(value):
+        raise SchedulingError(f"flex-context field {name!r} = {value!r}: must be finite")
+    return float(value)
+
+
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SchedulingError(f"flex-context field {name!r} = {value!r}: expected a whole number")
+    if not low <= value <= high:
+        raise SchedulingError(
+            f"flex-context field {name!r} = {value!r}: must be between {low} and {high}"
+        )
+    return int(value)
+
+
+def parse_risk(fc: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> RiskSettings | None:
+    """The risk-aware fields of a flex-context, or None when it gives none of them (the
+    deterministic schedule).
+
+    >>> parse_risk({"risk-aversion": 0.5})
+    RiskSettings(risk_aversion=0.5, cvar_alpha=0.9, scenarios=20, seed=0)
+    >>> parse_risk({"consumption-price": "50 EUR/MWh"}) is None
+    True
+
+    Raises
+    ------
+    SchedulingError
+        Naming field and value: ``risk-aversion`` negative, ``cvar-alpha`` outside (0, 1),
+        ``scenarios`` not a whole number from 1 to :data:`MAX_SCENARIOS`, ``scenario-seed`` not
+        a whole number ≥ 0, or a risk field inside a ``commodities`` entry.
+    """
+    if not isinstance(fc, Mapping):
+        for e in fc or []:
+            if isinstance(e, Mapping) and RISK_FIELDS & set(e):
+                raise SchedulingError(
+                    f"flex-context field {sorted(RISK_FIELDS & set(e))[0]!r}: give risk fields "
+                    "at the top level of the flex-context (they apply to the whole site)"
+                )
+        return None
+    for e in fc.get("commodities") or []:
+        if isinstance(e, Mapping) and RISK_FIELDS & set(e):
+            raise SchedulingError(
+                f"commodities entry {e.get('commodity', 'electricity')!r}: field "
+                f"{sorted(RISK_FIELDS & set(e))[0]!r} belongs at the top level of the flex-context"
+            )
+    given = {k: fc[k] for k in RISK_FIELDS if fc.get(k) is not None}
+    if not given:
+        return None
+    out = RiskSettings()
+    if "risk-aversion" in given:
+        lam = _number("risk-aversion", given["risk-aversion"])
+        if lam < 0:
+            raise SchedulingError(
+                f"flex-context field 'risk-aversion' = {given['risk-aversion']!r}: must be "
+                "0 (risk-neutral: expected cost) or more"
+            )
+        out = replace(out, risk_aversion=lam)
+    if "cvar-alpha" in given:
+        alpha = _number("cvar-alpha", given["cvar-alpha"])
+        if not 0.0 < alpha < 1.0:
+            raise SchedulingError(
+                f"flex-context field 'cvar-alpha' = {given['cvar-alpha']!r}: must be between 0 "
+                "and 1, exclusive (0.9: the mean cost of the worst 10 % of the scenarios)"
+            )
+        out = replace(out, cvar_alpha=alpha)
+    if "scenarios" in given:
+        out = replace(out, scenarios=_integer("scenarios", given["scenarios"], 1, MAX_SCENARIOS))
+    if "scenario-seed" in given:
+        out = replace(out, seed=_integer("scenario-seed", given["scenario-seed"], 0, 2**63 - 1))
+    return out

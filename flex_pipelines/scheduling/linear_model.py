@@ -85,6 +85,30 @@ class LinearModel:
         self._extra_cost.append((idx, vals))
         self.cost_parts.append((term, idx, np.broadcast_to(vals, idx.shape)))
 
+    def cost_mark(self) -> tuple[int, int, int, float, dict[str, float]]:
+        """Where the costs stand now (for :meth:`scale_costs_since`)."""
+        return (
+            len(self._cost),
+            len(self._extra_cost),
+            len(self.cost_parts),
+            self.offset,
+            dict(self.offset_terms),
+        )
+
+    def scale_costs_since(
+        self, mark: tuple[int, int, int, float, dict[str, float]], factor: float
+    ) -> None:
+        """Multiply every cost added after ``mark`` (column costs, added costs, their labelled
+        parts, constants) by ``factor``: a scenario's costs weighted by its probability."""
+        n_cost, n_extra, n_parts, offset, terms = mark
+        self._cost[n_cost:] = [c * factor for c in self._cost[n_cost:]]
+        self._extra_cost[n_extra:] = [(i, v * factor) for i, v in self._extra_cost[n_extra:]]
+        self.cost_parts[n_parts:] = [(t, i, v * factor) for t, i, v in self.cost_parts[n_parts:]]
+        self.offset = offset + (self.offset - offset) * factor
+        for term, value in self.offset_terms.items():
+            before = terms.get(term, 0.0)
+            self.offset_terms[term] = before + (value - before) * factor
+
     def add_offset(self, value: float, term: str = "") -> None:
         """Add a constant (currency) to the objective, labelled with its term."""
         self.offset += float(value)

@@ -16,7 +16,7 @@ with ``b = (eff - 1) / ln(eff)`` (``b = 1`` when ``eff = 1``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ __all__ = [
     "Device",
     "FixedLoad",
     "Group",
+    "Scenarios",
     "SchedulingProblem",
     "Site",
     "integrate_soc",
@@ -201,6 +202,48 @@ class Site:
 
 
 @dataclass
+class Scenarios:
+    """Paths of a site's uncertain inputs for a risk-aware solve (S scenarios × T steps).
+
+    One schedule of the devices (the first stage) is shared by every scenario; each scenario has
+    its own grid import and export and its own cost (see :mod:`~.build_scenarios`).
+
+    Attributes
+    ----------
+    consumption_price, production_price
+        (S, T), CUR/MWh.
+    inflexible_mw
+        (S, T), MW, net inflexible consumption (consumption positive).
+    weights
+        (S,), probabilities summing to 1.
+    risk_aversion
+        λ ≥ 0: the objective is expected cost + λ × CVaR_α of the cost.
+    cvar_alpha
+        α in (0, 1): CVaR_α is the mean cost of the worst (1 − α) share of the scenarios.
+    """
+
+    consumption_price: np.ndarray
+    production_price: np.ndarray
+    inflexible_mw: np.ndarray
+    weights: np.ndarray
+    risk_aversion: float = 0.0
+    cvar_alpha: float = 0.9
+
+    @property
+    def n(self) -> int:
+        return int(self.weights.size)
+
+    def site(self, base: Site, k: int) -> Site:
+        """Scenario ``k``'s electricity site: ``base`` with the scenario's prices and load."""
+        return replace(
+            base,
+            consumption_price=self.consumption_price[k],
+            production_price=self.production_price[k],
+            inflexible_mw=self.inflexible_mw[k],
+        )
+
+
+@dataclass
 class SchedulingProblem:
     """Everything a build needs, in engine units."""
 
@@ -216,6 +259,8 @@ class SchedulingProblem:
     couplings: list[Coupling] = field(default_factory=list)
     fixed_loads: list[FixedLoad] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. deprecated fields used
+    #: risk-aware solve: one device schedule for several price/load paths (None: deterministic)
+    scenarios: Scenarios | None = None
 
     @property
     def sites(self) -> list[Site]:

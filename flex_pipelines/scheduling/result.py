@@ -58,6 +58,8 @@ class ScheduleResult:
     mip_gap: float = 0.0
     notes: list[str] = field(default_factory=list)
     method: str = ""  # highs backend: "dp", "lp" (LP exact, no binaries) or "milp"
+    #: a risk-aware solve: costs over the scenarios (risk.RiskSummary); costs are their mean
+    risk: Any = None
 
     def device(self, name: str) -> DeviceSchedule:
         for d in self.devices:
@@ -91,6 +93,7 @@ class ScheduleResult:
             "iterations": self.iterations,
             "mip_gap": self.mip_gap,
             "notes": self.notes,
+            **({"risk": self.risk.to_json()} if self.risk is not None else {}),
             "start": start,
             "end": g.end.isoformat(),
             "resolution": res,

@@ -26,6 +26,7 @@ from flex_pipelines.scheduling.diagnostics import (
 from flex_pipelines.scheduling.dp import applicable, solve_dp
 from flex_pipelines.scheduling.exact import solve_exact
 from flex_pipelines.scheduling.fields import SensorResolver
+from flex_pipelines.scheduling.flex_context import parse_risk
 from flex_pipelines.scheduling.grid import SchedulingError, make_grid
 from flex_pipelines.scheduling.joint import process_powers, run_starts
 from flex_pipelines.scheduling.problem import SchedulingProblem
@@ -37,6 +38,7 @@ from flex_pipelines.scheduling.result import (
     site_net_power,
     unmet_soft_constraints,
 )
+from flex_pipelines.scheduling.risk import risk_summary
 
 __all__ = [
     "build_problem",
@@ -90,8 +92,7 @@ def solve(
             done = _solve_dp(problem, base, lay, method, t_build)
             if done is not None:
                 return done
-        s = problem.site
-        concave = (s.consumption_price < 0) | (s.production_price > s.consumption_price)
+        concave = _concave(problem)
         kw = {} if mip_rel_gap is None else {"mip_rel_gap": mip_rel_gap}
         run, stats = solve_exact(base, lay, time_limit=time_limit, concave=concave, **kw)
         t_solve = time.perf_counter() - t0 - t_build
@@ -115,6 +116,7 @@ def solve(
         )
         result.mip_gap = stats.gap
         result.method = "milp" if stats.binaries else "lp"
+        _attach_risk(problem, lay, x, result, power, soc, procs)
         if run.status == "Feasible":
             result.status = "feasible"
             result.notes.append(
@@ -139,11 +141,48 @@ def solve(
             run.iterations,
             processes=procs,
         )
+        _attach_risk(problem, run.layout, run.x, result, power, soc, procs)
         for name, value in run.extras.items():  # user-added cost terms count in the total
             result.costs[name] = value
             result.costs["total"] += value
         return result
     raise SchedulingError(f"backend {backend!r} is not one of highs, pyomo")
+
+
+def _concave(problem: SchedulingProblem) -> np.ndarray:
+    """Steps where the LP relaxation may not be physical: a negative consumption price or a
+    production price above it, at the site or in any scenario."""
+    s, sc = problem.site, problem.scenarios
+    if sc is None:
+        return (s.consumption_price < 0) | (s.production_price > s.consumption_price)
+    cp, pp = sc.consumption_price, sc.production_price
+    return ((cp < 0) | (pp > cp)).any(axis=0)
+
+
+def _attach_risk(
+    problem: SchedulingProblem,
+    lay: Any,
+    x: np.ndarray,
+    result: ScheduleResult,
+    power: list[np.ndarray],
+    soc: list[np.ndarray | None],
+    procs: list[np.ndarray] | None,
+) -> None:
+    """A risk-aware solve: the costs over the scenarios (``result.risk``), and ``costs`` their
+    expectation per term."""
+    if problem.scenarios is None:
+        return
+    proc_mw = sum(procs or [], np.zeros(problem.n_steps))
+    summary, expected = risk_summary(
+        problem, lay.scenarios, x, power, soc, process_mw=proc_mw, processes=procs
+    )
+    result.risk = summary
+    result.costs = expected
+    result.notes.append(
+        f"risk-aware: {summary.scenarios} scenarios, expected cost {summary.expected_cost:.2f}, "
+        f"CVaR({summary.cvar_alpha:g}) {summary.cvar:.2f}, worst {summary.worst_cost:.2f} "
+        f"{result.currency} (risk-aversion {summary.risk_aversion:g})"
+    )
 
 
 def _solve_dp(
@@ -258,6 +297,12 @@ def parse_problem_json(
     if not isinstance(fms, list):
         raise SchedulingError("problem: 'flex-model' must be a list of device flex-models")
     fc = data.get("flex-context") or {}
+    if parse_risk(fc) is not None:
+        raise SchedulingError(
+            "flex-context fields risk-aversion, cvar-alpha, scenarios, scenario-seed: a "
+            "risk-aware schedule reads quantile forecasts from the belief store; a stateless "
+            "problem has none (schedule through the store, or leave these fields out)"
+        )
     return build_problem(grid, fms, fc, resolver)
 
 

@@ -28,9 +28,11 @@ import polars as pl
 from flex_pipelines.beliefs.model import SaveResult, Sensor, Source
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.scheduling.fields import RawSeries
+from flex_pipelines.scheduling.flex_context import parse_risk
 from flex_pipelines.scheduling.flex_model import entry_kind
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
 from flex_pipelines.scheduling.result import ScheduleResult
+from flex_pipelines.scheduling.scenario_store import attach_scenarios
 from flex_pipelines.scheduling.storage import SCHEDULER_VERSION, build_problem, solve
 from flex_pipelines.time import parse_datetime
 from flex_pipelines.units import convert, is_energy_unit, is_power_unit
@@ -238,8 +240,24 @@ def schedule_scope(
         for sid, s in sensors.items()
         if s.unit in ("kW", "MW", "kWh", "MWh")
     }
-    problem = build_problem(grid, fms + procs, fc, _store_resolver(store, as_of_dt), soc_units)
+    resolver = _store_resolver(store, as_of_dt)
+    problem = build_problem(grid, fms + procs, fc, resolver, soc_units)
+    risk = parse_risk(fc)
+    risk_notes: list[str] = []
+    if risk is not None:  # one schedule for price/load paths from the quantile forecasts
+        risk_notes = attach_scenarios(
+            store,
+            problem,
+            lambda r: build_problem(grid, fms + procs, fc, r, soc_units),
+            resolver,
+            grid,
+            fms + procs,
+            fc,
+            risk,
+            as_of_dt,
+        )
     result = solve(problem, backend, method=method)
+    result.notes += risk_notes
     result.notes += [
         f"process {f['name']!r} not scheduled jointly: its power sensor has another resolution"
         for f in skipped

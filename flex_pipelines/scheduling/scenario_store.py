@@ -1,0 +1,144 @@
+"""The scenarios of a risk-aware schedule from the belief store: which sensors are uncertain, their
+paths as known at the viewpoint, and the problem's inputs per scenario.
+
+The uncertain inputs are the sensors the flex-context and the flex-models read as prices
+(``consumption-price``, ``production-price``) and as inflexible power (``inflexible-consumption``,
+``inflexible-production``, ``inflexible-device-sensors``). For each that has quantile forecasts
+(:func:`~flex_pipelines.forecasting.scenarios.scenario_paths`) the problem is parsed once per
+scenario with that scenario's values in place of the point forecast; all other inputs (and every
+event that is measured or published) are the deterministic schedule's. Parsing through the same
+resolver keeps every unit, resampling and sign rule in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.forecasting.scenarios import ScenarioPaths, scenario_paths
+from flex_pipelines.scheduling.fields import RawSeries, SensorResolver
+from flex_pipelines.scheduling.flex_context import RiskSettings
+from flex_pipelines.scheduling.grid import TimeGrid
+from flex_pipelines.scheduling.problem import Scenarios, SchedulingProblem
+from flex_pipelines.scheduling.references import flex_references
+
+__all__ = ["UNCERTAIN_FIELDS", "attach_scenarios", "uncertain_sensors"]
+
+#: the fields whose sensors are read as uncertain inputs (prices, inflexible power)
+UNCERTAIN_FIELDS = (
+    "consumption-price",
+    "production-price",
+    "inflexible-consumption",
+    "inflexible-production",
+    "inflexible-device-sensors",
+    *("consumption-price-sensor", "production-price-sensor"),
+)
+
+
+def uncertain_sensors(
+    flex_models: Sequence[Mapping[str, Any]], flex_context: Mapping[str, Any]
+) -> list[int]:
+    """The sensors read as prices or inflexible power, in order of first mention (the top-level
+    flex-context's and the flex-models' inflexible entries; other commodities' prices are
+    certain)."""
+    top = {k: v for k, v in flex_context.items() if k != "commodities"}
+    out: list[int] = []
+    for ref in flex_references(list(flex_models), top):
+        if ref.role != "read":
+            continue
+        name = ref.field.split(".", 1)[1] if "." in ref.field else ref.field
+        if name.split("[", 1)[0].split(".", 1)[0] in UNCERTAIN_FIELDS:
+            out.append(ref.sensor_id)
+    return list(dict.fromkeys(out))
+
+
+def _cached(resolver: SensorResolver) -> SensorResolver:
+    """The same resolver, reading each (sensor, window, source types) once."""
+
+    @cache
+    def read(sensor_id: int, start: datetime, end: datetime, types: tuple | None) -> RawSeries:
+        return resolver(sensor_id, start, end, types)
+
+    def resolve(sensor_id, start, end, source_types=None) -> RawSeries:
+        return read(sensor_id, start, end, tuple(source_types) if source_types else None)
+
+    return resolve
+
+
+def _scenario_resolver(
+    base: SensorResolver, paths: Mapping[int, ScenarioPaths], k: int
+) -> SensorResolver:
+    """``base`` with scenario ``k``'s values at the events the paths cover."""
+
+    def resolve(sensor_id, start, end, source_types=None) -> RawSeries:
+        raw = base(sensor_id, start, end, source_types)
+        sp = paths.get(sensor_id)
+        if sp is None or source_types:
+            return raw
+        q0 = np.datetime64(raw.start.astimezone(UTC).replace(tzinfo=None), "us")
+        idx = (sp.event_starts - q0) // np.timedelta64(raw.resolution)
+        ok = (idx >= 0) & (idx < raw.values.size)
+        values = raw.values.copy()
+        values[idx[ok].astype(np.int64)] = sp.values[k][ok]
+        return RawSeries(raw.start, raw.resolution, raw.unit, values)
+
+    return resolve
+
+
+def attach_scenarios(
+    store: BeliefStore,
+    problem: SchedulingProblem,
+    build: Callable[[SensorResolver], SchedulingProblem],
+    resolver: SensorResolver,
+    grid: TimeGrid,
+    flex_models: Sequence[Mapping[str, Any]],
+    flex_context: Mapping[str, Any],
+    risk: RiskSettings,
+    as_of: datetime | None,
+) -> list[str]:
+    """Set ``problem.scenarios`` from the store's quantile forecasts as known ``as_of``.
+
+    ``build(resolver)`` parses the problem with a resolver (the caller's
+    :func:`~.assembly.build_problem` call). Returns notes for the run record: which sensors were
+    uncertain, over how many events, with which lead-time correlation; when no input has
+    quantile forecasts every scenario is the point forecast (and the note says so).
+    """
+    viewpoint = as_of or datetime.now(UTC)
+    paths: dict[int, ScenarioPaths] = {}
+    for sid in uncertain_sensors(flex_models, flex_context):
+        sp = scenario_paths(
+            store, sid, grid.start, grid.end, viewpoint, risk.scenarios, seed=risk.seed
+        )
+        if sp is not None:
+            paths[sid] = sp
+    notes = [
+        f"risk-aware: sensor {sid}: {sp.event_starts.size} events from quantile forecasts, "
+        f"lead-time correlation {sp.rho:.2f}"
+        + (f" ({sp.n_pairs} past residual pairs)" if sp.n_pairs >= 30 else " (default)")
+        for sid, sp in paths.items()
+    ]
+    if not paths:
+        notes.append(
+            "risk-aware: no price or inflexible-power sensor has quantile forecasts known at "
+            f"{viewpoint.isoformat()}; every scenario is the point forecast"
+        )
+    S = risk.scenarios
+    cached = _cached(resolver)
+    sites = [
+        build(_scenario_resolver(cached, paths, k)).site if paths else problem.site
+        for k in range(S)
+    ]
+    problem.scenarios = Scenarios(
+        np.stack([s.consumption_price for s in sites]),
+        np.stack([s.production_price for s in sites]),
+        np.stack([s.inflexible_mw for s in sites]),
+        np.full(S, 1.0 / S),
+        risk.risk_aversion,
+        risk.cvar_alpha,
+    )
+    return notes
