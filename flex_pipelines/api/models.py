@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Text = Annotated[str, Field(min_length=1, max_length=255)]
@@ -109,6 +109,24 @@ class ScheduleTrigger(_Lenient):
     force_new_job_creation: bool = Field(False, alias="force-new-job-creation")
 
 
+class ForecastConfig(_Lenient):
+    """A forecast trigger's settings; each one not given comes from the sensor's ``forecast``
+    attributes (docs/forecasting.md), then the library's defaults."""
+
+    model: Annotated[str, Field(max_length=64)] | None = None
+    regressors: list[Any] | None = None
+    train_period: Annotated[str, Field(max_length=64)] | None = Field(None, alias="train-period")
+    max_horizon: Annotated[str, Field(max_length=64)] | None = Field(None, alias="max-horizon")
+    clear_sky: StrictBool | None = Field(
+        None,
+        alias="clear-sky",
+        description="add the built-in clear-sky GHI of the site's location as a regressor",
+    )
+    label: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="names the run's forecaster source (its settings hash is appended)"
+    )
+
+
 class ForecastTrigger(_Lenient):
     start: Annotated[str, Field(max_length=64)] | None = None
     end: Annotated[str, Field(max_length=64)] | None = None
@@ -120,7 +138,7 @@ class ForecastTrigger(_Lenient):
         None, alias="forecast-frequency"
     )
     probabilistic: bool | None = None
-    config: dict[str, Any] | None = None
+    config: ForecastConfig | None = None
 
 
 class ReportTrigger(_Lenient):

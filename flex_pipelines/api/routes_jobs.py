@@ -334,10 +334,18 @@ def trigger_forecast(
         check_write_sensor_data(p, store, sensor)
         if sensor.event_resolution <= timedelta(0):
             raise bad_request(f"sensor {sensor.id} records instants; forecasts need a resolution")
-        regressors = (body.config or {}).get("regressors") or []
+        regressors = (body.config.regressors if body.config else None) or []
         for rid in regressors:
             if not isinstance(rid, int) or not 1 <= rid <= 2**53:
                 raise bad_request(f"config regressors: {rid!r} is not a sensor id")
+        if body.config and body.config.clear_sky:
+            from flex_pipelines.forecasting.errors import MissingRegressorError
+            from flex_pipelines.forecasting.store_io import site_location
+
+            try:  # refused now, not when the job runs
+                site_location(store, sensor.id)
+            except MissingRegressorError as exc:
+                raise bad_request(f"config clear-sky: {exc}") from exc
         try:
             prepare_forecast(p.caller, store, sensor.id, regressors)
         except AccessDenied as exc:
