@@ -83,6 +83,8 @@ def run_forecast(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
         if cfg_in.get("train-period")
         else None,
         quantiles=(0.1, 0.5, 0.9) if req.get("probabilistic") else None,
+        clear_sky=cfg_in.get("clear-sky"),
+        label=cfg_in.get("label"),
     )
     return {
         "sensor_ids": [rec.sensor_id],
