@@ -8,7 +8,10 @@
 - ``report_values``: the latest reporter belief per sensor, event and reporter source, with the
   reporter's name/model/version (the version holds the config hash);
 - ``site_timeline``: one row per site and event of the site's grid, with prices, net site
-  power, devices, PV, inflexible loads and the baseline — in kW and currency/MWh.
+  power, devices, PV, inflexible loads and the baseline — in kW and currency/MWh;
+- ``backtest_daily`` and ``backtest_totals``: backtest runs per day and variant, and per
+  variant over a run, with savings and value capture (tables of
+  :mod:`flex_pipelines.backtest.store`, created here when missing).
 
 ``site_timeline`` is generated from the sites found when :func:`ensure_views` runs (assets with
 a flex-context, see :mod:`flex_pipelines.reporting.site`); run it again after adding sites.
@@ -23,7 +26,15 @@ from flex_pipelines.reporting.site import Catalog, find_sites, site_spec
 
 __all__ = ["ensure_views", "VIEW_NAMES", "site_timeline_sql"]
 
-VIEW_NAMES = ["latest_beliefs", "schedules", "forecasts", "report_values", "site_timeline"]
+VIEW_NAMES = [
+    "latest_beliefs",
+    "schedules",
+    "forecasts",
+    "report_values",
+    "site_timeline",
+    "backtest_daily",
+    "backtest_totals",
+]
 
 _EVENT_END = "b.event_start + s.event_resolution_s * INTERVAL '1 second'"
 
@@ -61,6 +72,27 @@ JOIN sensors s ON s.id = b.sensor_id
 JOIN sources src ON src.id = b.source_id
 WHERE src.type = 'reporter'
 ORDER BY b.sensor_id, b.event_start, b.source_id, b.belief_time DESC""",
+}
+
+#: value capture = (baseline − cost) / (baseline − perfect foresight); NULL without a gap
+_CAPTURE = "CASE WHEN abs({b} - {p}) > 1e-9 THEN ({b} - {c}) / ({b} - {p}) END"
+
+_BACKTEST_VIEWS = {
+    "backtest_daily": f"""
+SELECT d.run_id, r.site_id, r.site_name, d.day, d.variant, d.viewpoint, d.cost,
+  d.baseline_cost, d.perfect_cost, d.baseline_cost - d.cost AS savings,
+  {_CAPTURE.format(b="d.baseline_cost", p="d.perfect_cost", c="d.cost")} AS value_capture,
+  d.over_limit_mwh, d.solve_s, r.currency, r.gate_closure
+FROM backtest_days d JOIN backtest_runs r ON r.id = d.run_id""",
+    "backtest_totals": f"""
+SELECT d.run_id, r.site_id, r.site_name, r.first_day, r.last_day, d.variant,
+  count(*) AS days, sum(d.cost) AS cost, sum(d.baseline_cost) AS baseline_cost,
+  sum(d.perfect_cost) AS perfect_cost, sum(d.baseline_cost) - sum(d.cost) AS savings,
+  {_CAPTURE.format(b="sum(d.baseline_cost)", p="sum(d.perfect_cost)", c="sum(d.cost)")}
+    AS value_capture,
+  sum(d.over_limit_mwh) AS over_limit_mwh, avg(d.solve_s) AS solve_s_per_day, r.currency
+FROM backtest_days d JOIN backtest_runs r ON r.id = d.run_id
+GROUP BY d.run_id, r.site_id, r.site_name, r.first_day, r.last_day, d.variant, r.currency""",
 }
 
 _EMPTY_TIMELINE = """
@@ -106,10 +138,16 @@ FROM net n JOIN names ON names.site_id = n.site_id"""
 
 def ensure_views(store: BeliefStore) -> list[str]:
     """Create (or replace) the analyst views; idempotent. Returns the view names."""
+    from flex_pipelines.backtest.store import ensure_tables
+
+    ensure_tables(store)
     with store.transaction():
         for name, body in _VIEWS.items():
             store.execute(f"DROP VIEW IF EXISTS {name}")
             store.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
         store.execute("DROP VIEW IF EXISTS site_timeline")
         store.execute(f"CREATE OR REPLACE VIEW site_timeline AS {site_timeline_sql(store)}")
+        for name, body in _BACKTEST_VIEWS.items():
+            store.execute(f"DROP VIEW IF EXISTS {name}")
+            store.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
     return list(VIEW_NAMES)
