@@ -50,6 +50,7 @@ COMMAND_MODULES = [
     "flex_pipelines.cli.dbops_cmds",
     "flex_pipelines.cli.monitor_cmds",
     "flex_pipelines.cli.entity_cmds",
+    "flex_pipelines.cli.backtest_cmds",
 ]
 
 #: The top-level names under which each command module registers commands or groups. A command
@@ -69,6 +70,7 @@ COMMAND_NAMES: dict[str, tuple[str, ...]] = {
     "flex_pipelines.cli.dbops_cmds": ("db",),
     "flex_pipelines.cli.monitor_cmds": ("monitor",),
     "flex_pipelines.cli.entity_cmds": ("edit", "show", "delete"),
+    "flex_pipelines.cli.backtest_cmds": ("backtest",),
 }
 
 #: What ``flexpipe --help`` says about the top-level names the modules add, in their order
@@ -81,8 +83,10 @@ TOP_LEVEL_HELP = {
     "pipeline": "Run the Dagster pipeline (ingest → forecast → schedule → report).",
     "edit": "Change accounts and users.",
     "monitor": "Checks that exit 1 (and can alert a webhook) when the pipeline or data are stale.",
+    "backtest": "Replay a site day by day at its viewpoint and settle every schedule at realised "
+    "values.",
 }
-TOP_LEVEL_COMMANDS = {"demo"}
+TOP_LEVEL_COMMANDS = {"demo", "backtest"}
 
 #: Packages of the optional extras (``pip install 'flex-pipelines[api]'``) → the extra's name
 OPTIONAL_PACKAGES = {
