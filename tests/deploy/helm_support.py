@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,6 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "flex-pipelines"
+DOCKERFILE = ROOT / "Dockerfile"
 RELEASE = "flexpipe"
 NAMESPACE = "ems"
 INSTALL_HINT = (
@@ -98,3 +100,10 @@ def container(objects: list[dict[str, Any]], component: str) -> dict[str, Any]:
 def env_of(c: dict[str, Any]) -> dict[str, Any]:
     """A container's environment: name → literal value or its ``valueFrom``."""
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def image_env() -> dict[str, str]:
+    """The ``ENV`` settings of the Dockerfile (``KEY=value`` pairs, continuation lines joined)."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    pairs = re.findall(r"^ENV (.+)$", text, re.M)
+    return dict(p.split("=", 1) for line in pairs for p in line.split())

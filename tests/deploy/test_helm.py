@@ -139,11 +139,18 @@ def test_the_instance_keeps_all_state_in_postgres(
     assert config["concurrency"] == reference["concurrency"]
     assert config["compute_logs"]["class"] == "NoOpComputeLogManager"
     assert "sqlite" not in yaml.safe_dump(config).lower()
-    # file outputs would land in the ConfigMap's read-only mount: refused, not kept on one pod
-    base_dir = config["local_artifact_storage"]["config"]["base_dir"]
+    # local artifacts (dagster-celery's worker config) go to DAGSTER_HOME: a per-pod emptyDir
+    assert "local_artifact_storage" not in config
+    volumes = {
+        v["name"]: v
+        for v in find(objects, "Deployment", f"{RELEASE}-worker")["spec"]["template"]["spec"][
+            "volumes"
+        ]
+    }
     for name in COMPONENTS:
-        mounts = container(objects, name)["volumeMounts"]
-        assert any(base_dir.startswith(m["mountPath"] + "/") and m["readOnly"] for m in mounts)
+        c = container(objects, name)
+        home = next(m for m in c["volumeMounts"] if m["mountPath"] == env_of(c)["DAGSTER_HOME"])
+        assert volumes[home["name"]] == {"name": home["name"], "emptyDir": {}}
     # Dagster's own schema accepts the file (with the DAGSTER_PG_* a pod gets)
     for var in ("USERNAME", "PASSWORD", "HOST", "DB", "PORT"):
         monkeypatch.setenv(f"DAGSTER_PG_{var}", "5432" if var == "PORT" else "x")

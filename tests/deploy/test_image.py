@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.helm_support import INSTALL_HINT, ROOT, container, env_of, manifests
-
-DOCKERFILE = ROOT / "Dockerfile"
-
-
-def image_env() -> dict[str, str]:
-    """The ``ENV`` settings of the Dockerfile (``KEY=value`` pairs, continuation lines joined)."""
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    pairs = re.findall(r"^ENV (.+)$", text, re.M)
-    return dict(p.split("=", 1) for line in pairs for p in line.split())
+from tests.deploy.helm_support import (
+    DOCKERFILE,
+    INSTALL_HINT,
+    ROOT,
+    container,
+    env_of,
+    image_env,
+    manifests,
+)
 
 
 def test_hadolint_finds_nothing() -> None:
