@@ -40,6 +40,22 @@ def _quantiles(text: str) -> tuple[float, ...]:
         raise CLIError(f"--quantiles {text!r} is not a comma-separated list of numbers") from exc
 
 
+def _model_params(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; each VALUE read as JSON (``1``, ``0.2``, ``[1, 2]``), else as text."""
+    import json
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--model-param")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
 def _bucket_hours(max_horizon: timedelta) -> float:
     """Lead-time bucket for the summary table: 1 h up to a day ahead, 6 h up to 2 days, else 1 day."""
     hours = max_horizon / timedelta(hours=1)
@@ -118,6 +134,11 @@ def register(
         max_horizon: str = typer.Option("PT48H", "--max-forecast-horizon"),
         min_horizon: str = typer.Option("PT0H", "--min-forecast-horizon"),
         model: str = typer.Option("hgb", "--model", help="see `flexpipe show forecast-models`"),
+        model_params: list[str] = typer.Option(
+            [],
+            "--model-param",
+            help="KEY=VALUE model parameter, repeatable (VALUE as JSON), e.g. shift=0.2",
+        ),
         regressors: list[int] = typer.Option([], "--regressor", help="regressor sensor id"),
         train_period: str = typer.Option("P90D", "--train-period"),
         frequency: str = typer.Option("P1D", "--forecast-frequency", help="between viewpoints"),
@@ -171,6 +192,7 @@ def register(
                 calibration_window=parse_timedelta(calibration_window),
                 local_days=local_days,
                 days_ahead=days_ahead,
+                model_params=_model_params(model_params),
             )
             with progress_reporter(f"{model} on sensor {sensor.id} ({sensor.name})") as progress:
                 run = forecast_sensor(

@@ -74,6 +74,11 @@ class LinearLagModel(PointModel):
     #: median/MAD-standardised values (epftoolbox's "invariant" scaling of the inputs)
     regressor_transform: str | None = None
 
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        if "transform" in params:  # refused when the model is made, before any work
+            _transform_param(params["transform"])
+
     def make_estimator(self, n_samples: int, n_features: int) -> object:
         raise NotImplementedError
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from flex_pipelines.beliefs import KnowledgeHorizon, open_store
 from flex_pipelines.cli import app
 from flex_pipelines.forecasting import SeriesHistory, UnknownModelError
+from flex_pipelines.forecasting.errors import ForecastingError
 
 runner = CliRunner()
 
@@ -128,3 +129,56 @@ def test_unknown_model_is_reported(tmp_path: Path, be_prices: SeriesHistory) -> 
     assert r.exit_code != 0
     assert isinstance(r.exception, UnknownModelError)
     assert "model 'prophet' is not registered" in str(r.exception)
+
+
+def test_model_params_reach_the_model_and_version_the_run(
+    tmp_path: Path, be_prices: SeriesHistory
+) -> None:
+    """``--model-param`` (JSON values) changes the forecast and the run's source (its hash);
+    a malformed pair or a value the model refuses is an error naming it."""
+    db, sid = _db(tmp_path, be_prices)
+    base = [
+        "add",
+        "forecasts",
+        "--sensor",
+        str(sid),
+        "--from",
+        "2015-11-20T12:00",
+        "--to",
+        "2015-11-21T12:00",
+        "--max-forecast-horizon",
+        "PT36H",
+        "--min-forecast-horizon",
+        "PT12H",
+        "--model",
+        "ridge-profiles",
+        "--train-period",
+        "P28D",
+        "--db",
+        db,
+        "--format",
+        "json",
+    ]
+    runs = {}
+    for label, extra in {
+        "default": [],
+        "params": ["--model-param", "transform=none", "--model-param", "profile_weeks=[1, 2]"],
+    }.items():
+        r = runner.invoke(app, base + extra)
+        assert r.exit_code == 0, (r.output, r.exception)
+        runs[label] = json.loads(r.stdout)
+    assert runs["default"]["new"] == runs["params"]["new"] == 24
+    assert runs["default"]["source"] != runs["params"]["source"]
+    with open_store(db) as store:
+        values = {
+            k: store.search_beliefs(sid, source_ids=[v["source"]])
+            .sort("event_start")["event_value"]
+            .to_numpy()
+            for k, v in runs.items()
+        }
+    assert abs(values["default"] - values["params"]).max() > 0.01  # EUR/MWh
+    r = runner.invoke(app, base + ["--model-param", "transform"])
+    assert r.exit_code != 0 and "KEY=VALUE" in r.output
+    r = runner.invoke(app, base + ["--model-param", "transform=log"])
+    assert r.exit_code != 0 and isinstance(r.exception, ForecastingError)
+    assert "transform='log'" in str(r.exception)
