@@ -19,7 +19,7 @@ from dagster import (
     load_assets_from_modules,
 )
 
-from assets_defs import checks, forecasts, inbox, reports, schedules
+from assets_defs import backtests, checks, forecasts, inbox, reports, schedules
 from assets_defs.automation import day_ahead_cycle, on_upstream_update
 from assets_defs.jobs import celery_schedules_job, pipeline_job, reoptimise_job
 from assets_defs.partitions import SETTINGS
@@ -56,7 +56,7 @@ automation = AutomationConditionSensorDefinition(
     "of the days ahead when their upstream updates.",
 )
 
-assets = load_assets_from_modules([inbox, forecasts, schedules, reports])
+assets = load_assets_from_modules([inbox, forecasts, schedules, reports, backtests])
 jobs = [pipeline_job, reoptimise_job]
 if (celery_job := celery_schedules_job()) is not None:
     jobs.append(celery_job)

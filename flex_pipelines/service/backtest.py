@@ -33,7 +33,7 @@ from flex_pipelines.service.schedule import (
 )
 from flex_pipelines.sites import AssetTree
 
-__all__ = ["backtest"]
+__all__ = ["backtest", "backtest_sites"]
 
 
 def _plan(caller: Caller, store: BeliefStore, tree: AssetTree, site_id: int, v: Variant) -> Any:
@@ -150,3 +150,28 @@ def backtest(
 
         save_result(store, result)
     return result
+
+
+def backtest_sites(
+    caller: Caller,
+    store: BeliefStore,
+    first: date,
+    last: date,
+    *,
+    variants: str | Sequence[str] | None = None,
+    save: bool = True,
+) -> tuple[list[BacktestResult], list[str]]:
+    """Backtest every site with storage devices (the pipeline's ``backtests`` asset).
+
+    Returns the results and, for each site that could not be backtested (no storage, processes,
+    access), the reason; those do not stop the others.
+    """
+    results, skipped = [], []
+    for site in AssetTree.load(store).sites():
+        try:
+            results.append(
+                backtest(caller, store, site.id, first, last, variants=variants, save=save)
+            )
+        except FlexPipelinesError as exc:
+            skipped.append(f"site {site.id} ({site.name}): {exc}")
+    return results, skipped

@@ -31,10 +31,11 @@ def test_definitions_load() -> None:
 def test_every_asset_is_described_grouped_owned_and_partitioned() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"inbox_beliefs", "forecasts", "schedules", "reports"}
+    assert keys == {"inbox_beliefs", "forecasts", "schedules", "reports", "backtests"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {"ingestion", "forecasting", "scheduling", "reporting"}, key
+        groups = {"ingestion", "forecasting", "scheduling", "reporting", "backtesting"}
+        assert node.group_name in groups, key
         assert node.kinds and "python" in node.kinds, key
         assert node.owners, key
         assert node.description and len(node.description) > 40, key
@@ -59,6 +60,7 @@ def test_lineage_runs_ingest_forecast_schedule_report() -> None:
         "forecasts": {"inbox_beliefs"},
         "schedules": {"forecasts"},
         "reports": {"schedules"},
+        "backtests": {"forecasts"},
     }
 
 
