@@ -147,3 +147,36 @@ def test_ridge_profiles_load_options_change_inputs_and_forecast() -> None:
     bad = CycleConfig(**{**cfg.__dict__, "model_params": {"transform": "log"}})
     with pytest.raises(ForecastingError, match="transform='log'"):
         forecast_cycles("ridge-profiles", hist, vp, vp + timedelta(hours=1), bad)
+
+
+def test_regressor_values_at_lag_events_not_yet_believed_change_nothing(
+    pv: tuple[SeriesHistory, SeriesHistory],
+) -> None:
+    """A later vintage of the clear-sky input (believed after the viewpoint, doubled) changes
+    no forecast through the lag-event values; the same change to what was believed at the
+    viewpoint about the past days halves the daytime forecast (control)."""
+    power, clear = pv
+    end = VP + timedelta(hours=1)
+    base = forecast_cycles("clear-sky-quantile", power, VP, end, CFG, regressors=[clear])
+    later = clear.frame.with_columns(
+        pl.col("belief_time") + timedelta(days=400), pl.col("event_value") * 2
+    )
+    revised = clear.with_frame(pl.concat([clear.frame, later]))
+    again = forecast_cycles("clear-sky-quantile", power, VP, end, CFG, regressors=[revised])
+    assert base.height == 96 * 3
+    assert np.array_equal(base["event_value"].to_numpy(), again["event_value"].to_numpy())
+    past_doubled = clear.with_frame(
+        clear.frame.with_columns(
+            pl.when(pl.col("event_start") < VP)
+            .then(pl.col("event_value") * 2)
+            .otherwise(pl.col("event_value"))
+        )
+    )
+    changed = forecast_cycles("clear-sky-quantile", power, VP, end, CFG, regressors=[past_doubled])
+    noon = datetime(2016, 9, 21, 12, tzinfo=MST)
+
+    def at(fc: pl.DataFrame) -> float:
+        row = fc.filter((pl.col("event_start") == noon) & (pl.col("cumulative_probability") == 0.5))
+        return float(row["event_value"][0])
+
+    assert at(changed) == pytest.approx(at(base) / 2)
