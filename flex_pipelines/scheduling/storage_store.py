@@ -32,7 +32,6 @@ from flex_pipelines.scheduling.flex_context import parse_risk
 from flex_pipelines.scheduling.flex_model import entry_kind
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid, make_grid
 from flex_pipelines.scheduling.result import ScheduleResult
-from flex_pipelines.scheduling.scenario_store import attach_scenarios
 from flex_pipelines.scheduling.storage import SCHEDULER_VERSION, build_problem, solve
 from flex_pipelines.time import parse_datetime
 from flex_pipelines.units import convert, is_energy_unit, is_power_unit
@@ -245,6 +244,9 @@ def schedule_scope(
     risk = parse_risk(fc)
     risk_notes: list[str] = []
     if risk is not None:  # one schedule for price/load paths from the quantile forecasts
+        # on first use: it imports the forecasting package (seconds), which plain runs skip
+        from flex_pipelines.scheduling.scenario_store import attach_scenarios
+
         risk_notes = attach_scenarios(
             store,
             problem,

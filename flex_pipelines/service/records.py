@@ -57,7 +57,15 @@ class SchedulerRun:
         }
         if self.method:
             rec["method"] = self.method
+        if self.risk is not None:  # scenarios, risk-aversion, cvar-alpha, expected cost, CVaR
+            rec["risk"] = {k: v for k, v in self.risk.to_json().items() if k != "scenario_costs"}
         return rec
+
+    @property
+    def risk(self) -> Any:
+        """A risk-aware storage run's :class:`~flex_pipelines.scheduling.risk.RiskSummary`
+        (scenarios, expected cost, CVaR, each scenario's cost), else None."""
+        return getattr(getattr(self.result, "result", None), "risk", None)
 
 
 @dataclass

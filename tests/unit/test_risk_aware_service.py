@@ -126,6 +126,10 @@ def test_risk_fields_in_the_call_give_a_risk_aware_schedule_saved_as_the_first_s
         for w in rec.warnings
     )
     assert any("CVaR(0.8)" in w.message for w in rec.warnings)
+    assert run.risk is res.risk
+    meta = rec.to_record()["devices"][0]["risk"]
+    assert meta["scenarios"] == 12 and meta["cvar"] == pytest.approx(res.risk.cvar, abs=1e-6)
+    assert run.cost_eur == pytest.approx(res.risk.expected_cost)  # the record's cost: expected
     saved = store.search_beliefs(ids["power"], DAY, DAY + timedelta(days=1), one_per_event=True)
     np.testing.assert_allclose(saved["event_value"].to_numpy(), res.devices[0].power_mw, atol=1e-9)
     # the same request without the fields: the deterministic schedule, no risk summary
