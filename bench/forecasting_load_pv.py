@@ -18,7 +18,10 @@ test window): load — ``ridge-profiles`` without the asinh transform (a price t
 not spiky) and with the profiles of two weeks back (``profile_weeks=[1, 2]``), each also averaged
 with ``naive-week``; PV — the clear-sky-index climatology ``clear-sky-quantile`` (level shifts
 0–0.3, with and without pooling ±2 neighbouring quarter hours) and ``recent-quantile`` +0.2.
-The same rules then chose among all candidates.
+The same rules then chose among all candidates. Outcome (2026-12-04 20:09 UTC): load
+``ridge-profiles, no asinh, d-1, d-2, w-1, w-2 + naive-week`` (validation 1.63 %, test 1.50 % =
+0.696× naive-week; round 1's choice 0.703×); PV ``clear-sky-quantile, level +0.2, pooled ±2``
+(validation 6.34 %, test 6.94 % of peak; round 1's choice 6.88 %): PV did not improve.
 """
 
 from __future__ import annotations
