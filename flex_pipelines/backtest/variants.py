@@ -93,9 +93,10 @@ VARIANTS[RISK_AWARE.name] = RISK_AWARE
 DEFAULT_VARIANTS = ("forecast", "perfect", "naive", "price-actual", "load-actual", "pv-actual")
 
 
-def parse_variants(names: str | Sequence[str] | None) -> list[Variant]:
-    """Variants by name (comma-separated or a list); ``perfect`` is always included (value
-    capture is measured against it).
+def parse_variants(names: str | Sequence[str | Variant] | None) -> list[Variant]:
+    """Variants by name (comma-separated or a list of names or :class:`Variant` objects: a
+    caller's own variants); ``perfect`` is always included (value capture is measured
+    against it).
 
     Raises
     ------
@@ -107,14 +108,16 @@ def parse_variants(names: str | Sequence[str] | None) -> list[Variant]:
     elif isinstance(names, str):
         wanted = [n.strip() for n in names.split(",") if n.strip()]
     else:
-        wanted = [str(n).strip() for n in names]
+        wanted = [n if isinstance(n, Variant) else str(n).strip() for n in names]
     if not wanted:
         raise BacktestError("variants: give at least one variant name")
-    unknown = [n for n in wanted if n not in VARIANTS]
+    own = {n.name: n for n in wanted if isinstance(n, Variant)}
+    wanted = [n.name if isinstance(n, Variant) else n for n in wanted]
+    unknown = [n for n in wanted if n not in VARIANTS and n not in own]
     if unknown:
         raise BacktestError(
             f"variants: unknown {', '.join(map(repr, unknown))}; known: {', '.join(VARIANTS)}"
         )
     if "perfect" not in wanted:
         wanted.append("perfect")
-    return [VARIANTS[n] for n in dict.fromkeys(wanted)]
+    return [own.get(n) or VARIANTS[n] for n in dict.fromkeys(wanted)]

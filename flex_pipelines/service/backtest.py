@@ -51,7 +51,7 @@ def backtest(
     first: str | date | datetime,
     last: str | date | datetime,
     *,
-    variants: str | Sequence[str] | None = None,
+    variants: str | Sequence[str | Variant] | None = None,
     gate_closure: str | None = None,
     save: bool = True,
     progress: Callable[[int, int, date], None] | None = None,
@@ -67,7 +67,8 @@ def backtest(
         Local days (``YYYY-MM-DD``, or tz-aware datetimes: their local day at the site).
     variants
         Variant names (:data:`~flex_pipelines.backtest.variants.VARIANTS`; default
-        :data:`~flex_pipelines.backtest.variants.DEFAULT_VARIANTS`); ``perfect`` is added.
+        :data:`~flex_pipelines.backtest.variants.DEFAULT_VARIANTS`) or own
+        :class:`~flex_pipelines.backtest.variants.Variant` objects; ``perfect`` is added.
     gate_closure
         ``HH:MM`` local on the day before: the viewpoint (default ``FLEXPIPE_GATE_CLOSURE``).
     save
