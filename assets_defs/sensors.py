@@ -5,8 +5,9 @@
   latest ingestion (history is not replayed: ``flexpipe pipeline reoptimise`` does that). One
   indexed query per tick when nothing changed; otherwise at most ``FLEXPIPE_REOPT_MAX_RUNS``
   runs, one per day of the planning window with exactly the affected sites whose inputs are
-  complete (:func:`~flex_pipelines.pipeline.reoptimise.plan_reoptimisation`), de-duplicated by
-  ``run_key``. Why site-days got no run is the tick's ``SkipReason`` (or its log and the run's
+  complete (:func:`~flex_pipelines.pipeline.reoptimise.plan_reoptimisation`) and the chunks that
+  hold them (only those chunks' steps run), de-duplicated by ``run_key`` (day, chunks, newest
+  ingestion). Why site-days got no run is the tick's ``SkipReason`` (or its log and the run's
   tags when runs were requested). A locked (DuckDB) or unreachable store gives a ``SkipReason``
   and keeps the cursor, so the next tick retries.
 - ``alert_on_run_failure`` / ``alert_on_tick_failure`` / ``stale_schedules``: an annotation
@@ -41,6 +42,7 @@ from assets_defs.schedules import SCHEDULES, schedule_run_config
 from flex_pipelines.alerts import post_alert
 from flex_pipelines.pipeline import list_sites
 from flex_pipelines.pipeline.reoptimise import ReoptCursor, local_today, plan_reoptimisation
+from flex_pipelines.service.chunks import chunks_of
 from flex_pipelines.settings import Settings, load_settings
 from resources import BeliefStoreResource, InboxResource
 
@@ -118,20 +120,24 @@ def reoptimise_tick(
     message = f"ingestions {cursor.ingestion + 1}..{last}: {plan.summary()}"
     if not plan.runs:
         return SensorResult(cursor=new_cursor, skip_reason=message)
-    requests = [
-        RunRequest(
-            run_key=run.run_key,
-            partition_key=run.day,
-            run_config=schedule_run_config(run.site_ids, intraday=True),
-            tags={
-                "flexpipe/trigger": "new beliefs",
-                "flexpipe/sites": ",".join(map(str, run.site_ids)),
-                "flexpipe/ingestion": str(run.newest),
-                **({"flexpipe/skipped": "; ".join(run.skipped)[:1000]} if run.skipped else {}),
-            },
+    requests = []
+    for run in plan.runs:
+        chunks = [c.key for c in chunks_of(run.site_ids, settings.chunk_span)]
+        sites = ",".join(map(str, run.site_ids))
+        requests.append(
+            RunRequest(
+                run_key=f"reopt:{run.day}:{','.join(chunks)}:{run.newest}",
+                partition_key=run.day,
+                run_config=schedule_run_config(run.site_ids, chunks=chunks, intraday=True),
+                tags={
+                    "flexpipe/trigger": "new beliefs",
+                    "flexpipe/chunks": ",".join(chunks)[:1000],
+                    "flexpipe/sites": sites if len(sites) <= 1000 else f"{len(run.site_ids)} sites",
+                    "flexpipe/ingestion": str(run.newest),
+                    **({"flexpipe/skipped": "; ".join(run.skipped)[:1000]} if run.skipped else {}),
+                },
+            )
         )
-        for run in plan.runs
-    ]
     return SensorResult(run_requests=requests, cursor=new_cursor)
 
 

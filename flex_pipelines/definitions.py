@@ -33,6 +33,7 @@ from assets_defs.sensors import (
 )
 from flex_pipelines.settings import resource_value
 from resources import BeliefStoreResource, InboxResource
+from resources.step_io import STEP_IO, StoreIOManager
 from schedules.cycles import intraday_cycle
 
 #: schedules must be refreshed at least daily (the day-ahead cycle); warn after 25 hours
@@ -56,6 +57,10 @@ automation = AutomationConditionSensorDefinition(
     "of the days ahead when their upstream updates.",
 )
 
+STORE = BeliefStoreResource(
+    url=resource_value("FLEXPIPE_DB_URL"),
+    lock_wait_s=resource_value("FLEXPIPE_LOCK_WAIT_S", int),
+)
 assets = load_assets_from_modules([inbox, forecasts, schedules, reports, backtests])
 jobs = [pipeline_job, reoptimise_job]
 if (celery_job := celery_schedules_job()) is not None:
@@ -77,11 +82,9 @@ defs = (
         schedules=[intraday_cycle],
         # settings reach resources through EnvVar when set (the UI shows the variable), else defaults
         resources={
-            "store": BeliefStoreResource(
-                url=resource_value("FLEXPIPE_DB_URL"),
-                lock_wait_s=resource_value("FLEXPIPE_LOCK_WAIT_S", int),
-            ),
+            "store": STORE,
             "inbox": InboxResource(path=resource_value("FLEXPIPE_INBOX")),
+            STEP_IO: StoreIOManager(store=STORE),  # step outputs in the store, not on a disk
         },
         executor=in_process_executor,
     )

@@ -22,6 +22,7 @@ shows where the value comes from) and the default otherwise. No dagster import a
 | ``FLEXPIPE_ALERT_WEBHOOK`` | — | URL that receives alerts as JSON |
 | ``FLEXPIPE_STALE_AFTER_HOURS`` | ``26`` | schedules older than this raise a stale-data alert |
 | ``FLEXPIPE_LOCK_WAIT_S`` | ``600`` | seconds a step waits for a DuckDB file another process holds |
+| ``FLEXPIPE_CHUNK_SPAN`` | ``1000`` | site asset ids per chunk of the schedules asset (a chunk is one step: ids ``k·span … (k+1)·span − 1``) |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ DEFAULTS: dict[str, str] = {
     "FLEXPIPE_ALERT_WEBHOOK": "",
     "FLEXPIPE_STALE_AFTER_HOURS": "26",
     "FLEXPIPE_LOCK_WAIT_S": "600",
+    "FLEXPIPE_CHUNK_SPAN": "1000",
 }
 
 
@@ -70,6 +72,7 @@ class Settings:
     alert_webhook: str | None
     stale_after_hours: float
     lock_wait_s: int  # seconds
+    chunk_span: int  # site asset ids per schedules chunk
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -122,6 +125,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "FLEXPIPE_STALE_AFTER_HOURS", _get(env, "FLEXPIPE_STALE_AFTER_HOURS"), float, 0
         ),
         lock_wait_s=_number("FLEXPIPE_LOCK_WAIT_S", _get(env, "FLEXPIPE_LOCK_WAIT_S"), int, 0),
+        chunk_span=_number("FLEXPIPE_CHUNK_SPAN", _get(env, "FLEXPIPE_CHUNK_SPAN"), int, 1),
     )
 
 

@@ -80,10 +80,6 @@ class ReoptRun:
     newest: int  # the newest input ingestion the run answers
     skipped: tuple[str, ...] = ()  # other site-days of this day, with their reason
 
-    @property
-    def run_key(self) -> str:
-        return f"reopt:{self.day}:{','.join(map(str, self.site_ids))}:{self.newest}"
-
 
 @dataclass
 class ReoptPlan:

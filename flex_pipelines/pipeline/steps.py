@@ -338,22 +338,11 @@ def latest_soc(
     store: BeliefStore, site: Site, at: datetime, lookback: timedelta = timedelta(days=2)
 ) -> dict[int, str]:
     """The latest known state of charge at or before ``at`` per storage device (power sensor id →
-    e.g. ``"0.2 MWh"``): a measurement when there is one, else the latest schedule's plan."""
-    out: dict[int, str] = {}
-    for dev in site.devices_of_kind("storage"):
-        if dev.state_of_charge_sensor_id is None:
-            continue
-        sensor = store.get_sensor(dev.state_of_charge_sensor_id)
-        window = (at - lookback, at + timedelta(microseconds=1))
-        found = store.search_beliefs(
-            sensor.id, *window, exclude_source_types=["scheduler"], one_per_event=True
-        )
-        if found.is_empty():
-            found = store.search_beliefs(sensor.id, *window, one_per_event=True)
-        if not found.is_empty() and sensor.unit.strip() != "%":
-            last = found.sort("event_start")[-1]
-            out[dev.power_sensor_id] = f"{float(last['event_value'][0])} {sensor.unit}"
-    return out
+    e.g. ``"0.2 MWh"``): a measurement when there is one, else the latest schedule's plan
+    (:func:`~flex_pipelines.service.batch.latest_socs` for one site)."""
+    from flex_pipelines.service.batch import latest_socs
+
+    return latest_socs(store, [site], at, lookback).get(site.id, {})
 
 
 def forecast_accuracy_summary(

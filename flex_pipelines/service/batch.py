@@ -15,7 +15,7 @@ its reason and does not fail the batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,17 +30,20 @@ from flex_pipelines.scheduling.references import json_references
 from flex_pipelines.service.access import Caller, authorize
 from flex_pipelines.service.records import ScheduleRecord
 from flex_pipelines.service.schedule import _schedule_scope, input_gaps
-from flex_pipelines.sites import AssetTree, Scope
+from flex_pipelines.sites import AssetTree, Scope, Site
 
-__all__ = ["BatchRecord", "PrefetchedReads", "SiteFailure", "schedule_sites"]
+__all__ = ["BatchRecord", "PrefetchedReads", "SiteFailure", "latest_socs", "schedule_sites"]
 
 
 @dataclass(frozen=True)
 class SiteFailure:
-    """A site of a batch that was not scheduled, and why."""
+    """A site of a batch that was not scheduled, and why: ``missing-inputs`` (a gap in its
+    prices, loads, …: it is scheduled once they arrive) or ``error`` (refused, invalid or
+    infeasible)."""
 
     site_id: int
     reason: str
+    kind: str = "error"
 
 
 @dataclass
@@ -65,7 +68,9 @@ class BatchRecord:
             "end": self.end.isoformat(),
             "belief_time": self.belief_time.isoformat(),
             "sites": len(self.records),
-            "failed": [{"site_id": f.site_id, "reason": f.reason} for f in self.failures],
+            "failed": [
+                {"site_id": f.site_id, "reason": f.reason, "kind": f.kind} for f in self.failures
+            ],
             "n_new": self.n_new,
             "cost_eur": round(self.cost_eur, 4),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -104,17 +109,11 @@ class PrefetchedReads:
         steps = [tree.sensor(i).event_resolution for i in series_ids]
         lead = max([s for s in steps if s > timedelta(0)], default=timedelta(0))
         self.window = (start - lead, end)
-        self._series = self._split(
-            store.search_beliefs(
-                list(series_ids),
-                *self.window,
-                as_of=as_of,
-                one_per_event=True,
-                exclude_source_types=["scheduler"],
-            )
-            if series_ids
-            else None
-        )
+        self._series_ids = list(series_ids)
+        self._series_set = set(series_ids)
+        # per as_of asked (the batch's, or None: as known now, which input checks ask)
+        self._series: dict[datetime | None, dict[int, tuple[pl.DataFrame, np.ndarray]]] = {}
+        self._prefetch(as_of)
         self._soc_at = start
         self._soc = self._split(
             store.search_beliefs(
@@ -128,6 +127,21 @@ class PrefetchedReads:
             else None
         )
         self._sources: dict[tuple[Any, ...], Source] = {}
+
+    def _prefetch(self, as_of: datetime | None) -> dict[int, tuple[pl.DataFrame, np.ndarray]]:
+        """Every prefetched series as known ``as_of`` (None: latest), read once."""
+        if as_of not in self._series:
+            frame = None
+            if self._series_ids:
+                frame = self._store.search_beliefs(
+                    self._series_ids,
+                    *self.window,
+                    as_of=as_of,
+                    one_per_event=True,
+                    exclude_source_types=["scheduler"],
+                )
+            self._series[as_of] = self._split(frame)
+        return self._series[as_of]
 
     @staticmethod
     def _split(frame: pl.DataFrame | None) -> dict[int, tuple[pl.DataFrame, np.ndarray]]:
@@ -163,19 +177,28 @@ class PrefetchedReads:
     ) -> pl.DataFrame:
         """The store's search, answered from the prefetch when it asks what was prefetched."""
         one = isinstance(sensor_ids, int) and start is not None and end is not None
-        if one and query.get("one_per_event") and query.get("as_of") in (None, self.as_of):
+        as_of = query.get("as_of")
+        if one and query.get("one_per_event") and as_of in (None, self.as_of):
             rest = {k: v for k, v in query.items() if k not in ("as_of", "one_per_event") and v}
             if (
                 rest.keys() == {"exclude_source_types"}
                 and list(rest["exclude_source_types"]) == ["scheduler"]
-                and sensor_ids in self._series
+                and sensor_ids in self._series_set
                 and self.window[0] <= start  # type: ignore[operator]
                 and end <= self.window[1]  # type: ignore[operator]
             ):
-                frame, us = self._series[sensor_ids]
+                series = self._prefetch(as_of)
+                if sensor_ids not in series:  # no beliefs in the window
+                    return self._store.search_beliefs(sensor_ids, start, end, **query)
+                frame, us = series[sensor_ids]
                 i, j = np.searchsorted(us, [_us(start), _us(end)])  # type: ignore[arg-type]
                 return frame.slice(int(i), int(j - i))
-            if not rest and start == self._soc_at and sensor_ids in self._soc:
+            if (
+                not rest
+                and as_of == self.as_of
+                and start == self._soc_at
+                and sensor_ids in self._soc
+            ):
                 return self._soc[sensor_ids][0]
         return self._store.search_beliefs(sensor_ids, start, end, **query)
 
@@ -192,6 +215,8 @@ def schedule_sites(
     backend: str = "highs",
     save: bool = True,
     tree: AssetTree | None = None,
+    kinds: Iterable[str] = ("storage", "process"),
+    soc_at_start: Mapping[int, Mapping[int, str]] | None = None,
 ) -> BatchRecord:
     """Schedule a batch of sites for [start, end) (see the module docstring).
 
@@ -209,6 +234,14 @@ def schedule_sites(
         The storage scheduler's choices.
     save
         False: solve only.
+    tree
+        The asset tree, when the caller has it loaded already.
+    kinds
+        Which devices to schedule (``storage``, ``process``).
+    soc_at_start
+        Per site id: power sensor id → state of charge at ``start`` (e.g. ``"0.2 MWh"``), to
+        continue from a previous window's plan or the latest measurement
+        (:func:`latest_socs`).
 
     Returns
     -------
@@ -244,7 +277,7 @@ def schedule_sites(
         assert sc.site is not None
         reason = input_gaps(reads, sc.site, start, end)  # type: ignore[arg-type]
         if reason:
-            out.failures.append(SiteFailure(sid, reason))
+            out.failures.append(SiteFailure(sid, reason, "missing-inputs"))
             continue
         mine: list[pl.DataFrame] = []
         try:
@@ -254,8 +287,8 @@ def schedule_sites(
                 start,
                 end,
                 belief_time,
-                {"storage", "process"},
-                None,
+                set(kinds),
+                (soc_at_start or {}).get(sid),
                 method,  # type: ignore[arg-type]
                 backend,
                 save,
@@ -275,4 +308,62 @@ def schedule_sites(
             for run in rec.runs:
                 run.n_new = sum(saved.new_by_sensor.get(s, 0) for s in run.power_sensor_ids)
     out.timings = {"read_s": t1 - t0, "solve_s": t2 - t1, "save_s": time.perf_counter() - t2}
+    return out
+
+
+def latest_socs(
+    store: BeliefStore,
+    sites: Sequence[Site],
+    at: datetime,
+    lookback: timedelta = timedelta(days=2),
+    tree: AssetTree | None = None,
+) -> dict[int, dict[int, str]]:
+    """The latest known state of charge at or before ``at`` of every storage device of ``sites``,
+    in two set-based reads for all of them.
+
+    A measurement (any belief not made by a scheduler) wins; a device without one in
+    ``[at - lookback, at]`` takes its latest schedule's plan. Sensors recorded in % are left out
+    (a fraction needs the device's capacity, which the scheduler applies itself).
+
+    Parameters
+    ----------
+    sites
+        The sites (:meth:`~flex_pipelines.sites.AssetTree.sites`).
+    at
+        The time the states are wanted for (tz-aware).
+    lookback
+        How far back a state may lie.
+
+    Returns
+    -------
+    dict
+        Site id → {power sensor id → state of charge with its unit, e.g. ``"0.2 MWh"``}; sites
+        with no known state are left out.
+    """
+    owner: dict[int, tuple[int, int]] = {}  # soc sensor → (site id, power sensor id)
+    for site in sites:
+        for dev in site.devices_of_kind("storage"):
+            if dev.state_of_charge_sensor_id is not None:
+                owner[dev.state_of_charge_sensor_id] = (site.id, dev.power_sensor_id)
+    if not owner:
+        return {}
+    unit = {i: (tree.sensor(i) if tree else store.get_sensor(i)).unit.strip() for i in owner}
+    ids = sorted(i for i in owner if unit[i] != "%")
+    window = (at - lookback, at + timedelta(microseconds=1))
+    found: dict[int, float] = {}
+    for exclude in (["scheduler"], None):
+        todo = [i for i in ids if i not in found]
+        if not todo:
+            break
+        frame = store.search_beliefs(
+            todo, *window, exclude_source_types=exclude, one_per_event=True
+        )
+        if frame.is_empty():
+            continue
+        last = frame.sort("event_start").group_by("sensor_id").agg(pl.col("event_value").last())
+        found.update(zip(last["sensor_id"].to_list(), last["event_value"].to_list(), strict=True))
+    out: dict[int, dict[int, str]] = {}
+    for sensor_id, value in found.items():
+        site_id, power_id = owner[int(sensor_id)]
+        out.setdefault(site_id, {})[power_id] = f"{float(value)} {unit[int(sensor_id)]}"
     return out

@@ -17,6 +17,7 @@ from assets_defs.sensors import reoptimise_on_new_beliefs, reoptimise_tick
 from flex_pipelines.beliefs import open_store
 from flex_pipelines.pipeline import run_pipeline
 from flex_pipelines.pipeline.reoptimise import ReoptCursor
+from flex_pipelines.service.chunks import chunk_of
 from flex_pipelines.settings import load_settings
 from resources import BeliefStoreResource
 from tests.dagster.conftest import DAY
@@ -101,9 +102,11 @@ def test_new_prices_for_tomorrow_request_one_run_from_now_for_the_affected_site(
     assert isinstance(result, SensorResult)
     [run] = result.run_requests
     assert run.partition_key == "2015-03-11"
-    assert run.run_key == f"reopt:2015-03-11:{site}:{wm}"
-    assert _config(run) == {"site_ids": [site], "intraday": True}  # never before now
-    assert run.tags["flexpipe/sites"] == str(site)
+    chunk = chunk_of(site, load_settings().chunk_span).key  # the chunk that holds the site
+    assert run.run_key == f"reopt:2015-03-11:{chunk}:{wm}"
+    # only the affected site of only its chunk; never before now
+    assert _config(run) == {"site_ids": [site], "chunks": [chunk], "intraday": True}
+    assert run.tags["flexpipe/sites"] == str(site) and run.tags["flexpipe/chunks"] == chunk
     assert ReoptCursor.parse(result.cursor) == ReoptCursor(wm)
     # the same tick evaluated twice asks for the same run key (Dagster drops the duplicate)
     assert [r.run_key for r in _tick(db_url, cursor).run_requests] == [run.run_key]
@@ -144,7 +147,8 @@ def test_site_days_with_incomplete_inputs_are_skipped_with_the_reason(
     # once the rest of the day arrives, the day is scheduled
     wm = _new_prices(db_url, price, 3, 40.0, hours=24)
     [run] = _tick(db_url, result.cursor, now).run_requests
-    assert (run.partition_key, run.run_key) == ("2015-03-13", f"reopt:2015-03-13:{site}:{wm}")
+    chunk = chunk_of(site, load_settings().chunk_span).key
+    assert (run.partition_key, run.run_key) == ("2015-03-13", f"reopt:2015-03-13:{chunk}:{wm}")
 
 
 def test_at_most_the_configured_runs_per_tick_the_rest_waits_in_the_cursor(
