@@ -26,6 +26,7 @@ ORDER = [
     "cli",
     "fleet",
     "api",
+    "backtest",
 ]
 HERE = Path(__file__).parent
 
