@@ -54,6 +54,14 @@ def test_a_backtest_is_saved_and_the_views_give_its_totals(store) -> None:
     )
     assert daily.height == 1 and daily["day"][0] == DAY
     assert daily["value_capture"][0] == pytest.approx(day.capture("forecast"))
+    # docs/sql-views.md's example: value capture per month of the latest run
+    monthly = store.query(
+        "SELECT date_trunc('month', day) AS month, variant, (sum(baseline_cost) - sum(cost)) / "
+        "nullif(sum(baseline_cost) - sum(perfect_cost), 0) AS value_capture FROM backtest_daily "
+        "WHERE run_id = (SELECT max(run_id) FROM backtest_daily) GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert monthly["variant"].to_list() == ["forecast", "perfect"]
+    assert monthly["value_capture"][1] == pytest.approx(1.0)
 
 
 def test_views_exist_before_any_backtest(store) -> None:
