@@ -36,6 +36,7 @@ class Pod:
     argv: list[str]
     env: dict[str, str]
     log: Path
+    home: Path  # DAGSTER_HOME, the pod's emptyDir
     process: subprocess.Popen | None = None
 
     def start(self) -> Pod:
@@ -106,10 +107,12 @@ class Node:
         text = re.sub(keys, lambda m: table[m.group(0)], text)
         return re.sub(rf"\b{re.escape(RELEASE)}-(code|redis)\b", "127.0.0.1", text)
 
-    def pod(self, component: str) -> Pod:
+    def pod(self, component: str, replica: int = 0) -> Pod:
+        """Replica ``replica`` of the Deployment ``RELEASE-component``, with volumes of its own."""
         deployment = find(self.objects, "Deployment", f"{RELEASE}-{component}")
+        assert replica < deployment["spec"]["replicas"]
         (c,) = deployment["spec"]["template"]["spec"]["containers"]
-        pod_name = f"{RELEASE}-{component}-0"
+        pod_name = f"{RELEASE}-{component}-{replica}"
         home = self.root / pod_name / "home"
         tmp = self.root / pod_name / "tmp"
         home.mkdir(parents=True)
@@ -134,7 +137,7 @@ class Node:
             return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], arg)
 
         argv = [self.map(expand(a), volumes) for a in c["command"] + c.get("args", [])]
-        pod = Pod(component, argv, env, self.root / f"{pod_name}.log")
+        pod = Pod(component, argv, env, self.root / f"{pod_name}.log", home)
         pod.argv[0] = pod.which(pod.argv[0])
         return pod
 

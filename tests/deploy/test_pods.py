@@ -1,6 +1,8 @@
-"""The rendered pods run: the code-location server, webserver, daemon and a celery worker start
-from the chart's own commands, environment and instance file (tests/deploy/pods.py), on a real
-PostgreSQL and Redis, and answer the chart's own probes."""
+"""The rendered pods run: the code-location server, webserver, daemon and two celery workers
+start from the chart's own commands, environment and instance file (tests/deploy/pods.py), on a
+real PostgreSQL and Redis, answer the chart's own probes, and a celery run of the schedules
+launched through the webserver goes daemon → code server → both workers and saves every site's
+schedule, with nothing but celery's config left on the pods' disks."""
 
 from __future__ import annotations
 
@@ -13,12 +15,21 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import yaml
 
-from flex_pipelines.beliefs import open_store
-from tests.dagster.celery_support import ensure_redis
+from assets_defs.schedules import schedule_run_config
+from tests.dagster.celery_support import REDIS, ensure_redis
+from tests.dagster.conftest import DAY
+from tests.dagster.test_celery import build_sites, scheduled
 from tests.deploy.helm_support import BASE_VALUES, manifests, merged
 from tests.deploy.pods import Node, Pod, files_under
 
+N_SITES = 4
+BROKER_DB = 4  # Redis databases of their own (tests/dagster/test_celery.py uses 2 and 3)
+LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on RunConfigValidationInvalid { errors { message } } } }"""
+RUN_STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 WORKSPACE_QUERY = (
     "{ workspaceOrError { __typename ... on Workspace { locationEntries { name "
     "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
@@ -60,26 +71,56 @@ def http_get(port: int, path: str) -> int:
         return 0
 
 
-def graphql(port: int, query: str) -> dict:
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["data"]
 
 
+def flush_broker() -> None:
+    """Drop stale tasks a killed earlier run may have left in this test's Redis databases."""
+    with socket.create_connection(REDIS, timeout=2) as s:
+        s.sendall(f"SELECT {BROKER_DB}\r\nFLUSHDB\r\n".encode())
+        s.recv(64)
+
+
+def launch_celery_run(port: int, site_ids: list[int]) -> str:
+    """Launch ``celery_schedules_job`` for ``DAY`` through the webserver, as from the launchpad."""
+    execution = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "celery.yaml").read_text())[
+        "execution"
+    ]
+    params = {
+        "selector": {
+            "repositoryLocationName": "flex_pipelines",
+            "repositoryName": "__repository__",
+            "jobName": "celery_schedules_job",
+        },
+        "runConfigData": {**schedule_run_config(site_ids), "execution": execution},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY.isoformat()}]},
+    }
+    launched = graphql(port, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
 @pytest.mark.postgres
 @pytest.mark.celery
 @pytest.mark.slow
-def test_the_rendered_pods_start_and_answer_their_probes(pg_server, tmp_path: Path) -> None:
+def test_the_rendered_pods_run_a_celery_schedules_run(pg_server, tmp_path: Path) -> None:
     if (why := ensure_redis()) is not None:
         pytest.fail(why)
+    flush_broker()
     instance_url, instance_password = without_password(pg_server.create_database("k8s_instance"))
-    store_url, store_password = without_password(pg_server.create_database("k8s_store"))
+    store_db = pg_server.create_database("k8s_store")  # the test's own access (with password)
+    store_url, store_password = without_password(store_db)
+    sites = build_sites(store_db, N_SITES)
     instance = urlsplit(instance_url)
     code_port, web_port = free_port(), free_port()
+    broker = f"redis://127.0.0.1:6379/{BROKER_DB}"
     values = merged(
         BASE_VALUES,
         {
@@ -93,9 +134,16 @@ def test_the_rendered_pods_start_and_answer_their_probes(pg_server, tmp_path: Pa
                     "passwordSecret": {"name": "dagster-pg", "key": "pw"},
                 }
             },
-            "celery": {"broker": "redis://127.0.0.1:6379/4", "backend": "redis://127.0.0.1:6379/5"},
+            "celery": {"broker": broker, "backend": f"redis://127.0.0.1:6379/{BROKER_DB + 1}"},
             "codeLocation": {"port": code_port},
             "webserver": {"port": web_port},
+            "workers": {"replicas": 2},
+            # no sensors or cycles of their own; one chunk per site, so both workers get chunks
+            "settings": {
+                "FLEXPIPE_AUTOMATION": "off",
+                "FLEXPIPE_INBOX": str(tmp_path / "inbox"),
+                "FLEXPIPE_CHUNK_SPAN": "1",
+            },
         },
     )
     secrets = {"dagster-pg": {"pw": instance_password}, "store-pg": {"pw": store_password}}
@@ -108,8 +156,9 @@ def test_the_rendered_pods_start_and_answer_their_probes(pg_server, tmp_path: Pa
         probe = node.probe("code", "readinessProbe")
         wait_for("the code server", lambda: code.run(probe).returncode == 0, pods, 180)
 
-        web, daemon, worker = (node.pod(c) for c in ("webserver", "daemon", "worker"))
-        pods += [p.start() for p in (web, daemon, worker)]
+        web, daemon = node.pod("webserver"), node.pod("daemon")
+        workers = [node.pod("worker", 0), node.pod("worker", 1)]
+        pods += [p.start() for p in (web, daemon, *workers)]
         path, port = node.probe("webserver", "readinessProbe")
         assert port == web_port
         wait_for("the webserver", lambda: http_get(port, path) == 200, pods, 180)
@@ -117,20 +166,33 @@ def test_the_rendered_pods_start_and_answer_their_probes(pg_server, tmp_path: Pa
         (entry,) = graphql(port, WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"]
         assert entry["name"] == "flex_pipelines"
         assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
-
-        ready = f"{worker.env['POD_NAME']}@"  # the worker is named after its pod
-        wait_for("the worker", lambda: ready in worker.log.read_text(), pods, 180)
-        wait_for("the worker", lambda: "ready." in worker.log.read_text(), pods, 60)
+        for worker in workers:  # named after its pod
+            ready = f"{worker.env['POD_NAME']}@"
+            wait_for("a worker", lambda w=worker, r=ready: r in w.log.read_text(), pods, 180)
+            wait_for("a worker", lambda w=worker: "ready." in w.log.read_text(), pods, 60)
         liveness = node.probe("daemon", "livenessProbe")
         wait_for("daemon heartbeats", lambda: daemon.run(liveness).returncode == 0, pods, 240)
 
-        # the belief store the pods were given is PostgreSQL, reachable with the Secret's password
-        with open_store(worker.env["FLEXPIPE_DB_URL"]) as store:
-            assert type(store).__name__ == "PostgresStore"
+        # queued by the webserver, started by the daemon in the code server, steps on the workers
+        run_id = launch_celery_run(port, sites)
+
+        def finished() -> bool:
+            status = graphql(port, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+            assert status not in ("FAILURE", "CANCELED"), (status, code.log.read_text()[-3000:])
+            return status == "SUCCESS"
+
+        wait_for("the celery run", finished, pods, 420)
     finally:
         for pod in pods:
             pod.stop()
-    # nothing was written where the ConfigMap is mounted read-only
+    for worker in workers:
+        assert "succeeded" in worker.log.read_text(), f"{worker.env['POD_NAME']} ran no step"
+    rows = scheduled(store_db)
+    assert len(rows) == N_SITES * 96  # each site's day once
+    # nothing written where the ConfigMap is mounted read-only; on the pods' own disks only
+    # dagster-celery's worker config (why DAGSTER_HOME is an emptyDir): no step outputs
     assert files_under(node.instance) == instance_files
-    # dagster-celery wrote its worker config into DAGSTER_HOME: why that is an emptyDir
-    assert list((Path(worker.env["DAGSTER_HOME"]) / "dagster_celery").rglob("*.py"))
+    for pod in pods:
+        left = {p for p in files_under(pod.home) if (pod.home / p).is_file()}
+        celery = {p for p in left if p.parts[0] == "dagster_celery"}
+        assert left - celery == {Path("dagster.yaml")}, (pod.component, left)
