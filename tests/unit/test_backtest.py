@@ -201,6 +201,32 @@ def test_beliefs_made_after_the_viewpoint_change_nothing(demo) -> None:
     # the settlement does see the corrected prices: the test would notice a backtest that
     # ignored new beliefs altogether
     assert after.days[0].baseline_cost != pytest.approx(before.days[0].baseline_cost)
+    # control: the same kind of beliefs known at the viewpoint (a forecast made at it, a
+    # correction a minute before) do change the schedules (the test can fail)
+    early = vp - timedelta(minutes=1)
+    store.save_beliefs(
+        pl.concat(
+            [
+                belief_frame(
+                    ids["load"],
+                    liar.id,
+                    pl.Series([start + i * q for i in range(n)]),
+                    pl.Series(rng.uniform(0, 400, n)),
+                    pl.lit(vp),
+                ),
+                belief_frame(
+                    ids["load"],
+                    fixer.id,
+                    pl.Series([start - timedelta(days=7) + i * q for i in range(n)]),
+                    pl.Series(rng.uniform(0, 400, n)),
+                    pl.lit(early),
+                ),
+            ]
+        )
+    )
+    known = backtest(LOCAL_ADMIN, store, ids["site"], DAY, DAY, **args)
+    for name in ("forecast", "naive"):
+        assert not np.allclose(known.days[0].power_mw[name], before.days[0].power_mw[name]), name
 
 
 def test_error_split_and_value_capture_use_the_swap_variants(demo) -> None:
