@@ -152,15 +152,33 @@ class Node:
         return self.secrets[ref["name"]][ref["key"]]
 
     def probe(self, component: str, kind: str) -> list[str] | tuple[str, int]:
-        """A container's probe: an ``exec`` command, or ``(path, port)`` of an ``httpGet``."""
+        """A container's probe: an ``exec`` command, ``(path, port)`` of an ``httpGet`` or
+        ``(service, port)`` of a ``grpc`` probe."""
         deployment = find(self.objects, "Deployment", f"{RELEASE}-{component}")
         (c,) = deployment["spec"]["template"]["spec"]["containers"]
         probe = c[kind]
         if "exec" in probe:
             return probe["exec"]["command"]
+        if "grpc" in probe:
+            return probe["grpc"].get("service", ""), probe["grpc"]["port"]
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         get = probe["httpGet"]
         return get["path"], ports.get(get["port"], get["port"])
+
+
+def grpc_serving(port: int, service: str) -> bool:
+    """What the kubelet's ``grpc`` probe asks: grpc.health.v1 ``Check(service)`` is SERVING."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=5
+            )
+        except grpc.RpcError:
+            return False
+    return answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def files_under(folder: Path) -> set[Path]:

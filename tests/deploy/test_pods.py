@@ -22,7 +22,7 @@ from tests.dagster.celery_support import REDIS, ensure_redis
 from tests.dagster.conftest import DAY
 from tests.dagster.test_celery import build_sites, scheduled
 from tests.deploy.helm_support import BASE_VALUES, manifests, merged
-from tests.deploy.pods import Node, Pod, files_under
+from tests.deploy.pods import Node, Pod, files_under, grpc_serving
 
 N_SITES = 4
 BROKER_DB = 4  # Redis databases of their own (tests/dagster/test_celery.py uses 2 and 3)
@@ -153,8 +153,10 @@ def test_the_rendered_pods_run_a_celery_schedules_run(pg_server, tmp_path: Path)
     pods = [code]
     try:
         code.start()
-        probe = node.probe("code", "readinessProbe")
-        wait_for("the code server", lambda: code.run(probe).returncode == 0, pods, 180)
+        service, grpc_port = node.probe("code", "readinessProbe")
+        assert grpc_port == code_port
+        wait_for("the code server", lambda: grpc_serving(grpc_port, service), pods, 180)
+        assert not grpc_serving(grpc_port, "NoSuchService")  # the probe can fail
 
         web, daemon = node.pod("webserver"), node.pod("daemon")
         workers = [node.pod("worker", 0), node.pod("worker", 1)]
