@@ -256,3 +256,17 @@ def test_an_external_redis_replaces_the_bundled_one() -> None:
     # or both URLs from a Secret (a Redis with a password)
     objects = manifests(merged(BASE_VALUES, {"redis": {"enabled": False}, "extraEnvSecret": "r"}))
     assert "FLEXPIPE_CELERY_BROKER" not in env_of(container(objects, "worker"))
+
+
+def test_the_documented_values_file_renders() -> None:
+    """docs/deployment.md's values-prod.yaml is accepted and gives what it says."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    block = re.search(r"```yaml\n(# values-prod\.yaml\n.*?)```", text, re.S)
+    assert block, "docs/deployment.md has no values-prod.yaml example"
+    values = yaml.safe_load(block.group(1))
+    objects = manifests(values)
+    assert (
+        find(objects, "Deployment", f"{RELEASE}-worker")["spec"]["replicas"]
+        == (values["workers"]["replicas"])
+    )
+    assert env_of(container(objects, "code"))["FLEXPIPE_DB_URL"] == values["store"]["url"]
