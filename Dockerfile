@@ -24,7 +24,8 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/uv pip uninstall --python /opt/venv/bin/python flex-pipelines
 
 COPY . .
-RUN /opt/venv/bin/uv pip install --no-cache --python /opt/venv/bin/python --no-deps -c constraints.txt . \
+# editable: the code imports from /app everywhere (the bundled data/ is found next to it)
+RUN /opt/venv/bin/uv pip install --no-cache --python /opt/venv/bin/python --no-deps -c constraints.txt -e . \
     && groupadd --gid 1000 flexpipe \
     && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /tmp flexpipe \
     && mkdir -p /opt/dagster/home \
