@@ -89,6 +89,9 @@ class Layout:
     balance: np.ndarray | None = None
     # a risk-aware build: the scenarios' costs and CVaR columns (build_scenarios.ScenarioLayout)
     scenarios: Any = None
+    # pairs whose sides can both be lowered by their minimum at no cost where the mask is true
+    # (a scenario's import and export where its production price is not above consumption's)
+    nettable: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
 
 def flow_bounds(dev: Device) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +122,7 @@ def formulate(p: SchedulingProblem, *, split_site: bool = False) -> tuple[Linear
     site_blocks(m, lay, p, split_site=split_site, main=p.scenarios is None)
     link_blocks(m, lay, p)
     if p.scenarios is not None:  # electricity's connection once per scenario, and the CVaR
-        scenario_blocks(m, lay, p)
+        scenario_blocks(m, lay, p, split_site=split_site)
     return m, lay
 
 

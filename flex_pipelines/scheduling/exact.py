@@ -247,14 +247,22 @@ def _repair(model: LinearModel, lay: Layout, x: np.ndarray) -> np.ndarray | None
     lowers net consumption, and so does not raise the cost where the price is ≥ 0. If the
     netted point satisfies every row and bound and its objective is not above the relaxation's
     optimum, it is an optimum of the relaxation that is physical at those steps, so no binary is
-    needed there. Returns the netted point, or None when nothing could be netted safely.
+    needed there. Pairs in ``lay.nettable`` (a scenario's import and export where its
+    production price is not above its consumption price) are netted by lowering both sides by
+    their minimum: the net flow and every row on it stay, the cost does not rise. Returns the
+    netted point, or None when nothing could be netted safely.
     """
-    if lay.repair_price is None:
-        return None
     x2 = x.copy()
     changed = False
+    for i, free in lay.nettable:  # both sides down by their minimum: a zero-or-negative cost
+        pr = lay.pairs[i]
+        a, b = x2[pr.a], x2[pr.b]
+        m = np.where(free & (a > TOL) & (b > TOL), np.minimum(a, b), 0.0)
+        if m.any():
+            x2[pr.a], x2[pr.b] = a - m, b - m
+            changed = True
     for d, (ch, dis) in enumerate(zip(lay.charge, lay.discharge, strict=True)):
-        if not lay.repairable[d]:
+        if lay.repair_price is None or not lay.repairable[d]:
             continue
         a, b = x2[ch], x2[dis]
         bad = (a > TOL) & (b > TOL) & (lay.repair_price >= 0)

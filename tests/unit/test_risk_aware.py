@@ -196,20 +196,27 @@ def test_risk_aversion_lowers_the_tail_cost_and_pays_for_it_in_expectation() -> 
 
 def test_the_scenario_problem_is_one_description_with_declared_blocks() -> None:
     mean, cp = _uncertain_evening(n=3)
-    p = _with(_problem(mean), cp, lam=1.0)
+    p = _with(_problem(mean, feed_in=20.0), cp, np.full((3, T), 20.0), lam=1.0)
     m, lay = formulate(p)
     kinds = {b.kind for b in m.row_blocks}
     assert {"stock balance", "site balance", "cvar"} <= kinds
-    assert len(m.blocks_of_kind("site balance")) == 3  # one grid connection per scenario
     assert [b.name for b in m.blocks_of_kind("site balance")] == [
         f"site balance[scenario {k}]" for k in (1, 2, 3)
-    ]
+    ]  # one grid connection per scenario
     (cvar_rows,) = m.blocks_of_kind("cvar")
     assert cvar_rows.count == 3 and cvar_rows.field == "risk-aversion"
     assert {c.kind for c in m.col_blocks} >= {"cvar threshold", "cvar excess", "import", "export"}
     assert lay.scenarios is not None and lay.scenarios.weights.size == 3
     with pytest.raises(SchedulingError, match="method 'dp' does not apply.*scenarios"):
         solve(p, method="dp")
+    # one price for both directions: no import/export columns, as in the deterministic build;
+    # risk-neutral, the description is the deterministic one's size
+    lin = _with(_problem(mean), cp)
+    m_lin, _ = formulate(lin)
+    m_det, _ = formulate(_problem(mean))
+    assert (m_lin.n_cols, m_lin.n_rows) == (m_det.n_cols, m_det.n_rows)
+    expected = cp.mean(axis=0)
+    np.testing.assert_allclose(m_lin.arrays()["cost"][: 2 * T], np.r_[expected, -expected] * DT)
 
 
 def test_without_scenarios_the_description_is_unchanged() -> None:
