@@ -11,6 +11,8 @@ site's inputs (price, load and PV sensors, from the reporting site model
   a forecast, schedule or report, as known when the backtest runs), or
 - for a naive variant: the values known at the viewpoint where there are any, else the value of
   the same instant seven days earlier as known at the viewpoint;
+- for a variant of one forecaster: the values known at the viewpoint where there are any, else
+  that forecaster's (its sources' beliefs only, as known at the viewpoint);
 
 every other read and every write goes to the store itself. The viewpoint is a hard upper bound
 for what the non-realised inputs can see, so beliefs made after it change nothing.
@@ -117,12 +119,14 @@ class InputView:
         realised: Realised,
         actual_roles: Iterable[str] = (),
         naive: bool = False,
+        forecaster_source_ids: Iterable[int] | None = None,
     ) -> None:
         self._store, self._tree, self.viewpoint = store, tree, viewpoint
         self._inputs = inputs.sensor_ids
         self._actual = inputs.ids_of(actual_roles)
         self._realised = realised
         self._naive = naive
+        self._forecasters = None if forecaster_source_ids is None else list(forecaster_source_ids)
 
     def __getattr__(self, name: str) -> Any:  # writes, transactions, the rest: the store's
         return getattr(self._store, name)
@@ -139,19 +143,32 @@ class InputView:
         if sensor_ids in self._actual and start is not None and end is not None:
             return self._realised.slice(sensor_ids, start, end)
         q["as_of"] = min(q.get("as_of") or self.viewpoint, self.viewpoint)
-        if not self._naive or start is None or end is None:
+        naive = self._naive
+        if not (naive or self._forecasters is not None) or start is None or end is None:
             return self._store.search_beliefs(sensor_ids, start, end, **q)
-        return self._naive_values(sensor_ids, start, end, q)
+        if not q.get("one_per_event"):  # e.g. quantiles: this forecaster's only
+            if self._forecasters is not None and q.get("source_types") == ["forecaster"]:
+                q["source_ids"] = self._forecasters
+            return self._store.search_beliefs(sensor_ids, start, end, **q)
+        return self._filled(sensor_ids, start, end, q)
 
-    def _naive_values(
+    def _filled(
         self, sensor_id: int, start: datetime, end: datetime, q: dict[str, Any]
     ) -> pl.DataFrame:
-        """Known values where there are any, else the value a week earlier (both as known at
-        the viewpoint, measurements only)."""
-        q = {**q, "exclude_source_types": MEASURED_ONLY, "source_types": None}
-        known = self._store.search_beliefs(sensor_id, start, end, **q)
-        lagged = self._store.search_beliefs(
-            sensor_id, start - NAIVE_LAG, end - NAIVE_LAG, **q
-        ).with_columns(pl.col("event_start") + NAIVE_LAG)
-        fill = lagged.join(known.select("event_start"), on="event_start", how="anti")
+        """Known values where there are any (measurements only), else the naive value (a week
+        earlier) or the chosen forecaster's, all as known at the viewpoint."""
+        measured = {**q, "exclude_source_types": MEASURED_ONLY, "source_types": None}
+        known = self._store.search_beliefs(sensor_id, start, end, **measured)
+        if self._naive:
+            fill = self._store.search_beliefs(
+                sensor_id, start - NAIVE_LAG, end - NAIVE_LAG, **measured
+            ).with_columns(pl.col("event_start") + NAIVE_LAG)
+        else:
+            fill = self._store.search_beliefs(
+                sensor_id,
+                start,
+                end,
+                **{**q, "source_ids": self._forecasters or [-1], "exclude_source_types": None},
+            )
+        fill = fill.join(known.select("event_start"), on="event_start", how="anti")
         return pl.concat([known, fill.select(known.columns)]).sort("event_start")

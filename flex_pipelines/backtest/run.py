@@ -89,6 +89,26 @@ def parse_day(value: str | date | datetime, field: str, timezone: str) -> date:
     return t.astimezone(get_zone(timezone)).date()
 
 
+def _forecaster_sources(store: BeliefStore, variants: Sequence[Variant]) -> dict[str, list[int]]:
+    """Forecaster model name → its source ids, for the variants that name one (refused when
+    the store has no forecaster of that model)."""
+    models = {v.forecaster for v in variants if v.forecaster}
+    if not models:
+        return {}
+    out: dict[str, list[int]] = {m: [] for m in models}
+    for src in store.list_sources(["forecaster"]):
+        if src.model in out:
+            out[src.model].append(src.id)
+    missing = sorted(m for m, ids in out.items() if not ids)
+    if missing:
+        known = sorted({s.model for s in store.list_sources(["forecaster"]) if s.model})
+        raise BacktestError(
+            f"forecaster {', '.join(map(repr, missing))}: no forecaster source of that model in "
+            f"the store (models there: {', '.join(known) or 'none'})"
+        )
+    return out
+
+
 def _end_soc(result: ScheduleResult) -> dict[int, str]:
     return {
         int(d.power_sensor): f"{float(d.soc_mwh[-1])} MWh"
@@ -146,13 +166,15 @@ def run_backtest(
     _, last_end = day_window(days[-1], tz)
     realised = Realised(store, inputs.sensor_ids, first_start - timedelta(days=1), last_end)
     scope = site.scope()
+    forecasters = _forecaster_sources(store, variants)
     soc: dict[str, dict[int, str] | None] = {v.name: None for v in variants}
     for k, day in enumerate(days):
         start, end = day_window(day, tz)
         vp = day_ahead_viewpoint(day, tz, gate_closure)
 
         def view(v: Variant, vp: datetime = vp) -> InputView:
-            return InputView(store, tree, inputs, vp, realised, v.actual, v.naive)
+            fc = forecasters.get(v.forecaster) if v.forecaster else None
+            return InputView(store, tree, inputs, vp, realised, v.actual, v.naive, fc)
 
         perfect = next(v for v in variants if v.name == "perfect")
         try:

@@ -74,6 +74,7 @@ def save_result(store: BeliefStore, result: BacktestResult) -> int:
                     [
                         {"name": v.name, "actual": sorted(v.actual), "naive": v.naive}
                         | ({"flex-context": dict(v.flex_context)} if v.flex_context else {})
+                        | ({"forecaster": v.forecaster} if v.forecaster else {})
                         for v in result.variants
                     ]
                 ),

@@ -6,6 +6,10 @@ A variant is one way of scheduling the same day at the same viewpoint:
   is not a forecast or a schedule, as known at the end), the others as known at the viewpoint;
 - ``naive``: inputs not yet known at the viewpoint are the value of the same time a week
   earlier (seasonal-naive, as known at the viewpoint) instead of the stored forecasts;
+- ``forecaster``: read only the forecasts of forecaster sources of this model (e.g. ``ridge``,
+  ``lear``; the source's ``model``) where no value is known at the viewpoint, so one store with
+  several forecasters' beliefs backtests each (None: whichever the store's one-value-per-event
+  rule picks, as the pipeline's scheduler does);
 - ``flex_context``: extra flex-context fields on top of the site's (e.g. the risk-aware
   scheduler's ``risk-aversion``, ``cvar-alpha`` and ``scenarios``).
 
@@ -51,6 +55,7 @@ class Variant:
     actual: frozenset[str] = frozenset()
     naive: bool = False
     flex_context: Mapping[str, Any] = field(default_factory=dict)
+    forecaster: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.actual) - set(INPUT_ROLES)
@@ -58,6 +63,10 @@ class Variant:
             raise BacktestError(
                 f"variant {self.name!r}: actual inputs {sorted(unknown)} are not among "
                 f"{list(INPUT_ROLES)}"
+            )
+        if self.naive and self.forecaster:
+            raise BacktestError(
+                f"variant {self.name!r}: naive and forecaster {self.forecaster!r} exclude each other"
             )
 
     @property

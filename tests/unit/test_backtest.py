@@ -229,6 +229,40 @@ def test_beliefs_made_after_the_viewpoint_change_nothing(demo) -> None:
         assert not np.allclose(known.days[0].power_mw[name], before.days[0].power_mw[name]), name
 
 
+def test_a_variant_of_one_forecaster_reads_only_its_forecasts(demo) -> None:
+    from flex_pipelines.backtest import Variant
+
+    store, ids = demo
+    args = dict(gate_closure=GATE, save=False, keep_schedules=True)
+    before = backtest(LOCAL_ADMIN, store, ids["site"], DAY, DAY, variants="forecast", **args)
+    start, end = day_window(DAY, TZ)
+    vp = day_ahead_viewpoint(DAY, TZ, GATE)
+    wild = store.get_or_create_source("wild forecaster", type="forecaster", model="wild")
+    q = timedelta(minutes=15)
+    n = int((end - start) / q)
+    starts = pl.Series([start + i * q for i in range(n)])
+    store.save_beliefs(
+        belief_frame(ids["load"], wild.id, starts, pl.Series([250.0] * n), pl.lit(vp))
+    )
+    mine = Variant("persistence", "the test's persistence forecasts", forecaster="persistence")
+    after = backtest(LOCAL_ADMIN, store, ids["site"], DAY, DAY, variants=["forecast", mine], **args)
+    day = after.days[0]
+    # the pipeline's rule now picks the wild forecast (saved later at the same belief time) ...
+    assert not np.allclose(day.power_mw["forecast"], before.days[0].power_mw["forecast"])
+    # ... the persistence variant still reads its own
+    np.testing.assert_array_equal(day.power_mw["persistence"], before.days[0].power_mw["forecast"])
+    with pytest.raises(BacktestError, match="no forecaster source of that model.*persistence"):
+        backtest(
+            LOCAL_ADMIN,
+            store,
+            ids["site"],
+            DAY,
+            DAY,
+            variants=[Variant("x", "x", forecaster="oracle")],
+            **args,
+        )
+
+
 def test_error_split_and_value_capture_use_the_swap_variants(demo) -> None:
     store, ids = demo
     result = backtest(LOCAL_ADMIN, store, ids["site"], DAY, DAY, gate_closure=GATE, save=False)
