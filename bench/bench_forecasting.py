@@ -120,8 +120,10 @@ known one day ahead; an upper bound for what a good NWP irradiance forecast coul
 The reported PV model is the best honest one (no measured irradiance) on the 20 days before the
 test window (validation). Round 2 (2026-12-04) added the clear-sky-index climatology
 `clear-sky-quantile` (the recent days' power divided by their clear-sky GHI, its quantile times
-the target's clear-sky GHI) with level shifts and pooling, tried on the validation window only
-before the test window was scored.
+the target's clear-sky GHI) with level shifts and pooling, round 3 the same index on the clear-sky
+irradiance of the array's plane (tilt and azimuth fitted from the power known before the
+validation window); each tried on the validation window only before the test window was scored
+(see the note under the PV table).
 
 **Timing**: one cycle = fit on 364 days of hourly BE prices (8,736 training targets) with the two
 day-ahead regressors and forecast the next day's 24 hours; median of 3 runs after 1 warm-up run,

@@ -22,6 +22,13 @@ The same rules then chose among all candidates. Outcome (2026-12-04 20:09 UTC): 
 ``ridge-profiles, no asinh, d-1, d-2, w-1, w-2 + naive-week`` (validation 1.63 %, test 1.50 % =
 0.696× naive-week; round 1's choice 0.703×); PV ``clear-sky-quantile, level +0.2, pooled ±2``
 (validation 6.34 %, test 6.94 % of peak; round 1's choice 6.88 %): PV did not improve.
+
+Round 3 (2026-12-04 20:15 UTC, designed after round 2's PV test score was seen, which the
+result file says): the clear-sky index on the array's plane (``clear-sky-quantile`` with the
+``clear-sky-poa`` regressor; tilt and azimuth fitted by ``fit_orientation`` from the power known
+at the first validation viewpoint), level shifts 0–0.3 with and without pooling ±2, the same
+rule. Outcome (20:24 UTC): ``on the plane, level +0.1, pooled ±2`` (validation 6.29 %, test
+6.78 % of peak; fitted plane tilt 50°, azimuth 165°); the 6.5 % aim is not met.
 """
 
 from __future__ import annotations
@@ -31,13 +38,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import polars as pl
 
-from flex_pipelines.forecasting.clearsky import clear_sky_history
+from flex_pipelines.forecasting.clearsky import CLEAR_SKY_POA_NAME, clear_sky_history
 from flex_pipelines.forecasting.combine import combine_forecasts
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles
 from flex_pipelines.forecasting.datasets import PV_TIMEZONE, gb_demand, pv_serf
 from flex_pipelines.forecasting.history import SeriesHistory
 from flex_pipelines.forecasting.metrics import mae, mape
 from flex_pipelines.forecasting.models import ForecastModel, get_model
+from flex_pipelines.forecasting.orientation import fit_orientation
 
 DAY = timedelta(days=1)
 MST = timezone(timedelta(hours=-7))
@@ -148,6 +156,7 @@ def _oracle(ghi: SeriesHistory) -> SeriesHistory:
 
 
 SERF_LAT, SERF_LON = 39.742, -105.18
+LAST_PV_DAY = date(2016, 10, 12)
 
 
 def bench_pv(n_days: int) -> tuple[str, str]:
@@ -176,6 +185,28 @@ def bench_pv(n_days: int) -> tuple[str, str]:
     for shift in (0.2, 0.3):
         model = get_model("clear-sky-quantile", shift=shift, pool_slots=2)
         rows.append((f"clear-sky-quantile, level +{shift}, pooled ±2", model, 1, [clear]))
+    # round 3: the index on the array's plane, fitted from the power known before validation
+    plane = fit_orientation(
+        power, SERF_LAT, SERF_LON, _day_ahead_window(LAST_PV_DAY, 20, n_days, MST)[0]
+    )
+    poa = clear_sky_history(
+        power.frame["event_start"],
+        timedelta(minutes=15),
+        SERF_LAT,
+        SERF_LON,
+        PV_TIMEZONE,
+        surface_tilt=plane.tilt_deg,
+        surface_azimuth=plane.azimuth_deg,
+    )
+    for shift in (0.0, 0.1, 0.2, 0.3):
+        for pool in (0, 2):
+            model = get_model(
+                "clear-sky-quantile", shift=shift, pool_slots=pool, regressor=CLEAR_SKY_POA_NAME
+            )
+            label = f"clear-sky-quantile on the plane, level +{shift}" + (
+                f", pooled ±{pool}" if pool else ""
+            )
+            rows.append((label, model, 1, [poa]))
     combos = [
         ("hgb + clear-sky", "naive-day"),
         ("hgb", "hgb + clear-sky"),
@@ -183,7 +214,7 @@ def bench_pv(n_days: int) -> tuple[str, str]:
     ]
     scores: dict[str, dict[str, tuple[float, float, int, float]]] = {}
     windows = {"validation": min(n_days, 20), "test": n_days}
-    last_day = date(2016, 10, 12)
+    last_day = LAST_PV_DAY
     for which, days in windows.items():
         offset = n_days if which == "validation" else 0
         runs = _runs(power, rows, combos, _day_ahead_window(last_day, days, offset, MST))
@@ -207,7 +238,9 @@ def bench_pv(n_days: int) -> tuple[str, str]:
     best = scores["test"][chosen][0]
     aim = (
         f"PV: `{chosen}` (chosen on the validation window, no measured irradiance) MAE "
-        f"{best:.2f} % of peak; aim ≤ 6.5 %: {'met' if best <= 6.5 else 'not met'}."
+        f"{best:.2f} % of peak; aim ≤ 6.5 %: {'met' if best <= 6.5 else 'not met'}. The plane "
+        f"fitted from the power known at the first validation viewpoint: tilt "
+        f"{plane.tilt_deg:.0f}°, azimuth {plane.azimuth_deg:.0f}° (east of north)."
     )
     print("\n".join(lines), aim, sep="\n", flush=True)
     return "\n".join(lines), aim

@@ -10,7 +10,7 @@ No dagster here. The entry points:
 """
 
 from flex_pipelines.forecasting.backtest import BacktestResult, backtest
-from flex_pipelines.forecasting.clearsky import clear_sky_ghi, clear_sky_history
+from flex_pipelines.forecasting.clearsky import clear_sky_ghi, clear_sky_history, clear_sky_poa
 from flex_pipelines.forecasting.combine import combine_forecasts
 from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles, viewpoints
 from flex_pipelines.forecasting.errors import (
@@ -32,6 +32,7 @@ from flex_pipelines.forecasting.models import (
     get_model,
     list_models,
 )
+from flex_pipelines.forecasting.orientation import Orientation, fit_orientation
 
 __all__ = [
     "AllNaNTargetError",
@@ -45,6 +46,7 @@ __all__ = [
     "InsufficientHistoryError",
     "MODEL_REGISTRY",
     "MissingRegressorError",
+    "Orientation",
     "PointModel",
     "SeriesHistory",
     "UnknownModelError",
@@ -52,8 +54,10 @@ __all__ = [
     "accuracy_table",
     "clear_sky_ghi",
     "clear_sky_history",
+    "clear_sky_poa",
     "combine_forecasts",
     "backtest",
+    "fit_orientation",
     "forecast_cycles",
     "get_model",
     "known_at",
