@@ -78,13 +78,14 @@ def schedule_run_config(
     kinds: Sequence[str] | None = None,
     now: str | None = None,
     replay: bool = False,
+    chunk_span: int | None = None,
 ) -> dict[str, Any]:
     """The run config of a run of ``schedules`` for some sites: the one place that knows where
     :class:`ScheduleConfig` sits in the graph (sensor, intraday cycle, runner and CLI use it)."""
     fields: dict[str, Any] = {"site_ids": None if site_ids is None else list(site_ids)}
     if chunks is not None:
         fields["chunks"] = list(chunks)
-    fields.update(intraday=intraday, replay=replay, now=now)
+    fields.update(intraday=intraday, replay=replay, now=now, chunk_span=chunk_span)
     if kinds is not None:
         fields["kinds"] = list(kinds)
     config = ScheduleConfig(**fields)  # validates

@@ -33,7 +33,7 @@ from assets_defs.sensors import (
 )
 from flex_pipelines.settings import resource_value
 from resources import BeliefStoreResource, InboxResource
-from resources.step_io import STEP_IO, StoreIOManager
+from resources.step_io import STEP_IO, store_io_manager
 from schedules.cycles import intraday_cycle
 
 #: schedules must be refreshed at least daily (the day-ahead cycle); warn after 25 hours
@@ -84,7 +84,7 @@ defs = (
         resources={
             "store": STORE,
             "inbox": InboxResource(path=resource_value("FLEXPIPE_INBOX")),
-            STEP_IO: StoreIOManager(store=STORE),  # step outputs in the store, not on a disk
+            STEP_IO: store_io_manager,  # step outputs in the store, not on a disk
         },
         executor=in_process_executor,
     )

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dagster import ConfigurableIOManager, InputContext, OutputContext
+from dagster import InitResourceContext, InputContext, IOManager, OutputContext, io_manager
 
 from resources.store import BeliefStoreResource
 
@@ -32,10 +32,11 @@ def _key(context: OutputContext) -> list[str]:
     return [context.run_id, context.step_key, context.name, context.mapping_key or ""]
 
 
-class StoreIOManager(ConfigurableIOManager):
+class StoreIOManager(IOManager):
     """Step outputs as JSON rows of the belief store (JSON-serialisable values only)."""
 
-    store: BeliefStoreResource
+    def __init__(self, store: BeliefStoreResource) -> None:
+        self.store = store
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
@@ -78,3 +79,10 @@ class StoreIOManager(ConfigurableIOManager):
                 f"{up.mapping_key!r}) in {TABLE}"
             )
         return json.loads(rows["value"][0])
+
+
+@io_manager(required_resource_keys={"store"})
+def store_io_manager(init_context: InitResourceContext) -> StoreIOManager:
+    """The IO manager on the run's own ``store`` resource (so a run config that names another
+    store, as the celery and pipeline runs do, keeps the outputs there too)."""
+    return StoreIOManager(init_context.resources.store)

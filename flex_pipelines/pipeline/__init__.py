@@ -108,6 +108,7 @@ def run_pipeline(
     replay: bool = False,
     site_ids: Sequence[int] | None = None,
     intraday: bool = False,
+    chunk_span: int | None = None,
 ) -> PipelineSummary:
     """Materialise ingest → forecasts → schedules → reports for local days ``start``..``end``
     (inclusive) in one in-process run (single-run backfill over the partition range).
@@ -123,6 +124,8 @@ def run_pipeline(
         backtest would; default: as known now.
     :param site_ids: schedule only these sites (default every site).
     :param intraday: never plan before the current quarter hour (what the sensor's runs do).
+    :param chunk_span: site asset ids per chunk of the schedules asset (default
+        ``FLEXPIPE_CHUNK_SPAN``).
     """
     from dagster import AssetKey, DagsterInstance
     from dagster._core.storage.tags import (
@@ -159,7 +162,9 @@ def run_pipeline(
         "loggers": {"console": {"config": {"log_level": log_level}}},
     }
     if not assets or "schedules" in assets:
-        run_config.update(schedule_run_config(site_ids, replay=replay, intraday=intraday))
+        run_config.update(
+            schedule_run_config(site_ids, replay=replay, intraday=intraday, chunk_span=chunk_span)
+        )
     t0 = time.perf_counter()
     with _console_progress(progress, (end - start).days + 1) as hook, _progress_hook(hook):
         result = job.execute_in_process(
