@@ -19,6 +19,7 @@ ORDER = [
     "scheduling",
     "process",
     "joint",
+    "risk",
     "forecasting",
     "reporting",
     "orchestration",
