@@ -1,6 +1,6 @@
-"""Risk-aware scheduling through the service path on a real DuckDB store: quantile forecasts of
-the price stored by a forecaster source, the flex-context fields given in the call (as the API's
-trigger and the backtest do), the first-stage schedule saved."""
+"""Risk-aware scheduling through the service path on a real store (DuckDB and PostgreSQL):
+quantile forecasts of the price stored by a forecaster source, the flex-context fields given in
+the call (as the API's trigger and the backtest do), the first-stage schedule saved."""
 
 from __future__ import annotations
 
@@ -53,10 +53,10 @@ def _quantile_frame(
 
 
 @pytest.fixture
-def site(tmp_path):  # noqa: ANN001, ANN201
+def site(store_url):  # noqa: ANN001, ANN201
     """A site with an hourly price sensor, a battery, 14 past days of price forecasts with
     quantiles and their outcomes, and tomorrow's quantile forecast made at the viewpoint."""
-    store = open_store(str(tmp_path / "risk.duckdb"))
+    store = open_store(store_url)
     acc = store.add_account("A")
     price = store.add_sensor("price", "EUR/MWh", STEP)
     home = store.add_asset(
