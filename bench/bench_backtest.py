@@ -267,8 +267,19 @@ def main(argv: list[str] | None = None) -> None:
 
     started = datetime.now(UTC)
     load0 = os.getloadavg()[0]
-    sections = []
-    runs = []
+    runs: list[tuple[str, BacktestResult, float]] = []
+    first, last = DEMO
+    if args.quick:
+        last = first + timedelta(days=6)
+    res, prep = run_one(
+        "demo",
+        demo_store,
+        first,
+        last,
+        ["forecast", "naive", "price-actual", "load-actual", "pv-actual", RISK_AWARE],
+    )
+    runs.append(("demo site", res, prep))
+    write(runs, started, load0, args.quick)
     for market in [m for m in args.markets.split(",") if m]:
         first, last = MARKETS[market]
         if args.quick:
@@ -281,17 +292,40 @@ def main(argv: list[str] | None = None) -> None:
             ["forecast", "naive", RISK_NEUTRAL, RISK_AWARE],
         )
         runs.append((f"{market} price year", res, prep))
-    first, last = DEMO
-    if args.quick:
-        last = first + timedelta(days=6)
-    res, prep = run_one(
-        "demo",
-        demo_store,
-        first,
-        last,
-        ["forecast", "naive", "price-actual", "load-actual", "pv-actual", RISK_AWARE],
-    )
-    runs.append(("demo site", res, prep))
+        write(runs, started, load0, args.quick)
+
+
+def summary(runs: list[tuple[str, BacktestResult, float]]) -> list[str]:
+    """One row per run: value capture per variant, and risk-aware against the point forecast."""
+    lines = [
+        "| backtest | days | point forecast | naive | risk-neutral | risk-aware | risk-aware − point, "
+        "savings | risk-aware − point, worst-decile savings/day | s per day |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for title, res, _ in runs:
+        tot = {t.variant: t for t in res.totals()}
+
+        def cap(v: str, tot: dict = tot) -> str:
+            return _fmt(tot[v].value_capture, True) if v in tot else "–"
+
+        diff = wdiff = "–"
+        if "risk-aware" in tot and "forecast" in tot:
+            diff = f"{tot['risk-aware'].savings - tot['forecast'].savings:+,.2f} {res.currency}"
+            wd = tot["risk-aware"].worst_decile_savings - tot["forecast"].worst_decile_savings
+            wdiff = f"{wd:+,.2f} {res.currency}"
+        lines.append(
+            f"| {title} | {len(res.days)} | {cap('forecast')} | {cap('naive')} | "
+            f"{cap('risk-neutral')} | {cap('risk-aware')} | {diff} | {wdiff} | "
+            f"{res.seconds / max(1, len(res.days)):.2f} |"
+        )
+    return lines
+
+
+def write(
+    runs: list[tuple[str, BacktestResult, float]], started: datetime, load0: float, quick: bool
+) -> None:
+    """Write bench/results/backtest.md with the runs done so far."""
+    sections: list[str] = []
     for title, res, prep in runs:
         per_day = res.seconds / max(1, len(res.days))
         sections += [
@@ -317,22 +351,31 @@ def main(argv: list[str] | None = None) -> None:
             sections.append(f"- skipped {d}: {why}")
         if res.skipped:
             sections.append("")
-    host = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}"
+    host = (
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"Python {platform.python_version()}"
+    )
     text = [
         "## Backtests: value capture (issue 19)",
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC by `bench/bench_backtest.py`"
-        f"{' --quick' if args.quick else ''} on {host}; load average {load0:.1f} at the start "
-        "(the machine is shared: runtimes are pessimistic).",
+        f"{' --quick' if quick else ''} on {host}; load average {load0:.1f} at the start "
+        "(the machine is shared by several jobs: runtimes are pessimistic).",
         "",
-        "Protocol: "
-        + " ".join(line.strip() for line in __doc__.split("Protocol")[1].splitlines()[1:]).strip(),
+        "Protocol (every number is realised: schedules made at the viewpoint, settled at the "
+        "realised prices and loads by `flex_pipelines.backtest.settle`):",
+        "",
+        *_protocol(),
+        "",
+        "Value capture per variant (perfect foresight = 100 %):",
+        "",
+        *summary(runs),
         "",
         *sections,
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(text) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {RESULTS}", flush=True)
 
 
 if __name__ == "__main__":
