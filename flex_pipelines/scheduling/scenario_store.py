@@ -106,7 +106,7 @@ def attach_scenarios(
     ``build(resolver)`` parses the problem with a resolver (the caller's
     :func:`~.assembly.build_problem` call). Returns notes for the run record: which sensors were
     uncertain, over how many events, with which lead-time correlation; when no input has
-    quantile forecasts every scenario is the point forecast (and the note says so).
+    quantile forecasts the problem has one scenario, the point forecast (and the note says so).
     """
     viewpoint = as_of or datetime.now(UTC)
     paths: dict[int, ScenarioPaths] = {}
@@ -125,9 +125,9 @@ def attach_scenarios(
     if not paths:
         notes.append(
             "risk-aware: no price or inflexible-power sensor has quantile forecasts known at "
-            f"{viewpoint.isoformat()}; every scenario is the point forecast"
+            f"{viewpoint.isoformat()}; one scenario, the point forecast"
         )
-    S = risk.scenarios
+    S = risk.scenarios if paths else 1  # S equal scenarios would give the same schedule
     cached = _cached(resolver)
     sites = [
         build(_scenario_resolver(cached, paths, k)).site if paths else problem.site

@@ -75,8 +75,11 @@ def prepare_schedule(
         When the caller may not write a device's power sensor or any output the flex-model or
         flex-context names, or may not read one of its inputs.
     FlexPipelinesError
-        For requests that name no device, sensors outside the asset, or bad process fields.
+        For requests that name no device, sensors outside the asset, bad process fields or
+        bad risk-aware fields (``risk-aversion``, ``cvar-alpha``, ``scenarios``,
+        ``scenario-seed``).
     """
+    from flex_pipelines.scheduling.flex_context import parse_risk
     from flex_pipelines.scheduling.process_model import parse_process_flex_model
     from flex_pipelines.scheduling.references import flex_references
     from flex_pipelines.units import is_power_unit
@@ -91,6 +94,8 @@ def prepare_schedule(
         asset_id=asset_id, sensor_id=sensor_id, flex_model=fm, flex_context=flex_context
     )
     authorize(caller, store, [r for sc in scopes for r in sc.references()])
+    for sc in scopes:  # risk-aware fields: a bad value is refused before any job runs
+        parse_risk(sc.flex_context)
     for sc in scopes:
         for f in sc.of_kind("process"):
             sensor = tree.sensor(int(f["sensor"]))

@@ -159,3 +159,39 @@ def test_bad_risk_field_is_refused_naming_field_and_value(site) -> None:  # noqa
             as_of=VIEW,
             save=False,
         )
+
+
+def test_bad_risk_fields_are_refused_when_the_request_is_prepared(site) -> None:  # noqa: ANN001
+    """prepare_schedule is the API trigger's check (400 before a job exists): the request's
+    fields and the ones stored on the site's flex-context are both read there."""
+    store, ids = site
+    with pytest.raises(SchedulingError, match=r"'scenarios' = 0: must be between 1 and 1000"):
+        prepare_schedule(LOCAL_ADMIN, store, asset_id=ids["home"], flex_context={"scenarios": 0})
+    home = store.get_asset(ids["home"])
+    store.update_asset(home.id, flex_context={**home.flex_context, "risk-aversion": -1})
+    with pytest.raises(SchedulingError, match=r"'risk-aversion' = -1: must be 0"):
+        prepare_schedule(LOCAL_ADMIN, store, asset_id=ids["home"])
+    # the request's field wins over the stored one (nearest wins), and is valid
+    prepare_schedule(LOCAL_ADMIN, store, asset_id=ids["home"], flex_context={"risk-aversion": 0})
+
+
+def test_a_day_with_published_prices_only_is_solved_as_one_scenario(site) -> None:  # noqa: ANN001
+    store, ids = site
+    day = DAY - timedelta(days=1)  # its prices measured by DAY: no quantile is chosen
+    (rec,) = schedule(
+        LOCAL_ADMIN,
+        store,
+        day,
+        DAY,
+        asset_id=ids["home"],
+        flex_context={"scenarios": 30, "risk-aversion": 1},
+        as_of=DAY,
+        save=False,
+    )
+    res = rec.runs[0].result.result
+    assert res.risk.scenarios == 1
+    assert any("one scenario, the point forecast" in w.message for w in rec.warnings)
+    (det,) = schedule(LOCAL_ADMIN, store, day, DAY, asset_id=ids["home"], as_of=DAY, save=False)
+    np.testing.assert_allclose(
+        res.devices[0].power_mw, det.runs[0].result.result.devices[0].power_mw, atol=1e-7
+    )
