@@ -1,5 +1,6 @@
-"""Scale-out on dagster-celery: one step per site spread over two worker processes (Redis broker,
-PostgreSQL instance and belief store), with the same schedules as the in-process run."""
+"""Scale-out on dagster-celery: chunks of sites spread over two worker processes (Redis broker,
+PostgreSQL instance and belief store), with the same schedules as the in-process run; here one
+site per chunk (``chunk_span`` 1), the fleet test (``test_celery_fleet.py``) has hundreds."""
 
 from __future__ import annotations
 
@@ -52,8 +53,14 @@ def scheduled(url: str) -> list[tuple]:
 
 
 def run_on_celery(
-    instance: DagsterInstance, store_url: str, day: date, site_ids: list[int] | None = None
+    instance: DagsterInstance,
+    store_url: str,
+    day: date,
+    site_ids: list[int] | None = None,
+    chunk_span: int = 1,
+    tags: dict[str, str] | None = None,
 ):
+    """A run of ``celery_schedules_job`` for ``day`` (chunks of ``chunk_span`` site ids)."""
     repo = ReconstructableRepository.for_module(
         "flex_pipelines.definitions", "defs", working_directory=str(ROOT)
     )
@@ -61,14 +68,14 @@ def run_on_celery(
     # the launcher's executor config is deploy/celery.yaml's, with the Redis URLs from the env
     for name, value in CELERY_ENV.items():
         os.environ.setdefault(name, value)
+    targets = {"site_ids": site_ids, "chunk_span": chunk_span}
     run_config = {
         "execution": yaml.safe_load((ROOT / "deploy" / "celery.yaml").read_text())["execution"],
         "resources": {"store": {"config": {"url": store_url}}},
-        "ops": {"schedules": {"ops": {"schedule_targets": {"config": {"site_ids": site_ids}}}}},
+        "ops": {"schedules": {"ops": {"schedule_targets": {"config": targets}}}},
     }
-    return execute_job(
-        job, instance=instance, run_config=run_config, tags={"dagster/partition": day.isoformat()}
-    )
+    tags = {"dagster/partition": day.isoformat(), **(tags or {})}
+    return execute_job(job, instance=instance, run_config=run_config, tags=tags)
 
 
 @pytest.mark.celery
@@ -110,11 +117,11 @@ def test_schedules_fan_out_over_two_celery_workers(
                     e.dagster_event.step_key
                 )
         assert {w.split("@")[0] for w in by_worker} == {"w1", "w2"}, by_worker
-        site_steps = {s for steps in by_worker.values() for s in steps if "schedule_one_site" in s}
-        assert site_steps == {f"schedules.schedule_one_site[site_{i}]" for i in sites}
+        chunk_steps = {s for steps in by_worker.values() for s in steps if "schedule_chunk" in s}
+        assert chunk_steps == {f"schedules.schedule_chunk[sites_{i}_{i}]" for i in sites}
         mats = instance.fetch_materializations(AssetKey("schedules"), limit=1).records
         meta = mats[0].asset_materialization.metadata
-        workers = {p["worker_pid"] for p in meta["site_workers"].value}
+        workers = {p["worker_pid"] for p in meta["chunk_workers"].value}
         assert len(workers) >= 2  # two worker processes
         assert meta["sites"].value == N_SITES
 
