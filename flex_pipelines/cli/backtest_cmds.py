@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flex_pipelines.cli.common import DbOption, FormatOption, console, default_db, dumps
 from flex_pipelines.errors import FlexPipelinesError
+
+if TYPE_CHECKING:
+    from flex_pipelines.backtest import BacktestResult
 
 
 def backtest_cmd(
@@ -88,7 +91,7 @@ def backtest_cmd(
     _print(result, chart, out)
 
 
-def _print(result, chart: bool, out: Path | None) -> None:  # noqa: ANN001
+def _print(result: BacktestResult, chart: bool, out: Path | None) -> None:
     from rich.table import Table
 
     from flex_pipelines.backtest.charts import (
