@@ -245,13 +245,15 @@ def _residual_scores(
         (stats["actual"].to_numpy() - stats["median"].to_numpy()) / np.where(ok, sigma, 1),
         np.nan,
     )
+    # runs of consecutive events of one issue with a score: split where the issue changes,
+    # where events are further apart than the usual step (a missing outcome) and at no score
     issue = stats.select("source_id", "belief_time").to_numpy()
-    out: list[np.ndarray] = []
-    cut = np.flatnonzero((issue[1:] != issue[:-1]).any(axis=1)) + 1
-    for part in np.split(np.arange(stats.height), cut):
-        zs = z[part]
-        out += [s for s in np.split(zs, np.flatnonzero(np.isnan(zs))) if s.size]
-    return [s[~np.isnan(s)] for s in out]
+    us = stats["event_start"].dt.epoch("us").to_numpy()
+    gaps = np.diff(us)
+    step = np.min(gaps[gaps > 0]) if (gaps > 0).any() else 0
+    new = (issue[1:] != issue[:-1]).any(axis=1) | (gaps != step) | np.isnan(z[1:])
+    runs = np.split(np.arange(stats.height), np.flatnonzero(new) + 1)
+    return [z[r][~np.isnan(z[r])] for r in runs if (~np.isnan(z[r])).sum() > 1]
 
 
 def scenario_paths(
