@@ -56,6 +56,25 @@ def _model_params(items: list[str]) -> dict[str, object]:
     return out
 
 
+def _plane(text: str | None) -> str | tuple[float, float] | None:
+    """``--clear-sky-plane``: ``fit`` or ``TILT,AZIMUTH`` (degrees)."""
+    if text is None or text.strip().lower() == "fit":
+        return None if text is None else "fit"
+    try:
+        tilt, azimuth = (float(x) for x in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is neither 'fit' nor TILT,AZIMUTH in degrees (e.g. 30,180)",
+            param_hint="--clear-sky-plane",
+        ) from None
+    if not (0 <= tilt <= 90 and 0 <= azimuth <= 360):
+        raise typer.BadParameter(
+            f"{text!r}: tilt must be 0–90 and azimuth 0–360 degrees",
+            param_hint="--clear-sky-plane",
+        )
+    return tilt, azimuth
+
+
 def _bucket_hours(max_horizon: timedelta) -> float:
     """Lead-time bucket for the summary table: 1 h up to a day ahead, 6 h up to 2 days, else 1 day."""
     hours = max_horizon / timedelta(hours=1)
@@ -150,6 +169,12 @@ def register(
         clear_sky: bool = typer.Option(
             False, "--clear-sky", help="add the clear-sky GHI of the site's location as a regressor"
         ),
+        clear_sky_plane: str | None = typer.Option(
+            None,
+            "--clear-sky-plane",
+            help="clear sky on the array's plane: 'fit' (from its past power) or TILT,AZIMUTH "
+            "in degrees (azimuth east of north); implies --clear-sky",
+        ),
         label: str | None = typer.Option(
             None, "--label", help="name the run's source (default: model and inputs)"
         ),
@@ -204,6 +229,7 @@ def register(
                     model=model,
                     regressor_ids=regressors,
                     clear_sky=clear_sky,
+                    clear_sky_plane=_plane(clear_sky_plane),
                     label=label,
                     progress=progress,
                 )

@@ -52,16 +52,21 @@ class RunSettings:
     config: CycleConfig
     regressor_ids: tuple[int, ...] = ()
     clear_sky: bool = False
+    #: the clear-sky input on a tilted plane: "fit" (fitted from the power) or "TILT,AZIMUTH"
+    clear_sky_plane: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         cfg = {k: _jsonable(v) for k, v in asdict(self.config).items()}
-        return {
+        out = {
             "model": self.model,
             "model_version": self.model_version,
             "regressors": list(self.regressor_ids),
             "clear_sky": self.clear_sky,
             "config": cfg,
         }
+        if self.clear_sky_plane is not None:  # absent otherwise: earlier runs keep their hash
+            out["clear_sky_plane"] = self.clear_sky_plane
+        return out
 
     @property
     def hash(self) -> str:
@@ -74,8 +79,14 @@ class RunSettings:
         """A readable summary of the inputs besides the target's own history."""
         parts = [f"sensor {r}" for r in self.regressor_ids]
         if self.clear_sky:
-            parts.append("clear-sky")
+            parts.append(self._clear_sky_text())
         return ", ".join(parts) if parts else "history only"
+
+    def _clear_sky_text(self) -> str:
+        if self.clear_sky_plane is None:
+            return "clear-sky"
+        plane = "fitted plane" if self.clear_sky_plane == "fit" else self.clear_sky_plane
+        return f"clear-sky on {plane}"
 
     def readable_name(self) -> str:
         """``flexpipe <model>`` plus its inputs (``+ sensors 3, 4``, ``+ clear-sky``)."""
@@ -84,7 +95,7 @@ class RunSettings:
             ids = ", ".join(str(r) for r in self.regressor_ids)
             name += f" + sensor{'s' if len(self.regressor_ids) > 1 else ''} {ids}"
         if self.clear_sky:
-            name += " + clear-sky"
+            name += f" + {self._clear_sky_text()}"
         return name
 
     def source_name(self, label: str | None = None) -> str:

@@ -28,6 +28,7 @@ from flex_pipelines.forecasting.errors import ForecastingError, MissingRegressor
 from flex_pipelines.forecasting.history import SeriesHistory
 from flex_pipelines.forecasting.metrics import accuracy_table
 from flex_pipelines.forecasting.models.base import get_model
+from flex_pipelines.forecasting.orientation import fit_orientation
 from flex_pipelines.forecasting.runs import RunSettings, run_descriptions, run_source
 
 __all__ = [
@@ -92,6 +93,21 @@ class ForecastRun:
     settings: RunSettings | None = None
 
 
+#: how much past power ``clear_sky_plane="fit"`` fits the array's plane on
+PLANE_FIT_PERIOD = timedelta(days=365)
+
+
+def _plane_setting(plane: str | tuple[float, float] | None) -> str | None:
+    """The run setting of a clear-sky plane: ``"fit"``, ``"TILT,AZIMUTH"`` or None."""
+    if plane is None or plane == "fit":
+        return plane
+    if isinstance(plane, str) or len(plane) != 2:
+        raise ForecastingError(
+            f"clear-sky plane {plane!r}: give 'fit' or (tilt, azimuth) in degrees"
+        )
+    return f"{float(plane[0]):g},{float(plane[1]):g}"
+
+
 def site_location(store: BeliefStore, sensor_id: int) -> tuple[float, float]:
     """(latitude, longitude) of the sensor's asset or its nearest ancestor that has one."""
     sensor = store.get_sensor(sensor_id)
@@ -117,6 +133,7 @@ def forecast_sensor(
     model: str = "hgb",
     regressor_ids: Sequence[int] = (),
     clear_sky: bool = False,
+    clear_sky_plane: str | tuple[float, float] | None = None,
     label: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ForecastRun:
@@ -139,6 +156,11 @@ def forecast_sensor(
         known at each sample's viewpoint.
     clear_sky : bool
         Add the built-in clear-sky GHI (W/m²) of the sensor's site location as a regressor.
+    clear_sky_plane : "fit" or (tilt, azimuth), optional
+        Instead of the GHI, the clear-sky irradiance on the array's plane (degrees; azimuth east
+        of north): given, or ``"fit"``: fitted from the sensor's power of the
+        :data:`PLANE_FIT_PERIOD` before ``start`` as known at ``start``
+        (:func:`~flex_pipelines.forecasting.orientation.fit_orientation`). Implies ``clear_sky``.
     label : str, optional
         Names the run's source (``<label> [<hash>]``) instead of the model and inputs.
     progress : callable, optional
@@ -149,6 +171,7 @@ def forecast_sensor(
     ForecastRun
         The source, counts and the forecast belief frame (values in the sensor's unit).
     """
+    plane_setting = _plane_setting(clear_sky_plane)  # refused before any work
     template = get_model(model, **config.model_params)
     spec = template.feature_spec(config.holiday_country)
     reach = config.train_period + spec.lookback(config.max_horizon) + timedelta(days=2)
@@ -170,15 +193,40 @@ def forecast_sensor(
                 f"{hist_start.isoformat()} and {(end + config.max_horizon).isoformat()}"
             )
         regs.append(reg)
+    clear_sky = clear_sky or clear_sky_plane is not None
     if clear_sky:
         lat, lon = site_location(store, sensor_id)
         res = target.resolution
         starts = pl.datetime_range(
             hist_start.astimezone(UTC), end + config.max_horizon, res, closed="left", eager=True
         ).dt.cast_time_unit("us")
-        regs.append(clear_sky_history(starts, res, lat, lon, target.timezone))
+        plane: tuple[float | None, float | None] = (None, None)
+        if clear_sky_plane == "fit":
+            year = history_from_store(
+                store, sensor_id, start - PLANE_FIT_PERIOD, start, as_of=start
+            )
+            fitted = fit_orientation(year, lat, lon, as_of=start)
+            plane = (fitted.tilt_deg, fitted.azimuth_deg)
+        elif clear_sky_plane is not None:
+            plane = (float(clear_sky_plane[0]), float(clear_sky_plane[1]))
+        regs.append(
+            clear_sky_history(
+                starts,
+                res,
+                lat,
+                lon,
+                target.timezone,
+                surface_tilt=plane[0],
+                surface_azimuth=plane[1],
+            )
+        )
     settings = RunSettings(
-        model, template.version, config, tuple(int(r) for r in regressor_ids), clear_sky
+        model,
+        template.version,
+        config,
+        tuple(int(r) for r in regressor_ids),
+        clear_sky,
+        plane_setting,
     )
     source = run_source(store, sensor_id, settings, label)
     past = None

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from flex_pipelines.forecasting.clearsky import CLEAR_SKY_NAME
+from flex_pipelines.forecasting.clearsky import CLEAR_SKY_NAME, CLEAR_SKY_POA_NAME
 from flex_pipelines.forecasting.errors import MissingRegressorError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
 from flex_pipelines.forecasting.models.base import FitContext, ForecastModel
@@ -30,24 +30,26 @@ class ClearSkyIndexQuantile(ForecastModel):
     """Quantiles of the clear-sky index of the same local time over the last ``days`` known days.
 
     Params: ``days`` (default 21), ``shift`` (quantile level shift, as ``recent-quantile``),
-    ``regressor`` (the clear-sky regressor's name, default the built-in ``clear-sky-ghi``) and
-    ``min_clear_sky`` (W/m², default 20: below it, at dawn and dusk, the index is unstable and
-    the plain recent quantile is used) and ``pool_slots`` (default 0: the index samples of the
+    ``regressor`` (the clear-sky regressor's name; default the built-in ``clear-sky-poa`` of
+    the array's plane if given, else ``clear-sky-ghi``), ``min_clear_sky`` (W/m², default 20:
+    below it, at dawn and dusk, the index is unstable and the plain recent quantile is used)
+    and ``pool_slots`` (default 0: the index samples of the
     ``pool_slots`` neighbouring times on either side of the same forecast join each time's
     sample, a smoother estimate from more values).
     """
 
     name = "clear-sky-quantile"
     description = (
-        "quantiles of the clear-sky index (value / clear-sky GHI) of the same local time over "
-        "the last 21 known days, times the target's clear-sky GHI (needs the clear-sky regressor)"
+        "quantiles of the clear-sky index (value / clear sky, on the array's plane if given, "
+        "else GHI) of the same local time over the last 21 known days, times the target's "
+        "clear sky (needs the clear-sky regressor)"
     )
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self.days = int(params.get("days", 21))  # type: ignore[call-overload]
         self.shift = float(params.get("shift", 0.0))  # type: ignore[arg-type]
-        self.regressor = str(params.get("regressor", CLEAR_SKY_NAME))
+        self.regressor = params.get("regressor")  # default: the plane's clear sky, else GHI
         self.min_clear_sky = float(params.get("min_clear_sky", 20.0))  # type: ignore[arg-type]
         self.pool_slots = int(params.get("pool_slots", 0))  # type: ignore[call-overload]
 
@@ -64,12 +66,18 @@ class ClearSkyIndexQuantile(ForecastModel):
     def fit(self, train: DesignMatrix, ctx: FitContext) -> None:
         return None
 
+    def _name(self, test: DesignMatrix) -> str:
+        if self.regressor is not None:
+            return str(self.regressor)
+        poa = f"reg_{CLEAR_SKY_POA_NAME}" in test.columns
+        return CLEAR_SKY_POA_NAME if poa else CLEAR_SKY_NAME
+
     def _col(self, test: DesignMatrix, name: str) -> int:
         try:
             return test.columns.index(name)
         except ValueError:
             raise MissingRegressorError(
-                f"model {self.name!r} needs the clear-sky regressor {self.regressor!r} "
+                f"model {self.name!r} needs the clear-sky regressor {self._name(test)!r} "
                 f"(give the forecast the 'clear-sky' setting or a regressor of that name); "
                 f"it got the columns {[c for c in test.columns if c.startswith('reg_')]}"
             ) from None
@@ -79,8 +87,9 @@ class ClearSkyIndexQuantile(ForecastModel):
     ) -> np.ndarray:
         days = range(1, self.days + 1)
         lags = test.X[:, [test.columns.index(f"lag_day_{n}") for n in days]]
-        clear_lags = test.X[:, [self._col(test, f"reglag_{self.regressor}_day_{n}") for n in days]]
-        clear = test.X[:, self._col(test, f"reg_{self.regressor}")]
+        name = self._name(test)
+        clear_lags = test.X[:, [self._col(test, f"reglag_{name}_day_{n}") for n in days]]
+        clear = test.X[:, self._col(test, f"reg_{name}")]
         levels = np.clip(np.asarray(quantiles, dtype=float) + self.shift, 0.01, 0.99)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # rows without any known day stay NaN

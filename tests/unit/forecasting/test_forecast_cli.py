@@ -182,3 +182,17 @@ def test_model_params_reach_the_model_and_version_the_run(
     r = runner.invoke(app, base + ["--model-param", "transform=log"])
     assert r.exit_code != 0 and isinstance(r.exception, ForecastingError)
     assert "transform='log'" in str(r.exception)
+
+
+def test_clear_sky_plane_option_is_checked(tmp_path: Path, be_prices: SeriesHistory) -> None:
+    """``--clear-sky-plane`` takes 'fit' or TILT,AZIMUTH within range; anything else is refused
+    naming the value; a valid plane on a sensor without a site location says so."""
+    db, sid = _db(tmp_path, be_prices)
+    base = ["add", "forecasts", "--sensor", str(sid), "--from", "2015-11-20T12:00"]
+    base += ["--to", "2015-11-21T12:00", "--db", db, "--clear-sky-plane"]
+    for bad, why in (("south", "neither 'fit' nor TILT,AZIMUTH"), ("95,180", "tilt must be 0–90")):
+        r = runner.invoke(app, [*base, bad])
+        text = " ".join(r.output.replace("│", " ").split())  # rich's error box wraps lines
+        assert r.exit_code == 2 and why in text, r.output
+    r = runner.invoke(app, [*base, "30,180"])
+    assert r.exit_code != 0 and "needs a location" in str(r.exception)

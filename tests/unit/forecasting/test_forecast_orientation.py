@@ -83,3 +83,68 @@ def test_fit_on_real_pv_reads_only_what_is_known() -> None:
     with pytest.raises(ForecastingError, match="no power of 'pv-ac-power' is known"):
         fit_orientation(power, LAT, LON, datetime(2016, 6, 1, tzinfo=UTC))
     assert power.timezone == PV_TIMEZONE
+
+
+def test_store_run_with_the_clear_sky_on_the_fitted_plane(tmp_path) -> None:  # noqa: ANN001
+    """Through a real DuckDB store: ``clear_sky_plane="fit"`` fits the plane from the power
+    known at the first viewpoint and gives ``clear-sky-quantile`` the plane's clear sky; its
+    source differs from the GHI run's and the given-plane run's; a bad plane is refused."""
+    from flex_pipelines.beliefs import open_store
+    from flex_pipelines.forecasting import CycleConfig, forecast_cycles
+    from flex_pipelines.forecasting.store_io import forecast_sensor
+
+    power, _, _ = pv_serf()
+    vp = datetime(2016, 9, 20, 12, tzinfo=MST)
+    cfg = CycleConfig(local_days=1, train_period=timedelta(days=7), calibration="none")
+    with open_store(str(tmp_path / "plane.duckdb")) as store:
+        account = store.add_account("solar")
+        site = store.add_asset("SERF", "building", account.id, latitude=LAT, longitude=LON)
+        pv = store.add_sensor(
+            "pv", "W", timedelta(minutes=15), timezone=PV_TIMEZONE, asset_id=site.id
+        )
+        meter = store.get_or_create_source("inverter", "user")
+        store.save_beliefs(
+            power.frame.with_columns(
+                pl.lit(pv.id).alias("sensor_id"),
+                pl.lit(meter.id).alias("source_id"),
+                pl.lit(0.5).alias("cumulative_probability"),
+            )
+        )
+        runs = {
+            plane: forecast_sensor(
+                store,
+                pv.id,
+                vp,
+                vp + timedelta(hours=1),
+                cfg,
+                model="clear-sky-quantile",
+                clear_sky=True,
+                clear_sky_plane=plane,
+            )
+            for plane in (None, "fit", (50.0, 165.0))
+        }
+        with pytest.raises(ForecastingError, match="clear-sky plane"):
+            forecast_sensor(store, pv.id, vp, vp + timedelta(hours=1), cfg, clear_sky_plane=(30.0,))  # type: ignore[arg-type]
+    names = {k: r.source_name for k, r in runs.items()}
+    assert names[None].startswith("flexpipe clear-sky-quantile + clear-sky [")
+    assert names["fit"].startswith("flexpipe clear-sky-quantile + clear-sky on fitted plane [")
+    assert names[(50.0, 165.0)].startswith("flexpipe clear-sky-quantile + clear-sky on 50,165 [")
+    assert len({r.source_id for r in runs.values()}) == 3
+    # the same forecast from the library: the plane fitted as of the viewpoint (tilt 50, az 165)
+    plane = fit_orientation(power, LAT, LON, vp)
+    poa = clear_sky_history(
+        power.frame["event_start"],
+        timedelta(minutes=15),
+        LAT,
+        LON,
+        PV_TIMEZONE,
+        surface_tilt=plane.tilt_deg,
+        surface_azimuth=plane.azimuth_deg,
+    )
+    ref = forecast_cycles(
+        "clear-sky-quantile", power, vp, vp + timedelta(hours=1), cfg, regressors=[poa]
+    )
+    got = runs["fit"].forecasts.sort("event_start")["event_value"].to_numpy()
+    assert got == pytest.approx(ref.sort("event_start")["event_value"].to_numpy())
+    ghi = runs[None].forecasts.sort("event_start")["event_value"].to_numpy()
+    assert np.abs(got - ghi).max() > 50  # W: the plane changes the forecast
