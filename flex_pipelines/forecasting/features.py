@@ -19,8 +19,8 @@ time is ``<= v``:
   exogenous inputs of LEAR), or with ``regressor_day_mean`` its mean over ``D``
   (``regmean_<name>``); with ``regressor_daily_lags`` its value at the events of the target's
   daily lags (``reglag_<name>_day_<n>``, e.g. the clear-sky irradiance of the past days whose
-  PV a clear-sky-index model normalises); for a temperature regressor with ``degree_days`` also its heating
-  and cooling degree terms at ``t`` (``hdd_<name>``, ``cdd_<name>``).
+  PV a clear-sky-index model normalises); for a temperature regressor with ``degree_days``
+  also its heating and cooling degree terms at ``t`` (``hdd_<name>``, ``cdd_<name>``).
 
 Columns in the target's unit are flagged (``target_like``) so models can transform them together
 with the target.
