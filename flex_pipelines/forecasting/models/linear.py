@@ -90,7 +90,8 @@ class LinearLagModel(PointModel):
         spec = super().feature_spec(holiday_country)
         for key in ("profile_days", "profile_weeks"):
             if key in self.params:
-                spec = replace(spec, **{key: tuple(int(n) for n in self.params[key])})  # type: ignore[attr-defined]
+                days = tuple(int(n) for n in self.params[key])  # type: ignore[attr-defined]
+                spec = replace(spec, **{key: days})
         return spec
 
     # --- transforms ------------------------------------------------------------------
