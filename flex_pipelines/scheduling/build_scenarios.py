@@ -15,9 +15,14 @@ With risk aversion ``λ > 0`` and level ``α`` the CVaR of Rockafellar and Uryas
 
 where ``f`` is the first stage's cost (the same in every scenario, so ``CVaR(f + X) = f +
 CVaR(X)``): the objective is ``E[cost] + λ·CVaR_α[cost]`` exactly, with the CVaR rows holding
-only the scenario columns (sparse). Every block is declared once here; HiGHS gets the matrix and
-the pyomo model is derived from the same blocks. The exclusivity of import and export in each
-scenario is one more pair for the lazy binaries of :mod:`~.exact`.
+only each scenario's cost terms. Every block is declared once here; HiGHS gets the matrix and
+the pyomo model is derived from the same blocks.
+
+A scenario with one price for both directions and no site-level soft terms takes the
+deterministic build's linear form (its energy cost on the device flows, no import and export
+columns), so its ``X_s`` is a row over the flows. Otherwise its import and export are one more
+exclusive pair for the lazy binaries of :mod:`~.exact`, netted for free where the scenario's
+production price is not above its consumption price (``Layout.nettable``).
 """
 
 from __future__ import annotations
