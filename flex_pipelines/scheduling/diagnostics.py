@@ -145,6 +145,9 @@ def explain_infeasible(model: LinearModel, p: SchedulingProblem) -> InfeasibleEr
     for r in np.flatnonzero(viol_r > 1e-7):
         blk, step = model.row_block_of(int(r))
         who = f" (device {blk.device!r})" if blk.device else ""
+        if "[scenario " in blk.name:  # a risk-aware problem: one schedule for every scenario
+            who += " in scenario " + blk.name.rsplit("[scenario ", 1)[1].rstrip("]")
+            who += " (a hard limit holds in every scenario)"
         candidates.append(
             (
                 step,

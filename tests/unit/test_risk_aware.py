@@ -296,3 +296,23 @@ def test_risk_fields_parse_with_defaults_and_a_stateless_problem_refuses_them() 
         _problem(_day_price(), extra_fc={"risk-averse": 1})
     with pytest.raises(SchedulingError, match="stateless problem has none"):
         _problem(_day_price(), extra_fc={"risk-aversion": 1})
+
+
+def test_a_hard_limit_no_schedule_can_keep_in_one_scenario_is_named() -> None:
+    """One schedule serves every scenario, so a hard site limit must hold in each: a scenario
+    whose load the battery cannot offset makes the problem infeasible, and the error names the
+    field, the scenario and the time."""
+    from flex_pipelines.scheduling.diagnostics import InfeasibleError
+
+    p = _problem(_day_price(), load=np.full(T, 0.5), extra_fc={"site-power-capacity": "1.2 MW"})
+    load = np.tile(np.full(T, 0.5), (3, 1))
+    load[2, 30] = 3.0  # 15:00: 1.8 MW above the limit, the battery gives at most 1 MW
+    with pytest.raises(
+        InfeasibleError,
+        match=r"site-power-capacity in scenario 3 \(a hard limit holds in every scenario\) "
+        r"cannot hold at 2026-03-02T15:00\+01:00",
+    ):
+        solve(_with(p, np.tile(_day_price(), (3, 1)), load=load))
+    load[2, 30] = 2.0  # within reach: the battery discharges at 15:00 in every scenario
+    res = solve(_with(p, np.tile(_day_price(), (3, 1)), load=load))
+    assert res.devices[0].power_mw[30] <= 1.2 - 2.0 + 1e-9
