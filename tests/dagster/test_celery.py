@@ -44,6 +44,7 @@ def build_sites(url: str, n: int = N_SITES, first: date = DAY, days: int = 1) ->
 
 
 def scheduled(url: str) -> list[tuple]:
+    """Every scheduler belief (sensor, event start, value), in order, and no other column."""
     with open_store(url) as s:
         rows = s.query(
             "SELECT b.sensor_id, b.event_start, b.event_value FROM beliefs b JOIN sources s ON s.id = b.source_id "

@@ -34,22 +34,12 @@ from tests.dagster.celery_support import (
     wait_ready,
     write_home,
 )
-from tests.dagster.test_celery import run_on_celery
+from tests.dagster.test_celery import run_on_celery, scheduled
 
 N_SITES = 240
 SPAN = 120  # asset ids per chunk: a fleet site uses two (site, battery), so ~60 sites per chunk
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.postgres]
-
-
-def _schedule_rows(url: str) -> list[tuple]:
-    """Every scheduler belief (sensor, event start, value), in order, and no other column."""
-    with open_store(url) as s:
-        rows = s.query(
-            "SELECT b.sensor_id, b.event_start, b.event_value FROM beliefs b "
-            "JOIN sources s ON s.id = b.source_id WHERE s.type = 'scheduler' ORDER BY 1, 2"
-        )
-    return rows.rows()
 
 
 def _clear_schedules(url: str) -> None:
@@ -64,7 +54,7 @@ def _one_site_at_a_time(url: str, day) -> list[tuple]:
     with open_store(url) as s:
         for site in list_sites(s):
             schedule_site(s, site, start, end)
-    return _schedule_rows(url)
+    return scheduled(url)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +88,7 @@ def test_a_fleet_through_the_chunked_asset_equals_one_site_at_a_time(
     assert summary.success, summary
     sched = summary.assets["schedules"]
     assert (sched["sites"], sched["site_days"], sched["n_failed"]) == (N_SITES, N_SITES, 0)
-    in_process = _schedule_rows(url)
+    in_process = scheduled(url)
     assert len({r[0] for r in in_process}) >= N_SITES  # every battery's power (and its SoC)
 
     # one site at a time through the service
@@ -130,7 +120,7 @@ def test_a_fleet_through_the_chunked_asset_equals_one_site_at_a_time(
         assert chunk_steps == {
             f"schedules.schedule_chunk[{c.key}]" for c in chunks_of(made.site_ids, SPAN)
         }
-    assert _schedule_rows(url) == in_process
+    assert scheduled(url) == in_process
     # the step outputs went to the store (PostgreSQL), not to a worker's disk
     with open_store(url) as s:
         kept = s.query(f"SELECT count(*) AS n FROM {TABLE} WHERE run_id = ?", [run_id])
@@ -180,7 +170,7 @@ def test_killing_a_worker_mid_chunk_retries_the_chunk_and_saves_each_schedule_on
         ]
     assert killed, "no chunk step started within two minutes"
     assert len(starts) >= 2, starts  # the chunk started again after the kill
-    rows = _schedule_rows(url)
+    rows = scheduled(url)
     per_event = {(r[0], r[1]) for r in rows}
     assert len(rows) == len(per_event)  # each schedule exactly once
     with open_store(url) as s:
