@@ -316,3 +316,36 @@ def test_variants_always_include_perfect_foresight() -> None:
     assert [v.name for v in parse_variants("forecast")] == ["forecast", "perfect"]
     with pytest.raises(BacktestError, match="at least one"):
         parse_variants("")
+
+
+def test_settlement_agrees_with_the_daily_kpis_of_the_saved_schedule(demo) -> None:
+    """The pipeline's own settlement (the KPI SQL behind the demo's savings) of the schedule the
+    pipeline saves at the viewpoint gives the backtest's cost and baseline for that day."""
+    from flex_pipelines.reporting.kpis import site_kpis
+    from flex_pipelines.service import schedule
+
+    store, ids = demo
+    result = backtest(
+        LOCAL_ADMIN,
+        store,
+        ids["site"],
+        DAY,
+        DAY,
+        variants="forecast",
+        gate_closure=GATE,
+        save=False,
+    )
+    start, end = day_window(DAY, TZ)
+    schedule(
+        LOCAL_ADMIN,
+        store,
+        start,
+        end,
+        asset_id=ids["site"],
+        as_of=day_ahead_viewpoint(DAY, TZ, GATE),
+    )
+    kpis = site_kpis(store, ids["site"], start, end)
+    assert kpis.height == 1
+    day = result.days[0]
+    assert kpis["cost"][0] == pytest.approx(day.costs["forecast"], abs=1e-6)
+    assert kpis["baseline_cost"][0] == pytest.approx(day.baseline_cost, abs=1e-6)
