@@ -11,7 +11,9 @@ from dagster import (
 
 from assets_defs.forecasts import forecasts
 from assets_defs.partitions import daily_partitions, window_utc
+from flex_pipelines.backtest.charts import backtest_chart_png
 from flex_pipelines.pipeline import day_windows
+from flex_pipelines.reporting.charts import png_markdown
 from flex_pipelines.service import LOCAL_ADMIN
 from flex_pipelines.service.backtest import backtest_sites
 from resources import STORE_POOL, STORE_RETRY, BeliefStoreResource
@@ -40,7 +42,8 @@ def backtests(
     forecasts, and on the same days with perfect foresight, naive forecasts and one input
     realised at a time; every schedule settled at realised prices and loads (docs/backtest.md).
     Saved in ``backtest_runs``/``backtest_days`` (views ``backtest_daily``, ``backtest_totals``).
-    Metadata per day: savings and value capture per variant; the run's totals as ``run_*``.
+    Metadata per day: savings per variant; the run's totals, value capture per site and a chart
+    of the first site (cumulative savings, capture per day) as ``run_*``.
     """
     start, end = window_utc(context.partition_time_window)
     days = [d for d, _, _ in day_windows(start, end)]
@@ -72,4 +75,7 @@ def backtests(
     for t in totals:
         if t["variant"] == "forecast" and t["value_capture"] is not None:
             meta[f"run_value_capture_site_{t['site_id']}"] = round(t["value_capture"], 4)
+    if results and len(results[0].days) > 1:  # cumulative savings and capture per day
+        png = backtest_chart_png(results[0])
+        meta["run_chart"] = MetadataValue.md(png_markdown(png, "backtest"))
     return MaterializeResult(metadata=meta)
