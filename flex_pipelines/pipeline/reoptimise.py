@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from flex_pipelines.beliefs import BeliefStore, Ingestion
 from flex_pipelines.pipeline.sites import Site, days_in, reopt_targets
 from flex_pipelines.pipeline.steps import check_inputs
+from flex_pipelines.service.prefetch import site_reads
+from flex_pipelines.sites import AssetTree
 from flex_pipelines.time import day_window, floor_to, get_zone
 
 QUARTER_HOUR = timedelta(minutes=15)
@@ -149,14 +151,16 @@ def plan_reoptimisation(
     horizon_days: int,
     max_runs: int,
     pending: Targets | None = None,
+    tree: AssetTree | None = None,
 ) -> ReoptPlan:
     """The runs that answer ``ingestions`` (all newer than the sensor's cursor) and ``pending``
     targets of earlier ticks, nearest day first, at most ``max_runs``.
 
     Site-days are left out, each with its reason in the plan: days outside today … today +
     ``horizon_days``; sites whose inputs are incomplete for what remains of the day
-    (:func:`check_inputs`); sites a schedule saved after the inputs arrived (both ingestions in
-    ``ingestions``: anything older than the cursor was answered before).
+    (:func:`check_inputs`, on the inputs of all a day's sites read at once); sites a schedule
+    saved after the inputs arrived (both ingestions in ``ingestions``: anything older than the
+    cursor was answered before). ``tree``: the asset tree the sites came from, if loaded.
     """
     plan = ReoptPlan()
     targets = merge_targets(pending or {}, reopt_targets(sites, ingestions, timezone))
@@ -179,6 +183,10 @@ def plan_reoptimisation(
             plan.deferred[day] = todo
             continue
         start, end = plan_start(date.fromisoformat(day), now, timezone)
+        here = [by_id[i].scope() for i in todo if i in by_id]
+        if here and start < end:  # every input of the day's sites in a few set-based reads
+            tree = tree or AssetTree.load(store)
+            reads: BeliefStore = site_reads(store, tree, here, start, end, now)  # type: ignore[assignment]
         ok, skipped = [], []
         for site_id in sorted(todo):
             site = by_id.get(site_id)
@@ -187,7 +195,7 @@ def plan_reoptimisation(
             elif start >= end:
                 reason = "the day has ended"
             else:
-                reason = check_inputs(store, site, start, end)
+                reason = check_inputs(reads, site, start, end)
             if reason:
                 skipped.append(f"{day}: {reason}")
             else:
