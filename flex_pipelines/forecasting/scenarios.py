@@ -265,6 +265,8 @@ def scenario_paths(
     n: int,
     seed: int = 0,
     lookback: timedelta = LOOKBACK,
+    *,
+    nonnegative: bool = False,
 ) -> ScenarioPaths | None:
     """``n`` scenario paths of a sensor's events in [start, end) as known ``as_of`` (the module
     docstring), or None when no event there has a quantile forecast.
@@ -285,6 +287,9 @@ def scenario_paths(
         With the sensor id, the seed of the draws (same inputs, same paths).
     lookback
         How far back past forecasts and measurements are read for the correlation.
+    nonnegative
+        A quantity that cannot go below zero (PV, a load): when every quantile is ≥ 0, paths
+        are cut at 0 where the tail extension would cross it.
     """
     forecast = quantile_forecast_from_store(store, sensor_id, start, end, as_of)
     if forecast is None:
@@ -292,4 +297,6 @@ def scenario_paths(
     rho, pairs = lead_time_correlation(_residual_scores(store, sensor_id, as_of, lookback))
     rng = np.random.default_rng([int(seed), int(sensor_id)])
     values = sample_paths(forecast, n, rho, rng)
+    if nonnegative and forecast.values.min() >= 0:
+        values = np.maximum(values, 0.0)
     return ScenarioPaths(sensor_id, forecast.event_starts, values, rho, pairs)

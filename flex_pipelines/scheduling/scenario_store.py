@@ -27,34 +27,44 @@ from flex_pipelines.scheduling.grid import TimeGrid
 from flex_pipelines.scheduling.problem import Scenarios, SchedulingProblem
 from flex_pipelines.scheduling.references import flex_references
 
-__all__ = ["UNCERTAIN_FIELDS", "attach_scenarios", "uncertain_sensors"]
+__all__ = [
+    "POWER_FIELDS",
+    "PRICE_FIELDS",
+    "UNCERTAIN_FIELDS",
+    "attach_scenarios",
+    "uncertain_sensors",
+]
 
-#: the fields whose sensors are read as uncertain inputs (prices, inflexible power)
-UNCERTAIN_FIELDS = (
+#: the fields whose sensors are read as prices (uncertain, any sign)
+PRICE_FIELDS = (
     "consumption-price",
     "production-price",
-    "inflexible-consumption",
-    "inflexible-production",
-    "inflexible-device-sensors",
-    *("consumption-price-sensor", "production-price-sensor"),
+    "consumption-price-sensor",
+    "production-price-sensor",
 )
+#: the fields whose sensors are read as inflexible power (uncertain)
+POWER_FIELDS = ("inflexible-consumption", "inflexible-production", "inflexible-device-sensors")
+UNCERTAIN_FIELDS = PRICE_FIELDS + POWER_FIELDS
 
 
 def uncertain_sensors(
     flex_models: Sequence[Mapping[str, Any]], flex_context: Mapping[str, Any]
-) -> list[int]:
-    """The sensors read as prices or inflexible power, in order of first mention (the top-level
-    flex-context's and the flex-models' inflexible entries; other commodities' prices are
-    certain)."""
+) -> dict[int, str]:
+    """The sensors read as prices or inflexible power → ``"price"`` or ``"power"``, in order of
+    first mention (the top-level flex-context's and the flex-models' inflexible entries; other
+    commodities' prices are certain). A sensor read both ways counts as a price (any sign)."""
     top = {k: v for k, v in flex_context.items() if k != "commodities"}
-    out: list[int] = []
+    out: dict[int, str] = {}
     for ref in flex_references(list(flex_models), top):
         if ref.role != "read":
             continue
         name = ref.field.split(".", 1)[1] if "." in ref.field else ref.field
-        if name.split("[", 1)[0].split(".", 1)[0] in UNCERTAIN_FIELDS:
-            out.append(ref.sensor_id)
-    return list(dict.fromkeys(out))
+        name = name.split("[", 1)[0].split(".", 1)[0]
+        if name in PRICE_FIELDS:
+            out[ref.sensor_id] = "price"
+        elif name in POWER_FIELDS:
+            out.setdefault(ref.sensor_id, "power")
+    return out
 
 
 def _cached(resolver: SensorResolver) -> SensorResolver:
@@ -110,9 +120,16 @@ def attach_scenarios(
     """
     viewpoint = as_of or datetime.now(UTC)
     paths: dict[int, ScenarioPaths] = {}
-    for sid in uncertain_sensors(flex_models, flex_context):
+    for sid, role in uncertain_sensors(flex_models, flex_context).items():
         sp = scenario_paths(
-            store, sid, grid.start, grid.end, viewpoint, risk.scenarios, seed=risk.seed
+            store,
+            sid,
+            grid.start,
+            grid.end,
+            viewpoint,
+            risk.scenarios,
+            seed=risk.seed,
+            nonnegative=role == "power",
         )
         if sp is not None:
             paths[sid] = sp

@@ -84,7 +84,7 @@ def test_the_uncertain_inputs_are_prices_and_inflexible_power_only() -> None:
         {"sensor": 9, "power-capacity": {"sensor": 6}, "soc-max": "1 MWh"},
         {"name": "pv", "inflexible-production": {"sensor": 7}},
     ]
-    assert uncertain_sensors(fms, fc) == [7, 1, 2, 4]
+    assert uncertain_sensors(fms, fc) == {7: "power", 1: "price", 2: "price", 4: "power"}
 
 
 def _paths(store, price: int, as_of):  # noqa: ANN001, ANN202
@@ -155,3 +155,19 @@ def test_published_prices_are_certain(site) -> None:  # noqa: F811, ANN001
     assert fc is not None and fc.event_starts.size == 12
     assert fc.event_starts[0] == np.datetime64((DAY + 12 * STEP).replace(tzinfo=None), "us")
     np.testing.assert_array_equal(fc.levels, [0.1, 0.5, 0.9])
+
+
+def test_power_that_cannot_be_negative_is_cut_at_zero(site) -> None:  # noqa: F811, ANN001
+    store, ids = site
+    pv = store.add_sensor("pv", "kW", STEP)
+    fc = store.get_or_create_source("pv model", type="forecaster", model="test")
+    dawn = np.linspace(0.0, 20.0, 24)  # quantiles 0.1/0.5/0.9: dawn − 0, dawn, dawn + 1.28 s
+    frame = _quantile_frame(pv.id, fc.id, DAY, dawn + 5.0, np.full(24, 5.0 / 1.2816), VIEW)
+    store.save_beliefs(frame, changed_only=False)
+    raw = scenario_paths(store, pv.id, DAY, DAY + timedelta(days=1), VIEW, 200, seed=1)
+    cut = scenario_paths(
+        store, pv.id, DAY, DAY + timedelta(days=1), VIEW, 200, seed=1, nonnegative=True
+    )
+    assert raw.values.min() < 0  # the tail below the 0.1 quantile crosses zero
+    assert cut.values.min() == 0.0
+    np.testing.assert_array_equal(cut.values, np.maximum(raw.values, 0.0))
