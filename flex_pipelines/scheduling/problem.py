@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from flex_pipelines.scheduling.grid import TimeGrid
+from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid
 
 __all__ = [
     "Commitment",
@@ -228,6 +228,25 @@ class Scenarios:
     weights: np.ndarray
     risk_aversion: float = 0.0
     cvar_alpha: float = 0.9
+
+    def __post_init__(self) -> None:
+        shape = np.shape(self.consumption_price)
+        w = np.asarray(self.weights, dtype=float)
+        if len(shape) != 2 or any(
+            np.shape(a) != shape for a in (self.production_price, self.inflexible_mw)
+        ):
+            raise SchedulingError(
+                "scenarios: prices and inflexible power must all be (scenarios × steps) arrays"
+            )
+        if w.shape != (shape[0],) or (w < 0).any() or abs(w.sum() - 1.0) > 1e-9:
+            raise SchedulingError(
+                f"scenarios: {shape[0]} scenarios need {shape[0]} weights ≥ 0 summing to 1"
+            )
+        if not (self.risk_aversion >= 0 and 0 < self.cvar_alpha < 1):
+            raise SchedulingError(
+                f"scenarios: risk-aversion {self.risk_aversion} must be ≥ 0 and cvar-alpha "
+                f"{self.cvar_alpha} in (0, 1)"
+            )
 
     @property
     def n(self) -> int:

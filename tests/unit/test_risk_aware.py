@@ -316,3 +316,13 @@ def test_a_hard_limit_no_schedule_can_keep_in_one_scenario_is_named() -> None:
     load[2, 30] = 2.0  # within reach: the battery discharges at 15:00 in every scenario
     res = solve(_with(p, np.tile(_day_price(), (3, 1)), load=load))
     assert res.devices[0].power_mw[30] <= 1.2 - 2.0 + 1e-9
+
+
+def test_inconsistent_scenarios_are_refused() -> None:
+    cp = np.tile(_day_price(), (3, 1))
+    with pytest.raises(SchedulingError, match="3 scenarios need 3 weights"):
+        Scenarios(cp, cp, np.zeros((3, T)), np.array([0.5, 0.5]))
+    with pytest.raises(SchedulingError, match=r"\(scenarios × steps\) arrays"):
+        Scenarios(cp, cp[:2], np.zeros((3, T)), np.full(3, 1 / 3))
+    with pytest.raises(SchedulingError, match="cvar-alpha 1.0 in"):
+        Scenarios(cp, cp, np.zeros((3, T)), np.full(3, 1 / 3), 1.0, 1.0)
