@@ -8,10 +8,10 @@ beliefs are deleted before it), except the intraday cycle, which follows the day
 re-plans the rest of the day from 12:00 local from the latest state of charge (the day-ahead
 plan's). Times are wall clock of the whole run (``execute_job``/``execute_in_process``),
 per-chunk read/solve/save from the asset's metadata; "orchestration" is the rest. Peak memory:
-the orchestrating process, and the largest worker (max RSS, MiB).
+the orchestrating process, and on celery the largest worker process (VmHWM, MiB).
 
 ``python -m bench.bench_fleet_dagster [--sites 10000] [--configs inproc,intraday,celery1,celery2]
-[--span 1000]`` appends the rows to bench/results/fleet.md (its section is replaced).
+[--span 1000]`` writes bench/results/fleet_dagster.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "results" / "fleet.md"
+RESULTS = ROOT / "bench" / "results" / "fleet_dagster.md"
 HEADING = (
     "## Fleet scale through Dagster: the chunked schedules asset (bench/bench_fleet_dagster.py)"
 )
@@ -142,9 +142,26 @@ def run_celery(url: str, day: Any, span: int, n_workers: int, server: Any) -> di
             wall = time.perf_counter() - t
             assert result.success
             split = _chunk_split(instance, result.run_id)
+            peak = _workers_peak_mib()
         finally:
             stop_workers(workers)
-    return {"wall_s": wall, **split, "peak_mib": _rss(resource.RUSAGE_CHILDREN)}
+    return {"wall_s": wall, **split, "peak_mib": peak}
+
+
+def _workers_peak_mib() -> float:
+    """The largest peak resident size (VmHWM) of the running celery worker processes, MiB."""
+    peak = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            cmd = (status.parent / "cmdline").read_bytes()
+            if b"celery" not in cmd or b"worker" not in cmd:
+                continue
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except OSError:  # the process ended meanwhile
+            continue
+    return peak
 
 
 def _rss(who: int) -> float:
@@ -193,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load:.1f} on 2 cores at "
         f"the end. {args.sites:,} sites (battery + PV + load each), PostgreSQL store and (celery) "
         f"instance, Redis broker; chunks of {args.span:,} site asset ids; one partition "
-        f"({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC). Wall clock of the whole Dagster run; "
+        f"({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC). Wall clock of the whole Dagster run; "
         "read/solve/save summed over the chunk steps (on celery they overlap across workers); "
         "orchestration = wall − read − solve − save (negative when workers overlap).",
         "",
@@ -211,10 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {1000 * r['save_s'] / n:.2f} | {1000 * (r['wall_s'] - work) / n:.2f} "
             f"| {r['peak_mib']:.0f} |"
         )
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    if HEADING in text:
-        text = text[: text.index(HEADING)].rstrip() + "\n"
-    RESULTS.write_text(text + "\n" + "\n".join(lines) + "\n")
+    RESULTS.write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS}")
 
 

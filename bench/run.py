@@ -26,6 +26,7 @@ ORDER = [
     "latency",
     "cli",
     "fleet",
+    "fleet_dagster",
     "api",
     "backtest",
 ]
