@@ -143,6 +143,7 @@ def create_app(
         routes_asset_data,
         routes_assets,
         routes_audit,
+        routes_forecast_report,
         routes_jobs,
         routes_meta,
         routes_misc,
@@ -245,7 +246,7 @@ def create_app(
         routes_asset_data,
     ):
         app.include_router(module.router)
-    for module in (routes_assets, routes_sensors, routes_jobs):
+    for module in (routes_assets, routes_sensors, routes_jobs, routes_forecast_report):
         app.include_router(module.router)
     document_statuses(app)
     app.add_middleware(AuditActorMiddleware)
