@@ -9,60 +9,52 @@ No dagster here. The entry points:
 - the model registry: :func:`get_model`, :func:`list_models`, subclass :class:`ForecastModel`.
 """
 
-from flex_pipelines.forecasting.backtest import BacktestResult, backtest
-from flex_pipelines.forecasting.clearsky import clear_sky_ghi, clear_sky_history, clear_sky_poa
-from flex_pipelines.forecasting.combine import combine_forecasts
-from flex_pipelines.forecasting.cycles import CycleConfig, forecast_cycles, viewpoints
-from flex_pipelines.forecasting.errors import (
-    AllNaNTargetError,
-    ForecastingError,
-    InsufficientHistoryError,
-    MissingRegressorError,
-    UnknownModelError,
-    UnsupportedUnitError,
-)
-from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.history import SeriesHistory, knowledge_times, known_at, per_event
-from flex_pipelines.forecasting.metrics import accuracy_table
-from flex_pipelines.forecasting.models import (
-    MODEL_REGISTRY,
-    FitContext,
-    ForecastModel,
-    PointModel,
-    get_model,
-    list_models,
-)
-from flex_pipelines.forecasting.orientation import Orientation, fit_orientation
+from __future__ import annotations
 
-__all__ = [
-    "AllNaNTargetError",
-    "BacktestResult",
-    "CycleConfig",
-    "DesignMatrix",
-    "FeatureSpec",
-    "FitContext",
-    "ForecastModel",
-    "ForecastingError",
-    "InsufficientHistoryError",
-    "MODEL_REGISTRY",
-    "MissingRegressorError",
-    "Orientation",
-    "PointModel",
-    "SeriesHistory",
-    "UnknownModelError",
-    "UnsupportedUnitError",
-    "accuracy_table",
-    "clear_sky_ghi",
-    "clear_sky_history",
-    "clear_sky_poa",
-    "combine_forecasts",
-    "backtest",
-    "fit_orientation",
-    "forecast_cycles",
-    "get_model",
-    "known_at",
-    "knowledge_times",
-    "list_models",
-    "per_event",
-    "viewpoints",
-]
+import importlib
+from typing import Any
+
+#: where each public name lives; imported on first use, so importing one submodule (scenarios,
+#: clearsky) does not load every model and its libraries (scikit-learn, statsmodels: seconds)
+_EXPORTS = {
+    "AllNaNTargetError": "flex_pipelines.forecasting.errors",
+    "BacktestResult": "flex_pipelines.forecasting.backtest",
+    "CycleConfig": "flex_pipelines.forecasting.cycles",
+    "DesignMatrix": "flex_pipelines.forecasting.features",
+    "FeatureSpec": "flex_pipelines.forecasting.features",
+    "FitContext": "flex_pipelines.forecasting.models",
+    "ForecastModel": "flex_pipelines.forecasting.models",
+    "ForecastingError": "flex_pipelines.forecasting.errors",
+    "InsufficientHistoryError": "flex_pipelines.forecasting.errors",
+    "MODEL_REGISTRY": "flex_pipelines.forecasting.models",
+    "MissingRegressorError": "flex_pipelines.forecasting.errors",
+    "Orientation": "flex_pipelines.forecasting.orientation",
+    "PointModel": "flex_pipelines.forecasting.models",
+    "SeriesHistory": "flex_pipelines.forecasting.history",
+    "UnknownModelError": "flex_pipelines.forecasting.errors",
+    "UnsupportedUnitError": "flex_pipelines.forecasting.errors",
+    "accuracy_table": "flex_pipelines.forecasting.metrics",
+    "clear_sky_ghi": "flex_pipelines.forecasting.clearsky",
+    "clear_sky_history": "flex_pipelines.forecasting.clearsky",
+    "clear_sky_poa": "flex_pipelines.forecasting.clearsky",
+    "combine_forecasts": "flex_pipelines.forecasting.combine",
+    "backtest": "flex_pipelines.forecasting.backtest",
+    "fit_orientation": "flex_pipelines.forecasting.orientation",
+    "forecast_cycles": "flex_pipelines.forecasting.cycles",
+    "get_model": "flex_pipelines.forecasting.models",
+    "known_at": "flex_pipelines.forecasting.history",
+    "knowledge_times": "flex_pipelines.forecasting.history",
+    "list_models": "flex_pipelines.forecasting.models",
+    "per_event": "flex_pipelines.forecasting.history",
+    "viewpoints": "flex_pipelines.forecasting.cycles",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
