@@ -43,9 +43,9 @@ def daily_capture(
 
 def backtest_chart_png(result: BacktestResult, path: str | Path | None = None) -> bytes:
     """Two panels: cumulative savings per variant, and value capture per day."""
-    from flex_pipelines.reporting.charts import _plt, _save
+    from flex_pipelines.reporting.charts import pyplot, save_png
 
-    plt = _plt()
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color = {v: palette[i % len(palette)] for i, v in enumerate(result.variant_names)}
@@ -66,7 +66,7 @@ def backtest_chart_png(result: BacktestResult, path: str | Path | None = None) -
     ax2.set_ylabel("value capture per day")
     ax2.grid(alpha=0.3)
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def backtest_html(result: BacktestResult, path: str | Path, png: bytes | None = None) -> Path:

@@ -60,7 +60,7 @@ def settlement_problem(
     """
     from flex_pipelines.scheduling.grid import make_grid
     from flex_pipelines.scheduling.storage import build_problem
-    from flex_pipelines.scheduling.storage_store import _store_resolver
+    from flex_pipelines.scheduling.storage_store import store_resolver
 
     fms = [dict(f) for f in scope.of_kind("storage")]
     if not fms:
@@ -74,7 +74,7 @@ def settlement_problem(
     resolution = sensors[int(fms[0]["sensor"])].event_resolution
     grid = make_grid(start, resolution, end=end)
     soc_units = {i: _SOC_UNIT[s.unit] for i, s in sensors.items() if s.unit in _SOC_UNIT}
-    return build_problem(grid, fms, scope.flex_context, _store_resolver(view, None), soc_units)
+    return build_problem(grid, fms, scope.flex_context, store_resolver(view, None), soc_units)
 
 
 def _powers(problem: SchedulingProblem, result: ScheduleResult) -> tuple[list, list]:

@@ -187,7 +187,7 @@ def schedule_violations(
     """
     from flex_pipelines.scheduling.grid import make_grid
     from flex_pipelines.scheduling.limits import schedule_limits
-    from flex_pipelines.scheduling.storage_store import _store_resolver
+    from flex_pipelines.scheduling.storage_store import store_resolver
     from flex_pipelines.units import convert
 
     if not site.devices:
@@ -199,7 +199,7 @@ def schedule_violations(
         [{**d.flex_model, "name": d.name} for d in site.devices],
         site.flex_context,
         grid,
-        _store_resolver(store, None),
+        store_resolver(store, None),
         timezone=site.timezone,
         power_units={i: s.unit for i, s in sensors.items()},
     )

@@ -102,7 +102,8 @@ def schedule_chart_data(
     return out.sort("event_start")
 
 
-def _plt():  # noqa: ANN202
+def pyplot():  # noqa: ANN201
+    """matplotlib's pyplot on the Agg backend (no screen), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,14 +121,15 @@ def _local(times: Sequence[datetime], timezone: str | None) -> list[datetime]:
     return [t.astimezone(tz) for t in times]
 
 
-def _save(fig: Any, path: str | Path | None) -> bytes:
+def save_png(fig: Any, path: str | Path | None) -> bytes:
+    """The figure as PNG bytes (110 dpi), also written to ``path`` when given."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     data = buf.getvalue()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(data)
-    _plt().close(fig)
+    pyplot().close(fig)
     return data
 
 
@@ -148,7 +150,7 @@ def schedule_chart_png(
         raise ReportError(f"{title}: no schedule values to chart")
     from matplotlib.dates import DateFormatter
 
-    plt = _plt()
+    plt = pyplot()
     has_soc = data["soc_kwh"].drop_nulls().len() > 0
     n = 3 if has_soc else 2
     fig, axes = plt.subplots(n, 1, figsize=(10, 2.4 * n + 0.6), sharex=True)
@@ -171,7 +173,7 @@ def schedule_chart_png(
     axes[-1].xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M", tz=t[0].tzinfo))
     axes[-1].set_xlabel(f"time ({timezone or 'UTC'})")
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _records(data: pl.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -263,7 +265,7 @@ def cost_chart_png(
         raise ReportError(f"{title}: no costs to chart")
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.2))
     labels = [str(v)[:16] for v in data[time_col].to_list()]
     x = np.arange(len(labels))
@@ -301,7 +303,7 @@ def cost_chart_png(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False
     )
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def cost_chart_vega(

@@ -56,7 +56,11 @@ class StorageRun:
         return float(self.result.costs.get("total", 0.0))
 
 
-def _store_resolver(store: BeliefStore, as_of: datetime | None):
+def store_resolver(store: BeliefStore, as_of: datetime | None):  # noqa: ANN201
+    """The scheduler's reader of sensor-valued fields: the most recent belief per event known
+    ``as_of`` (None: latest), scheduler beliefs excluded unless ``source_types`` asks for them,
+    on the sensor's own grid from ``start`` floored to its resolution (NaN where no value)."""
+
     def resolve(sensor_id: int, start: datetime, end: datetime, source_types=None) -> RawSeries:
         sensor = store.get_sensor(sensor_id)
         res = sensor.event_resolution
@@ -239,7 +243,7 @@ def schedule_scope(
         for sid, s in sensors.items()
         if s.unit in ("kW", "MW", "kWh", "MWh")
     }
-    resolver = _store_resolver(store, as_of_dt)
+    resolver = store_resolver(store, as_of_dt)
     problem = build_problem(grid, fms + procs, fc, resolver, soc_units)
     risk = parse_risk(fc)
     risk_notes: list[str] = []
