@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from flex_pipelines.forecasting.errors import UnknownModelError
+from flex_pipelines.forecasting.errors import ForecastingError, UnknownModelError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
 from flex_pipelines.forecasting.grid import Grid
 from flex_pipelines.units import UnitError
@@ -65,6 +65,8 @@ class ForecastModel(ABC):
     features: ClassVar[FeatureSpec] = FeatureSpec()
     #: extra history (beyond lags and horizon) the model needs, e.g. two seasons for ETS
     min_extra_history: ClassVar[timedelta] = timedelta(0)
+    #: the parameters the model reads (``--model-param``); another name is refused
+    parameters: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -157,6 +159,13 @@ def get_model(name: str, **params: Any) -> ForecastModel:
         raise UnknownModelError(
             f"model {name!r} is not registered; known models: {', '.join(list_models())}"
         ) from None
+    unknown = sorted(set(params) - cls.parameters)
+    if unknown:
+        known = ", ".join(sorted(cls.parameters)) or "none"
+        raise ForecastingError(
+            f"model {name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: "
+            f"{known}"
+        )
     return cls(**params)
 
 

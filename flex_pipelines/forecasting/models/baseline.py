@@ -54,6 +54,8 @@ class RecentQuantile(ForecastModel):
     the median forecast is their median.
     """
 
+    parameters = frozenset({"days", "shift"})
+
     name = "recent-quantile"
     description = "empirical quantiles of the same local time over the last 21 known days"
 

@@ -18,6 +18,10 @@ from flex_pipelines.forecasting.models.base import FitContext, ForecastModel
 class HistGradientBoosting(ForecastModel):
     """HistGradientBoosting on lags, calendar, horizon and regressors; quantile loss per quantile."""
 
+    parameters = frozenset(
+        {"max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization"}
+    )
+
     name = "hgb"
     version = "1"
     description = "HistGradientBoosting (quantile loss for each requested quantile)"

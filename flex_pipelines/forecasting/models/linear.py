@@ -65,6 +65,10 @@ class _LassoLarsAIC:
 class LinearLagModel(PointModel):
     """Impute → (asinh for prices) → standardise → linear estimator, optionally one per time-of-day slot."""
 
+    parameters = frozenset(
+        {"center", "regressor_transform", "transform", "profile_days", "profile_weeks"}
+    )
+
     per_slot: bool = False
     #: per-row level removed before fitting: "d1" (mean of the last known day) or None
     default_center: str | None = None
@@ -235,6 +239,8 @@ def _ridge(params: dict[str, object]) -> object:
 class RidgeLags(LinearLagModel):
     """Ridge regression on same-time lags, calendar and horizon (one model for all hours)."""
 
+    parameters = LinearLagModel.parameters | {"alpha"}
+
     name = "ridge"
     description = "ridge (LOO-CV alpha) on lags d-1..d-3, w-1, w-2, last value, calendar"
     features = _LAG_FEATURES
@@ -245,6 +251,8 @@ class RidgeLags(LinearLagModel):
 
 class LassoLags(LinearLagModel):
     """LASSO on the same features as ``ridge``."""
+
+    parameters = LinearLagModel.parameters | {"alpha"}
 
     name = "lasso"
     description = "LASSO on lags d-1..d-3, w-1, w-2, last value, calendar"
@@ -270,6 +278,8 @@ _LEAR_FEATURES = FeatureSpec(
 
 class Lear(LinearLagModel):
     """LEAR-like: per time-of-day LASSO (AIC-tuned) on asinh-transformed day profiles."""
+
+    parameters = LinearLagModel.parameters | {"noise"}
 
     name = "lear"
     version = "1"
@@ -301,6 +311,8 @@ class Lear(LinearLagModel):
 class RidgeProfiles(LinearLagModel):
     """Ridge per time-of-day slot on asinh day profiles: LEAR's inputs, ridge's speed."""
 
+    parameters = LinearLagModel.parameters | {"alpha"}
+
     name = "ridge-profiles"
     description = (
         "per-slot ridge on asinh day profiles d-1,d-2,d-3,d-7 + weekday; "
@@ -322,6 +334,8 @@ class LearEnsemble(PointModel):
     The published ensemble averages windows of 56, 84, 1092 and 1456 days; with at most a
     year of history here the default windows are 56, 84 and 364 days (``windows`` param).
     """
+
+    parameters = Lear.parameters | {"windows"}
 
     name = "lear-ensemble"
     description = "mean of LEAR models calibrated on the last 56, 84 and 364 days"

@@ -38,6 +38,8 @@ class ClearSkyIndexQuantile(ForecastModel):
     sample, a smoother estimate from more values).
     """
 
+    parameters = frozenset({"days", "shift", "regressor", "min_clear_sky", "pool_slots"})
+
     name = "clear-sky-quantile"
     description = (
         "quantiles of the clear-sky index (value / clear sky, on the array's plane if given, "

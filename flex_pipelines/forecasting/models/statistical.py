@@ -44,6 +44,8 @@ def _gaussian(mean: np.ndarray, sd: np.ndarray, quantiles: Sequence[float]) -> n
 class ExponentialSmoothingModel(ForecastModel):
     """Additive Holt-Winters with a daily season (statsmodels ``ExponentialSmoothing``)."""
 
+    parameters = frozenset({"window_days"})
+
     name = "ets"
     description = "Holt-Winters, additive daily season, last 28 days"
     features = _SERIES_FEATURES
@@ -98,6 +100,8 @@ def _fourier(t: np.ndarray, period: float, k: int) -> np.ndarray:
 
 class Sarimax(ForecastModel):
     """SARIMAX: ARMA(2,1) errors with daily (and weekly) Fourier-term regressors."""
+
+    parameters = frozenset({"window_days"})
 
     name = "sarimax"
     description = "SARIMAX ARMA(2,1) + daily/weekly Fourier terms, last 28 days"

@@ -180,3 +180,14 @@ def test_regressor_values_at_lag_events_not_yet_believed_change_nothing(
         return float(row["event_value"][0])
 
     assert at(changed) == pytest.approx(at(base) / 2)
+
+
+def test_a_model_parameter_the_model_does_not_read_is_refused_naming_it() -> None:
+    from flex_pipelines.forecasting.errors import ForecastingError
+    from flex_pipelines.forecasting.models import get_model
+
+    assert get_model("ridge-profiles", transform="none", alpha=2.0).params["alpha"] == 2.0
+    with pytest.raises(ForecastingError, match=r"'ridge-profiles' has no parameter 'alhpa'.*alpha"):
+        get_model("ridge-profiles", alhpa=2.0)
+    with pytest.raises(ForecastingError, match="'naive-week' has no parameter 'days'.*none"):
+        get_model("naive-week", days=3)
