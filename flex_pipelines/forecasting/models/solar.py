@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from flex_pipelines.forecasting.clearsky import CLEAR_SKY_NAME, CLEAR_SKY_POA_NAME
 from flex_pipelines.forecasting.errors import MissingRegressorError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.models.base import FitContext, ForecastModel
+from flex_pipelines.forecasting.models.base import FitContext
+from flex_pipelines.forecasting.models.baseline import RecentQuantile
 
 
-class ClearSkyIndexQuantile(ForecastModel):
+class ClearSkyIndexQuantile(RecentQuantile):
     """Quantiles of the clear-sky index of the same local time over the last ``days`` known days.
 
     Params: ``days`` (default 21), ``shift`` (quantile level shift, as ``recent-quantile``),
@@ -38,7 +40,7 @@ class ClearSkyIndexQuantile(ForecastModel):
     sample, a smoother estimate from more values).
     """
 
-    parameters = frozenset({"days", "shift", "regressor", "min_clear_sky", "pool_slots"})
+    parameters = RecentQuantile.parameters | {"regressor", "min_clear_sky", "pool_slots"}
 
     name = "clear-sky-quantile"
     description = (
@@ -48,25 +50,15 @@ class ClearSkyIndexQuantile(ForecastModel):
     )
 
     def __init__(self, **params: object) -> None:
-        super().__init__(**params)
-        self.days = int(params.get("days", 21))  # type: ignore[call-overload]
-        self.shift = float(params.get("shift", 0.0))  # type: ignore[arg-type]
+        super().__init__(**params)  # days, shift
         self.regressor = params.get("regressor")  # default: the plane's clear sky, else GHI
         self.min_clear_sky = float(params.get("min_clear_sky", 20.0))  # type: ignore[arg-type]
         self.pool_slots = int(params.get("pool_slots", 0))  # type: ignore[call-overload]
 
     def feature_spec(self, holiday_country: str | None) -> FeatureSpec:
-        return FeatureSpec(
-            daily_lags=tuple(range(1, self.days + 1)),
-            weekly_lags=(),
-            calendar=False,
-            horizon=False,
-            regressor_at_event=True,
-            regressor_daily_lags=True,
-        )
-
-    def fit(self, train: DesignMatrix, ctx: FitContext) -> None:
-        return None
+        """The recent days' values, and the clear sky at the target and at those days."""
+        spec = super().feature_spec(holiday_country)
+        return replace(spec, regressor_at_event=True, regressor_daily_lags=True)
 
     def _name(self, test: DesignMatrix) -> str:
         if self.regressor is not None:
