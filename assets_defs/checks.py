@@ -13,7 +13,7 @@ downstream assets (reports) in the same run when one day fails.
 """
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dagster import (
@@ -39,15 +39,12 @@ from assets_defs.partitions import daily_partitions, window_utc
 from assets_defs.schedules import schedules
 from assets_defs.schemas import schema_errors
 from flex_pipelines.beliefs import BeliefStore
-from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.pipeline import (
+    check_saved_schedules,
     forecast_coverage,
     forecast_sensors,
     list_sites,
-    schedule_violations,
 )
-from flex_pipelines.service.prefetch import site_reads
-from flex_pipelines.sites import AssetTree
 from resources import BeliefStoreResource
 
 #: one partition's outcome: passed, and the metadata that explains it
@@ -226,28 +223,16 @@ def schedules_within_limits(
     context: AssetCheckExecutionContext, store: BeliefStoreResource
 ) -> CheckEvents:
     with store.open() as s:
-        tree = AssetTree.load(s)
-        scopes = [x.scope() for x in tree.sites() if x.devices]
 
         def evaluate(day: str, start: datetime, end: datetime) -> Outcome:
-            # the inputs and saved schedules of every site, read once for the day
-            reads = site_reads(s, tree, scopes, start, end, datetime.now(UTC), schedules=True)
-            checked, bad, unchecked = 0, [], []
-            for sc in scopes:
-                site = sc.site
-                try:
-                    n, v = schedule_violations(reads, site, start, end)  # type: ignore[arg-type]
-                except FlexPipelinesError as exc:  # its schedule failed for the same reason
-                    unchecked.append(f"site {site.id} ({site.name}): {exc}")
-                    continue
-                checked, bad = checked + n, bad + v
+            found = check_saved_schedules(s, start, end)
             meta = {
-                "values_checked": checked,
-                "violations": len(bad),
-                "examples": MetadataValue.json(bad[:20]),
-                "sites_not_checked": MetadataValue.json(unchecked[:20]),
+                "values_checked": found.values_checked,
+                "violations": len(found.violations),
+                "examples": MetadataValue.json(found.violations[:20]),
+                "sites_not_checked": MetadataValue.json(found.not_checked[:20]),
             }
-            return not bad, meta
+            return not found.violations, meta
 
         yield from per_partition(context, evaluate)
 

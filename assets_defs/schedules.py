@@ -15,7 +15,7 @@ asset is not materialized (a skip, not a failure). Step outputs are kept in the 
 import os
 import socket
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from dagster import (
@@ -39,13 +39,11 @@ from dagster import (
 )
 
 from assets_defs.partitions import SETTINGS, daily_partitions, window_utc
-from flex_pipelines.pipeline import day_windows, list_sites, schedule_chart_markdown
+from flex_pipelines.pipeline import list_sites, schedule_chart_markdown
+from flex_pipelines.pipeline.batches import schedule_days
 from flex_pipelines.pipeline.sparklines import schedule_sparklines
-from flex_pipelines.service.access import LOCAL_ADMIN
-from flex_pipelines.service.batch import BatchRecord, latest_socs, schedule_sites
+from flex_pipelines.service.batch import BatchRecord
 from flex_pipelines.service.chunks import chunks_of, parse_chunk_key
-from flex_pipelines.sites import AssetTree
-from flex_pipelines.time import floor_to
 from resources import STORE_POOL, STORE_RETRY, BeliefStoreResource
 from resources.step_io import STEP_IO
 
@@ -133,48 +131,28 @@ def schedule_targets(
 def schedule_chunk(
     context: OpExecutionContext, target: dict, store: BeliefStoreResource
 ) -> dict[str, Any]:
-    """Schedule a chunk of sites for every day of the partition window: one batch per day
-    (:func:`~flex_pipelines.service.batch.schedule_sites`: one read per input role, the solves,
-    one bulk save). A site that fails is reported with its reason; the step fails only when
-    every site of the chunk failed with an error (not for missing inputs).
-
-    Consecutive days continue from the planned state; intraday runs start at the current quarter
-    hour from the latest state of charge, so the past is never re-planned.
-    """
+    """Schedule a chunk of sites for every day of the partition window
+    (:func:`~flex_pipelines.pipeline.batches.schedule_days`: one batch per day, days chained,
+    intraday from the latest state of charge). A site that fails is reported with its reason;
+    the step fails only when every site of the chunk failed with an error (not for missing
+    inputs)."""
     start, end = window_utc(context.partition_time_window)
-    fixed_now = datetime.fromisoformat(target["now"]).astimezone(UTC) if target.get("now") else None
-    now = fixed_now or datetime.now(UTC)
-    if target["intraday"]:
-        start = max(start, floor_to(now, timedelta(minutes=15)))
     ids = [int(i) for i in target["site_ids"]]
-    days: list[dict[str, Any]] = []
-    if start >= end:
-        why = f"intraday at {now.isoformat()}: the window ended at {end.isoformat()}"
-        days.append(_day_record(context.partition_keys[-1], None, ids, why))
     with store.open() as s:
-        # the inputs this run sees: beliefs that arrive while it solves come after this mark
-        # and trigger another re-optimisation (the run's own outputs are ignored by source type)
-        watermark = s.ingestion_watermark()
-        tree = AssetTree.load(s)
-        sites = [x for x in tree.sites() if x.id in set(ids)]
-        soc = latest_socs(s, sites, start, tree=tree) if target["intraday"] and start < end else {}
-        for day, ws, we in day_windows(start, end) if start < end else []:
-            ws = max(ws, start)
-            clock = fixed_now or datetime.now(UTC)
-            as_of = min(clock, ws) if target.get("replay") else clock
-            batch = schedule_sites(
-                LOCAL_ADMIN,
-                s,
-                ids,
-                ws,
-                we,
-                as_of=as_of,
-                tree=tree,
-                kinds=target["kinds"],
-                soc_at_start=soc,
-            )
-            soc = {r.site_id: r.end_soc for r in batch.records if r.site_id and r.end_soc}
-            days.append(_day_record(day.isoformat(), batch, ids))
+        run = schedule_days(
+            s,
+            ids,
+            start,
+            end,
+            kinds=target["kinds"],
+            intraday=target["intraday"],
+            replay=bool(target.get("replay")),
+            now=datetime.fromisoformat(target["now"]) if target.get("now") else None,
+        )
+    days = [_day_record(day.isoformat(), batch, ids) for day, batch in run.days]
+    if run.start >= run.end:
+        why = f"intraday at {run.now.isoformat()}: the window ended at {end.isoformat()}"
+        days.append(_day_record(context.partition_keys[-1], None, ids, why))
     failed = [f for d in days for f in d["failed"]]
     for f in failed[:20]:
         context.log.error(f"site {f['site_id']}: {f['reason']}")
@@ -193,7 +171,7 @@ def schedule_chunk(
         "chunk": target["chunk"],
         "site_ids": ids,
         "days": days,
-        "watermark": watermark,
+        "watermark": run.watermark,
         "worker": {"pid": os.getpid(), "hostname": socket.gethostname()},
     }
 

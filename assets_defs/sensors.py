@@ -43,7 +43,6 @@ from flex_pipelines.alerts import post_alert
 from flex_pipelines.pipeline.reoptimise import ReoptCursor, local_today, plan_reoptimisation
 from flex_pipelines.service.chunks import chunks_of
 from flex_pipelines.settings import Settings, load_settings
-from flex_pipelines.sites import AssetTree
 from resources import BeliefStoreResource, InboxResource
 
 DEMO_ON = DefaultSensorStatus.RUNNING if SETTINGS.automation else DefaultSensorStatus.STOPPED
@@ -98,17 +97,14 @@ def reoptimise_tick(
             if watermark <= cursor.ingestion and not cursor.pending:
                 return SkipReason(f"no new beliefs since ingestion {cursor.ingestion}")
             ingestions = s.ingestions_since(cursor.ingestion, limit=INGESTIONS_PER_TICK)
-            tree = AssetTree.load(s)
             plan = plan_reoptimisation(
                 s,
-                [x for x in tree.sites() if x.devices],
                 ingestions,
                 now=now,
                 timezone=settings.timezone,
                 horizon_days=settings.planning_horizon_days,
                 max_runs=settings.reopt_max_runs,
                 pending=cursor.pending,
-                tree=tree,
             )
     except Exception as exc:  # a locked DuckDB file, an unreachable server: retry next tick
         kept = cursor.ingestion if cursor else "unset"

@@ -21,6 +21,11 @@ from typing import Any
 
 from flex_pipelines.beliefs.urls import redact
 from flex_pipelines.errors import FlexPipelinesError
+from flex_pipelines.pipeline.schedule_checks import (
+    ScheduleCheck,
+    check_saved_schedules,
+    schedule_violations,
+)
 from flex_pipelines.pipeline.sites import (
     PIPELINE_TIMEZONE,
     MissingInputsError,
@@ -45,7 +50,6 @@ from flex_pipelines.pipeline.steps import (
     run_site_reports,
     schedule_chart_markdown,
     schedule_site,
-    schedule_violations,
     site_kpis_summary,
 )
 
@@ -247,5 +251,7 @@ __all__ = [
     "schedule_chart_markdown",
     "schedule_site",
     "schedule_violations",
+    "ScheduleCheck",
+    "check_saved_schedules",
     "site_kpis_summary",
 ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from flex_pipelines.beliefs import BeliefStore, Ingestion
-from flex_pipelines.pipeline.sites import Site, days_in, reopt_targets
+from flex_pipelines.pipeline.sites import Site, days_in, list_sites, reopt_targets
 from flex_pipelines.pipeline.steps import check_inputs
 from flex_pipelines.service.prefetch import site_reads
 from flex_pipelines.sites import AssetTree
@@ -143,7 +143,6 @@ def scheduled_after(
 
 def plan_reoptimisation(
     store: BeliefStore,
-    sites: Sequence[Site],
     ingestions: Sequence[Ingestion],
     *,
     now: datetime,
@@ -151,7 +150,6 @@ def plan_reoptimisation(
     horizon_days: int,
     max_runs: int,
     pending: Targets | None = None,
-    tree: AssetTree | None = None,
 ) -> ReoptPlan:
     """The runs that answer ``ingestions`` (all newer than the sensor's cursor) and ``pending``
     targets of earlier ticks, nearest day first, at most ``max_runs``.
@@ -160,8 +158,10 @@ def plan_reoptimisation(
     ``horizon_days``; sites whose inputs are incomplete for what remains of the day
     (:func:`check_inputs`, on the inputs of all a day's sites read at once); sites a schedule
     saved after the inputs arrived (both ingestions in ``ingestions``: anything older than the
-    cursor was answered before). ``tree``: the asset tree the sites came from, if loaded.
+    cursor was answered before). The sites are the store's (:func:`list_sites`).
     """
+    tree = AssetTree.load(store)
+    sites = list_sites(store, tree)
     plan = ReoptPlan()
     targets = merge_targets(pending or {}, reopt_targets(sites, ingestions, timezone))
     seen = scheduled_after(sites, ingestions, timezone)
@@ -185,7 +185,6 @@ def plan_reoptimisation(
         start, end = plan_start(date.fromisoformat(day), now, timezone)
         here = [by_id[i].scope() for i in todo if i in by_id]
         if here and start < end:  # every input of the day's sites in a few set-based reads
-            tree = tree or AssetTree.load(store)
             reads: BeliefStore = site_reads(store, tree, here, start, end, now)  # type: ignore[assignment]
         ok, skipped = [], []
         for site_id in sorted(todo):

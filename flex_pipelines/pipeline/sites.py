@@ -61,9 +61,10 @@ def device_kind(device: Device) -> str:
     return device.kind
 
 
-def list_sites(store: BeliefStore) -> list[Site]:
-    """The sites with a schedulable device (:meth:`flex_pipelines.sites.AssetTree.sites`)."""
-    return [s for s in AssetTree.load(store).sites() if s.devices]
+def list_sites(store: BeliefStore, tree: AssetTree | None = None) -> list[Site]:
+    """The sites with a schedulable device (:meth:`flex_pipelines.sites.AssetTree.sites`), from
+    ``tree`` when the caller has it loaded already."""
+    return [s for s in (tree or AssetTree.load(store)).sites() if s.devices]
 
 
 # --- windows ----------------------------------------------------------------------------------
