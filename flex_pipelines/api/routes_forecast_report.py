@@ -24,7 +24,6 @@ from flex_pipelines.api.runners import report_request
 from flex_pipelines.api.sensor_data import aware, timedelta_field, window
 from flex_pipelines.service import AccessDenied
 from flex_pipelines.service.forecast_report import prepare_forecast, prepare_report
-from flex_pipelines.sites import AssetTree
 from flex_pipelines.time import format_duration
 
 router = APIRouter(prefix="/api/v3_0")
@@ -132,12 +131,8 @@ def trigger_report(request: Request, p: Auth, asset_id: Id, body: ReportTrigger)
         if out is not None:
             sensor = store.get_sensor(out)
             check_write_sensor_data(p, store, sensor)
-            if not AssetTree.load(store).is_below(sensor.asset_id or 0, asset.id):
-                raise bad_request(
-                    f"output sensor {out} is not a sensor of asset {asset.id} or of an asset below it"
-                )
         try:
-            prepare_report(p.caller, store, req["config"], out)
+            prepare_report(p.caller, store, req["config"], out, asset_id=asset.id)
         except AccessDenied as exc:
             raise forbidden(str(exc)) from exc
     assert state.jobs is not None

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flex_pipelines.beliefs.store import BeliefStore
+from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.scheduling.references import (
     SensorReference,
     canonical_ids,
@@ -23,6 +24,7 @@ from flex_pipelines.scheduling.references import (
 )
 from flex_pipelines.service.access import Caller, authorize
 from flex_pipelines.service.records import RunWarning
+from flex_pipelines.sites import AssetTree
 
 __all__ = ["ForecastRecord", "forecast", "prepare_forecast", "prepare_report", "report"]
 
@@ -152,9 +154,21 @@ def report_references(
 
 
 def prepare_report(
-    caller: Caller, store: BeliefStore, config: Mapping[str, Any], output_sensor_id: int | None
+    caller: Caller,
+    store: BeliefStore,
+    config: Mapping[str, Any],
+    output_sensor_id: int | None,
+    asset_id: int | None = None,
 ) -> None:
-    """Check the caller may read every input of a report and write its output."""
+    """Check the caller may read every input of a report and write its output; a report on
+    ``asset_id`` must write to a sensor of that asset or of an asset below it."""
+    if asset_id is not None and output_sensor_id is not None:
+        sensor = store.get_sensor(output_sensor_id)
+        if not AssetTree.load(store).is_below(sensor.asset_id or 0, asset_id):
+            raise FlexPipelinesError(
+                f"output sensor {output_sensor_id} is not a sensor of asset {asset_id} or of an "
+                "asset below it"
+            )
     authorize(caller, store, report_references(config, output_sensor_id))
 
 

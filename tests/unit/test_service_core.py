@@ -207,3 +207,21 @@ def test_input_gaps_count_events_that_overlap_the_window(campus) -> None:  # noq
     store.delete_beliefs(ids["price"], t10, t10 + timedelta(hours=1))
     gap = input_gaps(store, site, t10 + timedelta(minutes=45), t10 + timedelta(hours=2))
     assert gap is not None and "has 1 of 2 values" in gap
+
+
+def test_a_report_on_an_asset_writes_only_below_it(tmp_path: Path) -> None:
+    from flex_pipelines.errors import FlexPipelinesError
+    from flex_pipelines.service.forecast_report import prepare_report
+    from flex_pipelines.toy import create_toy_account
+
+    with open_store(tmp_path / "s.duckdb") as s:
+        toy = create_toy_account(s, "battery")
+        building, battery = toy["building"]["id"], toy["battery"]["id"]
+        power = toy["power sensor"]["id"]  # the battery's, below the building
+        prepare_report(LOCAL_ADMIN, s, {}, power, asset_id=building)
+        prepare_report(LOCAL_ADMIN, s, {}, power, asset_id=battery)
+        pv = toy["pv sensor"]["id"]  # the solar panel's: beside the battery, not below it
+        with pytest.raises(
+            FlexPipelinesError, match=f"output sensor {pv} is not a sensor of asset {battery}"
+        ):
+            prepare_report(LOCAL_ADMIN, s, {}, pv, asset_id=battery)
