@@ -348,16 +348,19 @@ class LearEnsemble(PointModel):
         return "prices (a currency per energy unit, e.g. EUR/MWh)"
 
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
-        windows = self.params.get("windows", (56, 84, 364))
+        windows: tuple[int, ...] = self.params.get("windows", (56, 84, 364))  # type: ignore[assignment]
         latest = int(train.viewpoint_us.max())
         self._members: list[Lear] = []
-        for days in windows:  # type: ignore[union-attr]
-            keep = train.viewpoint_us > latest - int(days) * 86_400_000_000 - 1
-            if keep.sum() < 0.8 * int(days) * len(np.unique(train.slot)) and self._members:
-                continue  # not enough history yet for this window: skip it
+        self.window_samples: list[int] = []  # training samples of each member, shortest first
+        for days in sorted(int(d) for d in windows):
+            keep = train.viewpoint_us > latest - days * 86_400_000_000 - 1
+            n = int(keep.sum())
+            if self.window_samples and n <= self.window_samples[-1]:
+                continue  # history shorter than this window: it would repeat the last member
             member = Lear(**{k: v for k, v in self.params.items() if k != "windows"})
             member.fit_point(train.subset(keep), ctx)
             self._members.append(member)
+            self.window_samples.append(n)
 
     def predict_point(self, test: DesignMatrix, ctx: FitContext) -> np.ndarray:
         return np.mean([m.predict_point(test, ctx) for m in self._members], axis=0)
