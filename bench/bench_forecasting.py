@@ -45,12 +45,14 @@ PRICE_MODELS = [
     ("ridge+exog", "ridge", 1, True),
     ("hgb+exog", "hgb", 7, True),
     ("lear+exog", "lear", 1, True),
+    ("lear-ens+exog", "lear-ensemble", 1, True),
 ]
-#: the combination chosen on the validation year (bench/forecasting_selection.py)
-BEST_COMBINATION = ("lear+exog", "hgb+exog")
-#: chosen on the validation year too, but from a candidate set widened (ridge+exog) after the
-#: test-year table had been seen: reported, not used for the aims
-LATE_COMBINATION = ("lear+exog", "hgb+exog", "ridge+exog")
+#: round 1's choice on the validation year (bench/forecasting_selection.py), made before the
+#: test year was first forecast
+ROUND1_COMBINATION = ("lear+exog", "hgb+exog")
+#: round 3's choice on the validation year, from candidates widened (ridge+exog in round 2,
+#: lear-ens+exog and every mean in round 3) after round 1's test-year table had been seen
+BEST_COMBINATION: tuple[str, ...] = ("lear+exog", "hgb+exog")  # set from round 3's selection
 #: conformal calibration chosen on the validation year (window in days, adaptive step)
 CALIBRATION_WINDOW_DAYS = 56
 CALIBRATION_GAMMA = 0.002
@@ -149,38 +151,31 @@ CACHE_HITS: list[str] = []
 RUN_START = time.time()
 
 
-def _price_medians(args: tuple[str, int, int, bool]) -> tuple[str, dict[str, pl.DataFrame]]:
-    """Median forecasts of every price model from ``CALIBRATION_WINDOW_DAYS`` before the test
+def _price_median(args: tuple[str, tuple[str, str, int, bool], int, int, bool]) -> tuple:
+    """Median forecasts of one price model from ``CALIBRATION_WINDOW_DAYS`` before the test
     year (the calibration warm-up) to its end; cached per market and model."""
-    market, n_days, train_days, cache = args
+    market, (name, model, retrain, with_regs), n_days, train_days, cache = args
+    path = CACHE / f"{market}_{name}_{n_days}_{train_days}_w{CALIBRATION_WINDOW_DAYS}.parquet"
+    if cache and path.exists():
+        return market, name, pl.read_parquet(path), True
     hist, df = epf_prices(market)
-    regs = epf_exogenous(market)
     start, _, _ = _price_test_window(df)
+    cfg = CycleConfig(
+        **DAY_AHEAD,
+        train_period=timedelta(days=train_days),
+        retrain_every=retrain,
+        holiday_country=EPF_HOLIDAYS[market],
+    )
+    regs = epf_exogenous(market) if with_regs else ()
     warm = start - timedelta(days=CALIBRATION_WINDOW_DAYS)
-    end = start + timedelta(days=n_days)
-    out: dict[str, pl.DataFrame] = {}
-    for name, model, retrain, with_regs in PRICE_MODELS:
-        cfg = CycleConfig(
-            **DAY_AHEAD,
-            train_period=timedelta(days=train_days),
-            retrain_every=retrain,
-            holiday_country=EPF_HOLIDAYS[market],
-        )
-        path = CACHE / f"{market}_{name}_{n_days}_{train_days}_w{CALIBRATION_WINDOW_DAYS}.parquet"
-        if cache and path.exists():
-            CACHE_HITS.append(str(path))
-            fc = pl.read_parquet(path)
-        else:
-            t0 = time.perf_counter()
-            fc = forecast_cycles(model, hist, warm, end, cfg, regressors=regs if with_regs else ())
-            secs = time.perf_counter() - t0
-            fc = fc.with_columns(pl.lit(secs).alias("_secs"))
-            if cache:
-                CACHE.mkdir(parents=True, exist_ok=True)
-                fc.write_parquet(path)
-        out[name] = fc
-        print(f"{market} {name}: {float(fc['_secs'][0]):.0f} s", flush=True)
-    return market, out
+    t0 = time.perf_counter()
+    fc = forecast_cycles(model, hist, warm, start + timedelta(days=n_days), cfg, regressors=regs)
+    fc = fc.with_columns(pl.lit(time.perf_counter() - t0).alias("_secs"))
+    if cache:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        fc.write_parquet(path)
+    print(f"{market} {name}: {float(fc['_secs'][0]):.0f} s", flush=True)
+    return market, name, fc, False
 
 
 def _calibrated(fc: pl.DataFrame, hist: SeriesHistory, start: datetime) -> pl.DataFrame:
@@ -217,16 +212,22 @@ def bench_prices(
         "|---|---|---:|---:|---:|",
     ]
     summary: dict[str, dict[str, float]] = {}
-    jobs = [(m, n_days, train_days, cache) for m in markets]
+    # one job per market and model, the slowest (LEAR) first so that the processes end together
+    models = sorted(PRICE_MODELS, key=lambda m: not m[1].startswith("lear"))
+    jobs = [(m, model, n_days, train_days, cache) for model in models for m in markets]
     if processes > 1 and len(jobs) > 1:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(processes) as pool:
-            results = pool.map(_price_medians, jobs)
+            done = pool.map(_price_median, jobs, chunksize=1)
     else:
-        results = [_price_medians(j) for j in jobs]
-    if cache and CACHE.exists():  # the pool's workers do not share CACHE_HITS
-        CACHE_HITS.extend(str(p) for p in CACHE.glob("*.parquet") if p.stat().st_mtime < RUN_START)
+        done = [_price_median(j) for j in jobs]
+    fcs_by_market: dict[str, dict[str, pl.DataFrame]] = {m: {} for m in markets}
+    for market, name, fc, hit in done:
+        fcs_by_market[market][name] = fc
+        if hit:
+            CACHE_HITS.append(f"{market} {name}")
+    results = [(m, {row[0]: fcs_by_market[m][row[0]] for row in PRICE_MODELS}) for m in markets]
     for market, fcs in results:
         hist, df = epf_prices(market)
         start, _, first_day = _price_test_window(df)
@@ -239,14 +240,14 @@ def bench_prices(
         for name, fc in points.items():
             m, s, n = _score(fc, test)
             res[name] = (m, s, n, float(fc["_secs"][0]))
-        combo = combine_forecasts([fcs[c].drop("_secs") for c in BEST_COMBINATION])
-        combo_name = f"mean of {' and '.join(BEST_COMBINATION)}"
-        m, s, n = _score(combo.filter(pl.col("belief_time") >= start), test)
-        res[combo_name] = (m, s, n, 0.0)
-        late = combine_forecasts([fcs[c].drop("_secs") for c in LATE_COMBINATION])
-        late_name = f"mean of {', '.join(LATE_COMBINATION)} (late candidate)"
-        m, s, n = _score(late.filter(pl.col("belief_time") >= start), test)
-        res[late_name] = (m, s, n, 0.0)
+        combos = {}
+        for label, parts in (
+            (f"mean of {', '.join(ROUND1_COMBINATION)} (round 1's choice)", ROUND1_COMBINATION),
+            (_combo_name(BEST_COMBINATION), BEST_COMBINATION),
+        ):
+            combos[label] = combine_forecasts([fcs[c].drop("_secs") for c in parts])
+            m, s, n = _score(combos[label].filter(pl.col("belief_time") >= start), test)
+            res[label] = (m, s, n, 0.0)
         for pub in ("lear_ensemble_forecast", "dnn_ensemble_forecast"):
             y, yhat = test["actual"].to_numpy(), test[pub].to_numpy()
             res[f"published {pub.split('_')[0].upper()}"] = (
@@ -264,11 +265,16 @@ def bench_prices(
                 f"{100 * (m / best_naive - 1):+.1f} % | {100 * (m / lear_pub - 1):+.1f} % | {n} | "
                 f"{secs:.0f} |"
             )
-        for name in ("ridge+exog", "hgb+exog", "lear+exog", combo_name, late_name):
-            fc = {combo_name: combo, late_name: late}.get(name, fcs.get(name))
+        for name in ("ridge+exog", "hgb+exog", "lear+exog", "lear-ens+exog", *combos):
+            fc = combos.get(name, fcs.get(name))
             pb, cover = _quantile_scores(_calibrated(fc, hist, start), truth)
             qlines.append(f"| {market.upper()} | {name} | {pb:.3f} | {cover:.3f} | {n} |")
     return "\n".join(lines), "\n".join(qlines), summary
+
+
+def _combo_name(parts: tuple[str, ...]) -> str:
+    """The row of the combination chosen on the validation year."""
+    return f"mean of {', '.join(parts)} (chosen on the validation year)"
 
 
 def bench_timing(runs: int = 3) -> str:
@@ -335,8 +341,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-cache", action="store_true", help=f"recompute (cache: {CACHE})")
     ap.add_argument(
         "--only",
-        choices=["load-pv"],
-        help="run only the load and PV parts and replace their sections in --output",
+        choices=["load-pv", "prices"],
+        help="run only the load and PV parts (or only the prices and timing) and keep the other "
+        "sections of --output as measured by their own run",
     )
     args = ap.parse_args(argv)
     if args.only == "load-pv":
@@ -349,12 +356,15 @@ def main(argv: list[str] | None = None) -> None:
     price_table, quantile_table, summary = bench_prices(
         markets, n_price, args.train_days, not args.no_cache, args.processes
     )
-    load_table, load_aim = bench_load(28)
-    pv_table, pv_aim = bench_pv(42)
+    if args.only == "prices":  # load and PV stay as measured (and dated) by their own run
+        load_table = load_aim = pv_table = pv_aim = "(kept)"
+    else:
+        load_table, load_aim = bench_load(28)
+        pv_table, pv_aim = bench_pv(42)
     timing_table = bench_timing()
     total = time.perf_counter() - t0
     aims = []
-    combo_name = f"mean of {' and '.join(BEST_COMBINATION)}"
+    combo_name = _combo_name(BEST_COMBINATION)
     for market, res in summary.items():
         best = combo_name  # chosen on the validation year (bench/forecasting_selection.py)
         naive = min(res["naive-day"], res["naive-week"])
@@ -413,6 +423,12 @@ year); nominal coverage of the 10–90 % band 0.80, aim 0.77–0.83 on every mar
 
 {timing_table}
 """
+    if args.only == "prices":
+        old = args.output.read_text()
+        for heading in ("Load:", "PV:"):
+            start = old.index(f"### {heading}")
+            end = old.find("\n### ", start + 4)
+            text = _replace_section(text, heading, old[start:end])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)

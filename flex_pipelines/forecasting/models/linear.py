@@ -353,7 +353,7 @@ class LearEnsemble(PointModel):
         self._members: list[Lear] = []
         self.window_samples: list[int] = []  # training samples of each member, shortest first
         for days in sorted(int(d) for d in windows):
-            keep = train.viewpoint_us > latest - days * 86_400_000_000 - 1
+            keep = train.viewpoint_us > latest - days * 86_400_000_000
             n = int(keep.sum())
             if self.window_samples and n <= self.window_samples[-1]:
                 continue  # history shorter than this window: it would repeat the last member

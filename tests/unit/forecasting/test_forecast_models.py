@@ -187,3 +187,27 @@ def test_combining_forecasts_averages_matching_beliefs(be_prices: SeriesHistory)
     want = (3 * j["event_value"] + j["event_value_right"]) / 4
     assert np.allclose(j["event_value_c"].to_numpy(), want.to_numpy())
     _assert_non_crossing(c)
+
+
+def test_lear_ensemble_is_the_mean_of_lear_over_its_windows(be_prices: SeriesHistory) -> None:
+    """Each member sees exactly its window (the days ``lear`` with that training period sees);
+    a window longer than the history repeats the longest member and is left out."""
+
+    def median(model: str, days: int, **params: object) -> np.ndarray:
+        cfg = CycleConfig(
+            **DA,
+            train_period=timedelta(days=days),
+            model_params=params,
+            calibration="none",
+            quantiles=(0.5,),
+        )
+        fc = forecast_cycles(model, be_prices, VP, VP + timedelta(hours=1), cfg)
+        return fc.sort("event_start")["event_value"].to_numpy()
+
+    short, long = median("lear", 14), median("lear", 28)
+    assert np.abs(short - long).max() > 1.0  # the two windows give different forecasts
+    both = median("lear-ensemble", 28, windows=(14, 28))
+    np.testing.assert_allclose(both, (short + long) / 2, atol=1e-9)
+    # 60 days of window with 28 days of history: the same samples as the 28-day member
+    np.testing.assert_allclose(median("lear-ensemble", 28, windows=(28, 14, 60)), both, atol=1e-9)
+    np.testing.assert_allclose(median("lear-ensemble", 28, windows=(60,)), long, atol=1e-9)
