@@ -17,6 +17,10 @@ from flex_pipelines.forecasting.models.baseline import (
 from flex_pipelines.forecasting.models.boosting import HistGradientBoosting
 from flex_pipelines.forecasting.models.linear import LassoLags, Lear, RidgeLags, RidgeProfiles
 from flex_pipelines.forecasting.models.solar import ClearSkyIndexQuantile
+from flex_pipelines.forecasting.models.solar_reference import (
+    ClearSkyCliper,
+    ClearSkyIndexRegression,
+)
 from flex_pipelines.forecasting.models.statistical import ExponentialSmoothingModel, Sarimax
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "sort_quantiles",
     "RecentQuantile",
     "ClearSkyIndexQuantile",
+    "ClearSkyCliper",
+    "ClearSkyIndexRegression",
     "SeasonalNaiveDay",
     "SeasonalNaiveWeek",
     "HistGradientBoosting",
