@@ -125,6 +125,20 @@ class ForecastConfig(_Lenient):
     label: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         None, description="names the run's forecaster source (its settings hash is appended)"
     )
+    # any JSON here: the forecasting options' parser checks it (the CLI's and pipeline's too)
+    model_params: Any = Field(
+        None,
+        alias="model-params",
+        description="the model's parameters, e.g. {\"alpha\": 1.0} (names: the model's "
+        "parameters; values: numbers, text, true/false, null or lists of those)",
+    )
+    clear_sky_plane: Any = Field(
+        None,
+        alias="clear-sky-plane",
+        description='the clear-sky input on the array\'s plane: "fit" (fitted from its past '
+        'power) or [tilt, azimuth] / "TILT,AZIMUTH" in degrees (azimuth east of north); '
+        "implies clear-sky",
+    )
 
 
 class ForecastTrigger(_Lenient):

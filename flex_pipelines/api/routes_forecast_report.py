@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from flex_pipelines.api.auth import api_state, check_read_sensor, check_write_sensor_data
 from flex_pipelines.api.errors import ApiError, bad_request, forbidden
-from flex_pipelines.api.models import ForecastTrigger, Id, ReportTrigger
+from flex_pipelines.api.models import ForecastConfig, ForecastTrigger, Id, ReportTrigger
 from flex_pipelines.api.routes_jobs import (
     Auth,
     JobId,
@@ -23,7 +23,11 @@ from flex_pipelines.api.routes_jobs import (
 from flex_pipelines.api.runners import report_request
 from flex_pipelines.api.sensor_data import aware, timedelta_field, window
 from flex_pipelines.service import AccessDenied
-from flex_pipelines.service.forecast_report import prepare_forecast, prepare_report
+from flex_pipelines.service.forecast_report import (
+    forecast_settings,
+    prepare_forecast,
+    prepare_report,
+)
 from flex_pipelines.time import format_duration
 
 router = APIRouter(prefix="/api/v3_0")
@@ -67,14 +71,26 @@ def trigger_forecast(
         for rid in regressors:
             if not isinstance(rid, int) or not 1 <= rid <= 2**53:
                 raise bad_request(f"config regressors: {rid!r} is not a sensor id")
-        if body.config and body.config.clear_sky:
-            from flex_pipelines.forecasting.errors import MissingRegressorError
-            from flex_pipelines.forecasting.store_io import site_location
+        from flex_pipelines.forecasting.errors import ForecastingError, MissingRegressorError
+        from flex_pipelines.forecasting.store_io import site_location
 
-            try:  # refused now, not when the job runs
+        cfg = body.config or ForecastConfig()
+        try:  # model, model-params and plane refused now (400), not when the job runs
+            chosen = forecast_settings(
+                store,
+                sensor.id,
+                model=cfg.model,
+                model_params=cfg.model_params,
+                clear_sky=cfg.clear_sky,
+                clear_sky_plane=cfg.clear_sky_plane,
+                label=cfg.label,
+            )
+            if chosen.clear_sky:
                 site_location(store, sensor.id)
-            except MissingRegressorError as exc:
-                raise bad_request(f"config clear-sky: {exc}") from exc
+        except MissingRegressorError as exc:
+            raise bad_request(f"config clear-sky: {exc}") from exc
+        except ForecastingError as exc:  # the same message as the CLI's and the pipeline's
+            raise bad_request(str(exc)) from exc
         try:
             prepare_forecast(p.caller, store, sensor.id, regressors)
         except AccessDenied as exc:

@@ -85,6 +85,8 @@ def run_forecast(store: BeliefStore, job: dict[str, Any]) -> dict[str, Any]:
         quantiles=(0.1, 0.5, 0.9) if req.get("probabilistic") else None,
         clear_sky=cfg_in.get("clear-sky"),
         label=cfg_in.get("label"),
+        model_params=cfg_in.get("model-params"),
+        clear_sky_plane=cfg_in.get("clear-sky-plane"),
     )
     return {
         "sensor_ids": [rec.sensor_id],

@@ -40,9 +40,12 @@ def _quantiles(text: str) -> tuple[float, ...]:
         raise CLIError(f"--quantiles {text!r} is not a comma-separated list of numbers") from exc
 
 
-def _model_params(items: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` pairs; each VALUE read as JSON (``1``, ``0.2``, ``[1, 2]``), else as text."""
+def _model_params(model: str, items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs, each VALUE read as JSON (``1``, ``0.2``, ``[1, 2]``), else as text;
+    checked by the forecasting options' parser (the API's and the pipeline's too)."""
     import json
+
+    from flex_pipelines.forecasting.options import ForecastOptionError, parse_model_params
 
     out: dict[str, object] = {}
     for item in items:
@@ -53,26 +56,20 @@ def _model_params(items: list[str]) -> dict[str, object]:
             out[key.strip()] = json.loads(value)
         except ValueError:
             out[key.strip()] = value
-    return out
+    try:
+        return parse_model_params(model, out)
+    except ForecastOptionError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-param") from None
 
 
 def _plane(text: str | None) -> str | tuple[float, float] | None:
-    """``--clear-sky-plane``: ``fit`` or ``TILT,AZIMUTH`` (degrees)."""
-    if text is None or text.strip().lower() == "fit":
-        return None if text is None else "fit"
+    """``--clear-sky-plane``: ``fit`` or ``TILT,AZIMUTH`` (degrees), by the shared parser."""
+    from flex_pipelines.forecasting.options import ForecastOptionError, parse_clear_sky_plane
+
     try:
-        tilt, azimuth = (float(x) for x in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is neither 'fit' nor TILT,AZIMUTH in degrees (e.g. 30,180)",
-            param_hint="--clear-sky-plane",
-        ) from None
-    if not (0 <= tilt <= 90 and 0 <= azimuth <= 360):
-        raise typer.BadParameter(
-            f"{text!r}: tilt must be 0–90 and azimuth 0–360 degrees",
-            param_hint="--clear-sky-plane",
-        )
-    return tilt, azimuth
+        return parse_clear_sky_plane(text)
+    except ForecastOptionError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--clear-sky-plane") from None
 
 
 def _bucket_hours(max_horizon: timedelta) -> float:
@@ -200,6 +197,8 @@ def register(
         from flex_pipelines.forecasting import CycleConfig
         from flex_pipelines.forecasting.store_io import forecast_sensor, score_forecasts
 
+        params = _model_params(model, model_params)  # refused before the store opens
+        plane = _plane(clear_sky_plane)
         with open_store(db) as store:
             sensor = store.get_sensor(sensor_id)
             t0 = parse_datetime(start, sensor.timezone)
@@ -217,7 +216,7 @@ def register(
                 calibration_window=parse_timedelta(calibration_window),
                 local_days=local_days,
                 days_ahead=days_ahead,
-                model_params=_model_params(model_params),
+                model_params=params,
             )
             with progress_reporter(f"{model} on sensor {sensor.id} ({sensor.name})") as progress:
                 run = forecast_sensor(
@@ -229,7 +228,7 @@ def register(
                     model=model,
                     regressor_ids=regressors,
                     clear_sky=clear_sky,
-                    clear_sky_plane=_plane(clear_sky_plane),
+                    clear_sky_plane=plane,
                     label=label,
                     progress=progress,
                 )

@@ -28,6 +28,12 @@ from flex_pipelines.forecasting.errors import ForecastingError, MissingRegressor
 from flex_pipelines.forecasting.history import SeriesHistory
 from flex_pipelines.forecasting.metrics import accuracy_table
 from flex_pipelines.forecasting.models.base import get_model
+from flex_pipelines.forecasting.options import (
+    Plane,
+    parse_clear_sky_plane,
+    parse_model_params,
+    plane_setting,
+)
 from flex_pipelines.forecasting.orientation import fit_orientation
 from flex_pipelines.forecasting.runs import RunSettings, run_descriptions, run_source
 
@@ -97,17 +103,6 @@ class ForecastRun:
 PLANE_FIT_PERIOD = timedelta(days=365)
 
 
-def _plane_setting(plane: str | tuple[float, float] | None) -> str | None:
-    """The run setting of a clear-sky plane: ``"fit"``, ``"TILT,AZIMUTH"`` or None."""
-    if plane is None or plane == "fit":
-        return plane
-    if isinstance(plane, str) or len(plane) != 2:
-        raise ForecastingError(
-            f"clear-sky plane {plane!r}: give 'fit' or (tilt, azimuth) in degrees"
-        )
-    return f"{float(plane[0]):g},{float(plane[1]):g}"
-
-
 def site_location(store: BeliefStore, sensor_id: int) -> tuple[float, float]:
     """(latitude, longitude) of the sensor's asset or its nearest ancestor that has one."""
     sensor = store.get_sensor(sensor_id)
@@ -133,7 +128,7 @@ def forecast_sensor(
     model: str = "hgb",
     regressor_ids: Sequence[int] = (),
     clear_sky: bool = False,
-    clear_sky_plane: str | tuple[float, float] | None = None,
+    clear_sky_plane: Plane | None = None,
     label: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ForecastRun:
@@ -161,6 +156,8 @@ def forecast_sensor(
         of north): given, or ``"fit"``: fitted from the sensor's power of the
         :data:`PLANE_FIT_PERIOD` before ``start`` as known at ``start``
         (:func:`~flex_pipelines.forecasting.orientation.fit_orientation`). Implies ``clear_sky``.
+        It and ``config.model_params`` are checked by :mod:`~flex_pipelines.forecasting.options`
+        (every door's parser) before any work.
     label : str, optional
         Names the run's source (``<label> [<hash>]``) instead of the model and inputs.
     progress : callable, optional
@@ -171,8 +168,8 @@ def forecast_sensor(
     ForecastRun
         The source, counts and the forecast belief frame (values in the sensor's unit).
     """
-    plane_setting = _plane_setting(clear_sky_plane)  # refused before any work
-    template = get_model(model, **config.model_params)
+    parsed_plane = parse_clear_sky_plane(clear_sky_plane)
+    template = get_model(model, **parse_model_params(model, config.model_params))
     spec = template.feature_spec(config.holiday_country)
     reach = config.train_period + spec.lookback(config.max_horizon) + timedelta(days=2)
     if config.calibration == "conformal":
@@ -193,7 +190,7 @@ def forecast_sensor(
                 f"{hist_start.isoformat()} and {(end + config.max_horizon).isoformat()}"
             )
         regs.append(reg)
-    clear_sky = clear_sky or clear_sky_plane is not None
+    clear_sky = clear_sky or parsed_plane is not None
     if clear_sky:
         lat, lon = site_location(store, sensor_id)
         res = target.resolution
@@ -201,14 +198,14 @@ def forecast_sensor(
             hist_start.astimezone(UTC), end + config.max_horizon, res, closed="left", eager=True
         ).dt.cast_time_unit("us")
         plane: tuple[float | None, float | None] = (None, None)
-        if clear_sky_plane == "fit":
+        if parsed_plane == "fit":
             year = history_from_store(
                 store, sensor_id, start - PLANE_FIT_PERIOD, start, as_of=start
             )
             fitted = fit_orientation(year, lat, lon, as_of=start)
             plane = (fitted.tilt_deg, fitted.azimuth_deg)
-        elif clear_sky_plane is not None:
-            plane = (float(clear_sky_plane[0]), float(clear_sky_plane[1]))
+        elif isinstance(parsed_plane, tuple):
+            plane = parsed_plane
         regs.append(
             clear_sky_history(
                 starts,
@@ -226,7 +223,7 @@ def forecast_sensor(
         config,
         tuple(int(r) for r in regressor_ids),
         clear_sky,
-        plane_setting,
+        plane_setting(parsed_plane),
     )
     source = run_source(store, sensor_id, settings, label)
     past = None

@@ -92,16 +92,26 @@ def forecast_days(
     Each forecast covers exactly its local day (23 or 25 hours on clock-change days: the cycles'
     ``local_days`` mode). One call of :func:`~flex_pipelines.forecasting.store_io.forecast_sensor`
     covers a run of days whose viewpoints are a day apart (a backfill retrains once per viewpoint,
-    as the cycles do). The sensor's ``forecast`` config may add ``"clear-sky": true`` (the built-in
-    clear-sky regressor of the site's location) and a ``"label"`` naming the run's source.
+    as the cycles do). The sensor's ``forecast`` config may add ``"model-params"`` (the model's
+    parameters), ``"clear-sky": true`` (the built-in clear-sky regressor of the site's location),
+    ``"clear-sky-plane"`` (``"fit"`` or ``"TILT,AZIMUTH"``) and a ``"label"`` naming the run's
+    source; the service's :func:`~flex_pipelines.service.forecast_report.forecast_settings`
+    reads and checks them as it does for the API. A config it refuses skips the sensor's days
+    with its message (the same as the API's and the CLI's).
     """
     from flex_pipelines.forecasting.cycles import CycleConfig
     from flex_pipelines.forecasting.errors import ForecastingError
     from flex_pipelines.forecasting.store_io import forecast_sensor
+    from flex_pipelines.service.forecast_report import forecast_settings
     from flex_pipelines.time import parse_timedelta
 
     sensor = store.get_sensor(sensor_id)
     cfg = sensor.attributes["forecast"]
+    try:
+        chosen = forecast_settings(store, sensor_id)
+    except ForecastingError as exc:  # a bad config: no day can be forecast
+        span = f"{days[0]}" if len(days) < 2 else f"{days[0]}…{days[-1]}"
+        return 0, [f"sensor {sensor_id} ({sensor.name}), {span}: {exc}"] if days else []
     now = now or datetime.now(UTC)
     zone = get_zone(PIPELINE_TIMEZONE)
     vps = [min(day_ahead_viewpoint(d), now) for d in days]
@@ -127,6 +137,7 @@ def forecast_days(
             frequency=timedelta(days=1),
             train_period=parse_timedelta(cfg.get("train-period", "P30D")),
             quantiles=tuple(cfg.get("quantiles", (0.5,))),
+            model_params=chosen.model_params,
         )
         try:
             run = forecast_sensor(
@@ -135,10 +146,11 @@ def forecast_days(
                 vps[g[0]],
                 vps[g[-1]] + timedelta(seconds=1),
                 config,
-                model=str(cfg.get("model", "ridge")),
+                model=chosen.model,
                 regressor_ids=[int(r) for r in cfg.get("regressors", [])],
-                clear_sky=bool(cfg.get("clear-sky", False)),
-                label=cfg.get("label"),
+                clear_sky=chosen.clear_sky,
+                clear_sky_plane=chosen.clear_sky_plane,
+                label=chosen.label,
             )
         except ForecastingError as exc:
             if len(g) > 1:  # some days may lack history (the first ones): split and retry

@@ -26,7 +26,18 @@ from flex_pipelines.service.access import Caller, authorize
 from flex_pipelines.service.records import RunWarning
 from flex_pipelines.sites import AssetTree
 
-__all__ = ["ForecastRecord", "forecast", "prepare_forecast", "prepare_report", "report"]
+__all__ = [
+    "ForecastRecord",
+    "ForecastSettings",
+    "forecast",
+    "forecast_settings",
+    "prepare_forecast",
+    "prepare_report",
+    "report",
+]
+
+#: the model of a forecast whose request and sensor config name none
+DEFAULT_MODEL = "ridge"
 
 
 @dataclass
@@ -45,6 +56,63 @@ class ForecastRecord:
     #: the run's forecaster source: model, inputs and a hash of its settings
     source_name: str = ""
     clear_sky: bool = False
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """A forecast's model and inputs, from the request and else the sensor's forecast config."""
+
+    model: str
+    model_params: dict[str, object]
+    clear_sky: bool
+    #: "fit" or (tilt, azimuth) in degrees: the clear-sky input on the array's plane
+    clear_sky_plane: str | tuple[float, float] | None
+    label: str | None
+
+
+def forecast_settings(
+    store: BeliefStore,
+    sensor_id: int,
+    *,
+    model: str | None = None,
+    model_params: object = None,
+    clear_sky: bool | None = None,
+    clear_sky_plane: object = None,
+    label: str | None = None,
+) -> ForecastSettings:
+    """Resolve and check a forecast's model, ``model-params``, ``clear-sky``,
+    ``clear-sky-plane`` and ``label``: what every door (API trigger and job, pipeline) forecasts
+    with.
+
+    Each one not given comes from the sensor's ``attributes["forecast"]`` (same keys), the model
+    then defaulting to :data:`DEFAULT_MODEL`. The config's ``model-params`` belong to the
+    config's model: a request naming another model without parameters uses none. Parameters
+    and plane are checked by :mod:`~flex_pipelines.forecasting.options` (the CLI's parser too),
+    so a bad one raises the same
+    :class:`~flex_pipelines.forecasting.options.ForecastOptionError` message at every door; an
+    unknown model raises :class:`~flex_pipelines.forecasting.errors.UnknownModelError`. A plane
+    implies ``clear_sky``.
+    """
+    from flex_pipelines.forecasting.options import parse_clear_sky_plane, parse_model_params
+
+    attrs = store.get_sensor(sensor_id).attributes.get("forecast") or {}
+    if not isinstance(attrs, Mapping):
+        attrs = {}
+    name = str(model or attrs.get("model") or DEFAULT_MODEL)
+    if model_params is None and name == str(attrs.get("model") or DEFAULT_MODEL):
+        model_params = attrs.get("model-params")
+    params = parse_model_params(name, model_params)
+    plane = parse_clear_sky_plane(
+        attrs.get("clear-sky-plane") if clear_sky_plane is None else clear_sky_plane
+    )
+    with_clear_sky = bool(attrs.get("clear-sky", False) if clear_sky is None else clear_sky)
+    return ForecastSettings(
+        name,
+        params,
+        with_clear_sky or plane is not None,
+        plane,
+        label or attrs.get("label"),
+    )
 
 
 def forecast_regressors(
@@ -86,12 +154,16 @@ def forecast(
     quantiles: Sequence[float] | None = None,
     clear_sky: bool | None = None,
     label: str | None = None,
+    model_params: Mapping[str, object] | None = None,
+    clear_sky_plane: object = None,
 ) -> ForecastRecord:
     """Forecast a sensor from every viewpoint in [start, end) and save the forecasts.
 
-    Settings not given come from the sensor's ``attributes["forecast"]`` (model, regressors,
-    max-horizon, train-period, quantiles, clear-sky, label), then the forecasting library's
-    defaults. History is read as known at each viewpoint
+    Settings not given come from the sensor's ``attributes["forecast"]`` (model, model-params,
+    regressors, max-horizon, train-period, quantiles, clear-sky, clear-sky-plane, label), then
+    the forecasting library's defaults; model, parameters and clear sky as
+    :func:`forecast_settings` resolves and checks them (``clear_sky_plane``: ``"fit"``,
+    ``"TILT,AZIMUTH"`` or a pair of numbers). History is read as known at each viewpoint
     (:func:`~flex_pipelines.forecasting.store_io.forecast_sensor`, the pipeline's integration
     too); the forecasts are saved under the source of the run's settings, so a run with other
     settings does not replace them.
@@ -107,24 +179,33 @@ def forecast(
         for r in (regressor_ids if regressor_ids is not None else attrs.get("regressors") or [])
     ]
     prepare_forecast(caller, store, sensor_id, regs)
+    chosen = forecast_settings(
+        store,
+        sensor_id,
+        model=model,
+        model_params=model_params,
+        clear_sky=clear_sky,
+        clear_sky_plane=clear_sky_plane,
+        label=label,
+    )
     cfg = CycleConfig(
         max_horizon=max_horizon or parse_timedelta(attrs.get("max-horizon") or "PT48H"),
         frequency=frequency or timedelta(days=1),
         train_period=train_period or parse_timedelta(attrs.get("train-period") or "P30D"),
         quantiles=tuple(quantiles or attrs.get("quantiles") or (0.5,)),
+        model_params=chosen.model_params,
     )
-    name = str(model or attrs.get("model") or "ridge")
-    with_clear_sky = bool(attrs.get("clear-sky", False) if clear_sky is None else clear_sky)
     run = forecast_sensor(
         store,
         sensor_id,
         start,
         end,
         cfg,
-        model=name,
+        model=chosen.model,
         regressor_ids=regs,
-        clear_sky=with_clear_sky,
-        label=label or attrs.get("label"),
+        clear_sky=chosen.clear_sky,
+        clear_sky_plane=chosen.clear_sky_plane,
+        label=chosen.label,
     )
     frame = run.forecasts
     first = frame["event_start"].min() if frame.height else start
@@ -139,7 +220,7 @@ def forecast(
         run.n_new,
         regs,
         source_name=run.source_name,
-        clear_sky=with_clear_sky,
+        clear_sky=chosen.clear_sky,
     )
 
 

@@ -123,7 +123,7 @@ def test_store_run_with_the_clear_sky_on_the_fitted_plane(tmp_path) -> None:  # 
             )
             for plane in (None, "fit", (50.0, 165.0))
         }
-        with pytest.raises(ForecastingError, match="clear-sky plane"):
+        with pytest.raises(ForecastingError, match="clear-sky-plane"):
             forecast_sensor(store, pv.id, vp, vp + timedelta(hours=1), cfg, clear_sky_plane=(30.0,))  # type: ignore[arg-type]
     names = {k: r.source_name for k, r in runs.items()}
     assert names[None].startswith("flexpipe clear-sky-quantile + clear-sky [")
