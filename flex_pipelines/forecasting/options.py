@@ -99,7 +99,7 @@ def _value_ok(value: object) -> bool:
     if value is None or isinstance(value, _SCALARS):
         return not (isinstance(value, float) and not math.isfinite(value))
     if isinstance(value, list | tuple):
-        return all(x is not None and _value_ok(x) for x in value)
+        return all(isinstance(x, _SCALARS) and _value_ok(x) for x in value)
     return False
 
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from flex_pipelines.beliefs import KnowledgeHorizon, open_store
 from flex_pipelines.cli import app
 from flex_pipelines.forecasting import SeriesHistory, UnknownModelError
+from flex_pipelines.forecasting.options import (
+    ForecastOptionError,
+    parse_clear_sky_plane,
+    parse_model_params,
+)
 
 runner = CliRunner()
 
@@ -189,6 +196,17 @@ def test_model_params_reach_the_model_and_version_the_run(
     ):
         r = runner.invoke(app, base + ["--model-param", bad])
         assert r.exit_code == 2 and why in _flat(r.output), r.output
+        key, _, value = bad.partition("=")
+        # word for word the message the API trigger and the pipeline give for the same input
+        assert _parser_message(parse_model_params, "ridge-profiles", {key: value}) in _flat(
+            r.output
+        )
+
+
+def _parser_message(fn: Callable[..., object], *args: object) -> str:
+    with pytest.raises(ForecastOptionError) as err:
+        fn(*args)
+    return str(err.value)
 
 
 def _flat(output: str) -> str:
@@ -205,5 +223,6 @@ def test_clear_sky_plane_option_is_checked(tmp_path: Path, be_prices: SeriesHist
     for bad, why in (("south", "neither 'fit' nor TILT,AZIMUTH"), ("95,180", "tilt must be 0–90")):
         r = runner.invoke(app, [*base, bad])
         assert r.exit_code == 2 and why in _flat(r.output), r.output
+        assert _parser_message(parse_clear_sky_plane, bad) in _flat(r.output)
     r = runner.invoke(app, [*base, "30,180"])
     assert r.exit_code != 0 and "needs a location" in str(r.exception)

@@ -1,0 +1,85 @@
+"""The one parser of a forecast run's model parameters and clear-sky plane (every door's)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flex_pipelines.forecasting import UnknownModelError
+from flex_pipelines.forecasting.options import (
+    ForecastOptionError,
+    parse_clear_sky_plane,
+    parse_model_params,
+    plane_setting,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "plane", "setting"),
+    [
+        (None, None, None),
+        ("fit", "fit", "fit"),
+        (" Fit ", "fit", "fit"),
+        ("30,180", (30.0, 180.0), "30,180"),
+        ("30, 180.5", (30.0, 180.5), "30,180.5"),
+        ([0, 360], (0.0, 360.0), "0,360"),
+        ((90.0, 0.0), (90.0, 0.0), "90,0"),
+    ],
+)
+def test_plane_forms(value: object, plane: object, setting: str | None) -> None:
+    assert parse_clear_sky_plane(value) == plane
+    assert plane_setting(value) == setting
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("south", "clear-sky-plane 'south' is neither 'fit' nor TILT,AZIMUTH in degrees"),
+        ("30", "clear-sky-plane '30' is neither 'fit' nor TILT,AZIMUTH"),
+        ([30], "clear-sky-plane [30] is neither"),
+        ([True, 180], "clear-sky-plane [True, 180] is neither"),
+        (["30", "180"], "is neither"),
+        (30, "clear-sky-plane 30 is neither"),
+        ("95,180", "clear-sky-plane '95,180': tilt must be 0–90 and azimuth 0–360 degrees"),
+        ([30, -1], "clear-sky-plane [30, -1]: tilt must be 0–90"),
+        ("nan,180", "tilt must be 0–90"),
+    ],
+)
+def test_bad_planes_name_the_field_and_value(value: object, why: str) -> None:
+    with pytest.raises(ForecastOptionError) as err:
+        parse_clear_sky_plane(value)
+    assert why in str(err.value)
+
+
+def test_model_params_are_checked_against_the_model() -> None:
+    assert parse_model_params("ridge", None) == {}
+    assert parse_model_params("ridge", {"alpha": 2, "center": None}) == {"alpha": 2, "center": None}
+    assert parse_model_params("ridge-profiles", {"profile_weeks": [1, 2]}) == {
+        "profile_weeks": [1, 2]
+    }
+    with pytest.raises(UnknownModelError, match="model 'prophet' is not registered"):
+        parse_model_params("prophet", {"alpha": 1})
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "why"),
+    [
+        ("ridge", [("alpha", 1)], "model-params [('alpha', 1)] is not a mapping"),
+        ("ridge", {1: 2}, "model-params: 1 is not a parameter name"),
+        ("ridge", {"alpha": {"a": 1}}, "model-params alpha={'a': 1}: a value is a number, text"),
+        ("ridge", {"alpha": [[1]]}, "model-params alpha=[[1]]: a value is"),
+        ("ridge", {"alpha": float("inf")}, "model-params alpha=inf: a value is"),
+        (
+            "ridge",
+            {"shift": 0.2, "days": 3},
+            "model 'ridge' has no parameter 'days', 'shift'; its ",
+        ),
+        ("ridge-profiles", {"transform": "log"}, "model parameter transform='log': use 'asinh'"),
+        ("recent-quantile", {"shift": 0.1, "days": "x"}, "model-params days='x': model"),
+        ("ridge-profiles", {"profile_days": 2}, "model-params profile_days=2: model 'ridge-prof"),
+    ],
+)
+def test_bad_model_params_name_the_field_and_value(model: str, params: object, why: str) -> None:
+    with pytest.raises(ForecastOptionError) as err:
+        parse_model_params(model, params)
+    assert why in str(err.value)
+    assert str(err.value).startswith("model-params")
