@@ -54,11 +54,13 @@ class _IndexInputs:
             index = np.where(clear_lags >= model.min_clear_sky, lags / clear_lags, np.nan)
         self.lags = lags
         self.samples = _pooled(index, dm, model.pool_slots)
-        # persistence: the latest known day's index, averaged over the pooled neighbours
-        latest = _pooled(index[:, :1], dm, model.pool_slots)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # all-NaN rows stay NaN
-            self.persistence = np.nanmean(latest, axis=1)
+        if getattr(model, "persistence", "slot") == "day":
+            self.persistence = _day_persistence(lags[:, 0], clear_lags[:, 0], dm, model)
+        else:  # the latest known day's index, averaged over the pooled neighbours
+            latest = _pooled(index[:, :1], dm, model.pool_slots)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # all-NaN rows stay NaN
+                self.persistence = np.nanmean(latest, axis=1)
         self.daylight = self.clear >= model.min_clear_sky
 
     def climatology(self, levels: np.ndarray) -> np.ndarray:
@@ -72,6 +74,27 @@ class _IndexInputs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return np.nanquantile(self.lags, np.clip(levels, 0.01, 0.99), axis=1).T
+
+
+def _day_persistence(
+    latest: np.ndarray, clear: np.ndarray, dm: DesignMatrix, model: ClearSkyIndexQuantile
+) -> np.ndarray:
+    """Each row's viewpoint's index of the latest known day: the sum of the latest known values
+    over the sum of their clear sky, over the viewpoint's rows (for a 12:00 day-ahead viewpoint,
+    the last 24 hours known: the morning of the day before and the afternoon of the one before)."""
+    _, group = np.unique(dm.viewpoint_us, return_inverse=True)
+    ok = np.isfinite(latest) & np.isfinite(clear) & (clear >= model.min_clear_sky)
+    power = np.bincount(group, weights=np.where(ok, latest, 0.0))
+    sky = np.bincount(group, weights=np.where(ok, clear, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sky > 0, power / sky, np.nan)[group]
+
+
+def _persistence_param(params: dict[str, object]) -> str:
+    value = params.get("persistence", "slot")
+    if value not in ("slot", "day"):
+        raise ForecastingError(f"persistence={value!r} must be 'slot' or 'day'")
+    return str(value)
 
 
 def _recent(dm: DesignMatrix, n_viewpoints: int) -> np.ndarray:
@@ -108,7 +131,7 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
     After ``fit``, ``weight_`` and ``shift_`` hold the values used.
     """
 
-    parameters = ClearSkyIndexQuantile.parameters | {"weight", "fit_days"}
+    parameters = ClearSkyIndexQuantile.parameters | {"weight", "fit_days", "persistence"}
 
     name = "clear-sky-cliper"
     description = (
@@ -131,6 +154,7 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
         self.weight = None if weight is None else float(weight)
         self.shift_param = None if shift is None else float(shift)
         self.fit_days = _fit_days(params, 28)
+        self.persistence = _persistence_param(params)
         self.weight_ = self.weight if self.weight is not None else 0.0
         self.shift_ = self.shift_param if self.shift_param is not None else 0.0
 
@@ -180,17 +204,30 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
     fit_days : int
         How many of the latest past viewpoints the regression is fitted on (default 56).
 
+    persistence : str
+        ``"slot"`` (default): the latest known day's index at the same time (pooled like the
+        climatology); ``"day"``: the index of the whole latest known day at the viewpoint.
+    method : str
+        ``"linear"`` (default) or ``"hgb"``: gradient-boosted trees (sklearn
+        ``HistGradientBoostingRegressor``, quantile loss, 100 shallow trees) on the same inputs
+        and the time of day and the target's clear sky.
+
     For each requested quantile ``q`` the index ``k = y / clear`` is regressed on the index
-    climatology's quantiles at 0.25, 0.5, 0.75 and the persistence (latest known day's index;
-    the climatology's median where that day's is missing), with an intercept, by the pinball loss at ``q`` weighted by the target's clear sky (so the
-    loss is the target's, in W for PV); sklearn ``QuantileRegressor`` (HiGHS, no penalty). Rows
-    where the target's clear sky is below ``min_clear_sky`` or an input is missing are not fitted
-    and forecast by the plain climatology; the index forecast is clipped to [0, the largest index
-    among the row's samples] (the index is in the target's unit per W/m²). Without
-    enough fitted rows (fewer than 50) the regression is the climatology's quantile itself.
+    climatology's quantiles at 0.25, 0.5, 0.75 and the persistence (the climatology's median
+    where it is missing), with an intercept, by the pinball loss at ``q`` weighted by the
+    target's clear sky (so the loss is the target's, in W for PV); sklearn ``QuantileRegressor``
+    (HiGHS, no penalty). Rows where the target's clear sky is below ``min_clear_sky`` or an
+    input is missing are not fitted and forecast by the plain climatology; the index forecast is
+    clipped to [0, the largest index among the row's samples] (the index is in the target's unit
+    per W/m²). Without enough fitted rows (fewer than 50) the forecast is the climatology's
+    quantile itself.
     """
 
-    parameters = ClearSkyIndexQuantile.parameters - {"shift"} | {"fit_days"}
+    parameters = ClearSkyIndexQuantile.parameters - {"shift"} | {
+        "fit_days",
+        "persistence",
+        "method",
+    }
 
     name = "clear-sky-qr"
     description = (
@@ -204,7 +241,11 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self.fit_days = _fit_days(params, 56)
-        self.coef_: dict[float, np.ndarray] = {}
+        self.persistence = _persistence_param(params)
+        self.method = params.get("method", "linear")
+        if self.method not in ("linear", "hgb"):
+            raise ForecastingError(f"method={self.method!r} must be 'linear' or 'hgb'")
+        self.coef_: dict[float, object] = {}
         self._train: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _inputs(self, dm: DesignMatrix) -> tuple[np.ndarray, _IndexInputs]:
@@ -212,6 +253,8 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
         clim = inp.climatology(self.LEVELS)
         median = clim[:, int(np.argmin(np.abs(self.LEVELS - 0.5)))]
         pers = np.where(np.isfinite(inp.persistence), inp.persistence, median)
+        if self.method == "hgb":
+            return np.column_stack([clim, pers, dm.slot, inp.clear]), inp
         return np.column_stack([clim, pers]), inp
 
     def fit(self, train: DesignMatrix, ctx: FitContext) -> None:
@@ -223,24 +266,35 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
         self._train = (X[ok], y[ok] / inp.clear[ok], inp.clear[ok])
         self.coef_ = {}
 
-    def _coef(self, q: float) -> np.ndarray:
-        """Intercept and slopes at quantile ``q`` (the climatology's quantile without data)."""
+    def _coef(self, q: float) -> object:
+        """The fitted regression at quantile ``q`` (None without enough rows: the climatology's
+        median level is used instead)."""
         if q in self.coef_:
             return self.coef_[q]
-        fallback = np.zeros(1 + len(self.LEVELS) + 1)
-        fallback[1 + int(np.argmin(np.abs(self.LEVELS - 0.5)))] = 1.0
-        coef = fallback
+        reg: object = None
         if self._train is not None and len(self._train[1]) >= 50:
-            from sklearn.linear_model import QuantileRegressor
-
             X, k, weight = self._train
-            reg = QuantileRegressor(quantile=q, alpha=0.0, solver="highs")
+            if self.method == "hgb":
+                from sklearn.ensemble import HistGradientBoostingRegressor
+
+                reg = HistGradientBoostingRegressor(
+                    loss="quantile",
+                    quantile=q,
+                    max_iter=100,
+                    learning_rate=0.05,
+                    max_leaf_nodes=8,
+                    min_samples_leaf=40,
+                    random_state=0,
+                )
+            else:
+                from sklearn.linear_model import QuantileRegressor
+
+                reg = QuantileRegressor(quantile=q, alpha=0.0, solver="highs")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                reg.fit(X, k, sample_weight=weight)
-            coef = np.concatenate([[reg.intercept_], reg.coef_])
-        self.coef_[q] = coef
-        return coef
+                reg.fit(X, k, sample_weight=weight)  # type: ignore[attr-defined]
+        self.coef_[q] = reg
+        return reg
 
     def predict(
         self, test: DesignMatrix, ctx: FitContext, quantiles: Sequence[float]
@@ -252,8 +306,10 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # rows without samples are not usable
             top = np.nan_to_num(np.nanmax(inp.samples, axis=1))  # the largest known index
+        median = X[:, int(np.argmin(np.abs(self.LEVELS - 0.5)))]
         for j, q in enumerate(quantiles):
-            coef = self._coef(float(q))
-            k = np.clip(coef[0] + np.nan_to_num(X) @ coef[1:], 0.0, top)
+            reg = self._coef(float(q))
+            raw = median if reg is None else reg.predict(np.nan_to_num(X))  # type: ignore[attr-defined]
+            k = np.clip(raw, 0.0, top)
             out[:, j] = np.where(usable, k * inp.clear, plain[:, j])
         return out
