@@ -37,6 +37,11 @@ PLANE_FIELD = "clear-sky-plane"
 Plane = str | tuple[float, float]
 
 _SCALARS = (bool, int, float, str)
+#: bounds on a value: a model builds lags, windows or iterations from numbers (``days=10**9``
+#: would exhaust memory before any check of the model's could refuse it)
+MAX_NUMBER = 1_000_000
+MAX_ITEMS = 1_000
+MAX_TEXT = 200
 
 
 class ForecastOptionError(ForecastingError):
@@ -96,11 +101,22 @@ def plane_setting(plane: object) -> str | None:
 
 
 def _value_ok(value: object) -> bool:
-    if value is None or isinstance(value, _SCALARS):
-        return not (isinstance(value, float) and not math.isfinite(value))
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value) and abs(value) <= MAX_NUMBER
+    if isinstance(value, str):
+        return len(value) <= MAX_TEXT
     if isinstance(value, list | tuple):
-        return all(isinstance(x, _SCALARS) and _value_ok(x) for x in value)
+        return len(value) <= MAX_ITEMS and all(
+            isinstance(x, _SCALARS) and _value_ok(x) for x in value
+        )
     return False
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _probe(model: str, params: Mapping[str, object]) -> None:
@@ -111,7 +127,7 @@ def _probe(model: str, params: Mapping[str, object]) -> None:
 def _refused(model: str, key: str, value: object) -> bool:
     try:
         _probe(model, {key: value})
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001  (as in parse_model_params)
         return True
     return False
 
@@ -126,7 +142,8 @@ def parse_model_params(model: str, params: object) -> dict[str, object]:
         :class:`~flex_pipelines.forecasting.errors.UnknownModelError`, listing the known ones).
     params : mapping or None
         Parameter name → value: a number, text, true/false, null or a list of those (JSON's
-        types; the CLI reads each ``VALUE`` as JSON, else as text). None is no parameters.
+        types; the CLI reads each ``VALUE`` as JSON, else as text), within :data:`MAX_NUMBER`,
+        :data:`MAX_TEXT` and :data:`MAX_ITEMS`. None is no parameters.
 
     Returns
     -------
@@ -144,25 +161,26 @@ def parse_model_params(model: str, params: object) -> dict[str, object]:
         return {}
     if not isinstance(params, Mapping):
         raise ForecastOptionError(
-            f"{PARAMS_FIELD} {params!r} is not a mapping of parameter names to values"
+            f"{PARAMS_FIELD} {_short(params)} is not a mapping of parameter names to values"
         )
     out: dict[str, object] = {}
     for key, value in params.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ForecastOptionError(f"{PARAMS_FIELD}: {key!r} is not a parameter name")
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_TEXT:
+            raise ForecastOptionError(f"{PARAMS_FIELD}: {_short(key)} is not a parameter name")
         if not _value_ok(value):
             raise ForecastOptionError(
-                f"{PARAMS_FIELD} {key}={value!r}: a value is a number, text, true/false, null "
-                "or a list of those"
+                f"{PARAMS_FIELD} {key}={_short(value)}: a value is a number (up to "
+                f"{MAX_NUMBER:,} in size), text (up to {MAX_TEXT} characters), true/false, null or a list "
+                f"of up to {MAX_ITEMS} of those"
             )
         out[key] = value
     try:
         _probe(model, out)
     except ForecastingError as exc:  # an unknown name, or a value the model refuses
         raise ForecastOptionError(f"{PARAMS_FIELD}: {exc}") from None
-    except (TypeError, ValueError) as exc:  # a value the model cannot convert: which one?
+    except Exception as exc:  # noqa: BLE001  a value the model cannot read: which one?
         bad = next((k for k in out if _refused(model, k, out[k])), None)
-        what = f"{bad}={out[bad]!r}" if bad is not None else repr(out)
+        what = f"{bad}={_short(out[bad])}" if bad is not None else _short(out)
         raise ForecastOptionError(
             f"{PARAMS_FIELD} {what}: model {model!r} cannot read it ({exc})"
         ) from None

@@ -65,7 +65,12 @@ def test_model_params_are_checked_against_the_model() -> None:
     [
         ("ridge", [("alpha", 1)], "model-params [('alpha', 1)] is not a mapping"),
         ("ridge", {1: 2}, "model-params: 1 is not a parameter name"),
-        ("ridge", {"alpha": {"a": 1}}, "model-params alpha={'a': 1}: a value is a number, text"),
+        ("ridge", {"alpha": {"a": 1}}, "model-params alpha={'a': 1}: a value is a number (up to"),
+        ("recent-quantile", {"days": 10**9}, "model-params days=1000000000: a value is a number"),
+        ("recent-quantile", {"days": 1e9}, "model-params days=1000000000.0: a value is a number"),
+        ("ridge", {"center": "x" * 201}, "model-params center='xxxxxxxx"),
+        ("ridge", {"alpha": list(range(1001))}, "a list of up to 1000 of those"),
+        ("ridge", {"a" * 201: 1}, "model-params: 'aaaa"),
         ("ridge", {"alpha": [[1]]}, "model-params alpha=[[1]]: a value is"),
         ("ridge", {"alpha": float("inf")}, "model-params alpha=inf: a value is"),
         (
