@@ -79,6 +79,7 @@ def forecast_settings(
     clear_sky: bool | None = None,
     clear_sky_plane: object = None,
     label: str | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> ForecastSettings:
     """Resolve and check a forecast's model, ``model-params``, ``clear-sky``,
     ``clear-sky-plane`` and ``label``: what every door (API trigger and job, pipeline) forecasts
@@ -91,11 +92,13 @@ def forecast_settings(
     so a bad one raises the same
     :class:`~flex_pipelines.forecasting.options.ForecastOptionError` message at every door; an
     unknown model raises :class:`~flex_pipelines.forecasting.errors.UnknownModelError`. A plane
-    implies ``clear_sky``.
+    implies ``clear_sky``. ``config`` checks a forecast config before it is stored (instead of
+    the sensor's stored one).
     """
     from flex_pipelines.forecasting.options import parse_clear_sky_plane, parse_model_params
 
-    attrs = store.get_sensor(sensor_id).attributes.get("forecast") or {}
+    attrs = store.get_sensor(sensor_id).attributes.get("forecast") if config is None else config
+    attrs = attrs or {}
     if not isinstance(attrs, Mapping):
         attrs = {}
     name = str(model or attrs.get("model") or DEFAULT_MODEL)

@@ -88,3 +88,27 @@ def test_bad_model_params_name_the_field_and_value(model: str, params: object, w
         parse_model_params(model, params)
     assert why in str(err.value)
     assert str(err.value).startswith("model-params")
+
+
+def test_service_resolves_request_then_sensor_config(tmp_path) -> None:  # noqa: ANN001
+    """The service's ``forecast_settings`` (API trigger and job, pipeline): the request's values,
+    else the sensor's forecast config's; its params only with its own model."""
+    from datetime import timedelta
+
+    from flex_pipelines.beliefs import open_store
+    from flex_pipelines.service.forecast_report import forecast_settings
+
+    with open_store(str(tmp_path / "s.duckdb")) as store:
+        cfg = {"model": "ridge", "model-params": {"alpha": 3.0}, "clear-sky-plane": "fit"}
+        sid = store.add_sensor("pv", "kW", timedelta(hours=1), attributes={"forecast": cfg}).id
+        stored = forecast_settings(store, sid)
+        assert (stored.model, stored.model_params) == ("ridge", {"alpha": 3.0})
+        assert stored.clear_sky_plane == "fit" and stored.clear_sky
+        other = forecast_settings(store, sid, model="naive-week", clear_sky_plane=[10, 90])
+        assert other.model_params == {} and other.clear_sky_plane == (10.0, 90.0)
+        given = forecast_settings(store, sid, model_params={"alpha": 1.0})
+        assert given.model_params == {"alpha": 1.0}
+        with pytest.raises(ForecastOptionError, match="has no parameter 'shift'"):
+            forecast_settings(store, sid, config={"model": "ridge", "model-params": {"shift": 1}})
+        with pytest.raises(ForecastOptionError, match="clear-sky-plane 'up'"):
+            forecast_settings(store, sid, clear_sky_plane="up")
