@@ -20,7 +20,12 @@ calibrated on several windows, here 56, 84 and 364 days, as in Lago et al. 2021)
 combinations become every mean of two or more candidates. The rule and the calibration setting
 are unchanged; the test year is forecast only after this selection has picked. Round 2
 (``ridge+exog``) and round 3 were both added after the test-year table of round 1 had been seen:
-BENCHMARKS.md says so next to the result.
+BENCHMARKS.md says so next to the result. Outcome of round 3 (2026-12-04 22:38 UTC): the mean
+of all four, ``lear+exog + hgb+exog + ridge+exog + lear-ens+exog`` (relative MAE 1.026; next
+``hgb+exog + ridge+exog + lear-ens+exog`` 1.031, ``lear+exog + hgb+exog + ridge+exog`` 1.032,
+round 1's pair 1.047; ``lear-ens+exog`` alone 1.163: on BE's validation days its short windows
+were 19 % worse than ``lear+exog``), and for it a 28-day calibration window with adaptive step
+0.005 (coverage 0.791–0.799; mean pinball 1.862 against 1.871 for 56 days and 0.005).
 
 Run: ``.venv/bin/python -m bench.forecasting_selection`` (writes
 ``bench/results/forecasting_selection.md``).
