@@ -32,7 +32,7 @@ from flex_pipelines.beliefs.model import KnowledgeHorizon, SaveResult, Sensor
 from flex_pipelines.beliefs.store import BeliefStore
 from flex_pipelines.beliefs.validate import BeliefValidationError
 from flex_pipelines.service.beliefs import read_beliefs, save_beliefs
-from flex_pipelines.service.forecast_report import prepare_forecast
+from flex_pipelines.service.forecast_report import check_forecast_config
 from flex_pipelines.time import TimeError, format_duration, get_zone, n_steps
 
 router = APIRouter(prefix="/api/v3_0", tags=["sensors"])
@@ -90,6 +90,7 @@ def create_sensor(request: Request, p: Auth, body: SensorIn) -> dict[str, Any]:
     with api_state(request).db() as store:
         asset = store.get_asset(body.generic_asset_id)
         check_write_asset(p, asset, "add sensors to")
+        check_forecast_config(p.caller, store, None, attributes)
         sensor = store.add_sensor(
             body.name,
             body.unit,
@@ -120,9 +121,8 @@ def patch_sensor(request: Request, p: Auth, sensor_id: Id, body: SensorPatch) ->
     with api_state(request).db() as store:
         sensor = store.get_sensor(sensor_id)
         _structure_asset(p, store, sensor, "change")
-        forecast_cfg = (fields.get("attributes") or {}).get("forecast")
-        if isinstance(forecast_cfg, dict) and forecast_cfg.get("regressors"):
-            prepare_forecast(p.caller, store, sensor.id, forecast_cfg["regressors"])
+        if "attributes" in fields:
+            check_forecast_config(p.caller, store, sensor.id, fields["attributes"])
         return sensor_json(store.update_sensor(sensor_id, **fields) if fields else sensor)
 
 

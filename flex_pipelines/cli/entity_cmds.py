@@ -119,13 +119,11 @@ def check_asset_config(store: BeliefStore, fields: dict[str, Any]) -> None:
 
 
 def check_sensor_config(store: BeliefStore, sensor_id: int, attributes: dict[str, Any]) -> None:
-    """A forecast config's regressors must exist (and be readable), as the API checks."""
+    """A forecast config is checked as the API checks it (the service's one check)."""
     from flex_pipelines.service.access import LOCAL_ADMIN
-    from flex_pipelines.service.forecast_report import prepare_forecast
+    from flex_pipelines.service.forecast_report import check_forecast_config
 
-    cfg = attributes.get("forecast")
-    if isinstance(cfg, dict) and cfg.get("regressors"):
-        prepare_forecast(LOCAL_ADMIN, store, sensor_id, cfg["regressors"])
+    check_forecast_config(LOCAL_ADMIN, store, sensor_id, attributes)
 
 
 def asset_record(a: Asset) -> dict[str, Any]:

@@ -142,6 +142,34 @@ def prepare_forecast(
     return regs
 
 
+def check_forecast_config(
+    caller: Caller, store: BeliefStore, sensor_id: int | None, attributes: Mapping[str, Any]
+) -> None:
+    """Check a sensor's forecast config (``attributes["forecast"]``) before it is stored.
+
+    The model, ``model-params`` and ``clear-sky-plane`` are read as every door reads them
+    (:func:`forecast_settings`), and each regressor must exist and be readable by the caller;
+    with a ``sensor_id`` (a change) the caller must also be allowed to write that sensor's
+    forecasts. ``sensor_id`` is None for a sensor still to be created. Raises
+    :class:`~flex_pipelines.errors.FlexPipelinesError` naming the field and value.
+    """
+    cfg = attributes.get("forecast")
+    if cfg is None:
+        return
+    if not isinstance(cfg, Mapping):
+        raise FlexPipelinesError(f"attributes.forecast {cfg!r} is not an object")
+    forecast_settings(store, sensor_id or 0, config=cfg)
+    regs = cfg.get("regressors") or []
+    if not isinstance(regs, Sequence) or isinstance(regs, str):
+        raise FlexPipelinesError(f"attributes.forecast.regressors {regs!r} is not a list")
+    if sensor_id is not None:
+        prepare_forecast(caller, store, sensor_id, regs)
+        return
+    ids = [sensor_id_of(r, f"forecast regressors[{i}]") for i, r in enumerate(regs)]
+    refs = [SensorReference(f"forecast regressors[{i}]", r, "read") for i, r in enumerate(ids)]
+    authorize(caller, store, refs)
+
+
 def forecast(
     caller: Caller,
     store: BeliefStore,

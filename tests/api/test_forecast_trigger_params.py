@@ -139,3 +139,52 @@ def test_unknown_param_message_names_it_and_lists_the_models_params(server) -> N
     head = "model-params: model 'ridge' has no parameter 'shift'; its parameters: "
     assert message.startswith(head), message
     assert "alpha" in message[len(head) :].split(", ")
+
+
+def test_a_bad_forecast_config_is_refused_when_it_is_stored(server) -> None:
+    """Creating or changing a sensor with a forecast config the trigger would refuse is refused
+    at once, with the parser's message, and nothing changes; a good one is stored."""
+    sid = _daylight_sensor(server)
+    bad_param = {"forecast": {"model": "ridge", "model-params": {"shift": 0.1}}}
+    bad_plane = {"forecast": {"clear-sky-plane": [95, 180]}}
+    with server.client("alice") as c:
+        before = c.get(f"/api/v3_0/sensors/{sid}").json()["attributes"]
+        for attrs, fn, args in (
+            (bad_param, parse_model_params, ("ridge", {"shift": 0.1})),
+            (bad_plane, parse_clear_sky_plane, ([95, 180],)),
+        ):
+            r = c.patch(f"/api/v3_0/sensors/{sid}", json={"attributes": attrs})
+            assert r.status_code == 400, r.text
+            assert _parser_message(fn, *args) in r.text
+            made = c.post(
+                "/api/v3_0/sensors",
+                json={
+                    "name": "refused",
+                    "unit": "kW",
+                    "event_resolution": "PT1H",
+                    "generic_asset_id": server.ids["building"],
+                    "attributes": attrs,
+                },
+            )
+            assert made.status_code == 400, made.text
+            assert _parser_message(fn, *args) in made.text
+        assert c.get(f"/api/v3_0/sensors/{sid}").json()["attributes"] == before
+        names = [s["name"] for s in c.get("/api/v3_0/sensors").json()]
+        assert "refused" not in names
+        unknown = {"forecast": {"model": "ridge", "regressors": [987654]}}
+        r = c.post(
+            "/api/v3_0/sensors",
+            json={
+                "name": "refused",
+                "unit": "kW",
+                "event_resolution": "PT1H",
+                "generic_asset_id": server.ids["building"],
+                "attributes": unknown,
+            },
+        )
+        assert r.status_code in (400, 404) and "987654" in r.text, r.text
+        good = {"forecast": {"model": "ridge", "model-params": {"alpha": 2.0}}}
+        r = c.patch(f"/api/v3_0/sensors/{sid}", json={"attributes": good})
+        assert r.status_code == 200, r.text
+        stored = json.loads(r.json()["attributes"])  # a JSON text, as in FlexMeasures
+        assert stored["forecast"]["model-params"] == {"alpha": 2.0}

@@ -139,6 +139,11 @@ def test_edit_sensor_and_attribute(store_url: str, toy: dict) -> None:
     assert events(store_url, sensor_id=1)[0].startswith("Updated sensor 'prices' (id 1)")
     for args, message in (
         (["--attribute", 'forecast={"regressors": [42]}'], "unknown sensor id 42"),
+        (
+            ["--attribute", 'forecast={"model": "ridge", "model-params": {"shift": 1}}'],
+            "model 'ridge' has no parameter 'shift'",
+        ),
+        (["--attribute", 'forecast={"clear-sky-plane": "south"}'], "clear-sky-plane 'south'"),
         (["--unit", "zorkmids"], "zorkmids"),
         (["--knowledge-horizon", '{"kind": "tomorrow"}'], "not one of ex_post"),
     ):
