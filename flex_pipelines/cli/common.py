@@ -95,6 +95,18 @@ FormatOption = Annotated[
 ]
 
 
+def open_db(db: str, *, read_only: bool = False, wait: str | None = None) -> Any:
+    """The store; readers open an existing DuckDB file read-only (several may share it), and
+    ``wait`` (``--wait 30s``) waits out another process's lock on it."""
+    from flex_pipelines.beliefs import duckdb_path, open_store
+    from flex_pipelines.time import parse_timedelta
+
+    wait_s = parse_timedelta(wait).total_seconds() if wait else 0.0
+    path = duckdb_path(db)
+    ro = read_only and bool(path) and Path(path).is_file()
+    return open_store(db, read_only=ro, lock_wait_s=wait_s)
+
+
 def default_db() -> str:
     return str(DEFAULT_DB)
 
