@@ -11,7 +11,7 @@ whether it couples steps or devices). The objective, per step of ``dt`` hours:
   + breach and peak terms, commitment deviations, tiny tie-breakers.
 
 This description is the only place a constraint is written. HiGHS takes its matrix directly
-(:func:`~flex_pipelines.scheduling.exact.run_highs`), :mod:`~.build_pyomo` turns the same
+(:func:`~flex_pipelines.scheduling.highs_run.run_highs`), :mod:`~.build_pyomo` turns the same
 blocks into a pyomo model, and :mod:`~.dp_model` decides from the blocks' kinds whether the
 dynamic programme applies. Constraints reachable from flex-model fields that are not part of
 this module (e.g. ``ramp-limit``) are registered in :mod:`~.extensions` and added here too.

@@ -133,7 +133,7 @@ def scenario_blocks(
     linear = lay.repair_price is not None and not lay.nettable
     lay.repair_price = sc.consumption_price.min(axis=0) if linear else None
     lay.scenarios = out
-    # the MILP rounds keep HiGHS presolve here (exact.MIP_OPTIONS turns it off for the storage
+    # the MILP rounds keep HiGHS presolve here (highs_run.MIP_OPTIONS turns it off for the storage
     # MILPs): the scenario blocks are what presolve removes. Measured on bench_risk's negative
     # midday day, 100 scenarios, 20 binaries: 6.3 s without, 1.0 s with; 50 scenarios 0.75/0.35 s
     lay.highs_options.setdefault("presolve", "on")
