@@ -59,6 +59,13 @@ persistence (6.37; 6.34 at 35 days) or on 28 viewpoints (6.58), the trees with d
 (6.79) or 35 days (6.57), and the averages. The list was then frozen (22:31 UTC). Best on
 validation: the round-3 row with a 35-day window and level +0.05 (6.16), a level and window
 picked among a few on these 20 days, so its validation score is optimistic.
+
+Round 4 outcome (run 22:31–22:41 UTC, ``--only load-pv``, once): the rule chose
+``clear-sky-quantile on the plane, level +0.05, pooled ±2, 35 days`` (validation 6.16 %, test
+6.82 % of peak), 0.04 points worse on test than round 3's choice (6.78 %); the 6.5 % aim is not
+met. On test the round-4 rows score 6.77–6.92 % (the trees 7.09 %): CLIPER 6.83–6.92, the linear
+quantile regression 6.82–6.85, the 28- and 30-day windows 6.77. Load is unchanged (1.50 % =
+0.696× naive-week). No round 5.
 """
 
 from __future__ import annotations

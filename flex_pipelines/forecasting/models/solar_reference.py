@@ -141,9 +141,6 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
     )
 
     def __init__(self, **params: object) -> None:
-        fixed = {k: v for k, v in params.items() if k != "shift" or v is not None}
-        super().__init__(**fixed)
-        self.params = params
         weight, shift = params.get("weight"), params.get("shift")
         if weight is not None and not (
             isinstance(weight, int | float) and not isinstance(weight, bool) and 0 <= weight <= 1
@@ -151,6 +148,9 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
             raise ForecastingError(f"weight={weight!r} must be a number in [0, 1] or null (fit)")
         if shift is not None and (isinstance(shift, bool) or not isinstance(shift, int | float)):
             raise ForecastingError(f"shift={shift!r} must be a number or null (fit)")
+        fixed = {k: v for k, v in params.items() if k != "shift" or v is not None}
+        super().__init__(**fixed)
+        self.params = params
         self.weight = None if weight is None else float(weight)
         self.shift_param = None if shift is None else float(shift)
         self.fit_days = _fit_days(params, 28)
