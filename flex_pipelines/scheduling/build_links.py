@@ -42,7 +42,8 @@ def _power_terms(lay: Layout, members: list[int], steps: np.ndarray, sign: float
 
 
 def _group(m: LinearModel, lay: Layout, p: SchedulingProblem, g: Group) -> None:
-    from flex_pipelines.scheduling.build_highs import flow_bounds, soft_rows
+    from flex_pipelines.scheduling.build_highs import flow_bounds
+    from flex_pipelines.scheduling.soft_rows import soft_rows
 
     T, dt = p.n_steps, p.dt
     steps = np.arange(T)

@@ -106,8 +106,9 @@ def connected_blocks(
     """A grid connection: balance (net = inflexible + devices [+ processes]), energy cost, hard
     limits, soft limits, peaks and commitments on the net power. ``tag`` is appended to every
     block's name and cost term (one scenario's connection: ``[scenario 3]``)."""
-    from flex_pipelines.scheduling.build_highs import ExclusivePair, flow_bounds, soft_upper
+    from flex_pipelines.scheduling.build_highs import ExclusivePair, flow_bounds
     from flex_pipelines.scheduling.build_process import process_fixed_mw, process_terms
+    from flex_pipelines.scheduling.soft_rows import soft_upper
 
     main = s is p.site
     T, dt = p.n_steps, p.dt
