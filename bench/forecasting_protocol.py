@@ -71,8 +71,10 @@ test window (validation). Round 2 (2026-12-04) added the clear-sky-index climato
 `clear-sky-quantile` (the recent days' power divided by their clear-sky GHI, its quantile times
 the target's clear-sky GHI) with level shifts and pooling, round 3 the same index on the clear-sky
 irradiance of the array's plane (tilt and azimuth fitted from the power known before the
-validation window); each tried on the validation window only before the test window was scored
-(see the note under the PV table).
+validation window), round 4 the convex combination of clear-sky-index persistence and
+climatology (`clear-sky-cliper`, Yang 2019), a quantile regression of the index
+(`clear-sky-qr`) and other climatology windows and levels; each tried on the validation window
+only before the test window was scored (see the note under the PV table).
 
 **Timing**: one cycle = fit on 364 days of hourly BE prices (8,736 training targets) with the two
 day-ahead regressors and forecast the next day's 24 hours; median of 3 runs after 1 warm-up run,
