@@ -6,9 +6,10 @@ the pipeline reads (the same keys) and :func:`~flex_pipelines.forecasting.store_
 all call :func:`parse_model_params` and :func:`parse_clear_sky_plane`, so the same bad input is
 refused with the same message (naming the field and the value) whichever door it came through.
 Which parameter names a model takes is its own ``parameters`` (checked by
-:func:`~flex_pipelines.forecasting.models.base.get_model`); the values are checked by building
-the model and its features with them, so a value the model cannot read is refused before any
-work.
+:func:`~flex_pipelines.forecasting.models.base.get_model`), and the kind and range of its
+numeric ones its ``parameter_kinds`` (checked when the model is built); the values are then
+checked by building the model and its features with them, so a value the model cannot read is
+refused before any work.
 """
 
 from __future__ import annotations

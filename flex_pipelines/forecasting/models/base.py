@@ -56,6 +56,48 @@ class FitContext:
     train_period: timedelta
 
 
+@dataclass(frozen=True)
+class ParamKind:
+    """The kind of value a numeric model parameter takes: ``"int"``, ``"number"`` or ``"ints"``
+    (a list of integers), within ``minimum``–``maximum`` (each item, for a list); ``nullable``:
+    null (None) is allowed too (the model then fits or defaults it)."""
+
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+
+    def check(self, model: str, key: str, value: object) -> None:
+        """Raise :class:`ForecastingError` naming model, parameter and value if it is not one."""
+        if value is None and self.nullable:
+            return
+        items = value if self.kind == "ints" and isinstance(value, list | tuple) else [value]
+        whole = self.kind in ("int", "ints")
+        ok = (self.kind != "ints" or isinstance(value, list | tuple)) and all(
+            isinstance(x, int | float)
+            and not isinstance(x, bool)
+            and np.isfinite(x)
+            and (not whole or float(x).is_integer())
+            and (self.minimum is None or x >= self.minimum)
+            and (self.maximum is None or x <= self.maximum)
+            for x in items
+        )
+        if not ok:
+            what = {"int": "an integer", "number": "a number", "ints": "a list of integers"}
+            lo, hi = self.minimum, self.maximum
+            bound = (
+                f" in [{lo:g}, {hi:g}]"
+                if lo is not None and hi is not None
+                else f" ≥ {lo:g}"
+                if lo is not None
+                else ""
+            )
+            bound += " or null" if self.nullable else ""
+            raise ForecastingError(
+                f"model {model!r} parameter {key}={value!r}: expected {what[self.kind]}{bound}"
+            )
+
+
 class ForecastModel(ABC):
     """Base class: set ``name`` (registry key), ``version``, ``features``; implement fit/predict."""
 
@@ -67,14 +109,22 @@ class ForecastModel(ABC):
     min_extra_history: ClassVar[timedelta] = timedelta(0)
     #: the parameters the model reads (``--model-param``); another name is refused
     parameters: ClassVar[frozenset[str]] = frozenset()
+    #: the kind of value of those parameters that are numbers (checked by :func:`get_model`)
+    parameter_kinds: ClassVar[dict[str, ParamKind]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        undeclared = set(cls.parameter_kinds) - cls.parameters
+        if undeclared:
+            raise TypeError(f"{cls.__name__}: parameter_kinds of undeclared {sorted(undeclared)}")
         name = cls.__dict__.get("name")
         if name:
             MODEL_REGISTRY[name] = cls
 
     def __init__(self, **params: Any) -> None:
+        for key, kind in self.parameter_kinds.items():
+            if key in params:
+                kind.check(self.name, key, params[key])
         self.params = params
 
     def supports_unit(self, unit: str) -> bool:
@@ -166,7 +216,7 @@ def get_model(name: str, **params: Any) -> ForecastModel:
             f"model {name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: "
             f"{known}"
         )
-    return cls(**params)
+    return cls(**params)  # the constructor checks the values of ``parameter_kinds``
 
 
 def list_models() -> list[str]:

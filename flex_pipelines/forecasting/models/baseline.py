@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.models.base import FitContext, ForecastModel, PointModel
+from flex_pipelines.forecasting.models.base import FitContext, ForecastModel, ParamKind, PointModel
 
 
 class SeasonalNaiveDay(PointModel):
@@ -55,6 +55,7 @@ class RecentQuantile(ForecastModel):
     """
 
     parameters = frozenset({"days", "shift"})
+    parameter_kinds = {"days": ParamKind("int", 1), "shift": ParamKind("number", -1, 1)}
 
     name = "recent-quantile"
     description = "empirical quantiles of the same local time over the last 21 known days"

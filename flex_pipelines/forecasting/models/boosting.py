@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.models.base import FitContext, ForecastModel
+from flex_pipelines.forecasting.models.base import FitContext, ForecastModel, ParamKind
 
 
 class HistGradientBoosting(ForecastModel):
@@ -21,6 +21,13 @@ class HistGradientBoosting(ForecastModel):
     parameters = frozenset(
         {"max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization"}
     )
+    parameter_kinds = {
+        "max_iter": ParamKind("int", 1),
+        "learning_rate": ParamKind("number", 1e-6),
+        "max_leaf_nodes": ParamKind("int", 2),
+        "min_samples_leaf": ParamKind("int", 1),
+        "l2_regularization": ParamKind("number", 0),
+    }
 
     name = "hgb"
     version = "1"

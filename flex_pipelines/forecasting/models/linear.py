@@ -21,7 +21,7 @@ from sklearn.linear_model import Lasso, LassoLarsIC, Ridge, RidgeCV
 
 from flex_pipelines.forecasting.errors import ForecastingError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.models.base import FitContext, PointModel
+from flex_pipelines.forecasting.models.base import FitContext, ParamKind, PointModel
 from flex_pipelines.units import UnitError, is_price_unit
 
 _MAD_TO_STD = 1.4826
@@ -68,6 +68,7 @@ class LinearLagModel(PointModel):
     parameters = frozenset(
         {"center", "regressor_transform", "transform", "profile_days", "profile_weeks"}
     )
+    parameter_kinds = {"profile_days": ParamKind("ints", 1), "profile_weeks": ParamKind("ints", 1)}
 
     per_slot: bool = False
     #: per-row level removed before fitting: "d1" (mean of the last known day) or None
@@ -240,6 +241,7 @@ class RidgeLags(LinearLagModel):
     """Ridge regression on same-time lags, calendar and horizon (one model for all hours)."""
 
     parameters = LinearLagModel.parameters | {"alpha"}
+    parameter_kinds = LinearLagModel.parameter_kinds | {"alpha": ParamKind("number", 0)}
 
     name = "ridge"
     description = "ridge (LOO-CV alpha) on lags d-1..d-3, w-1, w-2, last value, calendar"
@@ -253,6 +255,7 @@ class LassoLags(LinearLagModel):
     """LASSO on the same features as ``ridge``."""
 
     parameters = LinearLagModel.parameters | {"alpha"}
+    parameter_kinds = LinearLagModel.parameter_kinds | {"alpha": ParamKind("number", 0)}
 
     name = "lasso"
     description = "LASSO on lags d-1..d-3, w-1, w-2, last value, calendar"
@@ -312,6 +315,7 @@ class RidgeProfiles(LinearLagModel):
     """Ridge per time-of-day slot on asinh day profiles: LEAR's inputs, ridge's speed."""
 
     parameters = LinearLagModel.parameters | {"alpha"}
+    parameter_kinds = LinearLagModel.parameter_kinds | {"alpha": ParamKind("number", 0)}
 
     name = "ridge-profiles"
     description = (
@@ -336,6 +340,7 @@ class LearEnsemble(PointModel):
     """
 
     parameters = Lear.parameters | {"windows"}
+    parameter_kinds = Lear.parameter_kinds | {"windows": ParamKind("ints", 1)}
 
     name = "lear-ensemble"
     description = "mean of LEAR models calibrated on the last 56, 84 and 364 days"

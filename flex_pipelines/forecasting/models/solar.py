@@ -24,7 +24,7 @@ import numpy as np
 from flex_pipelines.forecasting.clearsky import CLEAR_SKY_NAME, CLEAR_SKY_POA_NAME
 from flex_pipelines.forecasting.errors import MissingRegressorError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.models.base import FitContext
+from flex_pipelines.forecasting.models.base import FitContext, ParamKind
 from flex_pipelines.forecasting.models.baseline import RecentQuantile
 
 
@@ -41,6 +41,10 @@ class ClearSkyIndexQuantile(RecentQuantile):
     """
 
     parameters = RecentQuantile.parameters | {"regressor", "min_clear_sky", "pool_slots"}
+    parameter_kinds = RecentQuantile.parameter_kinds | {
+        "min_clear_sky": ParamKind("number", 0),
+        "pool_slots": ParamKind("int", 0),
+    }
 
     name = "clear-sky-quantile"
     description = (

@@ -29,7 +29,7 @@ import numpy as np
 
 from flex_pipelines.forecasting.errors import ForecastingError
 from flex_pipelines.forecasting.features import DesignMatrix
-from flex_pipelines.forecasting.models.base import FitContext
+from flex_pipelines.forecasting.models.base import FitContext, ParamKind
 from flex_pipelines.forecasting.models.solar import ClearSkyIndexQuantile, _pooled
 
 __all__ = ["ClearSkyCliper", "ClearSkyIndexRegression"]
@@ -104,10 +104,7 @@ def _recent(dm: DesignMatrix, n_viewpoints: int) -> np.ndarray:
 
 
 def _fit_days(params: dict[str, object], default: int) -> int:
-    value = params.get("fit_days", default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ForecastingError(f"fit_days={value!r} must be a whole number of days, at least 1")
-    return value
+    return int(params.get("fit_days", default))  # type: ignore[call-overload]  (ParamKind)
 
 
 class ClearSkyCliper(ClearSkyIndexQuantile):
@@ -132,6 +129,11 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
     """
 
     parameters = ClearSkyIndexQuantile.parameters | {"weight", "fit_days", "persistence"}
+    parameter_kinds = ClearSkyIndexQuantile.parameter_kinds | {
+        "weight": ParamKind("number", 0, 1, nullable=True),
+        "shift": ParamKind("number", -1, 1, nullable=True),
+        "fit_days": ParamKind("int", 1),
+    }
 
     name = "clear-sky-cliper"
     description = (
@@ -141,13 +143,7 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
     )
 
     def __init__(self, **params: object) -> None:
-        weight, shift = params.get("weight"), params.get("shift")
-        if weight is not None and not (
-            isinstance(weight, int | float) and not isinstance(weight, bool) and 0 <= weight <= 1
-        ):
-            raise ForecastingError(f"weight={weight!r} must be a number in [0, 1] or null (fit)")
-        if shift is not None and (isinstance(shift, bool) or not isinstance(shift, int | float)):
-            raise ForecastingError(f"shift={shift!r} must be a number or null (fit)")
+        weight, shift = params.get("weight"), params.get("shift")  # None: fitted
         fixed = {k: v for k, v in params.items() if k != "shift" or v is not None}
         super().__init__(**fixed)
         self.params = params
@@ -228,6 +224,10 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
         "persistence",
         "method",
     }
+
+    parameter_kinds = {
+        k: v for k, v in ClearSkyIndexQuantile.parameter_kinds.items() if k != "shift"
+    } | {"fit_days": ParamKind("int", 1)}
 
     name = "clear-sky-qr"
     description = (

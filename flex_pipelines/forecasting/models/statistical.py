@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
-from flex_pipelines.forecasting.models.base import FitContext, ForecastModel
+from flex_pipelines.forecasting.models.base import FitContext, ForecastModel, ParamKind
 
 _SERIES_FEATURES = FeatureSpec(daily_lags=(), weekly_lags=(), calendar=False, horizon=False)
 
@@ -45,6 +45,7 @@ class ExponentialSmoothingModel(ForecastModel):
     """Additive Holt-Winters with a daily season (statsmodels ``ExponentialSmoothing``)."""
 
     parameters = frozenset({"window_days"})
+    parameter_kinds = {"window_days": ParamKind("int", 1)}
 
     name = "ets"
     description = "Holt-Winters, additive daily season, last 28 days"
@@ -102,6 +103,7 @@ class Sarimax(ForecastModel):
     """SARIMAX: ARMA(2,1) errors with daily (and weekly) Fourier-term regressors."""
 
     parameters = frozenset({"window_days"})
+    parameter_kinds = {"window_days": ParamKind("int", 1)}
 
     name = "sarimax"
     description = "SARIMAX ARMA(2,1) + daily/weekly Fourier terms, last 28 days"

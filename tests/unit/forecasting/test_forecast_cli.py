@@ -192,7 +192,10 @@ def test_model_params_reach_the_model_and_version_the_run(
             "days=3",
             "model 'ridge-profiles' has no parameter 'days'; its parameters: alpha, center,",
         ),
-        ("profile_days=abc", "model-params profile_days='abc': model 'ridge-profiles' cannot"),
+        (
+            "profile_days=abc",
+            "model-params: model 'ridge-profiles' parameter profile_days='abc': expected a list",
+        ),
     ):
         r = runner.invoke(app, base + ["--model-param", bad])
         assert r.exit_code == 2 and why in _flat(r.output), r.output

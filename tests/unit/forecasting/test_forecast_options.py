@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flex_pipelines.forecasting import UnknownModelError
+from flex_pipelines.forecasting import MODEL_REGISTRY, UnknownModelError, list_models
+from flex_pipelines.forecasting.errors import ForecastingError
 from flex_pipelines.forecasting.options import (
     ForecastOptionError,
     parse_clear_sky_plane,
@@ -79,8 +80,16 @@ def test_model_params_are_checked_against_the_model() -> None:
             "model 'ridge' has no parameter 'days', 'shift'; its ",
         ),
         ("ridge-profiles", {"transform": "log"}, "model parameter transform='log': use 'asinh'"),
-        ("recent-quantile", {"shift": 0.1, "days": "x"}, "model-params days='x': model"),
-        ("ridge-profiles", {"profile_days": 2}, "model-params profile_days=2: model 'ridge-prof"),
+        (
+            "recent-quantile",
+            {"shift": 0.1, "days": "x"},
+            "model-params: model 'recent-quantile' parameter days='x': expected an integer",
+        ),
+        (
+            "ridge-profiles",
+            {"profile_days": 2},
+            "model-params: model 'ridge-profiles' parameter profile_days=2: expected a list",
+        ),
     ],
 )
 def test_bad_model_params_name_the_field_and_value(model: str, params: object, why: str) -> None:
@@ -112,3 +121,39 @@ def test_service_resolves_request_then_sensor_config(tmp_path) -> None:  # noqa:
             forecast_settings(store, sid, config={"model": "ridge", "model-params": {"shift": 1}})
         with pytest.raises(ForecastOptionError, match="clear-sky-plane 'up'"):
             forecast_settings(store, sid, clear_sky_plane="up")
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "message"),
+    [
+        ("hgb", {"max_iter": "many"}, "max_iter='many': expected an integer ≥ 1"),
+        ("hgb", {"learning_rate": -0.1}, "learning_rate=-0.1: expected a number ≥ 1e-06"),
+        ("lear-ensemble", {"windows": [56, 0]}, r"windows=\[56, 0\]: expected a list of integers"),
+        ("ridge", {"alpha": "strong"}, "alpha='strong': expected a number ≥ 0"),
+        ("recent-quantile", {"days": 7.5}, "days=7.5: expected an integer ≥ 1"),
+        ("clear-sky-quantile", {"pool_slots": -1}, "pool_slots=-1: expected an integer ≥ 0"),
+        ("ets", {"window_days": True}, "window_days=True: expected an integer ≥ 1"),
+    ],
+)
+def test_numeric_parameters_are_checked_by_their_declared_kind(
+    model: str, params: dict, message: str
+) -> None:
+    """A value of the wrong kind is refused before any work, at every door (the parser), and
+    when a model is built directly; it used to pass and fail inside the fit (hgb)."""
+    with pytest.raises(
+        ForecastOptionError, match=f"model-params: model '{model}' parameter {message}"
+    ):
+        parse_model_params(model, params)
+    with pytest.raises(ForecastingError, match=message):
+        MODEL_REGISTRY[model](**params)
+
+
+def test_every_parameter_kind_names_a_declared_parameter() -> None:
+    list_models()  # loads the built-in models
+    for name, cls in MODEL_REGISTRY.items():
+        assert set(cls.parameter_kinds) <= cls.parameters, name
+    assert parse_model_params("hgb", {"max_iter": 40, "learning_rate": 0.1}) == {
+        "max_iter": 40,
+        "learning_rate": 0.1,
+    }
+    assert parse_model_params("clear-sky-cliper", {"weight": None}) == {"weight": None}

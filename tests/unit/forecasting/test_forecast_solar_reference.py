@@ -167,11 +167,11 @@ def test_values_believed_after_the_viewpoint_change_nothing(name: str, params: d
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("clear-sky-cliper", {"weight": 1.5}, "weight=1.5 must be a number in"),
-        ("clear-sky-cliper", {"weight": "fit"}, "weight='fit' must be a number in"),
-        ("clear-sky-cliper", {"shift": "auto"}, "shift='auto' must be a number or null"),
-        ("clear-sky-cliper", {"fit_days": 0}, "fit_days=0 must be a whole number"),
-        ("clear-sky-qr", {"fit_days": 2.5}, "fit_days=2.5 must be a whole number"),
+        ("clear-sky-cliper", {"weight": 1.5}, r"weight=1.5: expected a number in \[0, 1\] or null"),
+        ("clear-sky-cliper", {"weight": "fit"}, "weight='fit': expected a number in"),
+        ("clear-sky-cliper", {"shift": "auto"}, "shift='auto': expected a number in"),
+        ("clear-sky-cliper", {"fit_days": 0}, "fit_days=0: expected an integer ≥ 1"),
+        ("clear-sky-qr", {"fit_days": 2.5}, "fit_days=2.5: expected an integer ≥ 1"),
         ("clear-sky-qr", {"persistence": "week"}, "persistence='week' must be 'slot' or 'day'"),
         ("clear-sky-qr", {"method": "forest"}, "method='forest' must be 'linear' or 'hgb'"),
         ("clear-sky-qr", {"shift": 0.1}, "'clear-sky-qr' has no parameter 'shift'"),
