@@ -148,6 +148,12 @@ def test_a_bad_forecast_config_is_refused_when_it_is_stored(server) -> None:
     bad_param = {"forecast": {"model": "ridge", "model-params": {"shift": 0.1}}}
     bad_plane = {"forecast": {"clear-sky-plane": [95, 180]}}
     with server.client("alice") as c:
+
+        def new_sensor(attrs: dict):  # noqa: ANN202
+            body = {"name": "refused", "unit": "kW", "event_resolution": "PT1H"}
+            body |= {"generic_asset_id": server.ids["building"], "attributes": attrs}
+            return c.post("/api/v3_0/sensors", json=body)
+
         before = c.get(f"/api/v3_0/sensors/{sid}").json()["attributes"]
         for attrs, fn, args in (
             (bad_param, parse_model_params, ("ridge", {"shift": 0.1})),
@@ -156,32 +162,14 @@ def test_a_bad_forecast_config_is_refused_when_it_is_stored(server) -> None:
             r = c.patch(f"/api/v3_0/sensors/{sid}", json={"attributes": attrs})
             assert r.status_code == 400, r.text
             assert _parser_message(fn, *args) in r.text
-            made = c.post(
-                "/api/v3_0/sensors",
-                json={
-                    "name": "refused",
-                    "unit": "kW",
-                    "event_resolution": "PT1H",
-                    "generic_asset_id": server.ids["building"],
-                    "attributes": attrs,
-                },
-            )
+            made = new_sensor(attrs)
             assert made.status_code == 400, made.text
             assert _parser_message(fn, *args) in made.text
         assert c.get(f"/api/v3_0/sensors/{sid}").json()["attributes"] == before
         names = [s["name"] for s in c.get("/api/v3_0/sensors").json()]
         assert "refused" not in names
         unknown = {"forecast": {"model": "ridge", "regressors": [987654]}}
-        r = c.post(
-            "/api/v3_0/sensors",
-            json={
-                "name": "refused",
-                "unit": "kW",
-                "event_resolution": "PT1H",
-                "generic_asset_id": server.ids["building"],
-                "attributes": unknown,
-            },
-        )
+        r = new_sensor(unknown)
         assert r.status_code in (400, 404) and "987654" in r.text, r.text
         good = {"forecast": {"model": "ridge", "model-params": {"alpha": 2.0}}}
         r = c.patch(f"/api/v3_0/sensors/{sid}", json={"attributes": good})
