@@ -12,234 +12,28 @@ HiGHS' default 1e-4) and for the pyomo build; the pure LP solve of the same matr
 whether the objectives agree. Medians of several runs after a warm-up. Peak memory of the year
 case is measured in a fresh subprocess (VmHWM).
 
-Run: ``.venv/bin/python bench/bench_scheduling.py`` → bench/results/scheduling.md
+The problems are in ``scheduling_problems.py``, the timers in ``scheduling_timing.py``, the
+table in ``scheduling_report.py``; this module runs them and writes the results.
+
+Run: ``.venv/bin/python -m bench.bench_scheduling`` → bench/results/scheduling.md
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+from bench.scheduling_problems import HEAT_PUMP_CASE, heat_pump_site, problem
+from bench.scheduling_report import FLEXMEASURES_S, _same, render
+from bench.scheduling_timing import time_highs, time_pyomo, year_memory
 
-from flex_pipelines.scheduling.build_highs import formulate
-from flex_pipelines.scheduling.exact import run_highs
-from flex_pipelines.scheduling.storage import parse_problem_json, solve
-
-START = "2026-01-05T00:00+00:00"
 HORIZONS = {"day": ("P1D", 1), "week": ("P7D", 7), "month": ("P30D", 30), "year": ("P365D", 365)}
-HEAT_PUMP_CASE = "heat-pump site, week"
-FLEXMEASURES_S = {
-    "day": 0.07,
-    "week": 0.93,
-    "month": 6.6,
-    "year": 143.0,
-    "10 batteries, week": 16.4,
-    HEAT_PUMP_CASE: None,  # not measured with FlexMeasures
-}
 RESULTS = Path(__file__).parent / "results" / "scheduling.md"
-
-
-def synthetic_prices(days: int, seed: int = 7) -> list[float]:
-    """Hourly day-ahead-like prices (EUR/MWh): morning and evening peaks, a midday solar dip
-    that goes negative on sunny summer days, windy nights below zero, weekly and seasonal
-    swings, noise."""
-    rng = np.random.default_rng(seed)
-    h = np.arange(days * 24)
-    hod, day = h % 24, h // 24
-    base = 70 + 15 * np.cos(2 * np.pi * day / 365)
-    shape = 25 * np.exp(-((hod - 8) ** 2) / 4) + 35 * np.exp(-((hod - 19) ** 2) / 5)
-    solar = (40 + 30 * np.sin(2 * np.pi * (day - 80) / 365)) * np.exp(-((hod - 13) ** 2) / 6)
-    weekend = np.where((day % 7) >= 5, -12, 0)
-    noise = rng.normal(0, 6, h.size)
-    sunny = rng.random(days)[day] < 0.35  # some days the midday dip is deeper than the base
-    windy = rng.random(days)[day] < 0.2  # some windy nights push prices below zero
-    wind = np.where(windy & ((hod <= 5) | (hod >= 23)), 85, 0)
-    price = base + shape - solar * np.where(sunny, 2.2, 1.0) + weekend + noise - wind
-    return [round(float(v), 2) for v in price]
-
-
-def battery(name: str = "battery", mw: float = 1.0, mwh: float = 2.0) -> dict[str, Any]:
-    return {
-        "name": name,
-        "soc-at-start": f"{mwh / 2} MWh",
-        "soc-min": "0 MWh",
-        "soc-max": f"{mwh} MWh",
-        "power-capacity": f"{mw} MW",
-        "roundtrip-efficiency": "90%",
-    }
-
-
-def problem(days: int, n_batteries: int = 1, nonnegative: bool = False) -> dict[str, Any]:
-    values = synthetic_prices(days)
-    if nonnegative:
-        values = [max(v, 0.0) for v in values]
-    prices = {"start": START, "resolution": "PT1H", "unit": "EUR/MWh", "values": values}
-    if n_batteries == 1:
-        fms = [battery()]
-        fc: dict[str, Any] = {"consumption-price": prices}
-    else:
-        sizes = [(0.5 + 0.25 * i, 1.0 + 0.6 * i) for i in range(n_batteries)]
-        fms = [battery(f"battery {i + 1}", mw, mwh) for i, (mw, mwh) in enumerate(sizes)]
-        fc = {"consumption-price": prices, "site-power-capacity": "4 MW"}
-    return {
-        "start": START,
-        "duration": f"P{days}D",
-        "resolution": "PT15M",
-        "flex-model": fms,
-        "flex-context": fc,
-    }
-
-
-def heat_pump_site(days: int = 7) -> dict[str, Any]:
-    """The worked multi-commodity site of docs/extending-the-scheduler.md over ``days`` at 15
-    minutes: a heat pump (3 kW electricity, COP 3.5, its heat and electricity ports coupled), a
-    20 kWh heat buffer draining a heat demand, 6 kWp PV, a 10 kWh / 5 kW battery and a house
-    load behind a 9 kW connection; heat is an internal node. Prices: ``synthetic_prices``
-    (feed-in 20 EUR/MWh lower)."""
-    q = np.arange(days * 96)
-    hour = (q % 96) / 4
-    pv = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 6.0
-    demand = 4 + 2 * np.cos(2 * np.pi * (hour - 4) / 24)
-    load = 0.6 + 0.8 * ((hour >= 7) & (hour < 10)) + 1.2 * ((hour >= 17) & (hour < 22))
-
-    def series(values: np.ndarray | list[float], unit: str, res: str = "PT15M") -> dict:
-        vals = [round(float(v), 3) for v in values]
-        return {"start": START, "resolution": res, "unit": unit, "values": vals}
-
-    prices = np.array(synthetic_prices(days))
-    fms = [
-        {
-            "name": "battery",
-            "soc-at-start": "5 kWh",
-            "soc-min": "0 kWh",
-            "soc-max": "10 kWh",
-            "power-capacity": "5 kW",
-            "roundtrip-efficiency": "90%",
-        },
-        {"name": "pv", "production-capacity": series(pv, "kW")},
-        {
-            "name": "heat pump (electricity)",
-            "coupling": "heat pump",
-            "consumption-capacity": "3 kW",
-        },
-        {
-            "name": "heat pump (heat)",
-            "commodity": "heat",
-            "coupling": "heat pump",
-            "coupling-coefficient": 3.5,
-            "production-capacity": "10.5 kW",
-        },
-        {
-            "name": "heat buffer",
-            "commodity": "heat",
-            "soc-at-start": "10 kWh",
-            "soc-min": "2 kWh",
-            "soc-max": "20 kWh",
-            "consumption-capacity": "12 kW",
-            "storage-efficiency": "99.9%",
-            "soc-usage": [series(demand, "kW")],
-        },
-    ]
-    fc = {
-        "consumption-price": series(prices, "EUR/MWh", "PT1H"),
-        "production-price": series(prices - 20, "EUR/MWh", "PT1H"),
-        "site-power-capacity": "9 kW",
-        "inflexible-consumption": [series(load, "kW")],
-        "commodities": [{"commodity": "heat"}],
-    }
-    return {
-        "start": START,
-        "duration": f"P{days}D",
-        "resolution": "PT15M",
-        "flex-model": fms,
-        "flex-context": fc,
-    }
-
-
-def time_highs(
-    data: dict[str, Any],
-    runs: int,
-    gap: float | None = None,
-    warmup: bool = True,
-    time_limit: float = 600.0,
-    method: str = "auto",
-) -> dict[str, Any]:
-    """Median parse/build/solve times of the direct HiGHS backend (``method``), plus the LP
-    floor."""
-    rows = []
-    for i in range(runs + (1 if warmup else 0)):
-        t0 = time.perf_counter()
-        p = parse_problem_json(data)
-        t1 = time.perf_counter()
-        r = solve(p, "highs", mip_rel_gap=gap, time_limit=time_limit, method=method)
-        t2 = time.perf_counter()
-        lp = run_highs(formulate(p)[0])
-        if i or not warmup:
-            rows.append((t1 - t0, r.timings["build"], r.timings["solve"], t2 - t0, lp.seconds))
-    med = [statistics.median(c) for c in zip(*rows, strict=True)]
-    return {
-        "parse": med[0],
-        "build": med[1],
-        "solve": med[2],
-        "total": med[3],
-        "lp": med[4],
-        "objective": r.objective,
-        "binaries": r.binaries,
-        "iterations": r.iterations,
-        "status": r.status,
-        "gap": r.mip_gap,
-        "runs": len(rows),
-        "method": r.method,
-    }
-
-
-def time_pyomo(data: dict[str, Any], runs: int) -> dict[str, Any]:
-    rows = []
-    warm = runs > 1
-    for i in range(runs + (1 if warm else 0)):
-        t0 = time.perf_counter()
-        p = parse_problem_json(data)
-        r = solve(p, "pyomo")
-        tot = time.perf_counter() - t0
-        if i or not warm:
-            rows.append((r.timings["build"], r.timings["solve"], tot))
-    med = [statistics.median(c) for c in zip(*rows, strict=True)]
-    return {
-        "build": med[0],
-        "solve": med[1],
-        "total": med[2],
-        "objective": r.objective,
-        "binaries": r.binaries,
-    }
-
-
-def year_memory(nonnegative: bool = False) -> float:
-    """Peak RSS (MB) of a fresh process that parses, builds and solves the year.
-
-    Read from ``VmHWM`` (reset by exec), not ``ru_maxrss``: the latter survives exec and would
-    report the forking benchmark process's own peak."""
-    code = (
-        "import sys; sys.path.insert(0, 'bench');"
-        "from bench_scheduling import problem;"
-        f"data = problem(365, nonnegative={nonnegative});"
-        "from flex_pipelines.scheduling.storage import parse_problem_json, solve;"
-        "r = solve(parse_problem_json(data));"
-        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
-    )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
-    )
-    return int(out.stdout.strip().splitlines()[-1]) / 1024.0
 
 
 def main(pyomo_max_days: int = 30) -> str:
@@ -274,86 +68,6 @@ def main(pyomo_max_days: int = 30) -> str:
     RESULTS.write_text(md)
     print(md)
     return md
-
-
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
-
-
-def render(
-    lines: list[tuple[str, dict, dict, dict | None, dict | None]],
-    mem_mb: float,
-    pyomo_max_days: int,
-) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = [
-        "## Storage scheduling (issue 3)",
-        "",
-        f"Machine: 2 cores (where the FlexMeasures figures were measured; compare the LP floors "
-        f"with the issue's to see how fast it ran), Python "
-        f"{platform.python_version()}, HiGHS 1.15 via highspy, pyomo "
-        f"6.10 (appsi); measured {now}. Medians of 5 runs after a warm-up (day, week, 10 "
-        "batteries) or 3 (month, year); the MILP method of the month and year: 1 run.",
-        "",
-        "Problem: battery 1 MW / 2 MWh, start 1 MWh, 90% roundtrip, 15-minute steps, synthetic "
-        "hourly day-ahead-like price (`synthetic_prices`) with negative hours (windy nights, sunny "
-        "middays: 0 in the day, 3 h in the week, 33 h in the month, 905 h in the year); 10 "
-        "batteries (0.5–2.75 MW, 1–6.4 MWh) behind a 4 MW site limit; the heat-pump site of "
-        "docs/extending-the-scheduler.md over a week (`heat_pump_site`: heat pump with coupled "
-        "electricity and heat ports, heat buffer, PV, battery, heat as an internal node; not "
-        "run with FlexMeasures). Times in seconds.",
-        "",
-        "- *default*: `method=auto`, what `solve` and every interface run. *dp*: the exact "
-        "dynamic programme over the SoC (scheduling/dp.py; no binaries, negative prices included), "
-        "used where each device's steps meet only in its stock; *lp*/*milp*: LP first, binaries "
-        "only where the LP charges and discharges at once (the 10 batteries share a site limit, "
-        "so they take this path). *total* = parse + build + solve.",
-        "- *MILP method*: the lazy-binary MILP forced (`method=milp`), solved to a relative gap "
-        "of 1e-6, and to HiGHS' default 1e-4 (what FlexMeasures runs with); 300 s time limit.",
-        "- *LP floor*: HiGHS on the pure LP relaxation of the same matrix (not a valid schedule "
-        "when the prices are negative).",
-        "- *same optimum*: the MILP method's (gap 1e-6) and pyomo's objectives equal the default's "
-        "within 1e-6 (relative).",
-        "",
-        "| case | steps | method | parse | build | solve | **total** | FlexMeasures | speed-up "
-        "| LP floor | MILP method, gap 1e-6 (binaries, gap reached) | MILP, gap 1e-4 "
-        "| pyomo build / solve / total | same optimum (MILP / pyomo) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for label, hs, mi, lo, py in lines:
-        days = {"day": 1, "week": 7, "month": 30, "year": 365}.get(label, 7)
-        fm = FLEXMEASURES_S[label]
-        status = "" if mi["status"] == "optimal" else f", {mi['status']} at the limit"
-        milp = f"{mi['total']:.3f} ({mi['binaries']}, {mi['gap']:.1e}{status})"
-        loose = "— (not run)" if lo is None else f"{lo['total']:.3f}"
-        if _same(mi["objective"], hs["objective"]):
-            same_m = "yes"
-        elif mi["status"] != "optimal" and mi["objective"] > hs["objective"]:
-            same_m = f"stopped at the limit, worse ({mi['objective']:.1f})"
-        else:
-            same_m = f"no ({mi['objective']:.4f})"
-        if py is not None:
-            same_p = (
-                "yes"
-                if _same(py["objective"], hs["objective"])
-                else (f"no ({py['objective']:.4f})")
-            )
-            pyc = f"{py['build']:.3f} / {py['solve']:.3f} / {py['total']:.3f}"
-        else:
-            same_p, pyc = "—", f"not run (> {pyomo_max_days} days)"
-        speed = f"{fm / hs['total']:.0f}×" if fm else "—"
-        out.append(
-            f"| {label} | {days * 96} | {hs['method']} | {hs['parse']:.4f} | {hs['build']:.4f} "
-            f"| {hs['solve']:.3f} | **{hs['total']:.3f}** | {fm or '—'} | {speed} "
-            f"| {hs['lp']:.3f} | {milp} | {loose} | {pyc} | {same_m} / {same_p} |"
-        )
-    out += [
-        "",
-        f"Peak memory of the year (parse, build, solve with the default method; fresh "
-        f"process, VmHWM): **{mem_mb:.0f} MB** (FlexMeasures: 2.4 GB).",
-        "",
-    ]
-    return "\n".join(out)
 
 
 def supplement() -> str:
@@ -403,7 +117,7 @@ _TIMER = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 sys.path.insert(1, {bench!r})
-from bench_scheduling import problem
+from scheduling_problems import problem
 from flex_pipelines.scheduling.storage import parse_problem_json, solve
 out = {{}}
 for label, days, n in {cases!r}:
