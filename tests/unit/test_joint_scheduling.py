@@ -1,24 +1,26 @@
-"""Processes scheduled jointly with storage under one grid limit (real HiGHS solves)."""
+"""Processes scheduled jointly with storage under one grid limit (real HiGHS solves): the
+joint optimum against sequential and fixed-start schedules, several processes, bad entries, the
+pyomo build, the CLI and the time grid. A site with a battery and a process on a real DuckDB
+file is in ``test_joint_scheduling_store.py``.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from flex_pipelines.beliefs import open_store
 from flex_pipelines.cli.main import app
 from flex_pipelines.errors import FlexPipelinesError
 from flex_pipelines.scheduling.grid import SchedulingError, TimeGrid
 from flex_pipelines.scheduling.joint import schedule_sequentially
 from flex_pipelines.scheduling.process_milp import solve_processes
 from flex_pipelines.scheduling.storage import parse_problem_json, solve, solve_problem_json
-from flex_pipelines.scheduling.storage_store import schedule_storage
-from tests.helpers import TOY_PRICES_EUR_PER_MWH, belief_frame
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
 T0 = "2026-11-26T00:00+00:00"
 BATTERY = {
@@ -300,113 +302,3 @@ def test_time_grid_adds_elapsed_time_across_dst():
     fixed = TimeGrid(datetime.fromisoformat("2026-03-29T00:00+01:00"), timedelta(hours=1), 24)
     assert fixed.end.isoformat() == "2026-03-30T00:00:00+01:00"
     assert fixed.time_at_step(3).isoformat() == "2026-03-29T03:00:00+01:00"
-
-
-# --- a site with a battery and a process on a real DuckDB file -----------------------------
-
-
-@pytest.fixture()
-def site_store(tmp_path):
-    path = tmp_path / "site.duckdb"
-    day = datetime(2026, 11, 26, tzinfo=UTC)
-    with open_store(path) as store:
-        acc = store.add_account("joint")
-        prices = store.add_sensor("prices", "EUR/MWh", timedelta(hours=1), timezone="UTC")
-        site = store.add_asset(
-            "factory",
-            "building",
-            acc.id,
-            timezone="UTC",
-            flex_context={
-                "consumption-price": {"sensor": prices.id},
-                "site-power-capacity": "1 MW",
-            },
-        )
-        bat = store.add_asset("battery", "battery", acc.id, parent_id=site.id)
-        bpow = store.add_sensor("battery power", "kW", timedelta(hours=1), asset_id=bat.id)
-        store.update_asset(
-            bat.id,
-            flex_model={
-                "sensor": bpow.id,
-                "soc-at-start": "0 kWh",
-                "soc-min": "0 kWh",
-                "soc-max": "1000 kWh",
-                "power-capacity": "1000 kW",
-                "roundtrip-efficiency": "90%",
-            },
-        )
-        oven = store.add_asset("oven", "process", acc.id, parent_id=site.id)
-        opow = store.add_sensor("oven power", "kW", timedelta(hours=1), asset_id=oven.id)
-        store.update_asset(
-            oven.id,
-            flex_model={
-                "sensor": opow.id,
-                "duration": "PT2H",
-                "power": 1000,
-                "process-type": "SHIFTABLE",
-            },
-        )
-        src = store.get_or_create_source("market", "market")
-        store.save_beliefs(
-            belief_frame(
-                prices.id,
-                src.id,
-                [1, 1, 100, 2, 2, 2],
-                day,
-                timedelta(hours=1),
-                day - timedelta(hours=12),
-            )
-        )
-    return {"path": path, "site": site.id, "battery": bpow.id, "oven": opow.id, "day": day}
-
-
-def test_site_with_battery_and_process_is_scheduled_jointly_and_saved(site_store):
-    day = site_store["day"]
-    with open_store(site_store["path"]) as store:
-        run = schedule_storage(
-            store, asset_id=site_store["site"], start=day, end=day + timedelta(hours=6), as_of=day
-        )
-        assert [d.name for d in run.result.devices] == ["battery", "oven"]
-        assert run.sensors["oven"] == site_store["oven"]
-        assert run.cost_eur == pytest.approx(-89.814, abs=1e-3)  # the joint optimum above
-        oven = store.search_beliefs(site_store["oven"], source_types=["scheduler"])
-        kw = oven.sort("event_start")["event_value"].to_list()
-        assert kw == [0, 0, 0, 0, 1000, 1000]  # saved in the sensor's kW, power 1000 = kW
-        alone = schedule_storage(
-            store,
-            asset_id=site_store["site"],
-            start=day,
-            end=day + timedelta(hours=6),
-            as_of=day,
-            save=False,
-            include_processes=False,
-        )
-        assert [d.name for d in alone.result.devices] == ["battery"]
-        # a process sensor on its own through the same engine, the request overriding a field
-        oven_only = schedule_storage(
-            store,
-            sensor_id=site_store["oven"],
-            start=day,
-            end=day + timedelta(hours=6),
-            as_of=day,
-            save=False,
-            flex_model={"duration": "PT3H"},
-        )
-        assert [d.name for d in oven_only.result.devices] == ["oven power"]
-        assert oven_only.result.devices[0].starts == ["2026-11-26T03:00:00+00:00"]
-        assert oven_only.cost_eur == pytest.approx(6.0)
-
-
-def test_pipeline_site_schedule_schedules_the_process_once_jointly(site_store):
-    from flex_pipelines.pipeline.sites import list_sites
-    from flex_pipelines.pipeline.steps import schedule_site
-
-    day = site_store["day"]
-    with open_store(site_store["path"]) as store:
-        (site,) = list_sites(store)
-        out = schedule_site(store, site, day, day + timedelta(hours=6), as_of=day)
-        assert [d["kind"] for d in out.devices] == ["storage"]  # the process went with it
-        assert out.cost_eur == pytest.approx(-89.814, abs=1e-3)
-        oven = store.search_beliefs(site_store["oven"], source_types=["scheduler"])
-        assert oven.height == 6 and oven["source_id"].n_unique() == 1
-        assert oven.sort("event_start")["event_value"].to_list() == [0, 0, 0, 0, 1000, 1000]
