@@ -48,6 +48,7 @@ from flex_pipelines.forecasting.models.base import (
     get_model,
     sort_quantiles,
 )
+from flex_pipelines.forecasting.models.mean import ModelMean
 from flex_pipelines.forecasting.windows import samples, step_viewpoint, viewpoints
 from flex_pipelines.time import format_duration
 
@@ -245,7 +246,14 @@ def forecast_cycles(
             f"forecast window {start.isoformat()} to {end.isoformat()} needs UTC offsets"
         )
     factory = _factory(model, cfg)
-    _check_unit(factory(), target)
+    template = factory()
+    _check_unit(template, target)
+    # the averaged models of a "mean", else the model alone: each fitted on its own features
+    factories = (
+        [_factory(name, replace(cfg, model_params={})) for name in template.member_names()]
+        if isinstance(template, ModelMean)
+        else [factory]
+    )
     vps = viewpoints(start, end, cfg.frequency, target.timezone)
     if not vps:
         raise ForecastingError(
@@ -267,18 +275,19 @@ def forecast_cycles(
     with threadpool_limits(limits=1):
         # warm-up: out-of-sample medians to calibrate the first viewpoints' quantiles (weekly
         # retraining; a warm-up viewpoint without enough history is skipped)
-        wstate, wcfg = _CycleState(), replace(cfg, retrain_every=max(cfg.retrain_every, 7))
+        wstates = [_CycleState() for _ in factories]
+        wcfg = replace(cfg, retrain_every=max(cfg.retrain_every, 7))
         for k, v in enumerate(warm):
             try:
-                ev_us, pred = _one_cycle(factory, wstate, target, regressors, v, wcfg, model_q)
+                ev_us, pred = _mean_cycle(factories, wstates, target, regressors, v, wcfg, model_q)
             except ForecastingError:  # too little history or regressor data that early
                 continue
             frames.append(_belief_frame(ev_us, to_us(v), pred, model_q, sensor_id, source_id))
             if progress:
                 progress(k + 1, total)
-        state = _CycleState()
+        states = [_CycleState() for _ in factories]
         for k, v in enumerate(vps):
-            ev_us, pred = _one_cycle(factory, state, target, regressors, v, cfg, model_q)
+            ev_us, pred = _mean_cycle(factories, states, target, regressors, v, cfg, model_q)
             frames.append(_belief_frame(ev_us, to_us(v), pred, model_q, sensor_id, source_id))
             if progress:
                 progress(len(warm) + k + 1, total)
@@ -296,6 +305,28 @@ def forecast_cycles(
         window=cfg.calibration_window,
         gamma=cfg.calibration_gamma,
     )
+
+
+def _mean_cycle(
+    factories: Sequence[Callable[[], ForecastModel]],
+    states: Sequence[_CycleState],
+    target: SeriesHistory,
+    regressors: Sequence[SeriesHistory],
+    v: datetime,
+    cfg: CycleConfig,
+    quantiles: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """One cycle of each model; their predictions averaged per event and quantile level."""
+    outs = [
+        _one_cycle(f, s, target, regressors, v, cfg, quantiles)
+        for f, s in zip(factories, states, strict=True)
+    ]
+    if len(outs) == 1:
+        return outs[0]
+    events = outs[0][0]
+    if any(not np.array_equal(e, events) for e, _ in outs[1:]):
+        raise ForecastingError(f"the averaged models forecast different events at {v.isoformat()}")
+    return events, sort_quantiles(np.mean([p for _, p in outs], axis=0))
 
 
 def _past_medians(past: pl.DataFrame | None, first_vp: datetime) -> pl.DataFrame | None:

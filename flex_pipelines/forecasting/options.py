@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from flex_pipelines.forecasting.errors import ForecastingError
-from flex_pipelines.forecasting.models.base import get_model
+from flex_pipelines.forecasting.models.base import get_model, model_class
 
 __all__ = [
     "PARAMS_FIELD",
@@ -157,7 +157,7 @@ def parse_model_params(model: str, params: object) -> dict[str, object]:
         Not a mapping; a name that is not text; a value of another type; a name the model does
         not take (the message lists the ones it does); a value the model cannot read.
     """
-    get_model(model)  # an unknown model is the model field's error, not the parameters'
+    model_class(model)  # an unknown model is the model field's error, not the parameters'
     if params is None:
         return {}
     if not isinstance(params, Mapping):

@@ -89,8 +89,12 @@ class RunSettings:
         return f"clear-sky on {plane}"
 
     def readable_name(self) -> str:
-        """``flexpipe <model>`` plus its inputs (``+ sensors 3, 4``, ``+ clear-sky``)."""
+        """``flexpipe <model>`` plus its inputs (``+ sensors 3, 4``, ``+ clear-sky``); a mean
+        of models names them (``flexpipe mean(lear, hgb)``)."""
         name = f"flexpipe {self.model}"
+        members = self.config.model_params.get("models") if self.model == "mean" else None
+        if isinstance(members, list | tuple):
+            name += f"({', '.join(map(str, members))})"
         if self.regressor_ids:
             ids = ", ".join(str(r) for r in self.regressor_ids)
             name += f" + sensor{'s' if len(self.regressor_ids) > 1 else ''} {ids}"

@@ -176,3 +176,19 @@ def test_a_bad_forecast_config_is_refused_when_it_is_stored(server) -> None:
         assert r.status_code == 200, r.text
         stored = json.loads(r.json()["attributes"])  # a JSON text, as in FlexMeasures
         assert stored["forecast"]["model-params"] == {"alpha": 2.0}
+
+
+def test_a_mean_of_models_is_one_run_through_the_api(server) -> None:
+    sid = _daylight_sensor(server)
+    with server.client("bob") as c:
+        run = _trigger(
+            c, sid, {"model": "mean", "model-params": {"models": ["ridge", "naive-day"]}}
+        )
+        r = c.post(
+            f"/api/v3_0/sensors/{sid}/forecasts/trigger",
+            json={**BODY, "config": {"model": "mean", "model-params": {"models": ["ridge"]}}},
+        )
+    (src,) = run["source_ids"]
+    assert _names(server, [src])[src].startswith("flexpipe mean(ridge, naive-day) [")
+    assert _settings(server, src)["config"]["model_params"] == {"models": ["ridge", "naive-day"]}
+    assert r.status_code == 400 and "two or more model names" in r.text, r.text

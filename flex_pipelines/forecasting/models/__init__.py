@@ -15,7 +15,14 @@ from flex_pipelines.forecasting.models.baseline import (
     SeasonalNaiveWeek,
 )
 from flex_pipelines.forecasting.models.boosting import HistGradientBoosting
-from flex_pipelines.forecasting.models.linear import LassoLags, Lear, RidgeLags, RidgeProfiles
+from flex_pipelines.forecasting.models.linear import (
+    LassoLags,
+    Lear,
+    LearEnsemble,
+    RidgeLags,
+    RidgeProfiles,
+)
+from flex_pipelines.forecasting.models.mean import ModelMean
 from flex_pipelines.forecasting.models.solar import ClearSkyIndexQuantile
 from flex_pipelines.forecasting.models.solar_reference import (
     ClearSkyCliper,
@@ -41,6 +48,7 @@ __all__ = [
     "Lear",
     "LearEnsemble",
     "LassoLags",
+    "ModelMean",
     "RidgeLags",
     "RidgeProfiles",
     "ExponentialSmoothingModel",

@@ -200,15 +200,20 @@ def sort_quantiles(pred: np.ndarray) -> np.ndarray:
     return np.sort(pred, axis=1)
 
 
-def get_model(name: str, **params: Any) -> ForecastModel:
-    """A fresh model instance by registry name (an error lists the known names)."""
+def model_class(name: str) -> type[ForecastModel]:
+    """The model class registered as ``name`` (an error lists the known names)."""
     _load_builtin_models()
     try:
-        cls = MODEL_REGISTRY[name]
+        return MODEL_REGISTRY[name]
     except KeyError:
         raise UnknownModelError(
             f"model {name!r} is not registered; known models: {', '.join(list_models())}"
         ) from None
+
+
+def get_model(name: str, **params: Any) -> ForecastModel:
+    """A fresh model instance by registry name (an error lists the known names)."""
+    cls = model_class(name)
     unknown = sorted(set(params) - cls.parameters)
     if unknown:
         known = ", ".join(sorted(cls.parameters)) or "none"
