@@ -247,7 +247,8 @@ def forecast_cycles(
         )
     factory = _factory(model, cfg)
     template = factory()
-    _check_unit(template, target)
+    for member in template.members if isinstance(template, ModelMean) else [template]:
+        _check_unit(member, target)  # names the member that cannot forecast the unit
     # the averaged models of a "mean", else the model alone: each fitted on its own features
     factories = (
         [_factory(name, replace(cfg, model_params={})) for name in template.member_names()]

@@ -174,7 +174,10 @@ def forecast_sensor(
     reach = config.train_period + spec.lookback(config.max_horizon) + timedelta(days=2)
     if config.calibration == "conformal":
         reach += config.calibration_window
-    hist_start = start - reach
+    try:
+        hist_start = start - reach
+    except OverflowError:
+        raise ForecastingError(f"model {model!r} would read history from before year 1") from None
     last_vp = end
     target = history_from_store(
         store, sensor_id, hist_start, end + config.max_horizon, as_of=last_vp

@@ -162,11 +162,11 @@ def check_forecast_config(
     regs = cfg.get("regressors") or []
     if not isinstance(regs, Sequence) or isinstance(regs, str):
         raise FlexPipelinesError(f"attributes.forecast.regressors {regs!r} is not a list")
-    if sensor_id is not None:
-        prepare_forecast(caller, store, sensor_id, regs)
-        return
-    ids = [sensor_id_of(r, f"forecast regressors[{i}]") for i, r in enumerate(regs)]
-    refs = [SensorReference(f"forecast regressors[{i}]", r, "read") for i, r in enumerate(ids)]
+    where = "attributes.forecast.regressors"
+    ids = [sensor_id_of(r, f"{where}[{i}]") for i, r in enumerate(regs)]
+    refs = [SensorReference(f"{where}[{i}]", r, "read") for i, r in enumerate(ids)]
+    if sensor_id is not None:  # the new config's regressors only, never the stored one's
+        refs.insert(0, SensorReference("sensor", sensor_id, "write"))
     authorize(caller, store, refs)
 
 

@@ -66,6 +66,8 @@ class ParamKind:
     minimum: float | None = None
     maximum: float | None = None
     nullable: bool = False
+    #: a list holds at least this many items
+    min_items: int = 1
 
     def check(self, model: str, key: str, value: object) -> None:
         """Raise :class:`ForecastingError` naming model, parameter and value if it is not one."""
@@ -73,7 +75,8 @@ class ParamKind:
             return
         items = value if self.kind == "ints" and isinstance(value, list | tuple) else [value]
         whole = self.kind in ("int", "ints")
-        ok = (self.kind != "ints" or isinstance(value, list | tuple)) and all(
+        listed = isinstance(value, list | tuple) and len(value) >= self.min_items
+        ok = (self.kind != "ints" or listed) and all(
             isinstance(x, int | float)
             and not isinstance(x, bool)
             and np.isfinite(x)
@@ -83,7 +86,11 @@ class ParamKind:
             for x in items
         )
         if not ok:
-            what = {"int": "an integer", "number": "a number", "ints": "a list of integers"}
+            what = {
+                "int": "an integer",
+                "number": "a number",
+                "ints": "a non-empty list of integers",
+            }
             lo, hi = self.minimum, self.maximum
             bound = (
                 f" in [{lo:g}, {hi:g}]"

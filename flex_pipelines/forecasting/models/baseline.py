@@ -55,7 +55,9 @@ class RecentQuantile(ForecastModel):
     """
 
     parameters = frozenset({"days", "shift"})
-    parameter_kinds = {"days": ParamKind("int", 1), "shift": ParamKind("number", -1, 1)}
+    #: ``days`` is a lag per day: bounded so that a value cannot exhaust memory or reach
+    #: before any data (as the other history lengths below)
+    parameter_kinds = {"days": ParamKind("int", 1, 366), "shift": ParamKind("number", -1, 1)}
 
     name = "recent-quantile"
     description = "empirical quantiles of the same local time over the last 21 known days"

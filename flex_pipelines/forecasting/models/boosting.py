@@ -22,10 +22,10 @@ class HistGradientBoosting(ForecastModel):
         {"max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization"}
     )
     parameter_kinds = {
-        "max_iter": ParamKind("int", 1),
-        "learning_rate": ParamKind("number", 1e-6),
-        "max_leaf_nodes": ParamKind("int", 2),
-        "min_samples_leaf": ParamKind("int", 1),
+        "max_iter": ParamKind("int", 1, 10_000),
+        "learning_rate": ParamKind("number", 1e-6, 10),
+        "max_leaf_nodes": ParamKind("int", 2, 10_000),
+        "min_samples_leaf": ParamKind("int", 1, 100_000),
         "l2_regularization": ParamKind("number", 0),
     }
 

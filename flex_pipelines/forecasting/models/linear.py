@@ -15,13 +15,16 @@ known day (``center="d1"``), which on the 2018 Nord Pool level shift cut the MAE
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
 
 import numpy as np
 from sklearn.linear_model import Lasso, LassoLarsIC, Ridge, RidgeCV
 
 from flex_pipelines.forecasting.errors import ForecastingError
 from flex_pipelines.forecasting.features import DesignMatrix, FeatureSpec
+from flex_pipelines.forecasting.grid import from_us, to_us
 from flex_pipelines.forecasting.models.base import FitContext, ParamKind, PointModel
+from flex_pipelines.forecasting.windows import step_viewpoint
 from flex_pipelines.units import UnitError, is_price_unit
 
 _MAD_TO_STD = 1.4826
@@ -68,7 +71,10 @@ class LinearLagModel(PointModel):
     parameters = frozenset(
         {"center", "regressor_transform", "transform", "profile_days", "profile_weeks"}
     )
-    parameter_kinds = {"profile_days": ParamKind("ints", 1), "profile_weeks": ParamKind("ints", 1)}
+    parameter_kinds = {
+        "profile_days": ParamKind("ints", 1, 366),
+        "profile_weeks": ParamKind("ints", 1, 53),
+    }
 
     per_slot: bool = False
     #: per-row level removed before fitting: "d1" (mean of the last known day) or None
@@ -340,9 +346,12 @@ class LearEnsemble(PointModel):
     """
 
     parameters = Lear.parameters | {"windows"}
-    parameter_kinds = Lear.parameter_kinds | {"windows": ParamKind("ints", 1)}
+    parameter_kinds = Lear.parameter_kinds | {"windows": ParamKind("ints", 1, 3660)}
 
     name = "lear-ensemble"
+    #: 2: a window of N days holds exactly N local days (it held N + 1), the longest window is
+    #: kept when the history is shorter than it
+    version = "2"
     description = "mean of LEAR models calibrated on the last 56, 84 and 364 days"
     features = _LEAR_FEATURES
 
@@ -354,11 +363,13 @@ class LearEnsemble(PointModel):
 
     def fit_point(self, train: DesignMatrix, ctx: FitContext) -> None:
         windows: tuple[int, ...] = self.params.get("windows", (56, 84, 364))  # type: ignore[assignment]
-        latest = int(train.viewpoint_us.max())
+        latest = from_us(int(train.viewpoint_us.max()))
         self._members: list[Lear] = []
         self.window_samples: list[int] = []  # training samples of each member, shortest first
         for days in sorted(int(d) for d in windows):
-            keep = train.viewpoint_us > latest - days * 86_400_000_000
+            # local days back, as lear's training period steps (a 23-hour day is one day)
+            cutoff = step_viewpoint(latest, timedelta(days=1), -days, ctx.grid.timezone)
+            keep = train.viewpoint_us > to_us(cutoff)
             n = int(keep.sum())
             if self.window_samples and n <= self.window_samples[-1]:
                 continue  # history shorter than this window: it would repeat the last member

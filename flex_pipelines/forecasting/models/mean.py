@@ -67,6 +67,9 @@ class ModelMean(ForecastModel):
                 f"to average; models: {', '.join(m for m in list_models() if m != self.name)}"
             )
         self.members: list[ForecastModel] = [get_model(n) for n in names]
+        # a member's new version is a new run of the mean too (runs.py hashes the version)
+        versions = ", ".join(f"{m.name}:{m.version}" for m in self.members)
+        self.version = f"{type(self).version}[{versions}]"  # type: ignore[misc]
 
     def member_names(self) -> list[str]:
         """The registry names of the averaged models, in the order given."""

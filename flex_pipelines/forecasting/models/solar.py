@@ -42,8 +42,8 @@ class ClearSkyIndexQuantile(RecentQuantile):
 
     parameters = RecentQuantile.parameters | {"regressor", "min_clear_sky", "pool_slots"}
     parameter_kinds = RecentQuantile.parameter_kinds | {
-        "min_clear_sky": ParamKind("number", 0),
-        "pool_slots": ParamKind("int", 0),
+        "min_clear_sky": ParamKind("number", 0, 1000),
+        "pool_slots": ParamKind("int", 0, 48),
     }
 
     name = "clear-sky-quantile"

@@ -132,7 +132,7 @@ class ClearSkyCliper(ClearSkyIndexQuantile):
     parameter_kinds = ClearSkyIndexQuantile.parameter_kinds | {
         "weight": ParamKind("number", 0, 1, nullable=True),
         "shift": ParamKind("number", -1, 1, nullable=True),
-        "fit_days": ParamKind("int", 1),
+        "fit_days": ParamKind("int", 1, 366),
     }
 
     name = "clear-sky-cliper"
@@ -227,7 +227,7 @@ class ClearSkyIndexRegression(ClearSkyIndexQuantile):
 
     parameter_kinds = {
         k: v for k, v in ClearSkyIndexQuantile.parameter_kinds.items() if k != "shift"
-    } | {"fit_days": ParamKind("int", 1)}
+    } | {"fit_days": ParamKind("int", 1, 366)}
 
     name = "clear-sky-qr"
     description = (

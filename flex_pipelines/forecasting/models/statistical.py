@@ -45,7 +45,8 @@ class ExponentialSmoothingModel(ForecastModel):
     """Additive Holt-Winters with a daily season (statsmodels ``ExponentialSmoothing``)."""
 
     parameters = frozenset({"window_days"})
-    parameter_kinds = {"window_days": ParamKind("int", 1)}
+    #: Holt-Winters needs two full seasonal cycles (days) to initialise its seasonals
+    parameter_kinds = {"window_days": ParamKind("int", 2, 366)}
 
     name = "ets"
     description = "Holt-Winters, additive daily season, last 28 days"
@@ -103,7 +104,7 @@ class Sarimax(ForecastModel):
     """SARIMAX: ARMA(2,1) errors with daily (and weekly) Fourier-term regressors."""
 
     parameters = frozenset({"window_days"})
-    parameter_kinds = {"window_days": ParamKind("int", 1)}
+    parameter_kinds = {"window_days": ParamKind("int", 1, 366)}
 
     name = "sarimax"
     description = "SARIMAX ARMA(2,1) + daily/weekly Fourier terms, last 28 days"

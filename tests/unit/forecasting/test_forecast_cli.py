@@ -194,7 +194,7 @@ def test_model_params_reach_the_model_and_version_the_run(
         ),
         (
             "profile_days=abc",
-            "model-params: model 'ridge-profiles' parameter profile_days='abc': expected a list",
+            "model-params: model 'ridge-profiles' parameter profile_days='abc': expected a non-empty list",
         ),
     ):
         r = runner.invoke(app, base + ["--model-param", bad])

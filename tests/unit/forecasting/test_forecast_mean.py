@@ -92,3 +92,18 @@ def test_the_cli_saves_a_mean_as_one_versioned_run(
     assert got.height == 24
     bad = CliRunner().invoke(app, [*args, "--model-param", 'models=["naive-day"]'])
     assert bad.exit_code == 2 and "two or more model names" in bad.output
+
+
+def test_the_means_version_follows_its_members_and_units_name_the_member(
+    be_prices: SeriesHistory,
+) -> None:
+    from flex_pipelines.forecasting.models import get_model
+    from flex_pipelines.forecasting.models.linear import Lear
+
+    mean = get_model("mean", models=["lear", "hgb"])
+    assert mean.version == f"1[lear:{Lear.version}, hgb:1]"
+    # a member that cannot forecast the unit is named (lear forecasts prices only)
+    load = be_prices.with_frame(be_prices.frame)
+    load = type(load)(load.frame, load.resolution, load.timezone, "MW", "load")
+    with pytest.raises(ForecastingError, match="model 'lear' cannot forecast sensor 'load'"):
+        _run(load, "mean", models=["hgb", "lear"])

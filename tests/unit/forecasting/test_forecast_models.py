@@ -211,3 +211,25 @@ def test_lear_ensemble_is_the_mean_of_lear_over_its_windows(be_prices: SeriesHis
     # 60 days of window with 28 days of history: the same samples as the 28-day member
     np.testing.assert_allclose(median("lear-ensemble", 28, windows=(28, 14, 60)), both, atol=1e-9)
     np.testing.assert_allclose(median("lear-ensemble", 28, windows=(60,)), long, atol=1e-9)
+
+
+def test_a_lear_ensemble_window_counts_local_days_across_a_clock_change() -> None:
+    """On a sensor with daylight saving, a 14-day window spanning the 23-hour spring day holds
+    the 14 viewpoints lear's 14-day training period holds (a fixed 24 h day took 15)."""
+    from dataclasses import replace
+
+    from flex_pipelines.forecasting.datasets import epf_prices
+
+    hist, _ = epf_prices("be")
+    local = replace(hist, timezone="Europe/Brussels")
+    vp = datetime(2016, 4, 5, 12, tzinfo=CET)  # clocks went forward on 2016-03-27
+    cfg = dict(**DA, calibration="none", quantiles=(0.5,))
+
+    def median(model: str, days: int, **params: object) -> np.ndarray:
+        c = CycleConfig(**cfg, train_period=timedelta(days=days), model_params=params)
+        fc = forecast_cycles(model, local, vp, vp + timedelta(hours=1), c)
+        return fc.sort("event_start")["event_value"].to_numpy()
+
+    np.testing.assert_allclose(
+        median("lear-ensemble", 28, windows=[14]), median("lear", 14), atol=1e-9
+    )

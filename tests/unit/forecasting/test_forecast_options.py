@@ -88,7 +88,7 @@ def test_model_params_are_checked_against_the_model() -> None:
         (
             "ridge-profiles",
             {"profile_days": 2},
-            "model-params: model 'ridge-profiles' parameter profile_days=2: expected a list",
+            "model-params: model 'ridge-profiles' parameter profile_days=2: expected a non-empty list",
         ),
     ],
 )
@@ -126,13 +126,28 @@ def test_service_resolves_request_then_sensor_config(tmp_path) -> None:  # noqa:
 @pytest.mark.parametrize(
     ("model", "params", "message"),
     [
-        ("hgb", {"max_iter": "many"}, "max_iter='many': expected an integer ≥ 1"),
-        ("hgb", {"learning_rate": -0.1}, "learning_rate=-0.1: expected a number ≥ 1e-06"),
-        ("lear-ensemble", {"windows": [56, 0]}, r"windows=\[56, 0\]: expected a list of integers"),
+        ("hgb", {"max_iter": "many"}, "max_iter='many': expected an integer in \\[1, 10000\\]"),
+        (
+            "hgb",
+            {"learning_rate": -0.1},
+            "learning_rate=-0.1: expected a number in \\[1e-06, 10\\]",
+        ),
+        (
+            "lear-ensemble",
+            {"windows": [56, 0]},
+            r"windows=\[56, 0\]: expected a non-empty list of integers",
+        ),
         ("ridge", {"alpha": "strong"}, "alpha='strong': expected a number ≥ 0"),
-        ("recent-quantile", {"days": 7.5}, "days=7.5: expected an integer ≥ 1"),
-        ("clear-sky-quantile", {"pool_slots": -1}, "pool_slots=-1: expected an integer ≥ 0"),
-        ("ets", {"window_days": True}, "window_days=True: expected an integer ≥ 1"),
+        ("recent-quantile", {"days": 7.5}, "days=7.5: expected an integer in \\[1, 366\\]"),
+        (
+            "clear-sky-quantile",
+            {"pool_slots": -1},
+            "pool_slots=-1: expected an integer in \\[0, 48\\]",
+        ),
+        ("ets", {"window_days": True}, "window_days=True: expected an integer in \\[2, 366\\]"),
+        ("ets", {"window_days": 1}, "window_days=1: expected an integer in \\[2, 366\\]"),
+        ("recent-quantile", {"days": 1_000_000}, "days=1000000: expected an integer in"),
+        ("lear-ensemble", {"windows": []}, r"windows=\[\]: expected a non-empty list"),
     ],
 )
 def test_numeric_parameters_are_checked_by_their_declared_kind(
