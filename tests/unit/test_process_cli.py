@@ -16,33 +16,9 @@ from flex_pipelines.cli.common import schedule_group
 from flex_pipelines.cli.main import app
 from flex_pipelines.cli.process_cmds import pair_forbids
 from flex_pipelines.errors import FlexPipelinesError
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
-TOY_PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+TOY_PRICES = TOY_PRICES_EUR_PER_MWH
 DAY_UTC = datetime(2026, 11, 25, 23, tzinfo=UTC)  # 2026-11-26 00:00 in Amsterdam
 PUBLISHED = "2026-11-25T12:00:00+00:00"
 

@@ -15,12 +15,11 @@ from flex_pipelines.scheduling.process_milp import (
     solve_processes,
 )
 from flex_pipelines.scheduling.process_model import ProcessInfeasibleError
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
 HOUR = timedelta(hours=1)
 START = datetime(2026, 11, 26, tzinfo=UTC)
-TOY_PRICES = np.array(
-    [10, 11, 12, 15, 18, 17, 10.5, 9, 9.5, 9, 8.5, 10, 8, 5, 4, 4, 5.5, 8, 12, 13, 14, 12.5, 10, 7]
-)
+TOY_PRICES = np.array(TOY_PRICES_EUR_PER_MWH)
 FORBID = [{"start": "2026-11-26T15:00Z", "duration": "PT1H"}]
 
 

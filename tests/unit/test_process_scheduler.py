@@ -19,38 +19,14 @@ from flex_pipelines.scheduling.process_model import (
     ProcessInfeasibleError,
     ProcessType,
 )
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
 AMS = ZoneInfo("Europe/Amsterdam")
 HOUR = timedelta(hours=1)
 QUARTER = timedelta(minutes=15)
 
 # The toy account's day-ahead prices (EUR/MWh), hourly, 00:00–23:00 local.
-TOY_PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+TOY_PRICES = TOY_PRICES_EUR_PER_MWH
 TOY_DAY = datetime(2026, 11, 26, tzinfo=AMS)
 
 

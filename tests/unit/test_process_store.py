@@ -16,34 +16,10 @@ from flex_pipelines.scheduling.process_store import (
     PROCESS_SCHEDULER_SOURCE,
     schedule_process_for_sensor,
 )
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
 AMS = ZoneInfo("Europe/Amsterdam")
-TOY_PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+TOY_PRICES = TOY_PRICES_EUR_PER_MWH
 DAY = datetime(2026, 11, 26, tzinfo=AMS)
 PUBLISHED = datetime(2026, 11, 25, 12, tzinfo=UTC)  # day-ahead prices known the day before
 

@@ -12,37 +12,13 @@ import polars as pl
 from flex_pipelines.beliefs import BeliefStore
 from flex_pipelines.scheduling.process_store import schedule_process_for_sensor
 from flex_pipelines.toy import create_toy_account
+from tests.helpers import TOY_PRICES_EUR_PER_MWH
 
 AMS = ZoneInfo("Europe/Amsterdam")
 DAY = datetime(2026, 11, 26, tzinfo=AMS)
 NEXT_DAY = DAY + timedelta(days=1)
 PUBLISHED = datetime(2026, 11, 25, 11, tzinfo=UTC)  # 12:00 Amsterdam the day before
-TOY_PRICES = [
-    10,
-    11,
-    12,
-    15,
-    18,
-    17,
-    10.5,
-    9,
-    9.5,
-    9,
-    8.5,
-    10,
-    8,
-    5,
-    4,
-    4,
-    5.5,
-    8,
-    12,
-    13,
-    14,
-    12.5,
-    10,
-    7,
-]
+TOY_PRICES = TOY_PRICES_EUR_PER_MWH
 TOY_PV_KW = [
     0,
     0,
