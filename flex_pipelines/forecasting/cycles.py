@@ -245,16 +245,12 @@ def forecast_cycles(
         raise ForecastingError(
             f"forecast window {start.isoformat()} to {end.isoformat()} needs UTC offsets"
         )
-    factory = _factory(model, cfg)
-    template = factory()
-    for member in template.members if isinstance(template, ModelMean) else [template]:
-        _check_unit(member, target)  # names the member that cannot forecast the unit
+    template = _factory(model, cfg)()
     # the averaged models of a "mean", else the model alone: each fitted on its own features
-    factories = (
-        [_factory(name, replace(cfg, model_params={})) for name in template.member_names()]
-        if isinstance(template, ModelMean)
-        else [factory]
-    )
+    members = template.members if isinstance(template, ModelMean) else [template]
+    for member in members:
+        _check_unit(member, target)  # names the member that cannot forecast the unit
+    factories = [_factory(m, cfg) for m in members]  # fresh copies of each, per state
     vps = viewpoints(start, end, cfg.frequency, target.timezone)
     if not vps:
         raise ForecastingError(

@@ -136,10 +136,16 @@ def prepare_forecast(
     request's, else the stored config's); returns the regressors."""
     regs = forecast_regressors(store, sensor_id, regressor_ids)
     where = "config.regressors" if regressor_ids else "the sensor's forecast regressors"
-    refs = [SensorReference("sensor", sensor_id, "write")]
-    refs += [SensorReference(f"{where}[{i}]", r, "read") for i, r in enumerate(regs)]
-    authorize(caller, store, refs)
+    authorize(caller, store, _forecast_references(sensor_id, regs, where))
     return regs
+
+
+def _forecast_references(
+    sensor_id: int | None, regressor_ids: Sequence[int], where: str
+) -> list[SensorReference]:
+    """Write the forecast sensor (None: one still to be created), read each regressor."""
+    refs = [] if sensor_id is None else [SensorReference("sensor", sensor_id, "write")]
+    return refs + [SensorReference(f"{where}[{i}]", r, "read") for i, r in enumerate(regressor_ids)]
 
 
 def check_forecast_config(
@@ -164,10 +170,8 @@ def check_forecast_config(
         raise FlexPipelinesError(f"attributes.forecast.regressors {regs!r} is not a list")
     where = "attributes.forecast.regressors"
     ids = [sensor_id_of(r, f"{where}[{i}]") for i, r in enumerate(regs)]
-    refs = [SensorReference(f"{where}[{i}]", r, "read") for i, r in enumerate(ids)]
-    if sensor_id is not None:  # the new config's regressors only, never the stored one's
-        refs.insert(0, SensorReference("sensor", sensor_id, "write"))
-    authorize(caller, store, refs)
+    # the new config's regressors only, never the stored one's
+    authorize(caller, store, _forecast_references(sensor_id, ids, where))
 
 
 def forecast(

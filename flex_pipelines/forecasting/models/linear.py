@@ -365,18 +365,18 @@ class LearEnsemble(PointModel):
         windows: tuple[int, ...] = self.params.get("windows", (56, 84, 364))  # type: ignore[assignment]
         latest = from_us(int(train.viewpoint_us.max()))
         self._members: list[Lear] = []
-        self.window_samples: list[int] = []  # training samples of each member, shortest first
+        last_n = 0  # training samples of the last (shorter) member
         for days in sorted(int(d) for d in windows):
             # local days back, as lear's training period steps (a 23-hour day is one day)
             cutoff = step_viewpoint(latest, timedelta(days=1), -days, ctx.grid.timezone)
             keep = train.viewpoint_us > to_us(cutoff)
             n = int(keep.sum())
-            if self.window_samples and n <= self.window_samples[-1]:
+            if self._members and n <= last_n:
                 continue  # history shorter than this window: it would repeat the last member
             member = Lear(**{k: v for k, v in self.params.items() if k != "windows"})
             member.fit_point(train.subset(keep), ctx)
             self._members.append(member)
-            self.window_samples.append(n)
+            last_n = n
 
     def predict_point(self, test: DesignMatrix, ctx: FitContext) -> np.ndarray:
         return np.mean([m.predict_point(test, ctx) for m in self._members], axis=0)
